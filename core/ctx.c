@@ -1,0 +1,124 @@
+/* Contexts: everything that would otherwise be global (threads, seed, allocator, log,
+ * last error) lives here, so two contexts in one process never interfere. */
+#include "core_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef LAM_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+static void *libc_alloc(void *user, size_t size, size_t align)
+{
+    (void)user;
+    /* aligned_alloc wants size to be a multiple of the alignment */
+    size_t rounded = (size + align - 1) / align * align;
+    if (rounded < size) {
+        return NULL;
+    }
+    return aligned_alloc(align, rounded);
+}
+
+static void libc_free(void *user, void *p)
+{
+    (void)user;
+    free(p);
+}
+
+void lam_ctx_config_init(lam_ctx_config *cfg)
+{
+    if (cfg == NULL) {
+        return;
+    }
+    memset(cfg, 0, sizeof *cfg);
+    cfg->kernels = LAM_KERNELS_FAST;
+}
+
+lam_status lam_ctx_create(const lam_ctx_config *cfg, lam_ctx **out)
+{
+    lam_ctx_config c;
+    if (out == NULL) {
+        return LAM_ERR_ARG;
+    }
+    if (cfg != NULL) {
+        c = *cfg;
+    } else {
+        lam_ctx_config_init(&c);
+    }
+    if (c.n_threads < 0 || (c.alloc == NULL) != (c.free == NULL) ||
+        (c.kernels != LAM_KERNELS_FAST && c.kernels != LAM_KERNELS_REF)) {
+        return LAM_ERR_ARG;
+    }
+    if (c.alloc == NULL) {
+        c.alloc = libc_alloc;
+        c.free = libc_free;
+    }
+    lam_ctx *ctx = c.alloc(c.alloc_user, sizeof *ctx, LAM_ALIGN);
+    if (ctx == NULL) {
+        return LAM_ERR_NOMEM;
+    }
+    memset(ctx, 0, sizeof *ctx);
+    ctx->cfg = c;
+    ctx->n_threads = c.n_threads;
+    if (ctx->n_threads == 0) {
+#ifdef LAM_HAVE_OPENMP
+        ctx->n_threads = omp_get_max_threads();
+#else
+        ctx->n_threads = 1;
+#endif
+    }
+    *out = ctx;
+    return LAM_OK;
+}
+
+void lam_ctx_destroy(lam_ctx *ctx)
+{
+    if (ctx != NULL) {
+        ctx->cfg.free(ctx->cfg.alloc_user, ctx);
+    }
+}
+
+int lam_ctx_threads(const lam_ctx *ctx)
+{
+    return ctx != NULL ? ctx->n_threads : 1;
+}
+
+uint64_t lam_ctx_seed(const lam_ctx *ctx)
+{
+    return ctx != NULL ? ctx->cfg.seed : 0;
+}
+
+void *lam_alloc(lam_ctx *ctx, size_t size)
+{
+    if (ctx == NULL || size == 0) {
+        return NULL;
+    }
+    void *p = ctx->cfg.alloc(ctx->cfg.alloc_user, size, LAM_ALIGN);
+    if (p == NULL) {
+        lam__error(ctx, LAM_ERR_NOMEM, "allocation of %zu bytes failed", size);
+    }
+    return p;
+}
+
+void lam_free(lam_ctx *ctx, void *p)
+{
+    if (ctx != NULL && p != NULL) {
+        ctx->cfg.free(ctx->cfg.alloc_user, p);
+    }
+}
+
+float *lam__alloc_floats(lam_ctx *ctx, int64_t n, const char *what)
+{
+    if (n <= 0 || (uint64_t)n > SIZE_MAX / sizeof(float)) {
+        lam__error(ctx, LAM_ERR_RANGE, "%s: cannot allocate %lld floats", what, (long long)n);
+        return NULL;
+    }
+    float *p = lam_alloc(ctx, (size_t)n * sizeof(float));
+    if (p == NULL) {
+        lam__error(ctx, LAM_ERR_NOMEM, "%s: allocation of %lld floats failed", what,
+                   (long long)n);
+        return NULL;
+    }
+    memset(p, 0, (size_t)n * sizeof(float));
+    return p;
+}

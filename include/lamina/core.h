@@ -1,0 +1,193 @@
+/**
+ * @file lamina/core.h
+ * @brief Status codes, contexts, tensors, the counter-based RNG and the timer.
+ *
+ * Error model: every fallible call returns a ::lam_status (0 = ::LAM_OK). The
+ * context that a call ran on keeps a one-line detail message, read with
+ * lam_ctx_errmsg(); lam_strerror() names a code. The library never prints,
+ * exits, aborts, or changes the host's OpenMP or BLAS thread settings.
+ *
+ * Thread safety: calls on different contexts and on objects created from
+ * different contexts may run concurrently. One context, and the objects made
+ * from it, must not be used by two threads at once unless a function's doc says
+ * "thread-safe".
+ */
+#ifndef LAMINA_CORE_H
+#define LAMINA_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(LAM_BUILDING) && defined(__GNUC__)
+#define LAM_API __attribute__((visibility("default")))
+#else
+#define LAM_API
+#endif
+
+/** Status codes. Values are never reused or renumbered. */
+typedef enum lam_status {
+    LAM_OK = 0,
+    LAM_ERR_ARG = -1,     /**< invalid argument; details in lam_ctx_errmsg() */
+    LAM_ERR_SHAPE = -2,   /**< operand shapes do not conform */
+    LAM_ERR_LAYOUT = -3,  /**< strides/contiguity not supported by this op */
+    LAM_ERR_NOMEM = -4,   /**< an allocation failed */
+    LAM_ERR_IO = -5,      /**< a read, write, open or rename failed */
+    LAM_ERR_FORMAT = -6,  /**< malformed checkpoint, model spec or data file */
+    LAM_ERR_NUMERIC = -7, /**< NaN/Inf found where a finite value is required */
+    LAM_ERR_RANGE = -8,   /**< a size or value is out of the supported range */
+    LAM_ERR_STATE = -9,   /**< call out of order (e.g. backward before forward) */
+} lam_status;
+
+/** Static text for a status code; never NULL (unknown codes give "unknown status"). */
+LAM_API const char *lam_strerror(int status);
+
+/* ------------------------------------------------------------------ context */
+
+typedef struct lam_ctx lam_ctx;
+
+/** Allocation hook: return `size` bytes aligned to `align` (a power of two, >= 64), or NULL. */
+typedef void *(*lam_alloc_fn)(void *user, size_t size, size_t align);
+/** Free hook for memory returned by the matching ::lam_alloc_fn; p may be NULL. */
+typedef void (*lam_free_fn)(void *user, void *p);
+/** Log hook; level 0 = error, 1 = warning, 2 = info. `msg` is valid during the call only. */
+typedef void (*lam_log_fn)(void *user, int level, const char *msg);
+
+/** Which kernel implementations a context runs. */
+typedef enum lam_kernel_set {
+    LAM_KERNELS_FAST = 0, /**< BLAS-backed, OpenMP over the batch */
+    LAM_KERNELS_REF = 1,  /**< naive loops accumulating in double: slow, for debugging */
+} lam_kernel_set;
+
+/** Configuration of a context. Fill with lam_ctx_config_init(), then change fields. */
+typedef struct lam_ctx_config {
+    int n_threads;      /**< threads for lamina's own parallel loops; 0 = OpenMP's default */
+    uint64_t seed;      /**< seed of every random stream drawn from this context */
+    lam_kernel_set kernels;
+    lam_alloc_fn alloc; /**< NULL: aligned_alloc/free from libc */
+    lam_free_fn free;
+    void *alloc_user;   /**< passed to alloc/free */
+    lam_log_fn log;     /**< NULL: messages are dropped */
+    void *log_user;
+} lam_ctx_config;
+
+/** Fill `cfg` with defaults: n_threads 0, seed 0, fast kernels, libc allocator, no log. */
+LAM_API void lam_ctx_config_init(lam_ctx_config *cfg);
+
+/**
+ * Create a context.
+ * @param[in]  cfg  configuration, or NULL for the defaults; copied.
+ * @param[out] out  the new context, written only on success.
+ * @return LAM_OK, LAM_ERR_ARG (out is NULL, n_threads < 0, alloc without free), LAM_ERR_NOMEM.
+ */
+LAM_API lam_status lam_ctx_create(const lam_ctx_config *cfg, lam_ctx **out);
+
+/** Destroy a context. NULL is a no-op. Objects created from it must be destroyed first. */
+LAM_API void lam_ctx_destroy(lam_ctx *ctx);
+
+/** The detail message of the last failed call on `ctx` ("" if none); valid until the next call. */
+LAM_API const char *lam_ctx_errmsg(const lam_ctx *ctx);
+
+/** The thread count the context's parallel loops use (resolved from 0 to OpenMP's default). */
+LAM_API int lam_ctx_threads(const lam_ctx *ctx);
+
+/** The seed the context was created with. */
+LAM_API uint64_t lam_ctx_seed(const lam_ctx *ctx);
+
+/**
+ * Allocate `size` bytes, 64-byte aligned, through the context's allocator.
+ * @return NULL when the allocator fails or size is 0; the context's message says why.
+ */
+LAM_API void *lam_alloc(lam_ctx *ctx, size_t size);
+
+/** Free memory from lam_alloc(). NULL is a no-op. */
+LAM_API void lam_free(lam_ctx *ctx, void *p);
+
+/* ------------------------------------------------------------------- tensor */
+
+#define LAM_MAX_DIM 4
+#define LAM_TENSOR_OWNED 1u
+
+/**
+ * A float32 tensor view: row-major, dim 0 outermost (N, C, H, W). Owns its data only if
+ * `flags & LAM_TENSOR_OWNED` (set only by lam_tensor_alloc()).
+ */
+typedef struct lam_tensor {
+    float *data;
+    int ndim;                     /**< 1..LAM_MAX_DIM */
+    int64_t shape[LAM_MAX_DIM];   /**< unused trailing entries are 1 */
+    int64_t stride[LAM_MAX_DIM];  /**< in elements, not bytes */
+    uint32_t flags;
+} lam_tensor;
+
+/**
+ * Product of `ndim` sizes, with overflow and range checks.
+ * @return LAM_OK, LAM_ERR_ARG (ndim out of 1..LAM_MAX_DIM, a negative size or NULL),
+ *         LAM_ERR_RANGE (the product exceeds INT64_MAX / sizeof(float)).
+ */
+LAM_API lam_status lam_shape_numel(int ndim, const int64_t *shape, int64_t *out);
+
+/**
+ * Describe caller-owned memory as a contiguous tensor; no copy, no allocation.
+ * The caller keeps ownership of `data`, which must outlive every use of `t`.
+ * @return LAM_OK, LAM_ERR_ARG, LAM_ERR_RANGE.
+ */
+LAM_API lam_status lam_tensor_wrap(lam_tensor *t, float *data, int ndim, const int64_t *shape);
+
+/**
+ * Allocate a zero-filled contiguous tensor from the context's allocator.
+ * @return LAM_OK, LAM_ERR_ARG, LAM_ERR_RANGE, LAM_ERR_NOMEM. `t` is untouched on failure.
+ */
+LAM_API lam_status lam_tensor_alloc(lam_ctx *ctx, lam_tensor *t, int ndim, const int64_t *shape);
+
+/** Free an owned tensor's data and clear it; a borrowed tensor is only cleared. NULL is a no-op. */
+LAM_API void lam_tensor_free(lam_ctx *ctx, lam_tensor *t);
+
+/** Number of elements of a tensor (product of its shape). */
+LAM_API int64_t lam_tensor_numel(const lam_tensor *t);
+
+/** 1 if the tensor's strides are the contiguous row-major ones, else 0. */
+LAM_API int lam_tensor_is_contiguous(const lam_tensor *t);
+
+/**
+ * A view of one parameter tensor and its gradient, as flat arrays (owned by a layer or a
+ * model; valid until that object is destroyed). Optimizers work on arrays of these.
+ */
+typedef struct lam_param {
+    const char *name;  /**< e.g. "conv2d#0.weight"; static or owned by the layer */
+    float *w;          /**< values, n floats */
+    float *g;          /**< gradient, n floats */
+    int64_t n;
+    int64_t fan_in;    /**< inputs feeding one output (for initializers); 0 for biases */
+    int64_t fan_out;   /**< outputs fed by one input */
+    int is_bias;       /**< 1 for biases and norm shifts (weight decay usually skips them) */
+} lam_param;
+
+/* ---------------------------------------------------------------------- rng */
+
+/**
+ * Counter-based random numbers (Philox4x32-10). The value depends only on
+ * (seed, stream, index): never on thread count or call order. Thread-safe.
+ */
+LAM_API uint64_t lam_rng_u64(uint64_t seed, uint64_t stream, uint64_t index);
+/** Uniform float in [0, 1), 24 random bits. Thread-safe. */
+LAM_API float lam_rng_uniform(uint64_t seed, uint64_t stream, uint64_t index);
+/** Standard normal (Box-Muller on one Philox block). Thread-safe. */
+LAM_API float lam_rng_normal(uint64_t seed, uint64_t stream, uint64_t index);
+
+/* -------------------------------------------------------------------- timer */
+
+/** Seconds from an arbitrary fixed point, from CLOCK_MONOTONIC. Thread-safe. */
+LAM_API double lam_time_now(void);
+
+/** Output size of a convolution or pooling window: (in + 2*pad - dil*(k-1) - 1) / stride + 1.
+ *  Returns 0 or less when the window does not fit. */
+LAM_API int64_t lam_conv_out(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

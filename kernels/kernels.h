@@ -1,0 +1,193 @@
+/*
+ * Raw-array kernels. Not installed; layers, tests and the bench call these.
+ *
+ * Every fast kernel lam__X has a naive twin lam__X_ref (kernels/ref/) with the same
+ * signature: plain loops, accumulation in double, no BLAS, no OpenMP, no workspace use.
+ * Kernels take pointers and sizes, never tensors. Shapes are in comments as (dims).
+ *
+ * Conventions:
+ *  - activations NCHW, row-major; conv weight (C_out, C_in/groups, KH, KW); linear weight
+ *    (out, in) so y = x W^T + b.
+ *  - parameter gradients ACCUMULATE (+=); input gradients are OVERWRITTEN.
+ *  - `ws` is a workspace of lam__X_workspace(...) floats owned by the caller; `nt` is the
+ *    thread count for lamina's own OpenMP loop (BLAS inside it runs single-threaded).
+ *  - Results must not depend on nt: the batch is cut into chunks of LAM_CHUNK samples and
+ *    per-chunk weight gradients are reduced in chunk order.
+ */
+#ifndef LAM_KERNELS_H
+#define LAM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lamina/core.h"
+
+/* Samples per chunk of the batch-parallel loops. Fixed so results are thread-count-free. */
+#define LAM_CHUNK 4
+
+/* ------------------------------------------------------------------ GEMM */
+/* C(m,n) = alpha * op(A)(m,k) * op(B)(k,n) + beta * C, row-major, leading dims in elements.
+ * The only callers of cblas live in kernels/gemm.c. Returns LAM_OK, or LAM_ERR_RANGE when a
+ * size or leading dimension exceeds INT_MAX (BLAS's int), LAM_ERR_ARG for negative sizes or
+ * ld too small. m, n or k == 0 is fine (C scaled by beta when k == 0). */
+lam_status lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                      float *c, int64_t ldc);
+lam_status lam__sgemm_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                          const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                          float *c, int64_t ldc);
+/* Which OpenBLAS build is loaded: 0 sequential, 1 pthreads, 2 OpenMP, -1 not OpenBLAS. */
+int lam__blas_parallel_kind(void);
+/* OpenBLAS core name and config strings (static), or "unknown". */
+const char *lam__blas_corename(void);
+const char *lam__blas_config(void);
+
+/* ------------------------------------------------------ convolution geometry */
+typedef struct lam_conv_geom {
+    int64_t n, c_in, h, w;      /* input (N, C_in, H, W) */
+    int64_t c_out, kh, kw;      /* weight (C_out, C_in/groups, KH, KW) */
+    int64_t sh, sw, ph, pw, dh, dw;
+    int64_t groups;             /* C_in and C_out are multiples of groups */
+    int64_t oh, ow;             /* derived by lam__conv_geom_init */
+} lam_conv_geom;
+
+/* Fill oh/ow from the rest; LAM_OK or LAM_ERR_SHAPE/ARG/RANGE if inconsistent or too big. */
+lam_status lam__conv_geom_init(lam_conv_geom *g);
+
+/* im2col for ONE image of ONE group:
+ * col(C_in/groups * KH * KW, OH * OW) from x(C_in, H, W) starting at channel c0.
+ * Zero where the window falls on padding. */
+void lam__im2col(const lam_conv_geom *g, const float *x, int64_t c0, float *col);
+void lam__im2col_ref(const lam_conv_geom *g, const float *x, int64_t c0, float *col);
+/* col2im: x(C_in, H, W) channels c0.. += scatter-add of col. (accumulates; caller zeroes) */
+void lam__col2im(const lam_conv_geom *g, const float *col, int64_t c0, float *x);
+void lam__col2im_ref(const lam_conv_geom *g, const float *col, int64_t c0, float *x);
+
+/* Floats of workspace the fast conv needs with nt threads (refs need none). */
+int64_t lam__conv2d_workspace(const lam_conv_geom *g, int nt);
+
+/* y(N, C_out, OH, OW) = conv(x(N, C_in, H, W), w) + b(C_out); b may be NULL. Overwrites y. */
+void lam__conv2d_fwd(const lam_conv_geom *g, const float *x, const float *w, const float *b,
+                     float *y, float *ws, int nt);
+void lam__conv2d_fwd_ref(const lam_conv_geom *g, const float *x, const float *w, const float *b,
+                         float *y, float *ws, int nt);
+/* dx(N, C_in, H, W) = conv_transpose(dy, w). Overwrites dx. */
+void lam__conv2d_bwd_data(const lam_conv_geom *g, const float *dy, const float *w, float *dx,
+                          float *ws, int nt);
+void lam__conv2d_bwd_data_ref(const lam_conv_geom *g, const float *dy, const float *w, float *dx,
+                              float *ws, int nt);
+/* dw(C_out, C_in/groups, KH, KW) += corr(x, dy); db(C_out) += sum dy (db may be NULL). */
+void lam__conv2d_bwd_weight(const lam_conv_geom *g, const float *x, const float *dy, float *dw,
+                            float *db, float *ws, int nt);
+void lam__conv2d_bwd_weight_ref(const lam_conv_geom *g, const float *x, const float *dy,
+                                float *dw, float *db, float *ws, int nt);
+
+/* ------------------------------------------------------------------ linear */
+/* y(n, out) = x(n, in) w(out, in)^T + b(out); b may be NULL. */
+void lam__linear_fwd(int64_t n, int64_t in, int64_t out, const float *x, const float *w,
+                     const float *b, float *y);
+void lam__linear_fwd_ref(int64_t n, int64_t in, int64_t out, const float *x, const float *w,
+                         const float *b, float *y);
+/* dx(n, in) = dy w (overwrites; skipped if dx NULL); dw(out, in) += dy^T x; db += sum_n dy. */
+void lam__linear_bwd(int64_t n, int64_t in, int64_t out, const float *x, const float *w,
+                     const float *dy, float *dx, float *dw, float *db);
+void lam__linear_bwd_ref(int64_t n, int64_t in, int64_t out, const float *x, const float *w,
+                         const float *dy, float *dx, float *dw, float *db);
+
+/* ------------------------------------------------------------------ pooling */
+typedef struct lam_pool_geom {
+    int64_t n, c, h, w;
+    int64_t kh, kw, sh, sw, ph, pw;
+    int64_t oh, ow;             /* derived by lam__pool_geom_init */
+} lam_pool_geom;
+lam_status lam__pool_geom_init(lam_pool_geom *g);
+
+/* Max pool: y(N,C,OH,OW), argmax(N,C,OH,OW) = flat index h*W+w of the max inside its plane
+ * (padding never wins; ties -> first). bwd: dx(N,C,H,W) overwritten, dy routed to argmax. */
+void lam__maxpool_fwd(const lam_pool_geom *g, const float *x, float *y, int32_t *argmax, int nt);
+void lam__maxpool_fwd_ref(const lam_pool_geom *g, const float *x, float *y, int32_t *argmax,
+                          int nt);
+void lam__maxpool_bwd(const lam_pool_geom *g, const float *dy, const int32_t *argmax, float *dx,
+                      int nt);
+void lam__maxpool_bwd_ref(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
+                          float *dx, int nt);
+/* Average pool, padding counted in the divisor (PyTorch count_include_pad=True). */
+void lam__avgpool_fwd(const lam_pool_geom *g, const float *x, float *y, int nt);
+void lam__avgpool_fwd_ref(const lam_pool_geom *g, const float *x, float *y, int nt);
+void lam__avgpool_bwd(const lam_pool_geom *g, const float *dy, float *dx, int nt);
+void lam__avgpool_bwd_ref(const lam_pool_geom *g, const float *dy, float *dx, int nt);
+
+/* ------------------------------------------------------------- activations */
+typedef enum lam_act {
+    LAM_ACT_NONE = 0,
+    LAM_ACT_RELU,
+    LAM_ACT_LEAKY_RELU, /* param = negative slope */
+    LAM_ACT_SIGMOID,
+    LAM_ACT_TANH,
+    LAM_ACT_GELU,       /* exact: x * Phi(x) with erf, as PyTorch's default */
+} lam_act;
+/* y(n) = act(x); y may equal x (in place). */
+void lam__act_fwd(lam_act act, float param, int64_t n, const float *x, float *y);
+void lam__act_fwd_ref(lam_act act, float param, int64_t n, const float *x, float *y);
+/* dx(n) = dy * act'(x); uses x (and y where cheaper). dx may equal dy. */
+void lam__act_bwd(lam_act act, float param, int64_t n, const float *x, const float *y,
+                  const float *dy, float *dx);
+void lam__act_bwd_ref(lam_act act, float param, int64_t n, const float *x, const float *y,
+                      const float *dy, float *dx);
+
+/* --------------------------------------------------------------------- bias */
+/* y(n, c, hw) += b(c), then y = act(y): fused so y is read once after the GEMM. */
+void lam__bias_act(int64_t n, int64_t c, int64_t hw, const float *b, lam_act act, float param,
+                   float *y);
+void lam__bias_act_ref(int64_t n, int64_t c, int64_t hw, const float *b, lam_act act,
+                       float param, float *y);
+/* db(c) += sum over n and hw of dy(n, c, hw). */
+void lam__bias_grad(int64_t n, int64_t c, int64_t hw, const float *dy, float *db);
+void lam__bias_grad_ref(int64_t n, int64_t c, int64_t hw, const float *dy, float *db);
+
+/* ------------------------------------------------- softmax + cross-entropy */
+/* For logits(n, k) and labels(n) in [0, k): loss = mean over n of
+ * -sum_j q_j log softmax(logits)_j with q = (1-s) onehot + s/k (label smoothing s in [0,1)).
+ * Writes dlogits(n, k) = (softmax - q) / n (may be NULL) and probs(n, k) (may be NULL).
+ * Stable for any finite logits (log-sum-exp). Returns LAM_ERR_RANGE if a label is out of
+ * range, LAM_ERR_NUMERIC if a logit is not finite; *loss in double. */
+lam_status lam__softmax_xent(int64_t n, int64_t k, const float *logits, const int32_t *labels,
+                             float smoothing, double *loss, float *dlogits, float *probs);
+lam_status lam__softmax_xent_ref(int64_t n, int64_t k, const float *logits,
+                                 const int32_t *labels, float smoothing, double *loss,
+                                 float *dlogits, float *probs);
+
+/* ------------------------------------------------------------ kernel table */
+typedef struct lam_kernels {
+    lam_status (*sgemm)(int, int, int64_t, int64_t, int64_t, float, const float *, int64_t,
+                        const float *, int64_t, float, float *, int64_t);
+    void (*conv2d_fwd)(const lam_conv_geom *, const float *, const float *, const float *,
+                       float *, float *, int);
+    void (*conv2d_bwd_data)(const lam_conv_geom *, const float *, const float *, float *,
+                            float *, int);
+    void (*conv2d_bwd_weight)(const lam_conv_geom *, const float *, const float *, float *,
+                              float *, float *, int);
+    void (*linear_fwd)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
+                       float *);
+    void (*linear_bwd)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
+                       float *, float *, float *);
+    void (*maxpool_fwd)(const lam_pool_geom *, const float *, float *, int32_t *, int);
+    void (*maxpool_bwd)(const lam_pool_geom *, const float *, const int32_t *, float *, int);
+    void (*avgpool_fwd)(const lam_pool_geom *, const float *, float *, int);
+    void (*avgpool_bwd)(const lam_pool_geom *, const float *, float *, int);
+    void (*act_fwd)(lam_act, float, int64_t, const float *, float *);
+    void (*act_bwd)(lam_act, float, int64_t, const float *, const float *, const float *,
+                    float *);
+    void (*bias_act)(int64_t, int64_t, int64_t, const float *, lam_act, float, float *);
+    void (*bias_grad)(int64_t, int64_t, int64_t, const float *, float *);
+    lam_status (*softmax_xent)(int64_t, int64_t, const float *, const int32_t *, float,
+                               double *, float *, float *);
+} lam_kernels;
+
+extern const lam_kernels lam__kernels_fast;
+extern const lam_kernels lam__kernels_ref;
+
+/* The table a kernel set selects. */
+const lam_kernels *lam__kernels_for(lam_kernel_set set);
+
+#endif

@@ -1,0 +1,90 @@
+#include "harness.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "lamina/core.h"
+
+int t_failures = 0;
+int t_checks = 0;
+
+void t_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed, uint64_t stream)
+{
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = lo + (hi - lo) * lam_rng_uniform(seed, stream, (uint64_t)i);
+    }
+}
+
+void t_fill_int(float *x, int64_t n, int lo, int hi, uint64_t seed, uint64_t stream)
+{
+    uint64_t span = (uint64_t)(hi - lo + 1);
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = (float)(lo + (int)(lam_rng_u64(seed, stream, (uint64_t)i) % span));
+    }
+}
+
+int t_close(const char *what, const float *got, const float *want, int64_t n, double atol,
+            double rtol)
+{
+    int64_t worst = -1;
+    double worst_excess = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        double err = fabs(g - w);
+        double lim = atol + rtol * fabs(w);
+        if (!(err <= lim)) { /* NaN fails too */
+            double excess = isnan(err) ? INFINITY : err - lim;
+            if (worst < 0 || excess > worst_excess) {
+                worst = i;
+                worst_excess = excess;
+            }
+        }
+    }
+    t_checks++;
+    if (worst >= 0) {
+        double g = got[worst], w = want[worst];
+        printf("FAIL %s: worst at [%lld] got %.9g want %.9g abs %.3g rel %.3g (atol %.3g rtol "
+               "%.3g)\n",
+               what, (long long)worst, g, w, fabs(g - w), fabs(g - w) / (fabs(w) + 1e-30), atol,
+               rtol);
+        t_failures++;
+        return 0;
+    }
+    return 1;
+}
+
+int t_equal(const char *what, const float *got, const float *want, int64_t n)
+{
+    t_checks++;
+    for (int64_t i = 0; i < n; i++) {
+        if (memcmp(&got[i], &want[i], sizeof(float)) != 0) {
+            printf("FAIL %s: first difference at [%lld]: got %.9g want %.9g\n", what,
+                   (long long)i, (double)got[i], (double)want[i]);
+            t_failures++;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int t_check_at(int cond, const char *file, int line, const char *fmt, ...)
+{
+    t_checks++;
+    if (!cond) {
+        va_list ap;
+        printf("FAIL %s:%d: ", file, line);
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        printf("\n");
+        t_failures++;
+    }
+    return cond;
+}
+
+int t_exit(const char *suite)
+{
+    printf("%s: %d passed, %d failed\n", suite, t_checks - t_failures, t_failures);
+    return t_failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,34 @@
+/* Test harness shared by every suite: deterministic random fills, tolerance checks that
+ * report the worst element, and Meson's exit codes (0 pass, 1 fail, 77 skip). */
+#ifndef LAM_TEST_HARNESS_H
+#define LAM_TEST_HARNESS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define T_SKIP 77
+
+/* Count of failed checks in this process; main returns t_exit(). */
+extern int t_failures;
+extern int t_checks;
+
+/* Fill with uniform values in [lo, hi) from (seed, stream), independent of call order. */
+void t_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed, uint64_t stream);
+/* Fill with small integers in [lo, hi]: products and sums stay exact in float. */
+void t_fill_int(float *x, int64_t n, int lo, int hi, uint64_t seed, uint64_t stream);
+
+/* |got - want| <= atol + rtol*|want| for every element; on failure print the worst index,
+ * both values and the errors, prefixed with `what`. Returns 1 if ok. */
+int t_close(const char *what, const float *got, const float *want, int64_t n, double atol,
+            double rtol);
+/* Bitwise-equal floats (NaN compared by bits too). Returns 1 if ok. */
+int t_equal(const char *what, const float *got, const float *want, int64_t n);
+/* Generic assertion; prints file:line and the message when cond is false. Returns cond. */
+int t_check_at(int cond, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define T_CHECK(cond, ...) t_check_at(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+
+/* Print "N passed, M failed" and return the process exit code. */
+int t_exit(const char *suite);
+
+#endif
