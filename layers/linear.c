@@ -1,0 +1,48 @@
+/* linear layer: y(n, out) = x(n, in) W(out, in)^T + b(out), one GEMM over the whole batch. */
+#include "layer_internal.h"
+
+static lam_status linear_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
+{
+    (void)train;
+    const float *b = l->n_params > 1 ? l->params[1].w : NULL;
+    l->k->linear_fwd(n, l->in_numel, l->out_numel, x, l->params[0].w, b, y);
+    return LAM_OK;
+}
+
+static lam_status linear_backward(lam_layer *l, const float *x, const float *y, const float *dy,
+                                  float *dx, int64_t n)
+{
+    (void)y;
+    float *db = l->n_params > 1 ? l->params[1].g : NULL;
+    l->k->linear_bwd(n, l->in_numel, l->out_numel, x, l->params[0].w, dy, dx, l->params[0].g,
+                     db);
+    return LAM_OK;
+}
+
+static const lam_layer_ops linear_ops = {"linear", linear_forward, linear_backward};
+
+lam_status lam__linear_setup(lam_layer *l)
+{
+    l->ops = &linear_ops;
+    if (l->in_ndim != 1) {
+        char s[64];
+        return lam__layer_error(l, LAM_ERR_SHAPE, "input is 3-D (%s); add flatten before linear",
+                                lam__shape_str(l->in_ndim, l->in_shape, s, sizeof s));
+    }
+    if (l->desc.out < 1) {
+        return lam__layer_error(l, LAM_ERR_ARG, "output size %lld", (long long)l->desc.out);
+    }
+    int64_t in = l->in_shape[0], out = l->desc.out, nw;
+    if (lam__mul_i64(in, out, &nw)) {
+        return lam__layer_error(l, LAM_ERR_RANGE, "%lld x %lld weights", (long long)in,
+                                (long long)out);
+    }
+    l->out_ndim = 1;
+    l->out_shape[0] = out;
+    l->flops = 2 * nw;
+    lam_status st = lam__layer_alloc_params(l, nw, l->desc.bias ? out : 0, in, out);
+    if (st == LAM_OK) {
+        lam__layer_init_uniform(l);
+    }
+    return st;
+}

@@ -1,0 +1,39 @@
+/* Model floor internals. Not installed. */
+#ifndef LAM_MODEL_INTERNAL_H
+#define LAM_MODEL_INTERNAL_H
+
+#include "layer_internal.h"
+
+#define LAM_SPEC_MAX_LAYERS 256
+#define LAM_SPEC_MAX_LEN 65536
+
+/* Parse a spec string into at most `cap` descriptors. The size `out` stands for n_out.
+ * Returns LAM_ERR_FORMAT with a message naming the token, or LAM_OK with *count set. */
+lam_status lam__spec_parse(lam_ctx *ctx, const char *spec, int64_t n_out, lam_layer_desc *descs,
+                           int cap, int *count);
+
+struct lam_model {
+    lam_ctx *ctx;
+    char *spec;              /* canonical spec (built-in names expanded) */
+    int n_layers;
+    lam_layer **layers;
+    int in_ndim;
+    int64_t in_shape[3];
+    int64_t n_out;
+    int64_t max_batch;
+    float **acts;            /* acts[i]: output of layer i (aliases acts[i-1] when in place) */
+    int *in_place;           /* layer i writes its output over its input */
+    float *grad[2];          /* ping-pong gradient buffers, each the largest activation */
+    lam_param *params;
+    int n_params;
+    lam_param *bufs;
+    int n_bufs;
+    const float *x;          /* input of the latest forward */
+    int64_t n;               /* its batch size */
+    int trained;             /* latest forward was train=1 */
+    int have_dout;           /* lam_model_loss wrote grad[0] for the latest forward */
+    int64_t step;
+    lam_arena arena;
+};
+
+#endif
