@@ -6,6 +6,8 @@
  * Python does, and rounded to float once, as a Python scalar applied to a float tensor
  * is; the per-element arithmetic is float, in the order of PyTorch's kernels
  * (add with alpha: a + alpha*b; addcmul: a + (value*b)*c; addcdiv: a + (value*b)/c).
+ * PyTorch's AVX2 kernels fuse some of these multiply-adds; we do not (no -march by
+ * default, and fused results would depend on the build), so agreement is ~1e-6, not bitwise.
  *
  * All state lives in one block from lam_alloc(), sized at create time, so a step never
  * allocates; the update formulas are written out in include/lamina/optim.h. */

@@ -9,7 +9,9 @@
  * The update rules follow PyTorch 1.13 `torch.optim` (SGD, Adam, AdamW, RMSprop) in
  * semantics and in the order of float operations: scalar factors such as 1 - beta1 or the
  * bias corrections are computed in double and rounded to float once, like Python scalars
- * handed to float tensors. Learning-rate schedules are pure functions of the step number,
+ * handed to float tensors. PyTorch's vectorised kernels may fuse multiply-adds, so the two
+ * agree to about 1e-6 relative per step, not bitwise (tests/optim/gen_torch_optim.py
+ * measures it). Learning-rate schedules are pure functions of the step number,
  * so a run resumed from a checkpoint continues bitwise identically once the optimizer
  * state (lam_optim_state_get()) and the step counter (lam_optim_get_step()) are restored.
  *

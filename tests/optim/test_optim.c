@@ -96,7 +96,7 @@ typedef struct ref_state {
     double a[NW + NB], b[NW + NB], c[NW + NB]; /* m / momentum buffer, v / square_avg, gavg */
 } ref_state;
 
-/* One element, step t (1-based), formulas of PyTorch 1.13 torch/optim (sgd, adam, adamw, rmsprop). */
+/* One element, step t (1-based): the formulas of PyTorch 1.13 torch.optim, in double. */
 static double ref_update(const lam_optim_desc *d, double lr, int64_t t, double w, double g,
                          int is_bias, double *s0, double *s1, double *s2)
 {
