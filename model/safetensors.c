@@ -1,0 +1,812 @@
+/* safetensors reader and writer (format and guarantees: safetensors.h).
+ *
+ * JSON is handled by jansson (Debian libjansson-dev) because it is a well-kept, widely
+ * packaged library with a strict RFC 8259 parser that reports byte offsets in its errors,
+ * validates UTF-8, rejects duplicate object keys with JSON_REJECT_DUPLICATES (the
+ * "which of two entries wins" aliasing trick on safetensors headers) and limits nesting
+ * depth. It could route its allocations through our allocator, but json_set_alloc_funcs()
+ * is process-global, which the library must not touch; instead the header is bounded
+ * (LAM_ST_MAX_HEADER) before it is parsed, and the parse tree is freed before returning.
+ *
+ * The reader validates the whole header before anything is handed out, so later code can
+ * index the data region with the offsets without further checks. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define ST_BIG_ENDIAN 1
+#else
+#define ST_BIG_ENDIAN 0
+#endif
+
+/* Message field widths, so that the problem (at the end of a message) survives the
+ * LAM_ERRMSG_MAX-byte buffer even with long paths or names. */
+#define P "%.100s"
+#define N "%.48s"
+
+typedef struct st_meta {
+    const char *key;
+    const char *val;
+} st_meta;
+
+struct lam_st_file {
+    int n;
+    int n_meta;
+    lam_st_tensor *t;        /* sorted by name */
+    st_meta *meta;           /* sorted by key */
+    const char *path;
+    unsigned char *data;     /* the data region, 64-byte aligned, in the same block */
+};
+
+static const struct {
+    const char *name;
+    int64_t size;
+} dtypes[LAM_ST_NUM_DTYPES] = {
+    [LAM_ST_BOOL] = {"BOOL", 1},       [LAM_ST_U8] = {"U8", 1},
+    [LAM_ST_I8] = {"I8", 1},           [LAM_ST_F8_E5M2] = {"F8_E5M2", 1},
+    [LAM_ST_F8_E4M3] = {"F8_E4M3", 1}, [LAM_ST_I16] = {"I16", 2},
+    [LAM_ST_U16] = {"U16", 2},         [LAM_ST_F16] = {"F16", 2},
+    [LAM_ST_BF16] = {"BF16", 2},       [LAM_ST_I32] = {"I32", 4},
+    [LAM_ST_U32] = {"U32", 4},         [LAM_ST_F32] = {"F32", 4},
+    [LAM_ST_I64] = {"I64", 8},         [LAM_ST_U64] = {"U64", 8},
+    [LAM_ST_F64] = {"F64", 8},
+};
+
+const char *lam__st_dtype_name(int dtype)
+{
+    return dtype >= 0 && dtype < LAM_ST_NUM_DTYPES ? dtypes[dtype].name : NULL;
+}
+
+int64_t lam__st_dtype_size(int dtype)
+{
+    return dtype >= 0 && dtype < LAM_ST_NUM_DTYPES ? dtypes[dtype].size : 0;
+}
+
+int lam__st_dtype_from_name(const char *name)
+{
+    for (int i = 0; name != NULL && i < LAM_ST_NUM_DTYPES; i++) {
+        if (strcmp(name, dtypes[i].name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void fmt_shape(char *buf, size_t cap, int ndim, const int64_t *shape)
+{
+    size_t used = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && used < cap; i++) {
+        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", i > 0 ? ", " : "",
+                                 (long long)shape[i]);
+    }
+    if (used < cap) {
+        snprintf(buf + used, cap - used, "]");
+    }
+}
+
+/* numel and nbytes of a shape; 1 on overflow. */
+static int shape_bytes(int dtype, int ndim, const int64_t *shape, int64_t *numel,
+                       int64_t *nbytes)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (lam__mul_i64(n, shape[i], &n)) {
+            return 1;
+        }
+    }
+    *numel = n;
+    return lam__mul_i64(n, lam__st_dtype_size(dtype), nbytes);
+}
+
+/* ================================================================= reader */
+
+static int cmp_by_offset(const void *a, const void *b)
+{
+    const lam_st_tensor *x = a, *y = b;
+    if (x->offset != y->offset) {
+        return x->offset < y->offset ? -1 : 1;
+    }
+    if (x->nbytes != y->nbytes) {
+        return x->nbytes < y->nbytes ? -1 : 1;
+    }
+    return strcmp(x->name, y->name);
+}
+
+static int cmp_by_name(const void *a, const void *b)
+{
+    return strcmp(((const lam_st_tensor *)a)->name, ((const lam_st_tensor *)b)->name);
+}
+
+static int cmp_meta(const void *a, const void *b)
+{
+    return strcmp(((const st_meta *)a)->key, ((const st_meta *)b)->key);
+}
+
+/* A JSON integer >= 0, or -1. (jansson rejects integers beyond long long while parsing.) */
+static int64_t json_nonneg(const json_t *v)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        return -1;
+    }
+    return (int64_t)json_integer_value(v);
+}
+
+/* "file: tensor 'name': <problem>" as a LAM_ERR_FORMAT message. */
+static lam_status tensor_err(lam_ctx *ctx, const char *file, const char *name,
+                             const char *fmt, ...) LAM_PRINTF(4, 5);
+static lam_status tensor_err(lam_ctx *ctx, const char *file, const char *name,
+                             const char *fmt, ...)
+{
+    char msg[LAM_ERRMSG_MAX];
+    int k = snprintf(msg, sizeof msg, P ": tensor '" N "': ", file, name);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
+    va_end(ap);
+    return lam__error(ctx, LAM_ERR_FORMAT, "%s", msg);
+}
+
+/* Validate one tensor entry against a data region of data_len bytes and fill t (name is
+ * set by the caller). */
+static lam_status parse_entry(lam_ctx *ctx, const char *file, const char *name,
+                              const json_t *e, int64_t data_len, lam_st_tensor *t)
+{
+    if (!json_is_object(e)) {
+        return tensor_err(ctx, file, name, "entry is not an object");
+    }
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)e, key, v) {
+        if (strcmp(key, "dtype") != 0 && strcmp(key, "shape") != 0 &&
+            strcmp(key, "data_offsets") != 0) {
+            return tensor_err(ctx, file, name, "unexpected key '%.32s'", key);
+        }
+    }
+    const json_t *jd = json_object_get(e, "dtype");
+    const json_t *js = json_object_get(e, "shape");
+    const json_t *jo = json_object_get(e, "data_offsets");
+    if (jd == NULL || js == NULL || jo == NULL) {
+        return tensor_err(ctx, file, name, "missing \"%s\"",
+                          jd == NULL ? "dtype" : js == NULL ? "shape" : "data_offsets");
+    }
+    const char *dn = json_string_value(jd); /* NULL when not a string */
+    t->dtype = lam__st_dtype_from_name(dn);
+    if (t->dtype < 0) {
+        return tensor_err(ctx, file, name, "unknown dtype '%.16s'", dn ? dn : "(not a string)");
+    }
+    if (!json_is_array(js) || json_array_size(js) > LAM_ST_MAX_DIM) {
+        return tensor_err(ctx, file, name, "shape is not an array of at most %d sizes",
+                          LAM_ST_MAX_DIM);
+    }
+    t->ndim = (int)json_array_size(js);
+    for (int i = 0; i < LAM_ST_MAX_DIM; i++) {
+        t->shape[i] = i < t->ndim ? json_nonneg(json_array_get(js, (size_t)i)) : 1;
+        if (t->shape[i] < 0) {
+            return tensor_err(ctx, file, name, "shape[%d] is not a non-negative integer", i);
+        }
+    }
+    char sbuf[96];
+    fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape);
+    if (shape_bytes(t->dtype, t->ndim, t->shape, &t->numel, &t->nbytes)) {
+        return tensor_err(ctx, file, name, "shape %s overflows int64", sbuf);
+    }
+    int64_t b = -1, end = -1;
+    if (json_is_array(jo) && json_array_size(jo) == 2) {
+        b = json_nonneg(json_array_get(jo, 0));
+        end = json_nonneg(json_array_get(jo, 1));
+    }
+    if (b < 0 || end < 0) {
+        return tensor_err(ctx, file, name, "data_offsets is not two non-negative integers");
+    }
+    if (b > end) {
+        return tensor_err(ctx, file, name, "data_offsets [%lld, %lld] are reversed",
+                          (long long)b, (long long)end);
+    }
+    if (end > data_len) {
+        return tensor_err(ctx, file, name,
+                          "data_offsets [%lld, %lld] end past the %lld-byte data region "
+                          "(truncated file?)", (long long)b, (long long)end, (long long)data_len);
+    }
+    if (end - b != t->nbytes) {
+        return tensor_err(ctx, file, name, "data_offsets [%lld, %lld] hold %lld bytes, %s "
+                          "shape %s needs %lld", (long long)b, (long long)end,
+                          (long long)(end - b), dtypes[t->dtype].name, sbuf,
+                          (long long)t->nbytes);
+    }
+    t->offset = b;
+    t->data = NULL;
+    return LAM_OK;
+}
+
+/* Tensors sorted by offset must tile [0, data_len) exactly. */
+static lam_status check_tiling(lam_ctx *ctx, const char *file, const lam_st_tensor *t, int n,
+                               int64_t data_len)
+{
+    int64_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        if (t[i].offset < pos) {
+            const lam_st_tensor *p = &t[i - 1]; /* pos > 0, so i > 0 and pos = p's end */
+            return lam__error(ctx, LAM_ERR_FORMAT,
+                              P ": tensor '" N "' data_offsets [%lld, %lld] overlap '" N
+                              "' [%lld, %lld]",
+                              file, p->name, (long long)p->offset,
+                              (long long)(p->offset + p->nbytes), t[i].name,
+                              (long long)t[i].offset, (long long)(t[i].offset + t[i].nbytes));
+        }
+        if (t[i].offset > pos) {
+            return lam__error(ctx, LAM_ERR_FORMAT,
+                              P ": data bytes [%lld, %lld) belong to no tensor (hole before '"
+                              N "')", file, (long long)pos, (long long)t[i].offset, t[i].name);
+        }
+        pos = t[i].offset + t[i].nbytes;
+    }
+    if (pos != data_len) {
+        return lam__error(ctx, LAM_ERR_FORMAT,
+                          P ": data region has %lld bytes, but tensors cover only %lld", file,
+                          (long long)data_len, (long long)pos);
+    }
+    return LAM_OK;
+}
+
+static size_t round16(size_t x)
+{
+    return (x + 15) & ~(size_t)15;
+}
+
+/* Copy src to *s, advance *s past its NUL, return the copy. */
+static const char *put_str(char **s, const char *src)
+{
+    size_t len = strlen(src) + 1;
+    char *d = memcpy(*s, src, len);
+    *s += len;
+    return d;
+}
+
+/* Parse and validate a header of hlen bytes for a data region of data_len bytes; build the
+ * file object with room for the data region (not filled). */
+static lam_status st_build(lam_ctx *ctx, const char *file, const char *hdr, int64_t hlen,
+                           int64_t data_len, lam_st_file **out)
+{
+    if (hlen == 0 || hdr[0] != '{') {
+        return lam__error(ctx, LAM_ERR_FORMAT, P ": header is not a JSON object", file);
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(hdr, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        if (json_error_code(&jerr) == json_error_out_of_memory) {
+            return lam__error(ctx, LAM_ERR_NOMEM, P ": out of memory parsing the header",
+                              file);
+        }
+        return lam__error(ctx, LAM_ERR_FORMAT, P ": invalid JSON header at byte %lld: %.80s",
+                          file, (long long)jerr.position, jerr.text);
+    }
+    lam_status st = LAM_OK;
+    lam_st_file *f = NULL;
+    if (!json_is_object(root)) {
+        st = lam__error(ctx, LAM_ERR_FORMAT, P ": header is not a JSON object", file);
+        goto done;
+    }
+    /* Pass 1: count and size the strings; metadata is validated here. */
+    size_t n = 0, n_meta = 0, strbytes = strlen(file) + 1;
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) {
+        if (strcmp(key, "__metadata__") != 0) {
+            n++;
+            strbytes += strlen(key) + 1;
+            continue;
+        }
+        if (!json_is_object(v)) {
+            st = lam__error(ctx, LAM_ERR_FORMAT, P ": __metadata__ is not an object", file);
+            goto done;
+        }
+        const char *mk;
+        json_t *mv;
+        json_object_foreach(v, mk, mv) {
+            if (!json_is_string(mv)) {
+                st = lam__error(ctx, LAM_ERR_FORMAT,
+                                P ": __metadata__ value of '" N "' is not a string", file, mk);
+                goto done;
+            }
+            n_meta++;
+            strbytes += strlen(mk) + 1 + strlen(json_string_value(mv)) + 1;
+        }
+    }
+    /* Everything counted lives in the header, which is at most LAM_ST_MAX_HEADER bytes, so
+     * these sizes cannot overflow; the check documents it. */
+    if (n > INT32_MAX || n_meta > INT32_MAX) {
+        st = lam__error(ctx, LAM_ERR_FORMAT, P ": too many entries", file);
+        goto done;
+    }
+    size_t off_tn = round16(sizeof *f);
+    size_t off_m = off_tn + round16(n * sizeof(lam_st_tensor));
+    size_t off_s = off_m + round16(n_meta * sizeof(st_meta));
+    size_t off_d = (off_s + strbytes + LAM_ALIGN - 1) / LAM_ALIGN * LAM_ALIGN;
+    /* one block for everything: data_len <= LAM_ST_MAX_FILE, so this cannot overflow */
+    unsigned char *block = lam_alloc(ctx, off_d + (size_t)data_len);
+    if (block == NULL) {
+        st = lam__error(ctx, LAM_ERR_NOMEM, P ": out of memory for %zu tensors and %lld bytes",
+                        file, n, (long long)data_len);
+        goto done;
+    }
+    f = (lam_st_file *)block;
+    memset(f, 0, sizeof *f);
+    f->t = (lam_st_tensor *)(block + off_tn);
+    f->meta = (st_meta *)(block + off_m);
+    f->data = block + off_d;
+    char *s = (char *)(block + off_s);
+    f->path = put_str(&s, file);
+    /* Pass 2: fill and validate tensors. */
+    json_object_foreach(root, key, v) {
+        if (strcmp(key, "__metadata__") == 0) {
+            const char *mk;
+            json_t *mv;
+            json_object_foreach(v, mk, mv) {
+                f->meta[f->n_meta].key = put_str(&s, mk);
+                f->meta[f->n_meta++].val = put_str(&s, json_string_value(mv));
+            }
+            continue;
+        }
+        lam_st_tensor *t = &f->t[f->n];
+        st = parse_entry(ctx, file, key, v, data_len, t);
+        if (st != LAM_OK) {
+            goto done;
+        }
+        t->name = put_str(&s, key);
+        t->data = t->nbytes > 0 ? f->data + t->offset : NULL;
+        f->n++;
+    }
+    qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_by_offset);
+    st = check_tiling(ctx, file, f->t, f->n, data_len);
+    if (st != LAM_OK) {
+        goto done;
+    }
+    qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_by_name);
+    qsort(f->meta, (size_t)f->n_meta, sizeof *f->meta, cmp_meta);
+done:
+    json_decref(root);
+    if (st != LAM_OK) {
+        lam_free(ctx, f);
+        return st;
+    }
+    *out = f;
+    return LAM_OK;
+}
+
+/* Checks on the file size and the header length; *hlen is set on success. */
+static lam_status check_lengths(lam_ctx *ctx, const char *file, const unsigned char *len8,
+                                int64_t size, int64_t *hlen)
+{
+    if (ST_BIG_ENDIAN) {
+        return lam__error(ctx, LAM_ERR_RANGE, P ": big-endian hosts are not supported", file);
+    }
+    if (size < 8) {
+        return lam__error(ctx, LAM_ERR_FORMAT,
+                          P ": file is %lld bytes, too short for the 8-byte header length",
+                          file, (long long)size);
+    }
+    if (size > LAM_ST_MAX_FILE) {
+        return lam__error(ctx, LAM_ERR_RANGE, P ": file is %lld bytes, above the %lld limit",
+                          file, (long long)size, (long long)LAM_ST_MAX_FILE);
+    }
+    uint64_t h = 0;
+    for (int i = 7; i >= 0; i--) {
+        h = h << 8 | len8[i];
+    }
+    if (h > (uint64_t)LAM_ST_MAX_HEADER) {
+        return lam__error(ctx, LAM_ERR_FORMAT,
+                          P ": header length %llu is above the %lld-byte limit", file,
+                          (unsigned long long)h, (long long)LAM_ST_MAX_HEADER);
+    }
+    if ((int64_t)h > size - 8) {
+        return lam__error(ctx, LAM_ERR_FORMAT,
+                          P ": header length %llu exceeds the %lld bytes after it (truncated "
+                          "file?)", file, (unsigned long long)h, (long long)(size - 8));
+    }
+    *hlen = (int64_t)h;
+    return LAM_OK;
+}
+
+lam_status lam__st_open(lam_ctx *ctx, const char *path, lam_st_file **out)
+{
+    if (path == NULL || out == NULL) {
+        return lam__error(ctx, LAM_ERR_ARG, "safetensors open: NULL argument");
+    }
+    char reason[64];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
+    if (fd < 0) {
+        lam__io_strerror(errno, reason, sizeof reason);
+        return lam__error(ctx, LAM_ERR_IO, P ": cannot open: %s", path, reason);
+    }
+    lam_status st;
+    lam_st_file *f = NULL;
+    char *hdr = NULL;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        lam__io_strerror(errno, reason, sizeof reason);
+        st = lam__error(ctx, LAM_ERR_IO, P ": cannot stat: %s", path, reason);
+        goto fail;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        st = lam__error(ctx, LAM_ERR_IO, P ": not a regular file", path);
+        goto fail;
+    }
+    int64_t size = (int64_t)sb.st_size, hlen = 0;
+    unsigned char len8[8] = {0};
+    st = size >= 8 ? lam__read_all(ctx, path, fd, len8, 8) : LAM_OK;
+    if (st == LAM_OK) {
+        st = check_lengths(ctx, path, len8, size, &hlen);
+    }
+    if (st != LAM_OK) {
+        goto fail;
+    }
+    hdr = hlen > 0 ? lam_alloc(ctx, (size_t)hlen) : NULL;
+    if (hlen > 0 && hdr == NULL) {
+        st = lam__error(ctx, LAM_ERR_NOMEM, P ": out of memory for the header", path);
+        goto fail;
+    }
+    st = lam__read_all(ctx, path, fd, hdr, hlen);
+    if (st == LAM_OK) {
+        st = st_build(ctx, path, hdr, hlen, size - 8 - hlen, &f);
+    }
+    if (st == LAM_OK) {
+        st = lam__read_all(ctx, path, fd, f->data, size - 8 - hlen);
+    }
+    if (st != LAM_OK) {
+        goto fail;
+    }
+    close(fd);
+    lam_free(ctx, hdr);
+    *out = f;
+    return LAM_OK;
+fail:
+    close(fd);
+    lam_free(ctx, hdr);
+    lam_free(ctx, f);
+    return st;
+}
+
+lam_status lam__st_open_mem(lam_ctx *ctx, const char *name, const void *buf, int64_t size,
+                            lam_st_file **out)
+{
+    if (name == NULL || out == NULL || size < 0 || (buf == NULL && size > 0)) {
+        return lam__error(ctx, LAM_ERR_ARG, "safetensors open: bad argument");
+    }
+    const unsigned char *b = buf;
+    int64_t hlen = 0;
+    lam_status st = check_lengths(ctx, name, b, size, &hlen);
+    if (st != LAM_OK) {
+        return st;
+    }
+    lam_st_file *f = NULL;
+    st = st_build(ctx, name, (const char *)b + 8, hlen, size - 8 - hlen, &f);
+    if (st != LAM_OK) {
+        return st;
+    }
+    memcpy(f->data, b + 8 + hlen, (size_t)(size - 8 - hlen));
+    *out = f;
+    return LAM_OK;
+}
+
+void lam__st_close(lam_ctx *ctx, lam_st_file *st)
+{
+    lam_free(ctx, st);
+}
+
+int lam__st_count(const lam_st_file *st)
+{
+    return st != NULL ? st->n : 0;
+}
+
+const lam_st_tensor *lam__st_at(const lam_st_file *st, int i)
+{
+    return st != NULL && i >= 0 && i < st->n ? &st->t[i] : NULL;
+}
+
+const lam_st_tensor *lam__st_find(const lam_st_file *st, const char *name)
+{
+    if (st == NULL || name == NULL || st->n == 0) {
+        return NULL;
+    }
+    lam_st_tensor key;
+    key.name = name;
+    return bsearch(&key, st->t, (size_t)st->n, sizeof *st->t, cmp_by_name);
+}
+
+int lam__st_meta_count(const lam_st_file *st)
+{
+    return st != NULL ? st->n_meta : 0;
+}
+
+const char *lam__st_meta_at(const lam_st_file *st, int i, const char **val)
+{
+    if (st == NULL || i < 0 || i >= st->n_meta) {
+        return NULL;
+    }
+    if (val != NULL) {
+        *val = st->meta[i].val;
+    }
+    return st->meta[i].key;
+}
+
+const char *lam__st_meta(const lam_st_file *st, const char *key)
+{
+    if (st == NULL || key == NULL || st->n_meta == 0) {
+        return NULL;
+    }
+    st_meta k = {key, NULL};
+    const st_meta *m = bsearch(&k, st->meta, (size_t)st->n_meta, sizeof *st->meta, cmp_meta);
+    return m != NULL ? m->val : NULL;
+}
+
+const char *lam__st_path(const lam_st_file *st)
+{
+    return st != NULL ? st->path : NULL;
+}
+
+lam_status lam__st_copy(lam_ctx *ctx, const lam_st_file *st, const char *name, int dtype,
+                        int ndim, const int64_t *shape, void *dst, int64_t dst_bytes)
+{
+    if (st == NULL || name == NULL || (shape == NULL && ndim > 0) || ndim < 0 ||
+        (dst == NULL && dst_bytes > 0)) {
+        return lam__error(ctx, LAM_ERR_ARG, "safetensors copy: bad argument");
+    }
+    const lam_st_tensor *t = lam__st_find(st, name);
+    if (t == NULL) {
+        return lam__error(ctx, LAM_ERR_FORMAT, P ": no tensor '" N "'", st->path, name);
+    }
+    if (t->dtype != dtype) {
+        const char *want = lam__st_dtype_name(dtype);
+        return lam__error(ctx, LAM_ERR_FORMAT, P ": tensor '" N "' is %s, expected %s",
+                          st->path, name, dtypes[t->dtype].name, want ? want : "?");
+    }
+    int same = ndim == t->ndim;
+    for (int i = 0; same && i < ndim; i++) {
+        same = shape[i] == t->shape[i];
+    }
+    if (!same) {
+        char got[96], want[96];
+        fmt_shape(got, sizeof got, t->ndim, t->shape);
+        fmt_shape(want, sizeof want, ndim < LAM_ST_MAX_DIM ? ndim : LAM_ST_MAX_DIM, shape);
+        return lam__error(ctx, LAM_ERR_SHAPE, P ": tensor '" N "' has shape %s, expected %s",
+                          st->path, name, got, want);
+    }
+    if (dst_bytes != t->nbytes) {
+        return lam__error(ctx, LAM_ERR_SHAPE,
+                          P ": tensor '" N "' has %lld bytes, destination holds %lld",
+                          st->path, name, (long long)t->nbytes, (long long)dst_bytes);
+    }
+    if (t->nbytes > 0) {
+        memcpy(dst, t->data, (size_t)t->nbytes);
+    }
+    return LAM_OK;
+}
+
+/* ================================================================= writer */
+
+/* 1 if s is well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF):
+ * checked here so that a jansson failure afterwards can only mean out of memory. */
+static int utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != 0) {
+        unsigned c = *p;
+        int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (len == 0) {
+            return 0;
+        }
+        uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+        for (int i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80) {
+                return 0;
+            }
+            cp = cp << 6 | (p[i] & 0x3F);
+        }
+        static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return 0;
+        }
+        p += len;
+    }
+    return 1;
+}
+
+static lam_status check_entry(lam_ctx *ctx, const char *path, const lam_st_entry *e,
+                              int64_t *nbytes)
+{
+    if (e->name == NULL || !utf8_ok(e->name) || strcmp(e->name, "__metadata__") == 0) {
+        return lam__error(ctx, LAM_ERR_ARG, P ": tensor name '" N "' is %s", path,
+                          e->name ? e->name : "(null)",
+                          e->name == NULL ? "NULL" : utf8_ok(e->name) ? "reserved"
+                                                                      : "not UTF-8");
+    }
+    if (lam__st_dtype_name(e->dtype) == NULL) {
+        return lam__error(ctx, LAM_ERR_ARG, P ": tensor '" N "': unknown dtype %d", path,
+                          e->name, e->dtype);
+    }
+    if (e->ndim < 0 || e->ndim > LAM_ST_MAX_DIM) {
+        return lam__error(ctx, LAM_ERR_ARG, P ": tensor '" N "': ndim %d not in 0..%d", path,
+                          e->name, e->ndim, LAM_ST_MAX_DIM);
+    }
+    for (int i = 0; i < e->ndim; i++) {
+        if (e->shape[i] < 0) {
+            return lam__error(ctx, LAM_ERR_ARG, P ": tensor '" N "': shape[%d] is %lld", path,
+                              e->name, i, (long long)e->shape[i]);
+        }
+    }
+    int64_t numel;
+    if (shape_bytes(e->dtype, e->ndim, e->shape, &numel, nbytes)) {
+        return lam__error(ctx, LAM_ERR_RANGE, P ": tensor '" N "': size overflows int64", path,
+                          e->name);
+    }
+    if (e->data == NULL && *nbytes > 0) {
+        return lam__error(ctx, LAM_ERR_ARG, P ": tensor '" N "': NULL data", path, e->name);
+    }
+    return LAM_OK;
+}
+
+/* Build the JSON header for entries laid out in `order`. Sets *root; LAM_ERR_ARG for a
+ * duplicate name or metadata key. */
+static lam_status build_header(lam_ctx *ctx, const char *path, const lam_st_entry *entries,
+                               const int *order, int n, const char *const *mk,
+                               const char *const *mv, int n_meta, json_t **root)
+{
+    json_t *r = json_object();
+    int oom = r == NULL;
+    if (!oom && n_meta > 0) {
+        json_t *m = json_object();
+        oom = m == NULL || json_object_set_new(r, "__metadata__", m) != 0;
+        for (int i = 0; !oom && i < n_meta; i++) {
+            if (json_object_get(m, mk[i]) != NULL) {
+                json_decref(r);
+                return lam__error(ctx, LAM_ERR_ARG, P ": duplicate metadata key '" N "'",
+                                  path, mk[i]);
+            }
+            oom = json_object_set_new(m, mk[i], json_string(mv[i])) != 0;
+        }
+    }
+    int64_t pos = 0;
+    for (int k = 0; !oom && k < n; k++) {
+        const lam_st_entry *e = &entries[order[k]];
+        if (json_object_get(r, e->name) != NULL) {
+            json_decref(r);
+            return lam__error(ctx, LAM_ERR_ARG, P ": duplicate tensor name '" N "'", path,
+                              e->name);
+        }
+        int64_t numel = 0, nbytes = 0;
+        shape_bytes(e->dtype, e->ndim, e->shape, &numel, &nbytes); /* checked already */
+        json_t *t = json_object(), *shape = json_array(), *offs = json_array();
+        oom = t == NULL || shape == NULL || offs == NULL;
+        for (int i = 0; !oom && i < e->ndim; i++) {
+            oom = json_array_append_new(shape, json_integer(e->shape[i])) != 0;
+        }
+        if (!oom) {
+            oom = json_array_append_new(offs, json_integer(pos)) != 0 ||
+                  json_array_append_new(offs, json_integer(pos + nbytes)) != 0 ||
+                  json_object_set_new(t, "dtype", json_string(dtypes[e->dtype].name)) != 0 ||
+                  json_object_set(t, "shape", shape) != 0 ||
+                  json_object_set(t, "data_offsets", offs) != 0 ||
+                  json_object_set(r, e->name, t) != 0;
+        }
+        json_decref(t);
+        json_decref(shape);
+        json_decref(offs);
+        pos += nbytes; /* the caller checked that the total fits */
+    }
+    if (oom) {
+        json_decref(r);
+        return lam__error(ctx, LAM_ERR_NOMEM, P ": out of memory building the header", path);
+    }
+    *root = r;
+    return LAM_OK;
+}
+
+lam_status lam__st_write(lam_ctx *ctx, const char *path, const lam_st_entry *entries, int n,
+                         const char *const *meta_keys, const char *const *meta_vals,
+                         int n_meta, const lam_io_hooks *io)
+{
+    if (path == NULL || n < 0 || n_meta < 0 || (entries == NULL && n > 0) ||
+        (n_meta > 0 && (meta_keys == NULL || meta_vals == NULL))) {
+        return lam__error(ctx, LAM_ERR_ARG, "safetensors write: bad argument");
+    }
+    if (ST_BIG_ENDIAN) {
+        return lam__error(ctx, LAM_ERR_RANGE, P ": big-endian hosts are not supported", path);
+    }
+    for (int i = 0; i < n_meta; i++) {
+        if (meta_keys[i] == NULL || meta_vals[i] == NULL || !utf8_ok(meta_keys[i]) ||
+            !utf8_ok(meta_vals[i])) {
+            return lam__error(ctx, LAM_ERR_ARG, P ": metadata entry %d is NULL or not UTF-8",
+                              path, i);
+        }
+    }
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t nbytes = 0;
+        lam_status st = check_entry(ctx, path, &entries[i], &nbytes);
+        if (st != LAM_OK) {
+            return st;
+        }
+        if (lam__add_i64(total, nbytes, &total) || total > LAM_ST_MAX_FILE) {
+            return lam__error(ctx, LAM_ERR_RANGE, P ": tensors exceed the %lld-byte limit",
+                              path, (long long)LAM_ST_MAX_FILE);
+        }
+    }
+    /* Largest elements first: every size is a multiple of its element size, so each tensor
+     * then starts at a multiple of its own element size (aligned reads after loading). */
+    int *order = n > 0 ? lam_alloc(ctx, (size_t)n * sizeof *order) : NULL;
+    if (n > 0 && order == NULL) {
+        return lam__error(ctx, LAM_ERR_NOMEM, P ": out of memory", path);
+    }
+    int k = 0;
+    for (int64_t size = 8; size >= 1; size /= 2) {
+        for (int i = 0; i < n; i++) {
+            if (dtypes[entries[i].dtype].size == size) {
+                order[k++] = i;
+            }
+        }
+    }
+    json_t *root = NULL;
+    char *hdr = NULL;
+    lam_status st = build_header(ctx, path, entries, order, n, meta_keys, meta_vals, n_meta,
+                                 &root);
+    if (st != LAM_OK) {
+        goto done;
+    }
+    size_t jlen = json_dumpb(root, NULL, 0, JSON_COMPACT);
+    /* pad with spaces so the data region starts at an 8-byte file offset */
+    int64_t hlen = (int64_t)((jlen + 7) / 8 * 8);
+    if (jlen == 0 || hlen > LAM_ST_MAX_HEADER || total + hlen + 8 > LAM_ST_MAX_FILE) {
+        st = lam__error(ctx, jlen == 0 ? LAM_ERR_NOMEM : LAM_ERR_RANGE,
+                        P ": header of %zu bytes cannot be written", path, jlen);
+        goto done;
+    }
+    hdr = lam_alloc(ctx, (size_t)hlen + 8);
+    if (hdr == NULL) {
+        st = lam__error(ctx, LAM_ERR_NOMEM, P ": out of memory for the header", path);
+        goto done;
+    }
+    for (int i = 0; i < 8; i++) {
+        hdr[i] = (char)(unsigned char)((uint64_t)hlen >> (8 * i));
+    }
+    if (json_dumpb(root, hdr + 8, jlen, JSON_COMPACT) != jlen) {
+        st = lam__error(ctx, LAM_ERR_NOMEM, P ": out of memory writing the header", path);
+        goto done;
+    }
+    memset(hdr + 8 + jlen, ' ', (size_t)hlen - jlen);
+    json_decref(root);
+    root = NULL;
+    lam_afile af;
+    st = lam__afile_begin(ctx, path, io, &af);
+    if (st == LAM_OK) {
+        st = lam__afile_write(&af, hdr, hlen + 8);
+    }
+    for (int i = 0; st == LAM_OK && i < n; i++) {
+        const lam_st_entry *e = &entries[order[i]];
+        int64_t numel = 0, nbytes = 0;
+        shape_bytes(e->dtype, e->ndim, e->shape, &numel, &nbytes);
+        st = lam__afile_write(&af, e->data, nbytes);
+    }
+    if (st == LAM_OK) {
+        st = lam__afile_commit(&af);
+    } else {
+        lam__afile_abort(&af);
+    }
+done:
+    json_decref(root);
+    lam_free(ctx, hdr);
+    lam_free(ctx, order);
+    return st;
+}
