@@ -1,0 +1,112 @@
+/*
+ * Element-wise activations, forward and backward (dx = dy * f'(x)).
+ *
+ *   relu        f = max(x, 0)                      f' = [x > 0]
+ *   leaky relu  f = x > 0 ? x : a*x                f' = x > 0 ? 1 : a        (a = param)
+ *   sigmoid     f = 1 / (1 + e^-x)                 f' = f (1 - f)
+ *   tanh        f = tanh x                         f' = 1 - f^2
+ *   gelu        f = x Phi(x), Phi(x) = (1 + erf(x/sqrt2)) / 2   (exact, PyTorch default)
+ *               f' = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi)
+ *
+ * The switch is outside the loops so each loop is a plain, vectorisable pass. NaN inputs
+ * propagate (relu keeps NaN as PyTorch does). Backward uses y when given (sigmoid, tanh)
+ * and recomputes it from x when y is NULL.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define INV_SQRT2 0.70710678118654752440f
+#define INV_SQRT_2PI 0.39894228040143267794f
+
+/* Two branches so exp never overflows: e^-|x| is always in (0, 1]. */
+static inline float sigmoid_f(float x)
+{
+    if (x >= 0.0f) {
+        return 1.0f / (1.0f + expf(-x));
+    }
+    const float e = expf(x);
+    return e / (1.0f + e);
+}
+
+void lam__act_fwd(lam_act act, float param, int64_t n, const float *x, float *y)
+{
+    switch (act) {
+    case LAM_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) {
+            y[i] = x[i] < 0.0f ? 0.0f : x[i];
+        }
+        break;
+    case LAM_ACT_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) {
+            y[i] = x[i] > 0.0f ? x[i] : param * x[i];
+        }
+        break;
+    case LAM_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++) {
+            y[i] = sigmoid_f(x[i]);
+        }
+        break;
+    case LAM_ACT_TANH:
+        for (int64_t i = 0; i < n; i++) {
+            y[i] = tanhf(x[i]);
+        }
+        break;
+    case LAM_ACT_GELU:
+        for (int64_t i = 0; i < n; i++) {
+            const float v = x[i];
+            y[i] = 0.5f * v * (1.0f + erff(v * INV_SQRT2));
+        }
+        break;
+    case LAM_ACT_NONE:
+    default:
+        if (y != x) {
+            memmove(y, x, (size_t)n * sizeof(float));
+        }
+        break;
+    }
+}
+
+void lam__act_bwd(lam_act act, float param, int64_t n, const float *x, const float *y,
+                  const float *dy, float *dx)
+{
+    switch (act) {
+    case LAM_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) {
+            dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        }
+        break;
+    case LAM_ACT_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) {
+            dx[i] = x[i] > 0.0f ? dy[i] : param * dy[i];
+        }
+        break;
+    case LAM_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++) {
+            const float s = y != NULL ? y[i] : sigmoid_f(x[i]);
+            dx[i] = dy[i] * s * (1.0f - s);
+        }
+        break;
+    case LAM_ACT_TANH:
+        for (int64_t i = 0; i < n; i++) {
+            const float t = y != NULL ? y[i] : tanhf(x[i]);
+            dx[i] = dy[i] * (1.0f - t * t);
+        }
+        break;
+    case LAM_ACT_GELU:
+        for (int64_t i = 0; i < n; i++) {
+            const float v = x[i];
+            const float cdf = 0.5f * (1.0f + erff(v * INV_SQRT2));
+            const float pdf = INV_SQRT_2PI * expf(-0.5f * v * v);
+            dx[i] = dy[i] * (cdf + v * pdf);
+        }
+        break;
+    case LAM_ACT_NONE:
+    default:
+        if (dx != dy) {
+            memmove(dx, dy, (size_t)n * sizeof(float));
+        }
+        break;
+    }
+}

@@ -1,0 +1,117 @@
+/*
+ * im2col / col2im for one image and one group (Chellapilla et al. 2006; Caffe's layout).
+ *
+ *   col[(c*KH + ki)*KW + kj][oy*OW + ox] = x[c0 + c][oy*SH - PH + ki*DH][ox*SW - PW + kj*DW]
+ *
+ * for c in [0, C_in/groups), zero where the tap falls on padding. Then a convolution is the
+ * GEMM w(C_out/g, K) * col(K, OH*OW) with K = C_in/g * KH * KW. col2im is the adjoint: it
+ * scatter-adds every column entry back onto the input pixel it was read from.
+ *
+ * Speed: for each (c, ki, kj) row the range of output positions whose tap is inside the
+ * image is computed once (two divisions per row, none per element), so the inner loops
+ * are branch-free copies (memcpy when SW == 1) and zero fills.
+ */
+#include <string.h>
+
+#include "kernels.h"
+
+/* Output positions o in [*lo, *hi) have o*s + off inside [0, in); off = k*dil - pad. */
+static void valid_range(int64_t out, int64_t in, int64_t s, int64_t off, int64_t *lo,
+                        int64_t *hi)
+{
+    int64_t l = off < 0 ? (-off + s - 1) / s : 0;
+    int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / s + 1;
+    if (l > out) {
+        l = out;
+    }
+    if (h > out) {
+        h = out;
+    }
+    if (h < l) {
+        h = l;
+    }
+    *lo = l;
+    *hi = h;
+}
+
+void lam__im2col(const lam_conv_geom *g, const float *x, int64_t c0, float *col)
+{
+    const int64_t cig = g->c_in / g->groups;
+    const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow, sw = g->sw;
+    const int64_t p = oh * ow;
+    for (int64_t c = 0; c < cig; c++) {
+        const float *xc = x + (c0 + c) * h * w;
+        for (int64_t ki = 0; ki < g->kh; ki++) {
+            const int64_t offy = ki * g->dh - g->ph;
+            int64_t ylo, yhi;
+            valid_range(oh, h, g->sh, offy, &ylo, &yhi);
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                const int64_t offx = kj * g->dw - g->pw;
+                int64_t xlo, xhi;
+                valid_range(ow, w, sw, offx, &xlo, &xhi);
+                float *restrict dst = col + ((c * g->kh + ki) * g->kw + kj) * p;
+                memset(dst, 0, (size_t)(ylo * ow) * sizeof(float));
+                for (int64_t oy = ylo; oy < yhi; oy++) {
+                    float *restrict d = dst + oy * ow;
+                    const int64_t cnt = xhi - xlo;
+                    for (int64_t ox = 0; ox < xlo; ox++) {
+                        d[ox] = 0.0f;
+                    }
+                    if (cnt > 0) {
+                        const float *restrict s =
+                            xc + (oy * g->sh + offy) * w + xlo * sw + offx;
+                        if (sw == 1) {
+                            memcpy(d + xlo, s, (size_t)cnt * sizeof(float));
+                        } else {
+                            for (int64_t i = 0; i < cnt; i++) {
+                                d[xlo + i] = s[i * sw];
+                            }
+                        }
+                    }
+                    for (int64_t ox = xhi; ox < ow; ox++) {
+                        d[ox] = 0.0f;
+                    }
+                }
+                memset(dst + yhi * ow, 0, (size_t)((oh - yhi) * ow) * sizeof(float));
+            }
+        }
+    }
+}
+
+void lam__col2im(const lam_conv_geom *g, const float *col, int64_t c0, float *x)
+{
+    const int64_t cig = g->c_in / g->groups;
+    const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow, sw = g->sw;
+    const int64_t p = oh * ow;
+    for (int64_t c = 0; c < cig; c++) {
+        float *xc = x + (c0 + c) * h * w;
+        for (int64_t ki = 0; ki < g->kh; ki++) {
+            const int64_t offy = ki * g->dh - g->ph;
+            int64_t ylo, yhi;
+            valid_range(oh, h, g->sh, offy, &ylo, &yhi);
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                const int64_t offx = kj * g->dw - g->pw;
+                int64_t xlo, xhi;
+                valid_range(ow, w, sw, offx, &xlo, &xhi);
+                const float *src = col + ((c * g->kh + ki) * g->kw + kj) * p;
+                const int64_t cnt = xhi - xlo;
+                if (cnt == 0) {
+                    continue;
+                }
+                for (int64_t oy = ylo; oy < yhi; oy++) {
+                    const float *restrict s = src + oy * ow + xlo;
+                    float *restrict d = xc + (oy * g->sh + offy) * w + xlo * sw + offx;
+                    if (sw == 1) {
+                        for (int64_t i = 0; i < cnt; i++) {
+                            d[i] += s[i];
+                        }
+                    } else {
+                        for (int64_t i = 0; i < cnt; i++) {
+                            d[i * sw] += s[i];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,363 @@
+/*
+ * Pooling, activations, bias+activation, bias gradient and linear: fast vs naive twin.
+ * Integer inputs must match bitwise wherever the math is exact; uniform inputs within
+ * atol = 1e-5*sqrt(K), rtol = 1e-4 (transcendentals: atol 1e-6, rtol 1e-5). Also: max-pool
+ * ties go to the first element, padding never wins, NaN propagates, results do not depend
+ * on the thread count, and in-place activations equal out-of-place ones.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kernels.h"
+
+#define SEED 99173u
+
+static float *alloc_f(int64_t n)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    if (p == NULL) {
+        printf("FAIL: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static int32_t *alloc_i(int64_t n)
+{
+    int32_t *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
+    if (p == NULL) {
+        printf("FAIL: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static void fill(float *p, int64_t n, int ints, uint64_t stream)
+{
+    if (ints) {
+        t_fill_int(p, n, -2, 2, SEED, stream);
+    } else {
+        t_fill_uniform(p, n, -1.0f, 1.0f, SEED, stream);
+    }
+}
+
+/* ------------------------------------------------------------------ pooling */
+
+static void pool_case(lam_pool_geom g, int ints)
+{
+    char what[200];
+    if (!T_CHECK(lam__pool_geom_init(&g) == LAM_OK, "pool geometry %lldx%lld k%lld refused",
+                 (long long)g.h, (long long)g.w, (long long)g.kh)) {
+        return;
+    }
+    char label[120];
+    snprintf(label, sizeof label, "n%lld c%lld %lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld %s",
+             (long long)g.n, (long long)g.c, (long long)g.h, (long long)g.w, (long long)g.kh,
+             (long long)g.kw, (long long)g.sh, (long long)g.sw, (long long)g.ph,
+             (long long)g.pw, ints ? "int" : "uniform");
+    const int64_t xn = g.n * g.c * g.h * g.w, yn = g.n * g.c * g.oh * g.ow;
+    float *x = alloc_f(xn), *dy = alloc_f(yn), *y1 = alloc_f(yn), *y2 = alloc_f(yn);
+    float *dx1 = alloc_f(xn), *dx2 = alloc_f(xn);
+    int32_t *a1 = alloc_i(yn), *a2 = alloc_i(yn);
+    fill(x, xn, ints, 1);
+    fill(dy, yn, ints, 2);
+
+    lam__maxpool_fwd(&g, x, y1, a1, 2);
+    lam__maxpool_fwd_ref(&g, x, y2, a2, 1);
+    snprintf(what, sizeof what, "maxpool fwd %s", label);
+    t_equal(what, y1, y2, yn);
+    int same = memcmp(a1, a2, (size_t)yn * sizeof(int32_t)) == 0;
+    T_CHECK(same, "maxpool argmax differs from ref (ties -> first) %s", label);
+
+    lam__maxpool_bwd(&g, dy, a1, dx1, 2);
+    lam__maxpool_bwd_ref(&g, dy, a1, dx2, 1);
+    snprintf(what, sizeof what, "maxpool bwd %s", label);
+    if (ints) {
+        t_equal(what, dx1, dx2, xn);
+    } else {
+        t_close(what, dx1, dx2, xn, 1e-5 * sqrt((double)(g.kh * g.kw)), 1e-4);
+    }
+
+    lam__avgpool_fwd(&g, x, y1, 2);
+    lam__avgpool_fwd_ref(&g, x, y2, 1);
+    snprintf(what, sizeof what, "avgpool fwd %s", label);
+    t_close(what, y1, y2, yn, 1e-5 * sqrt((double)(g.kh * g.kw)), 1e-4);
+    lam__avgpool_bwd(&g, dy, dx1, 2);
+    lam__avgpool_bwd_ref(&g, dy, dx2, 1);
+    snprintf(what, sizeof what, "avgpool bwd %s", label);
+    t_close(what, dx1, dx2, xn, 1e-5 * sqrt((double)(g.kh * g.kw)), 1e-4);
+
+    /* Thread-count independence: planes are independent, so nt = 1 and 3 agree bitwise. */
+    lam__avgpool_bwd(&g, dy, dx2, 1);
+    lam__avgpool_bwd(&g, dy, dx1, 3);
+    snprintf(what, sizeof what, "avgpool bwd nt=1 vs nt=3 %s", label);
+    t_equal(what, dx1, dx2, xn);
+    lam__maxpool_fwd(&g, x, y2, a2, 1);
+    snprintf(what, sizeof what, "maxpool fwd nt=1 vs nt=2 %s", label);
+    lam__maxpool_fwd(&g, x, y1, a1, 2);
+    t_equal(what, y1, y2, yn);
+
+    free(x);
+    free(dy);
+    free(y1);
+    free(y2);
+    free(dx1);
+    free(dx2);
+    free(a1);
+    free(a2);
+}
+
+static void test_pool(void)
+{
+    /* n, c, h, w, kh, kw, sh, sw, ph, pw */
+    const int64_t shapes[][10] = {
+        {2, 3, 28, 28, 2, 2, 2, 2, 0, 0}, {3, 2, 7, 7, 2, 2, 2, 2, 0, 0},
+        {2, 2, 9, 9, 3, 3, 2, 2, 1, 1},   {1, 1, 5, 5, 3, 3, 1, 1, 1, 1},
+        {5, 4, 6, 7, 3, 2, 1, 2, 1, 1},   {1, 3, 1, 1, 1, 1, 1, 1, 0, 0},
+        {2, 2, 8, 8, 4, 4, 4, 4, 2, 2},   {3, 1, 11, 5, 5, 3, 3, 2, 2, 1},
+        {2, 3, 10, 10, 3, 3, 3, 3, 0, 0}, {4, 2, 2, 3, 2, 3, 1, 1, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t *s = shapes[i];
+        lam_pool_geom g = {.n = s[0], .c = s[1], .h = s[2], .w = s[3], .kh = s[4],
+                           .kw = s[5], .sh = s[6], .sw = s[7], .ph = s[8], .pw = s[9]};
+        pool_case(g, 0);
+        pool_case(g, 1);
+    }
+
+    /* Hand cases on one 4x4 plane, 3x3 windows, stride 1, pad 1. */
+    lam_pool_geom g = {.n = 1, .c = 1, .h = 4, .w = 4, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                       .ph = 1, .pw = 1};
+    T_CHECK(lam__pool_geom_init(&g) == LAM_OK && g.oh == 4 && g.ow == 4, "4x4 pool geometry");
+    float x[16], y[16];
+    int32_t am[16];
+    for (int i = 0; i < 16; i++) {
+        x[i] = -5.0f - (float)i;
+    }
+    lam__maxpool_fwd(&g, x, y, am, 1);
+    int neg = 1;
+    for (int i = 0; i < 16; i++) {
+        neg &= y[i] < 0.0f;
+    }
+    T_CHECK(neg, "maxpool: zero padding won over negative inputs");
+    for (int i = 0; i < 16; i++) {
+        x[i] = 1.0f;
+    }
+    lam__maxpool_fwd(&g, x, y, am, 1);
+    /* All ties: the first real pixel of each window in row-major order. */
+    int first = 1;
+    for (int oy = 0; oy < 4; oy++) {
+        for (int ox = 0; ox < 4; ox++) {
+            int iy = oy > 0 ? oy - 1 : 0, ix = ox > 0 ? ox - 1 : 0;
+            first &= am[oy * 4 + ox] == iy * 4 + ix;
+        }
+    }
+    T_CHECK(first, "maxpool: ties must go to the first element");
+    x[5] = NAN;
+    lam__maxpool_fwd(&g, x, y, am, 1);
+    T_CHECK(isnan(y[0]) && am[0] == 5 && y[15] == 1.0f, "maxpool: NaN must propagate");
+}
+
+/* -------------------------------------------------------------- activations */
+
+static const char *act_name(lam_act a)
+{
+    static const char *names[] = {"none", "relu", "leaky_relu", "sigmoid", "tanh", "gelu"};
+    return names[a];
+}
+
+/* relu, leaky and none are exact in float; the others go through libm. */
+static int act_exact(lam_act a)
+{
+    return a == LAM_ACT_NONE || a == LAM_ACT_RELU || a == LAM_ACT_LEAKY_RELU;
+}
+
+static void act_compare(const char *what, lam_act a, const float *got, const float *want,
+                        int64_t n)
+{
+    if (act_exact(a)) {
+        t_equal(what, got, want, n);
+    } else {
+        t_close(what, got, want, n, 1e-6, 1e-5);
+    }
+}
+
+static void test_act(void)
+{
+    const int64_t n = 1200;
+    float *x = alloc_f(n), *y1 = alloc_f(n), *y2 = alloc_f(n), *dy = alloc_f(n);
+    float *dx1 = alloc_f(n), *dx2 = alloc_f(n), *tmp = alloc_f(n);
+    t_fill_uniform(x, n, -6.0f, 6.0f, SEED, 10);
+    t_fill_uniform(dy, n, -1.0f, 1.0f, SEED, 11);
+    const float special[] = {0.0f, -0.0f, 1e-7f, -1e-7f, 20.0f, -20.0f, 80.0f, -80.0f,
+                             1e-3f, -1e-3f, 3.0f, -3.0f};
+    memcpy(x, special, sizeof special);
+    const lam_act acts[] = {LAM_ACT_NONE, LAM_ACT_RELU, LAM_ACT_LEAKY_RELU, LAM_ACT_LEAKY_RELU,
+                            LAM_ACT_SIGMOID, LAM_ACT_TANH, LAM_ACT_GELU};
+    const float params[] = {0.0f, 0.0f, 0.01f, 0.2f, 0.0f, 0.0f, 0.0f};
+    char what[120];
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+        const lam_act a = acts[i];
+        const float p = params[i];
+        lam__act_fwd(a, p, n, x, y1);
+        lam__act_fwd_ref(a, p, n, x, y2);
+        snprintf(what, sizeof what, "act fwd %s(%g)", act_name(a), (double)p);
+        act_compare(what, a, y1, y2, n);
+
+        memcpy(tmp, x, (size_t)n * sizeof(float));
+        lam__act_fwd(a, p, n, tmp, tmp);
+        snprintf(what, sizeof what, "act fwd in place %s(%g)", act_name(a), (double)p);
+        t_equal(what, tmp, y1, n);
+
+        lam__act_bwd(a, p, n, x, y1, dy, dx1);
+        lam__act_bwd_ref(a, p, n, x, y2, dy, dx2);
+        snprintf(what, sizeof what, "act bwd %s(%g)", act_name(a), (double)p);
+        act_compare(what, a, dx1, dx2, n);
+
+        lam__act_bwd(a, p, n, x, NULL, dy, dx2);
+        snprintf(what, sizeof what, "act bwd y=NULL %s(%g)", act_name(a), (double)p);
+        t_close(what, dx2, dx1, n, 1e-6, 1e-5);
+
+        memcpy(tmp, dy, (size_t)n * sizeof(float));
+        lam__act_bwd(a, p, n, x, y1, tmp, tmp);
+        snprintf(what, sizeof what, "act bwd in place %s(%g)", act_name(a), (double)p);
+        t_equal(what, tmp, dx1, n);
+    }
+    /* Spot values, so fast and ref cannot agree on a wrong formula. */
+    const float xs[3] = {-2.0f, 0.5f, 1.0f};
+    float ys[3];
+    lam__act_fwd(LAM_ACT_LEAKY_RELU, 0.1f, 3, xs, ys);
+    T_CHECK(ys[0] == -0.2f && ys[1] == 0.5f, "leaky relu(-2; 0.1) = %g", (double)ys[0]);
+    lam__act_fwd(LAM_ACT_GELU, 0.0f, 3, xs, ys);
+    T_CHECK(fabs(ys[2] - 0.8413447460685429) < 1e-6, "gelu(1) = %.9g", (double)ys[2]);
+    lam__act_fwd(LAM_ACT_SIGMOID, 0.0f, 3, xs, ys);
+    T_CHECK(fabs(ys[0] - 0.11920292202211755) < 1e-7, "sigmoid(-2) = %.9g", (double)ys[0]);
+    free(x);
+    free(y1);
+    free(y2);
+    free(dy);
+    free(dx1);
+    free(dx2);
+    free(tmp);
+}
+
+/* ---------------------------------------------------------------------- bias */
+
+static void test_bias(void)
+{
+    const int64_t shapes[][3] = {{3, 5, 7}, {4, 10, 1}, {2, 3, 1000}, {1, 1, 1}, {6, 33, 17}};
+    const lam_act acts[] = {LAM_ACT_NONE, LAM_ACT_RELU, LAM_ACT_LEAKY_RELU, LAM_ACT_SIGMOID,
+                            LAM_ACT_TANH, LAM_ACT_GELU};
+    char what[160];
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int64_t n = shapes[si][0], c = shapes[si][1], hw = shapes[si][2];
+        const int64_t total = n * c * hw;
+        float *y1 = alloc_f(total), *y2 = alloc_f(total), *b = alloc_f(c);
+        float *db1 = alloc_f(c), *db2 = alloc_f(c);
+        t_fill_uniform(b, c, -1.0f, 1.0f, SEED, 21);
+        for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
+            for (int with_b = 0; with_b <= 1; with_b++) {
+                t_fill_uniform(y1, total, -3.0f, 3.0f, SEED, 20);
+                memcpy(y2, y1, (size_t)total * sizeof(float));
+                lam__bias_act(n, c, hw, with_b ? b : NULL, acts[ai], 0.1f, y1);
+                lam__bias_act_ref(n, c, hw, with_b ? b : NULL, acts[ai], 0.1f, y2);
+                snprintf(what, sizeof what, "bias_act %s b=%s (%lld,%lld,%lld)",
+                         act_name(acts[ai]), with_b ? "yes" : "NULL", (long long)n,
+                         (long long)c, (long long)hw);
+                act_compare(what, acts[ai], y1, y2, total);
+            }
+        }
+        for (int ints = 0; ints <= 1; ints++) {
+            fill(y1, total, ints, 22);
+            fill(db1, c, ints, 23);
+            memcpy(db2, db1, (size_t)c * sizeof(float));
+            lam__bias_grad(n, c, hw, y1, db1);
+            lam__bias_grad_ref(n, c, hw, y1, db2);
+            snprintf(what, sizeof what, "bias_grad %s (%lld,%lld,%lld)",
+                     ints ? "int" : "uniform", (long long)n, (long long)c, (long long)hw);
+            if (ints) {
+                t_equal(what, db1, db2, c);
+            } else {
+                t_close(what, db1, db2, c, 1e-5 * sqrt((double)(n * hw + 1)), 1e-4);
+            }
+        }
+        free(y1);
+        free(y2);
+        free(b);
+        free(db1);
+        free(db2);
+    }
+}
+
+/* -------------------------------------------------------------------- linear */
+
+static void linear_case(int64_t n, int64_t in, int64_t out, int ints)
+{
+    char what[160];
+    float *x = alloc_f(n * in), *w = alloc_f(out * in), *b = alloc_f(out);
+    float *dy = alloc_f(n * out), *y1 = alloc_f(n * out), *y2 = alloc_f(n * out);
+    float *dx1 = alloc_f(n * in), *dx2 = alloc_f(n * in);
+    float *dw1 = alloc_f(out * in), *dw2 = alloc_f(out * in);
+    float *db1 = alloc_f(out), *db2 = alloc_f(out);
+    fill(x, n * in, ints, 31);
+    fill(w, out * in, ints, 32);
+    fill(b, out, ints, 33);
+    fill(dy, n * out, ints, 34);
+    fill(dw1, out * in, ints, 35);
+    fill(db1, out, ints, 36);
+    memcpy(dw2, dw1, (size_t)(out * in) * sizeof(float));
+    memcpy(db2, db1, (size_t)out * sizeof(float));
+    const char *kind = ints ? "int" : "uniform";
+#define CMP(name, got, want, cnt, red)                                                        \
+    do {                                                                                      \
+        snprintf(what, sizeof what, "linear %s %s n%lld in%lld out%lld", name, kind,          \
+                 (long long)n, (long long)in, (long long)out);                                \
+        if (ints) {                                                                           \
+            t_equal(what, got, want, cnt);                                                    \
+        } else {                                                                              \
+            t_close(what, got, want, cnt, 1e-5 * sqrt((double)(red)), 1e-4);                 \
+        }                                                                                     \
+    } while (0)
+    lam__linear_fwd(n, in, out, x, w, b, y1);
+    lam__linear_fwd_ref(n, in, out, x, w, b, y2);
+    CMP("fwd", y1, y2, n * out, in + 1);
+    lam__linear_fwd(n, in, out, x, w, NULL, y1);
+    lam__linear_fwd_ref(n, in, out, x, w, NULL, y2);
+    CMP("fwd b=NULL", y1, y2, n * out, in);
+    lam__linear_bwd(n, in, out, x, w, dy, dx1, dw1, db1);
+    lam__linear_bwd_ref(n, in, out, x, w, dy, dx2, dw2, db2);
+    CMP("bwd dx", dx1, dx2, n * in, out);
+    CMP("bwd dw", dw1, dw2, out * in, n + 1);
+    CMP("bwd db", db1, db2, out, n + 1);
+    lam__linear_bwd(n, in, out, x, w, dy, NULL, dw1, NULL);
+    lam__linear_bwd_ref(n, in, out, x, w, dy, NULL, dw2, NULL);
+    CMP("bwd dx=NULL db=NULL (dw accumulates)", dw1, dw2, out * in, 2 * n + 1);
+#undef CMP
+    float *all[] = {x, w, b, dy, y1, y2, dx1, dx2, dw1, dw2, db1, db2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        free(all[i]);
+    }
+}
+
+static void test_linear(void)
+{
+    const int64_t sizes[][3] = {{1, 1, 1}, {7, 13, 5}, {64, 120, 84}, {33, 257, 10},
+                                {5, 3136, 120}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        linear_case(sizes[i][0], sizes[i][1], sizes[i][2], 0);
+        linear_case(sizes[i][0], sizes[i][1], sizes[i][2], 1);
+    }
+}
+
+int main(void)
+{
+    printf("test_ops: seed %u\n", SEED);
+    test_pool();
+    test_act();
+    test_bias();
+    test_linear();
+    return t_exit("ops");
+}
