@@ -50,34 +50,29 @@ struct lam_st_file {
     unsigned char *data;     /* the data region, 64-byte aligned, in the same block */
 };
 
-static const struct {
-    const char *name;
-    int64_t size;
-} dtypes[LAM_ST_NUM_DTYPES] = {
-    [LAM_ST_BOOL] = {"BOOL", 1},       [LAM_ST_U8] = {"U8", 1},
-    [LAM_ST_I8] = {"I8", 1},           [LAM_ST_F8_E5M2] = {"F8_E5M2", 1},
-    [LAM_ST_F8_E4M3] = {"F8_E4M3", 1}, [LAM_ST_I16] = {"I16", 2},
-    [LAM_ST_U16] = {"U16", 2},         [LAM_ST_F16] = {"F16", 2},
-    [LAM_ST_BF16] = {"BF16", 2},       [LAM_ST_I32] = {"I32", 4},
-    [LAM_ST_U32] = {"U32", 4},         [LAM_ST_F32] = {"F32", 4},
-    [LAM_ST_I64] = {"I64", 8},         [LAM_ST_U64] = {"U64", 8},
-    [LAM_ST_F64] = {"F64", 8},
-};
+/* In lam_st_dtype order. */
+static const char *const dtype_names[] = {"BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16",
+                                          "U16", "F16", "BF16", "I32", "U32", "F32", "I64",
+                                          "U64", "F64"};
+static const int64_t dtype_sizes[] = {1, 1, 1, 1, 1, 2, 2, 2, 2, 4, 4, 4, 8, 8, 8};
+_Static_assert(sizeof dtype_names / sizeof dtype_names[0] == LAM_ST_NUM_DTYPES &&
+               sizeof dtype_sizes / sizeof dtype_sizes[0] == LAM_ST_NUM_DTYPES,
+               "one name and size per lam_st_dtype");
 
 const char *lam__st_dtype_name(int dtype)
 {
-    return dtype >= 0 && dtype < LAM_ST_NUM_DTYPES ? dtypes[dtype].name : NULL;
+    return dtype >= 0 && dtype < LAM_ST_NUM_DTYPES ? dtype_names[dtype] : NULL;
 }
 
 int64_t lam__st_dtype_size(int dtype)
 {
-    return dtype >= 0 && dtype < LAM_ST_NUM_DTYPES ? dtypes[dtype].size : 0;
+    return dtype >= 0 && dtype < LAM_ST_NUM_DTYPES ? dtype_sizes[dtype] : 0;
 }
 
 int lam__st_dtype_from_name(const char *name)
 {
     for (int i = 0; name != NULL && i < LAM_ST_NUM_DTYPES; i++) {
-        if (strcmp(name, dtypes[i].name) == 0) {
+        if (strcmp(name, dtype_names[i]) == 0) {
             return i;
         }
     }
@@ -115,11 +110,9 @@ static int shape_bytes(int dtype, int ndim, const int64_t *shape, int64_t *numel
 static int cmp_by_offset(const void *a, const void *b)
 {
     const lam_st_tensor *x = a, *y = b;
-    if (x->offset != y->offset) {
-        return x->offset < y->offset ? -1 : 1;
-    }
-    if (x->nbytes != y->nbytes) {
-        return x->nbytes < y->nbytes ? -1 : 1;
+    if (x->offset != y->offset || x->nbytes != y->nbytes) {
+        return x->offset != y->offset ? (x->offset > y->offset) - (x->offset < y->offset)
+                                      : (x->nbytes > y->nbytes) - (x->nbytes < y->nbytes);
     }
     return strcmp(x->name, y->name);
 }
@@ -137,16 +130,13 @@ static int cmp_meta(const void *a, const void *b)
 /* A JSON integer >= 0, or -1. (jansson rejects integers beyond long long while parsing.) */
 static int64_t json_nonneg(const json_t *v)
 {
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        return -1;
-    }
-    return (int64_t)json_integer_value(v);
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
 }
 
-/* "file: tensor 'name': <problem>" as a LAM_ERR_FORMAT message. */
-static lam_status tensor_err(lam_ctx *ctx, const char *file, const char *name,
-                             const char *fmt, ...) LAM_PRINTF(4, 5);
-static lam_status tensor_err(lam_ctx *ctx, const char *file, const char *name,
+/* Record "file: tensor 'name': <problem>" and return st. */
+static lam_status tensor_err(lam_ctx *ctx, lam_status st, const char *file, const char *name,
+                             const char *fmt, ...) LAM_PRINTF(5, 6);
+static lam_status tensor_err(lam_ctx *ctx, lam_status st, const char *file, const char *name,
                              const char *fmt, ...)
 {
     char msg[LAM_ERRMSG_MAX];
@@ -155,52 +145,54 @@ static lam_status tensor_err(lam_ctx *ctx, const char *file, const char *name,
     va_start(ap, fmt);
     vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
     va_end(ap);
-    return lam__error(ctx, LAM_ERR_FORMAT, "%s", msg);
+    return lam__error(ctx, st, "%s", msg);
 }
 
 /* Validate one tensor entry against a data region of data_len bytes and fill t (name is
  * set by the caller). */
 static lam_status parse_entry(lam_ctx *ctx, const char *file, const char *name,
-                              const json_t *e, int64_t data_len, lam_st_tensor *t)
+                              json_t *e, int64_t data_len, lam_st_tensor *t)
 {
     if (!json_is_object(e)) {
-        return tensor_err(ctx, file, name, "entry is not an object");
+        return tensor_err(ctx, LAM_ERR_FORMAT, file, name, "entry is not an object");
     }
     const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)e, key, v) {
+    json_t *v;
+    json_object_foreach(e, key, v) {
         if (strcmp(key, "dtype") != 0 && strcmp(key, "shape") != 0 &&
             strcmp(key, "data_offsets") != 0) {
-            return tensor_err(ctx, file, name, "unexpected key '%.32s'", key);
+            return tensor_err(ctx, LAM_ERR_FORMAT, file, name, "unexpected key '%.32s'", key);
         }
     }
     const json_t *jd = json_object_get(e, "dtype");
     const json_t *js = json_object_get(e, "shape");
     const json_t *jo = json_object_get(e, "data_offsets");
     if (jd == NULL || js == NULL || jo == NULL) {
-        return tensor_err(ctx, file, name, "missing \"%s\"",
+        return tensor_err(ctx, LAM_ERR_FORMAT, file, name, "missing \"%s\"",
                           jd == NULL ? "dtype" : js == NULL ? "shape" : "data_offsets");
     }
     const char *dn = json_string_value(jd); /* NULL when not a string */
     t->dtype = lam__st_dtype_from_name(dn);
     if (t->dtype < 0) {
-        return tensor_err(ctx, file, name, "unknown dtype '%.16s'", dn ? dn : "(not a string)");
+        return tensor_err(ctx, LAM_ERR_FORMAT, file, name, "unknown dtype '%.16s'",
+                          dn ? dn : "(not a string)");
     }
     if (!json_is_array(js) || json_array_size(js) > LAM_ST_MAX_DIM) {
-        return tensor_err(ctx, file, name, "shape is not an array of at most %d sizes",
-                          LAM_ST_MAX_DIM);
+        return tensor_err(ctx, LAM_ERR_FORMAT, file, name,
+                          "shape is not an array of at most %d sizes", LAM_ST_MAX_DIM);
     }
     t->ndim = (int)json_array_size(js);
     for (int i = 0; i < LAM_ST_MAX_DIM; i++) {
         t->shape[i] = i < t->ndim ? json_nonneg(json_array_get(js, (size_t)i)) : 1;
         if (t->shape[i] < 0) {
-            return tensor_err(ctx, file, name, "shape[%d] is not a non-negative integer", i);
+            return tensor_err(ctx, LAM_ERR_FORMAT, file, name,
+                              "shape[%d] is not a non-negative integer", i);
         }
     }
     char sbuf[96];
     fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape);
     if (shape_bytes(t->dtype, t->ndim, t->shape, &t->numel, &t->nbytes)) {
-        return tensor_err(ctx, file, name, "shape %s overflows int64", sbuf);
+        return tensor_err(ctx, LAM_ERR_FORMAT, file, name, "shape %s overflows int64", sbuf);
     }
     int64_t b = -1, end = -1;
     if (json_is_array(jo) && json_array_size(jo) == 2) {
@@ -208,22 +200,23 @@ static lam_status parse_entry(lam_ctx *ctx, const char *file, const char *name,
         end = json_nonneg(json_array_get(jo, 1));
     }
     if (b < 0 || end < 0) {
-        return tensor_err(ctx, file, name, "data_offsets is not two non-negative integers");
+        return tensor_err(ctx, LAM_ERR_FORMAT, file, name,
+                          "data_offsets is not two non-negative integers");
     }
     if (b > end) {
-        return tensor_err(ctx, file, name, "data_offsets [%lld, %lld] are reversed",
-                          (long long)b, (long long)end);
+        return tensor_err(ctx, LAM_ERR_FORMAT, file, name,
+                          "data_offsets [%lld, %lld] are reversed", (long long)b, (long long)end);
     }
     if (end > data_len) {
-        return tensor_err(ctx, file, name,
+        return tensor_err(ctx, LAM_ERR_FORMAT, file, name,
                           "data_offsets [%lld, %lld] end past the %lld-byte data region "
                           "(truncated file?)", (long long)b, (long long)end, (long long)data_len);
     }
     if (end - b != t->nbytes) {
-        return tensor_err(ctx, file, name, "data_offsets [%lld, %lld] hold %lld bytes, %s "
-                          "shape %s needs %lld", (long long)b, (long long)end,
-                          (long long)(end - b), dtypes[t->dtype].name, sbuf,
-                          (long long)t->nbytes);
+        return tensor_err(ctx, LAM_ERR_FORMAT, file, name,
+                          "data_offsets [%lld, %lld] hold %lld bytes, %s shape %s needs %lld",
+                          (long long)b, (long long)end, (long long)(end - b),
+                          dtype_names[t->dtype], sbuf, (long long)t->nbytes);
     }
     t->offset = b;
     t->data = NULL;
@@ -334,8 +327,9 @@ static lam_status st_build(lam_ctx *ctx, const char *file, const char *hdr, int6
     size_t off_m = off_tn + round16(n * sizeof(lam_st_tensor));
     size_t off_s = off_m + round16(n_meta * sizeof(st_meta));
     size_t off_d = (off_s + strbytes + LAM_ALIGN - 1) / LAM_ALIGN * LAM_ALIGN;
-    /* one block for everything: data_len <= LAM_ST_MAX_FILE, so this cannot overflow */
-    unsigned char *block = lam_alloc(ctx, off_d + (size_t)data_len);
+    /* one block for everything (the size check matters where size_t has 32 bits) */
+    unsigned char *block = (uint64_t)data_len <= SIZE_MAX - off_d
+                               ? lam_alloc(ctx, off_d + (size_t)data_len) : NULL;
     if (block == NULL) {
         st = lam__error(ctx, LAM_ERR_NOMEM, P ": out of memory for %zu tensors and %lld bytes",
                         file, n, (long long)data_len);
@@ -434,12 +428,7 @@ lam_status lam__st_open(lam_ctx *ctx, const char *path, lam_st_file **out)
     lam_st_file *f = NULL;
     char *hdr = NULL;
     struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        lam__io_strerror(errno, reason, sizeof reason);
-        st = lam__error(ctx, LAM_ERR_IO, P ": cannot stat: %s", path, reason);
-        goto fail;
-    }
-    if (!S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         st = lam__error(ctx, LAM_ERR_IO, P ": not a regular file", path);
         goto fail;
     }
@@ -532,13 +521,11 @@ int lam__st_meta_count(const lam_st_file *st)
 
 const char *lam__st_meta_at(const lam_st_file *st, int i, const char **val)
 {
-    if (st == NULL || i < 0 || i >= st->n_meta) {
-        return NULL;
-    }
+    int ok = st != NULL && i >= 0 && i < st->n_meta;
     if (val != NULL) {
-        *val = st->meta[i].val;
+        *val = ok ? st->meta[i].val : NULL;
     }
-    return st->meta[i].key;
+    return ok ? st->meta[i].key : NULL;
 }
 
 const char *lam__st_meta(const lam_st_file *st, const char *key)
@@ -570,7 +557,7 @@ lam_status lam__st_copy(lam_ctx *ctx, const lam_st_file *st, const char *name, i
     if (t->dtype != dtype) {
         const char *want = lam__st_dtype_name(dtype);
         return lam__error(ctx, LAM_ERR_FORMAT, P ": tensor '" N "' is %s, expected %s",
-                          st->path, name, dtypes[t->dtype].name, want ? want : "?");
+                          st->path, name, dtype_names[t->dtype], want ? want : "?");
     }
     int same = ndim == t->ndim;
     for (int i = 0; same && i < ndim; i++) {
@@ -634,26 +621,24 @@ static lam_status check_entry(lam_ctx *ctx, const char *path, const lam_st_entry
                                                                       : "not UTF-8");
     }
     if (lam__st_dtype_name(e->dtype) == NULL) {
-        return lam__error(ctx, LAM_ERR_ARG, P ": tensor '" N "': unknown dtype %d", path,
-                          e->name, e->dtype);
+        return tensor_err(ctx, LAM_ERR_ARG, path, e->name, "unknown dtype %d", e->dtype);
     }
     if (e->ndim < 0 || e->ndim > LAM_ST_MAX_DIM) {
-        return lam__error(ctx, LAM_ERR_ARG, P ": tensor '" N "': ndim %d not in 0..%d", path,
-                          e->name, e->ndim, LAM_ST_MAX_DIM);
+        return tensor_err(ctx, LAM_ERR_ARG, path, e->name, "ndim %d not in 0..%d", e->ndim,
+                          LAM_ST_MAX_DIM);
     }
     for (int i = 0; i < e->ndim; i++) {
         if (e->shape[i] < 0) {
-            return lam__error(ctx, LAM_ERR_ARG, P ": tensor '" N "': shape[%d] is %lld", path,
-                              e->name, i, (long long)e->shape[i]);
+            return tensor_err(ctx, LAM_ERR_ARG, path, e->name, "shape[%d] is %lld", i,
+                              (long long)e->shape[i]);
         }
     }
     int64_t numel;
     if (shape_bytes(e->dtype, e->ndim, e->shape, &numel, nbytes)) {
-        return lam__error(ctx, LAM_ERR_RANGE, P ": tensor '" N "': size overflows int64", path,
-                          e->name);
+        return tensor_err(ctx, LAM_ERR_RANGE, path, e->name, "size overflows int64");
     }
     if (e->data == NULL && *nbytes > 0) {
-        return lam__error(ctx, LAM_ERR_ARG, P ": tensor '" N "': NULL data", path, e->name);
+        return tensor_err(ctx, LAM_ERR_ARG, path, e->name, "NULL data");
     }
     return LAM_OK;
 }
@@ -696,7 +681,7 @@ static lam_status build_header(lam_ctx *ctx, const char *path, const lam_st_entr
         if (!oom) {
             oom = json_array_append_new(offs, json_integer(pos)) != 0 ||
                   json_array_append_new(offs, json_integer(pos + nbytes)) != 0 ||
-                  json_object_set_new(t, "dtype", json_string(dtypes[e->dtype].name)) != 0 ||
+                  json_object_set_new(t, "dtype", json_string(dtype_names[e->dtype])) != 0 ||
                   json_object_set(t, "shape", shape) != 0 ||
                   json_object_set(t, "data_offsets", offs) != 0 ||
                   json_object_set(r, e->name, t) != 0;
@@ -753,7 +738,7 @@ lam_status lam__st_write(lam_ctx *ctx, const char *path, const lam_st_entry *ent
     int k = 0;
     for (int64_t size = 8; size >= 1; size /= 2) {
         for (int i = 0; i < n; i++) {
-            if (dtypes[entries[i].dtype].size == size) {
+            if (dtype_sizes[entries[i].dtype] == size) {
                 order[k++] = i;
             }
         }
@@ -778,9 +763,8 @@ lam_status lam__st_write(lam_ctx *ctx, const char *path, const lam_st_entry *ent
         st = lam__error(ctx, LAM_ERR_NOMEM, P ": out of memory for the header", path);
         goto done;
     }
-    for (int i = 0; i < 8; i++) {
-        hdr[i] = (char)(unsigned char)((uint64_t)hlen >> (8 * i));
-    }
+    uint64_t len64 = (uint64_t)hlen; /* little-endian host: its bytes are the file's */
+    memcpy(hdr, &len64, 8);
     if (json_dumpb(root, hdr + 8, jlen, JSON_COMPACT) != jlen) {
         st = lam__error(ctx, LAM_ERR_NOMEM, P ": out of memory writing the header", path);
         goto done;

@@ -27,7 +27,7 @@
  * reference implementation; callers that accept foreign files should memcpy, e.g. with
  * lam__st_copy). jansson's parse tree is allocated with malloc (jansson's allocator hooks
  * are process-global, so we do not install ours) and freed before lam__st_open() returns;
- * the header size bound keeps it small.
+ * LAM_ST_MAX_HEADER bounds it.
  *
  * Host byte order: only little-endian hosts are supported (data bytes are not swapped);
  * on a big-endian host every entry point returns LAM_ERR_RANGE.
@@ -125,7 +125,9 @@ typedef struct lam_st_file lam_st_file;
  * @param[out] out  the open file, written only on success; close with lam__st_close().
  * @return LAM_OK; LAM_ERR_IO (cannot open or read, not a regular file); LAM_ERR_FORMAT
  *         (anything malformed, see the top of this header); LAM_ERR_NOMEM; LAM_ERR_ARG
- *         (NULL arguments); LAM_ERR_RANGE (big-endian host). Messages start with path.
+ *         (NULL arguments); LAM_ERR_RANGE (file above LAM_ST_MAX_FILE, big-endian host).
+ *         Messages start with path. Allocations: the header buffer (freed before return)
+ *         and one block holding the entries, names and the data region.
  */
 lam_status lam__st_open(lam_ctx *ctx, const char *path, lam_st_file **out);
 
