@@ -617,8 +617,8 @@ static void test_atomic(void)
     in_dir(bad, sizeof bad, "plain.txt");
     T_CHECK(lam__atomic_write(ctx, bad, "hello\n", 6, NULL) == LAM_OK &&
             same_file(bad, (const unsigned char *)"hello\n", 6), "lam__atomic_write");
-    T_CHECK(lam__atomic_write(ctx, bad, "", 0, NULL) == LAM_OK && same_file(bad, (const unsigned char *)"", 0),
-            "lam__atomic_write of nothing");
+    T_CHECK(lam__atomic_write(ctx, bad, "", 0, NULL) == LAM_OK &&
+            same_file(bad, (const unsigned char *)"", 0), "lam__atomic_write of nothing");
     unlink(bad);
     free(orig);
     T_CHECK(c.live == 1 && count_tmp() == 0, "atomic tests leak nothing");
