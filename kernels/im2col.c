@@ -9,7 +9,8 @@
  *
  * Speed: for each (c, ki, kj) row the range of output positions whose tap is inside the
  * image is computed once (two divisions per row, none per element), so the inner loops
- * are branch-free copies (memcpy when SW == 1) and zero fills.
+ * are branch-free copies (memcpy when SW == 1) and zero fills; stride-1 'same' rows are
+ * one block copy per (c, ki, kj).
  */
 #include <string.h>
 
@@ -34,11 +35,37 @@ static void valid_range(int64_t out, int64_t in, int64_t s, int64_t off, int64_t
     *hi = h;
 }
 
+/* One im2col row when input and output rows have the same pitch (stride 1, OW == W: the
+ * 'same' convolutions of most CNNs): the valid block is a single shifted copy. Entries that
+ * wrap around from the neighbouring input row land exactly in the padding columns
+ * [0, xlo) and [xhi, ow), which are zeroed afterwards. src is the input of (ylo, xlo). */
+static void im2col_row_block(float *restrict dst, const float *restrict src, int64_t ow,
+                             int64_t p, int64_t ylo, int64_t yhi, int64_t xlo, int64_t xhi)
+{
+    const int64_t first = ylo * ow + xlo, last = (yhi - 1) * ow + xhi;
+    memset(dst, 0, (size_t)first * sizeof(float));
+    memcpy(dst + first, src, (size_t)(last - first) * sizeof(float));
+    memset(dst + last, 0, (size_t)(p - last) * sizeof(float));
+    if (xlo == 0 && xhi == ow) {
+        return;
+    }
+    for (int64_t oy = ylo; oy < yhi; oy++) {
+        float *d = dst + oy * ow;
+        for (int64_t ox = 0; ox < xlo; ox++) {
+            d[ox] = 0.0f;
+        }
+        for (int64_t ox = xhi; ox < ow; ox++) {
+            d[ox] = 0.0f;
+        }
+    }
+}
+
 void lam__im2col(const lam_conv_geom *g, const float *x, int64_t c0, float *col)
 {
     const int64_t cig = g->c_in / g->groups;
     const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow, sw = g->sw;
     const int64_t p = oh * ow;
+    const int same_pitch = sw == 1 && g->sh == 1 && ow == w;
     for (int64_t c = 0; c < cig; c++) {
         const float *xc = x + (c0 + c) * h * w;
         for (int64_t ki = 0; ki < g->kh; ki++) {
@@ -50,6 +77,11 @@ void lam__im2col(const lam_conv_geom *g, const float *x, int64_t c0, float *col)
                 int64_t xlo, xhi;
                 valid_range(ow, w, sw, offx, &xlo, &xhi);
                 float *restrict dst = col + ((c * g->kh + ki) * g->kw + kj) * p;
+                if (same_pitch && yhi > ylo && xhi > xlo) {
+                    im2col_row_block(dst, xc + (ylo + offy) * w + xlo + offx, ow, p, ylo, yhi,
+                                     xlo, xhi);
+                    continue;
+                }
                 memset(dst, 0, (size_t)(ylo * ow) * sizeof(float));
                 for (int64_t oy = ylo; oy < yhi; oy++) {
                     float *restrict d = dst + oy * ow;
