@@ -352,9 +352,31 @@ static void test_linear(void)
     }
 }
 
+/* Both tables are complete and lam__kernels_for picks the right one. */
+static void test_tables(void)
+{
+    const lam_kernels *f = lam__kernels_for(LAM_KERNELS_FAST);
+    const lam_kernels *r = lam__kernels_for(LAM_KERNELS_REF);
+    T_CHECK(f == &lam__kernels_fast && r == &lam__kernels_ref, "lam__kernels_for");
+    T_CHECK(f->conv2d_fwd == lam__conv2d_fwd && r->conv2d_fwd == lam__conv2d_fwd_ref &&
+                f->sgemm == lam__sgemm && r->sgemm == lam__sgemm_ref &&
+                r->softmax_xent == lam__softmax_xent_ref,
+            "kernel table entries");
+    const lam_kernels *t[2] = {f, r};
+    for (int i = 0; i < 2; i++) {
+        T_CHECK(t[i]->sgemm && t[i]->conv2d_fwd && t[i]->conv2d_bwd_data &&
+                    t[i]->conv2d_bwd_weight && t[i]->linear_fwd && t[i]->linear_bwd &&
+                    t[i]->maxpool_fwd && t[i]->maxpool_bwd && t[i]->avgpool_fwd &&
+                    t[i]->avgpool_bwd && t[i]->act_fwd && t[i]->act_bwd && t[i]->bias_act &&
+                    t[i]->bias_grad && t[i]->softmax_xent,
+                "kernel table %d has a NULL entry", i);
+    }
+}
+
 int main(void)
 {
     printf("test_ops: seed %u\n", SEED);
+    test_tables();
     test_pool();
     test_act();
     test_bias();
