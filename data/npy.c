@@ -116,7 +116,10 @@ static lam_status parse_shape(lam__rd *r, cursor *c, npy_head *h)
     }
     for (;;) {
         skip_ws(c);
-        if (c->p >= c->end || *c->p < '0' || *c->p > '9') {
+        if (c->p >= c->end) {
+            return bad(r, "'shape' tuple is not closed");
+        }
+        if (*c->p < '0' || *c->p > '9') {
             return bad(r, "a 'shape' entry is not a non-negative integer");
         }
         int64_t v = 0;

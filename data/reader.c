@@ -154,8 +154,10 @@ static lam_status gz_failure(lam__rd *r)
     if (errnum == Z_MEM_ERROR) {
         return lam__error(r->ctx, LAM_ERR_NOMEM, "%s: zlib ran out of memory", r->path);
     }
-    return lam__error(r->ctx, LAM_ERR_FORMAT, "%s: corrupt gzip data near offset %lld: %s",
-                      r->path, (long long)r->pos, msg != NULL ? msg : "?");
+    /* zlib prefixes its message with the stream's name, "<fd:3>" for gzdopen: drop it */
+    const char *sep = msg != NULL ? strstr(msg, ": ") : NULL;
+    msg = sep != NULL ? sep + 2 : msg != NULL ? msg : "?";
+    return lam__error(r->ctx, LAM_ERR_FORMAT, "%s: corrupt gzip data: %s", r->path, msg);
 }
 
 lam_status lam__rd_read(lam__rd *r, void *buf, int64_t n, int64_t *got)
@@ -205,7 +207,7 @@ lam_status lam__rd_exact(lam__rd *r, void *buf, int64_t n, const char *what)
     if (got < n) {
         return lam__error(r->ctx, LAM_ERR_FORMAT,
                           "%s: truncated in the %s: needs %lld bytes at offset %lld, "
-                          "file ends at %lld",
+                          "data ends at %lld",
                           r->path, what, (long long)n, (long long)start, (long long)r->pos);
     }
     return LAM_OK;
