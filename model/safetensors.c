@@ -543,12 +543,11 @@ const char *lam__st_path(const lam_st_file *st)
     return st != NULL ? st->path : NULL;
 }
 
-lam_status lam__st_copy(lam_ctx *ctx, const lam_st_file *st, const char *name, int dtype,
-                        int ndim, const int64_t *shape, void *dst, int64_t dst_bytes)
+lam_status lam__st_check(lam_ctx *ctx, const lam_st_file *st, const char *name, int dtype,
+                         int ndim, const int64_t *shape, int64_t dst_bytes)
 {
-    if (st == NULL || name == NULL || (shape == NULL && ndim > 0) || ndim < 0 ||
-        (dst == NULL && dst_bytes > 0)) {
-        return lam__error(ctx, LAM_ERR_ARG, "safetensors copy: bad argument");
+    if (st == NULL || name == NULL || (shape == NULL && ndim > 0) || ndim < 0) {
+        return lam__error(ctx, LAM_ERR_ARG, "safetensors check: bad argument");
     }
     const lam_st_tensor *t = lam__st_find(st, name);
     if (t == NULL) {
@@ -575,10 +574,20 @@ lam_status lam__st_copy(lam_ctx *ctx, const lam_st_file *st, const char *name, i
                           P ": tensor '" N "' has %lld bytes, destination holds %lld",
                           st->path, name, (long long)t->nbytes, (long long)dst_bytes);
     }
-    if (t->nbytes > 0) {
-        memcpy(dst, t->data, (size_t)t->nbytes);
-    }
     return LAM_OK;
+}
+
+lam_status lam__st_copy(lam_ctx *ctx, const lam_st_file *st, const char *name, int dtype,
+                        int ndim, const int64_t *shape, void *dst, int64_t dst_bytes)
+{
+    if (dst == NULL && dst_bytes > 0) {
+        return lam__error(ctx, LAM_ERR_ARG, "safetensors copy: bad argument");
+    }
+    lam_status s = lam__st_check(ctx, st, name, dtype, ndim, shape, dst_bytes);
+    if (s == LAM_OK && dst_bytes > 0) {
+        memcpy(dst, lam__st_find(st, name)->data, (size_t)dst_bytes);
+    }
+    return s;
 }
 
 /* ================================================================= writer */

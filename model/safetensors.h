@@ -159,6 +159,11 @@ const char *lam__st_meta(const lam_st_file *st, const char *key);
 /* The name the file was opened under (for callers' messages). */
 const char *lam__st_path(const lam_st_file *st);
 
+/* The checks of lam__st_copy() without the copy: a loader validates every tensor first so
+ * that a bad file leaves its destination unchanged. */
+lam_status lam__st_check(lam_ctx *ctx, const lam_st_file *st, const char *name, int dtype,
+                         int ndim, const int64_t *shape, int64_t dst_bytes);
+
 /*
  * Copy tensor `name` into dst after checking that it exists, has `dtype` and exactly the
  * shape shape[0..ndim), and that dst_bytes is its size. dst needs no particular alignment.

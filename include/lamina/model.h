@@ -14,6 +14,7 @@
 #define LAMINA_MODEL_H
 
 #include "lamina/core.h"
+#include "lamina/optim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -196,12 +197,99 @@ LAM_API lam_status lam_model_loss(lam_model *m, const lam_loss_desc *d, const in
 LAM_API lam_status lam_model_backward(lam_model *m);
 LAM_API void lam_model_zero_grad(lam_model *m);
 
+/**
+ * One training step on a batch: zero the gradients, forward(train=1), loss, backward,
+ * optionally clip the global gradient norm to clip_norm (0 = no clipping), then
+ * lam_optim_step(opt, lr) and advance the model's step counter.
+ * The step is refused before the update when the loss or a gradient is not finite
+ * (LAM_ERR_NUMERIC; the message names the first layer with a non-finite gradient), so the
+ * weights, the optimizer state and the step counter stay as they were.
+ * `opt` must have been created over lam_model_params(m). loss/correct may be NULL.
+ * @return LAM_OK, LAM_ERR_ARG, LAM_ERR_RANGE (label), LAM_ERR_NUMERIC.
+ */
+LAM_API lam_status lam_model_train_step(lam_model *m, lam_optim *opt, const lam_loss_desc *d,
+                                        const float *x, const int32_t *labels,
+                                        const float *targets, int64_t n, double lr,
+                                        double clip_norm, double *loss, int64_t *correct);
+
 /** Inference over any number of samples in chunks of max_batch: y (n, out_shape). */
 LAM_API lam_status lam_model_predict(lam_model *m, const float *x, int64_t n, float *y);
 
 /** Training-step counter; dropout masks are drawn from (seed, layer, step). */
 LAM_API int64_t lam_model_step(const lam_model *m);
 LAM_API void lam_model_set_step(lam_model *m, int64_t step);
+
+/* ------------------------------------------------------------- checkpoints */
+
+/**
+ * Checkpoints are safetensors files (8-byte little-endian header length, JSON header, raw
+ * little-endian data), so PyTorch and NumPy users can read lamina weights. Tensors:
+ *  - every parameter by its view name, e.g. "conv2d#0.weight" (C_out, C_in/g, KH, KW),
+ *    "linear#6.bias" (out); batch-norm running statistics "batchnorm#2.running_mean";
+ *  - with an optimizer: each state array as "optim.<state name>" and "optim.t" (I64 scalar);
+ *  - any extra float arrays and int64 scalars the caller adds (the CLI stores "norm.mean",
+ *    "norm.std", "train.epoch", "train.cursor", ...).
+ * Metadata: "lamina.format" = "1", "lamina.spec", "lamina.input" ("1x28x28"),
+ * "lamina.n_out", "lamina.step", plus the caller's key/value strings.
+ * The file is written to a temporary sibling, fsynced and renamed over `path`: a failed or
+ * killed save never damages the previous file.
+ */
+typedef struct lam_ckpt_floats {
+    const char *name;
+    const float *data;
+    int64_t n;
+} lam_ckpt_floats;
+
+typedef struct lam_ckpt_extras {
+    const lam_ckpt_floats *floats; /**< extra float arrays, saved as 1-D F32 */
+    int n_floats;
+    const char *const *int_names;  /**< extra int64 scalars, saved as I64 */
+    const int64_t *ints;
+    int n_ints;
+    const char *const *meta_keys;  /**< extra metadata strings */
+    const char *const *meta_vals;
+    int n_meta;
+} lam_ckpt_extras;
+
+/**
+ * Save the model (and the optimizer state if opt is not NULL) to path, atomically.
+ * Refuses to write non-finite weights (LAM_ERR_NUMERIC: a NaN never reaches a checkpoint).
+ * @return LAM_OK, LAM_ERR_ARG, LAM_ERR_NUMERIC, LAM_ERR_NOMEM, LAM_ERR_IO (old file intact).
+ */
+LAM_API lam_status lam_checkpoint_save(lam_model *m, const lam_optim *opt, const char *path,
+                                       const lam_ckpt_extras *extras);
+
+typedef struct lam_checkpoint lam_checkpoint;
+
+/**
+ * Open and validate a checkpoint. Everything malformed is LAM_ERR_FORMAT (or LAM_ERR_IO if
+ * it cannot be read) with a message naming the file.
+ */
+LAM_API lam_status lam_checkpoint_open(lam_ctx *ctx, const char *path, lam_checkpoint **out);
+LAM_API void lam_checkpoint_close(lam_checkpoint *ck);
+/** A metadata value, or NULL. Valid until close. */
+LAM_API const char *lam_checkpoint_meta(const lam_checkpoint *ck, const char *key);
+/** Build the model the checkpoint describes (spec, input shape, n_out) for max_batch and
+ *  load its weights and buffers. */
+LAM_API lam_status lam_checkpoint_model(lam_checkpoint *ck, int64_t max_batch,
+                                        lam_model **out);
+/**
+ * Load weights and buffers into an existing model. Every tensor must exist with the same
+ * shape: a checkpoint of another model gives LAM_ERR_SHAPE or LAM_ERR_FORMAT naming the
+ * tensor, and the model is left unchanged. Also restores the model's step counter.
+ */
+LAM_API lam_status lam_checkpoint_load_weights(lam_checkpoint *ck, lam_model *m);
+/** Restore an optimizer's state arrays and step counter (same parameters, same kind). */
+LAM_API lam_status lam_checkpoint_load_optim(lam_checkpoint *ck, lam_optim *opt);
+/** Whether the checkpoint holds optimizer state. */
+LAM_API int lam_checkpoint_has_optim(const lam_checkpoint *ck);
+/** Copy an extra float array of exactly n elements; LAM_ERR_FORMAT if missing. */
+LAM_API lam_status lam_checkpoint_floats(lam_checkpoint *ck, const char *name, float *dst,
+                                         int64_t n);
+/** Length of an extra float array, or -1 if missing. */
+LAM_API int64_t lam_checkpoint_floats_len(const lam_checkpoint *ck, const char *name);
+/** Read an extra int64 scalar; LAM_ERR_FORMAT if missing. */
+LAM_API lam_status lam_checkpoint_int(lam_checkpoint *ck, const char *name, int64_t *v);
 
 #ifdef __cplusplus
 }

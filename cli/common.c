@@ -1,0 +1,223 @@
+/* Steps the subcommands share: loading data, evaluating, reading specs and shapes. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cli.h"
+
+const char *cli_data_path(const char *spec)
+{
+    return strcmp(spec, "fashion-mnist") == 0 ? CLI_DEFAULT_DATA : spec;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static lam_status limit(lam_ctx *ctx, lam_dataset **ds, int64_t n)
+{
+    if (n <= 0 || n >= (*ds)->n) {
+        return LAM_OK;
+    }
+    int64_t *idx = malloc((size_t)n * sizeof *idx);
+    if (idx == NULL) {
+        return LAM_ERR_NOMEM;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        idx[i] = i;
+    }
+    lam_dataset *sub = NULL;
+    lam_status st = lam_dataset_subset(ctx, *ds, idx, n, &sub);
+    free(idx);
+    if (st == LAM_OK) {
+        lam_dataset_destroy(*ds);
+        *ds = sub;
+    }
+    return st;
+}
+
+static lam_status split_off(lam_ctx *ctx, lam_dataset **ds, double fraction, uint64_t seed,
+                            lam_dataset **part)
+{
+    lam_dataset *rest = NULL;
+    lam_status st = lam_dataset_split(ctx, *ds, fraction, seed, &rest, part);
+    if (st == LAM_OK) {
+        lam_dataset_destroy(*ds);
+        *ds = rest;
+    }
+    return st;
+}
+
+lam_status cli_load_data(lam_ctx *ctx, const cli_data_args *a, cli_data *out)
+{
+    memset(out, 0, sizeof *out);
+    lam_data_options o;
+    lam_data_options_init(&o);
+    o.target = a->target;
+    if (a->task != NULL) {
+        o.task = strcmp(a->task, "classify") == 0 ? LAM_DATA_CLASSIFY : LAM_DATA_REGRESS;
+    }
+    const char *path = cli_data_path(a->data);
+    lam_status st = lam_dataset_load(ctx, path, &o, &out->train);
+    if (st == LAM_OK && a->need_test) {
+        if (a->test != NULL) {
+            st = lam_dataset_load(ctx, cli_data_path(a->test), &o, &out->test);
+            out->test_note = "--test";
+        } else if (is_dir(path)) {
+            o.split = "t10k";
+            st = lam_dataset_load(ctx, path, &o, &out->test);
+            out->test_note = "t10k split";
+        } else {
+            /* one file: keep a seeded share of it as the test set */
+            st = split_off(ctx, &out->train, a->holdout, a->seed ^ 0x7e57, &out->test);
+            out->test_note = "20% held out of --data";
+        }
+    }
+    if (st == LAM_OK && out->test != NULL && out->test->task != out->train->task) {
+        st = LAM_ERR_FORMAT;
+        cli_error("%s: the test set's task differs from the training set's", path);
+    }
+    if (st == LAM_OK) {
+        st = limit(ctx, &out->train, a->limit_train);
+    }
+    if (st == LAM_OK && out->test != NULL) {
+        st = limit(ctx, &out->test, a->limit_test);
+    }
+    if (st == LAM_OK && a->val > 0.0) {
+        st = split_off(ctx, &out->train, a->val, a->seed ^ 0x5a1, &out->val);
+    }
+    if (st != LAM_OK) {
+        cli_free_data(out);
+    }
+    return st;
+}
+
+void cli_free_data(cli_data *d)
+{
+    lam_dataset_destroy(d->train);
+    lam_dataset_destroy(d->val);
+    lam_dataset_destroy(d->test);
+    memset(d, 0, sizeof *d);
+}
+
+lam_status cli_evaluate(lam_ctx *ctx, lam_model *m, const lam_dataset *ds, int64_t *confusion,
+                        cli_metrics *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t b = lam_model_max_batch(m);
+    int nd;
+    int64_t os[3];
+    lam_model_out_shape(m, &nd, os);
+    int64_t k = os[0];
+    int classify = ds->task == LAM_DATA_CLASSIFY;
+    lam_loss_desc ld = {classify ? LAM_LOSS_SOFTMAX_XENT : LAM_LOSS_MSE, 0.0f, 0.0f};
+    double loss_sum = 0.0, abs_sum = 0.0;
+    int64_t hits = 0;
+    for (int64_t i = 0; i < ds->n; i += b) {
+        int64_t n = ds->n - i < b ? ds->n - i : b;
+        const float *y = NULL;
+        lam_status st = lam_model_forward(m, ds->x + i * ds->sample_numel, n, 0, &y);
+        double l = 0.0;
+        if (st == LAM_OK) {
+            st = lam_loss_eval(ctx, &ld, n, k, y, classify ? ds->labels + i : NULL,
+                               classify ? NULL : ds->targets + i * k, &l, NULL);
+        }
+        if (st != LAM_OK) {
+            return st;
+        }
+        loss_sum += l * (double)n;
+        for (int64_t s = 0; s < n; s++) {
+            const float *row = y + s * k;
+            if (classify) {
+                int64_t best = 0;
+                for (int64_t j = 1; j < k; j++) {
+                    best = row[j] > row[best] ? j : best;
+                }
+                int32_t truth = ds->labels[i + s];
+                hits += best == truth;
+                if (confusion != NULL) {
+                    confusion[truth * k + best]++;
+                }
+            } else {
+                for (int64_t j = 0; j < k; j++) {
+                    abs_sum += fabs((double)row[j] - ds->targets[(i + s) * k + j]);
+                }
+            }
+        }
+    }
+    out->n = ds->n;
+    out->loss = loss_sum / (double)ds->n;
+    out->accuracy = (double)hits / (double)ds->n;
+    out->mse = classify ? 0.0 : out->loss;
+    out->mae = classify ? 0.0 : abs_sum / ((double)ds->n * (double)k);
+    return LAM_OK;
+}
+
+char *cli_read_spec(const char *arg)
+{
+    struct stat sb;
+    if (lam_model_builtin_spec(arg) == NULL && stat(arg, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        if (sb.st_size > 65536) {
+            cli_error("%s: model spec file larger than 64 KiB", arg);
+            return NULL;
+        }
+        FILE *f = fopen(arg, "rb");
+        char *s = f != NULL ? malloc((size_t)sb.st_size + 1) : NULL;
+        size_t got = s != NULL ? fread(s, 1, (size_t)sb.st_size, f) : 0;
+        if (f != NULL) {
+            fclose(f);
+        }
+        if (s == NULL || got != (size_t)sb.st_size) {
+            cli_error("%s: cannot read the model spec file", arg);
+            free(s);
+            return NULL;
+        }
+        s[got] = '\0';
+        return s;
+    }
+    char *s = malloc(strlen(arg) + 1);
+    if (s != NULL) {
+        strcpy(s, arg);
+    }
+    return s;
+}
+
+int cli_parse_shape(const char *s, int64_t shape[3])
+{
+    int n = 0;
+    while (n < 3) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || v < 1 || v > (1LL << 32)) {
+            return 0;
+        }
+        shape[n++] = v;
+        if (*end == '\0') {
+            return n == 1 || n == 3 ? n : 0;
+        }
+        if (*end != 'x') {
+            return 0;
+        }
+        s = end + 1;
+    }
+    return 0;
+}
+
+void cli_set_threads(int64_t threads)
+{
+#ifdef _OPENMP
+    if (threads > 0) {
+        omp_set_num_threads((int)threads);
+    }
+#else
+    (void)threads;
+#endif
+}

@@ -1,0 +1,69 @@
+/* lamina: train, evaluate and inspect models from the command line. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("lamina: error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_lib_error(lam_ctx *ctx, lam_status st, const char *what)
+{
+    const char *detail = ctx != NULL ? lam_ctx_errmsg(ctx) : "";
+    if (detail[0] != '\0') {
+        cli_error("%s", detail);
+    } else {
+        cli_error("%s: %s", what, lam_strerror(st));
+    }
+    return st == LAM_ERR_ARG ? EXIT_USAGE : EXIT_RUNTIME;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: lamina <command> [options]\n\n"
+               "commands:\n"
+               "  train     train a model (default: seed-cnn on Fashion-MNIST)\n"
+               "  eval      evaluate a checkpoint: accuracy, loss, confusion matrix\n"
+               "  predict   write per-sample classes (or values) and probabilities\n"
+               "  info      per-layer table of a model spec or a checkpoint\n\n"
+               "Run 'lamina <command> --help' for its options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("lamina %s\n", LAM_VERSION);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "train") == 0) {
+        return cli_train(argc, argv);
+    }
+    if (strcmp(cmd, "eval") == 0) {
+        return cli_eval(argc, argv);
+    }
+    if (strcmp(cmd, "predict") == 0) {
+        return cli_predict(argc, argv);
+    }
+    if (strcmp(cmd, "info") == 0) {
+        return cli_info(argc, argv);
+    }
+    cli_error("unknown command '%s' (try lamina --help)", cmd);
+    return EXIT_USAGE;
+}

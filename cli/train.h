@@ -1,0 +1,67 @@
+/* State of a `lamina train` run, shared by train.c (the loop) and train_state.c
+ * (checkpoints, history, metrics files). */
+#ifndef LAM_CLI_TRAIN_H
+#define LAM_CLI_TRAIN_H
+
+#include "cli.h"
+
+#define HIST_MAX 10000
+
+/* Hyper-parameters. Unset values (NULL, NaN, -1) take the checkpoint's value on --resume,
+ * else the default. */
+typedef struct train_opts {
+    const char *model, *data, *test, *optimizer, *schedule, *save, *resume, *metrics, *plot;
+    const char *target, *task, *loss, *nan_policy;
+    int64_t epochs, batch, threads, seed, save_every, warmup, step_size, limit_train,
+        limit_test;
+    double lr, momentum, weight_decay, gamma, val, clip, smoothing, delta;
+    int json, ref;
+} train_opts;
+
+/* Per-epoch history, kept in checkpoints so curves survive a resume. */
+typedef struct train_hist {
+    int n;
+    float train_loss[HIST_MAX], train_metric[HIST_MAX];
+    float val_loss[HIST_MAX], val_metric[HIST_MAX];
+    float test_loss[HIST_MAX], test_metric[HIST_MAX];
+    float seconds[HIST_MAX];
+} train_hist;
+
+/* Where the run is: the data cursor and the partial-epoch accumulators. */
+typedef struct train_pos {
+    int64_t epoch;      /* current epoch, 0-based */
+    int64_t batch;      /* next batch within the epoch */
+    int64_t step;       /* batches processed in the whole run (schedule, --save-every) */
+    int64_t seen;       /* samples seen in this epoch */
+    int64_t correct;    /* hits in this epoch (classification) */
+    double loss_sum;    /* sum of batch loss * batch size in this epoch */
+    int64_t skipped;    /* steps skipped by --nan-policy skip */
+    double seconds;     /* training time of the whole run, over resumes */
+    int64_t samples;    /* samples trained in the whole run */
+} train_pos;
+
+typedef struct train_run {
+    train_opts o;
+    lam_ctx *ctx;
+    cli_data data;
+    lam_model *model;
+    lam_optim *opt;
+    lam_schedule sched;
+    lam_loss_desc loss;
+    lam_norm_stats norm;
+    int classify;
+    train_pos pos;
+    train_hist *hist;
+} train_run;
+
+/* Save the run to path (model, optimizer, position, normalization, history, options). */
+lam_status train_save(train_run *r, const char *path);
+/* Fill unset options from the checkpoint's metadata; returns a lam_status. */
+lam_status train_resume_opts(lam_checkpoint *ck, train_opts *o);
+/* Restore model weights, optimizer, position, normalization and history. */
+lam_status train_resume_state(train_run *r, lam_checkpoint *ck);
+/* Rewrite the metrics CSV and the SVG plot from the history (atomically). 0 ok. */
+int train_write_metrics(const train_run *r);
+int train_write_plot(const train_run *r);
+
+#endif

@@ -1,0 +1,76 @@
+/* One training step over a batch, with the non-finite guard: a NaN or Inf in the loss or in
+ * any gradient stops the step before the optimizer touches the weights. */
+#include "model_internal.h"
+
+#include <math.h>
+
+/* Index of the first layer whose parameter gradient holds a non-finite value, or -1. */
+static int first_bad_layer(const lam_model *m)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        const lam_layer *l = m->layers[i];
+        for (int j = 0; j < l->n_params; j++) {
+            const float *g = l->params[j].g;
+            float acc = 0.0f;
+            /* one multiply-add per element: any NaN/Inf poisons the sum; cheap next to GEMMs */
+            for (int64_t k = 0; k < l->params[j].n; k++) {
+                acc += g[k] * 0.0f;
+            }
+            if (acc != 0.0f) {
+                return i;
+            }
+        }
+    }
+    return -1;
+}
+
+lam_status lam_model_train_step(lam_model *m, lam_optim *opt, const lam_loss_desc *d,
+                                const float *x, const int32_t *labels, const float *targets,
+                                int64_t n, double lr, double clip_norm, double *loss,
+                                int64_t *correct)
+{
+    if (m == NULL) {
+        return LAM_ERR_ARG;
+    }
+    if (opt == NULL || d == NULL || !(lr >= 0.0) || !(clip_norm >= 0.0)) {
+        return lam__error(m->ctx, LAM_ERR_ARG, "train step: need an optimizer, a loss, "
+                          "lr >= 0 and clip_norm >= 0");
+    }
+    double l = 0.0;
+    lam_model_zero_grad(m);
+    lam_status st = lam_model_forward(m, x, n, 1, NULL);
+    if (st == LAM_OK) {
+        st = lam_model_loss(m, d, labels, targets, &l, correct);
+    }
+    if (st == LAM_OK) {
+        st = lam_model_backward(m);
+    }
+    if (st != LAM_OK) {
+        return st;
+    }
+    if (!isfinite(l)) {
+        return lam__error(m->ctx, LAM_ERR_NUMERIC, "step %lld: loss is %g", (long long)m->step,
+                          l);
+    }
+    int bad = first_bad_layer(m);
+    if (bad >= 0) {
+        return lam__error(m->ctx, LAM_ERR_NUMERIC, "step %lld: non-finite gradient in layer %d "
+                          "(%s)", (long long)m->step, bad, m->layers[bad]->name);
+    }
+    if (clip_norm > 0.0) {
+        double norm;
+        st = lam_clip_grad_norm(m->ctx, m->params, m->n_params, clip_norm, &norm);
+        if (st != LAM_OK) {
+            return st;
+        }
+    }
+    st = lam_optim_step(opt, lr);
+    if (st != LAM_OK) {
+        return st;
+    }
+    m->step++;
+    if (loss != NULL) {
+        *loss = l;
+    }
+    return LAM_OK;
+}
