@@ -33,7 +33,9 @@ lam_status lam__linear_setup(lam_layer *l)
         return lam__layer_error(l, LAM_ERR_ARG, "output size %lld", (long long)l->desc.out);
     }
     int64_t in = l->in_shape[0], out = l->desc.out, nw;
-    if (lam__mul_i64(in, out, &nw)) {
+    /* the kernels hand these sizes to BLAS, whose dimensions are int */
+    if (lam__mul_i64(in, out, &nw) || in > INT32_MAX || out > INT32_MAX ||
+        l->max_batch > INT32_MAX) {
         return lam__layer_error(l, LAM_ERR_RANGE, "%lld x %lld weights", (long long)in,
                                 (long long)out);
     }
