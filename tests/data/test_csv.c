@@ -256,7 +256,8 @@ static void test_bad(lam_ctx *ctx, t_alloc *a)
     lam_data_options o;
     lam_data_options_init(&o);
     o.task = LAM_DATA_CLASSIFY;
-    bad(ctx, a, "frac.csv", "1,0\n2,2.5\n", &o, LAM_ERR_FORMAT, ":2:3: label 2.5 is not an integer");
+    bad(ctx, a, "frac.csv", "1,0\n2,2.5\n", &o, LAM_ERR_FORMAT,
+        ":2:3: label 2.5 is not an integer");
     bad(ctx, a, "negl.csv", "1,0\n2,-1\n", &o, LAM_ERR_RANGE, ":2:3: label -1 is negative");
     o.n_classes = 3;
     bad(ctx, a, "range.csv", "1,0\n2,2\n3,5\n", &o, LAM_ERR_RANGE, ":3:3: label 5 is too large");

@@ -154,6 +154,45 @@ static void test_types(lam_ctx *ctx)
     }
 }
 
+/* Two concatenated gzip members: the trailer's ISIZE covers only the last one, so the reader
+ * must count the stream before trusting the header, then rewind. */
+static void test_multi_member(lam_ctx *ctx)
+{
+    const uint32_t dims[2] = {3, 5};
+    double v[15];
+    float want[15];
+    for (int i = 0; i < 15; i++) {
+        v[i] = i * 16;
+        want[i] = (float)v[i] / 255.0f;
+    }
+    t_buf h = {0}, payload = {0}, all = {0};
+    t_idx_header(&h, 0x08, 2, dims);
+    put_values(&payload, 0x08, v, 15);
+    const char *p1 = t_write("member1.gz", h.p, h.n, 1);
+    const char *p2 = t_write("member2.gz", payload.p, payload.n, 1);
+    const char *parts[2] = {p1, p2};
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(parts[k], "rb");
+        unsigned char buf[4096];
+        size_t n = f != NULL ? fread(buf, 1, sizeof buf, f) : 0;
+        if (f != NULL) {
+            fclose(f);
+        }
+        t_buf_put(&all, buf, n);
+    }
+    const char *p = t_write("multi.gz", all.p, all.n, 0);
+    lam_dataset *ds = NULL;
+    lam_status st = lam_dataset_load_idx(ctx, p, NULL, NULL, &ds);
+    if (T_CHECK(st == LAM_OK, "two gzip members: %s", lam_ctx_errmsg(ctx))) {
+        T_CHECK(ds->n == 3 && ds->sample_numel == 5, "two members: shape");
+        t_equal("two members: values", ds->x, want, 15);
+        lam_dataset_destroy(ds);
+    }
+    t_buf_free(&h);
+    t_buf_free(&payload);
+    t_buf_free(&all);
+}
+
 static void test_mnist_dir(lam_ctx *ctx)
 {
     const uint32_t dims[3] = {4, 3, 3}, ld = 4;
@@ -363,6 +402,7 @@ int main(void)
     test_good_u8(ctx, 0);
     test_good_u8(ctx, 1);
     test_types(ctx);
+    test_multi_member(ctx);
     test_mnist_dir(ctx);
     test_bad(ctx, &a);
     T_CHECK(a.live == 1, "only the context is live at the end (%lld)", (long long)a.live);
