@@ -1,0 +1,412 @@
+/*
+ * End-to-end section, through the public API only: whole training steps
+ * (lam_model_train_step, SGD momentum 0.9, lr 0.01, softmax cross-entropy) on synthetic
+ * data, thread scaling, the --model mode, and the GEMM share of each conv layer of the seed
+ * CNN (the issue asks GEMM >= 75% of a conv layer's forward + backward time).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include <jansson.h>
+
+#include "bench.h"
+
+#define N_CLASSES 10
+
+int bench_parse_input(const char *s, int64_t shape[3])
+{
+    int n = 0;
+    const char *p = s;
+    while (n < 3) {
+        char *end = NULL;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v < 1) {
+            return 0;
+        }
+        shape[n++] = v;
+        if (*end == '\0') {
+            break;
+        }
+        if (*end != 'x' && *end != 'X') {
+            return 0;
+        }
+        p = end + 1;
+    }
+    return n == 1 || n == 3 ? n : 0;
+}
+
+/* A spec argument names a built-in, a file holding a spec, or is the spec itself. */
+static char *read_spec(const char *arg)
+{
+    FILE *f = lam_model_builtin_spec(arg) == NULL ? fopen(arg, "r") : NULL;
+    if (f == NULL) {
+        char *s = malloc(strlen(arg) + 1);
+        if (s != NULL) {
+            strcpy(s, arg);
+        }
+        return s;
+    }
+    char *s = malloc(65536);
+    size_t n = s != NULL ? fread(s, 1, 65535, f) : 0;
+    fclose(f);
+    if (s != NULL) {
+        s[n] = '\0';
+    }
+    return s;
+}
+
+/* One model, optimizer and batch of synthetic data, ready to step. */
+typedef struct trainer {
+    lam_ctx *ctx;
+    lam_model *m;
+    lam_optim *opt;
+    lam_loss_desc loss;
+    float *x;
+    int32_t *labels;
+    int64_t batch;
+    lam_status st;          /* first failure of a step */
+} trainer;
+
+static void trainer_free(trainer *t)
+{
+    lam_optim_destroy(t->opt);
+    lam_model_destroy(t->m);
+    lam_ctx_destroy(t->ctx);
+    free(t->x);
+    free(t->labels);
+    memset(t, 0, sizeof *t);
+}
+
+/* Build; on failure print one line naming the model and return the status. */
+static lam_status trainer_init(trainer *t, const char *spec, int ndim, const int64_t *shape,
+                               int64_t batch, int threads)
+{
+    memset(t, 0, sizeof *t);
+    lam_ctx_config cfg;
+    lam_ctx_config_init(&cfg);
+    cfg.n_threads = threads;
+    cfg.seed = 1;
+    /* BLAS calls outside lamina's loops (linear layers) use the process default */
+    bench_set_threads(threads);
+    lam_status st = lam_ctx_create(&cfg, &t->ctx);
+    if (st == LAM_OK) {
+        st = lam_model_create(t->ctx, spec, ndim, shape, N_CLASSES, batch, &t->m);
+    }
+    lam_param *params = NULL;
+    int np = 0;
+    if (st == LAM_OK) {
+        st = lam_model_params(t->m, &params, &np);
+    }
+    if (st == LAM_OK) {
+        lam_optim_desc od;
+        lam_optim_desc_init(&od, LAM_OPTIM_SGD);
+        od.lr = 0.01;
+        od.momentum = 0.9;
+        st = lam_optim_create(t->ctx, &od, params, np, &t->opt);
+    }
+    if (st != LAM_OK) {
+        fprintf(stderr, "lamina-bench: error: model '%.60s': %s%s%s\n", spec, lam_strerror(st),
+                t->ctx != NULL ? ": " : "", t->ctx != NULL ? lam_ctx_errmsg(t->ctx) : "");
+        trainer_free(t);
+        return st;
+    }
+    int64_t per = 1;
+    for (int i = 0; i < ndim; i++) {
+        per *= shape[i];
+    }
+    t->batch = batch;
+    t->x = bench_floats(per * batch);
+    t->labels = malloc((size_t)batch * sizeof(int32_t));
+    if (t->labels == NULL) {
+        trainer_free(t);
+        return LAM_ERR_NOMEM;
+    }
+    bench_fill(t->x, per * batch, 51);
+    for (int64_t i = 0; i < batch; i++) {
+        t->labels[i] = (int32_t)(lam_rng_u64(20261129u, 52, (uint64_t)i) % N_CLASSES);
+    }
+    t->loss.kind = LAM_LOSS_SOFTMAX_XENT;
+    return LAM_OK;
+}
+
+static void trainer_step(void *p)
+{
+    trainer *t = p;
+    double loss = 0.0;
+    lam_status st = lam_model_train_step(t->m, t->opt, &t->loss, t->x, t->labels, NULL,
+                                         t->batch, 0.01, 0.0, &loss, NULL);
+    if (st != LAM_OK && t->st == LAM_OK) {
+        t->st = st;
+    }
+}
+
+static void strategy_of(lam_model *m, char *dst, size_t size)
+{
+    dst[0] = '\0';
+#ifdef LAM_BENCH_HAVE_STRATEGY
+    size_t used = 0;
+    for (int i = 0; i < lam_model_layer_count(m); i++) {
+        const lam_layer *l = lam_model_layer(m, i);
+        const char *s = lam_layer_strategy(l);
+        if (s == NULL || s[0] == '\0' || used >= size) {
+            continue;
+        }
+        int w = snprintf(dst + used, size - used, "%s%s=%s", used ? " " : "",
+                         lam_layer_name(l), s);
+        used += w > 0 ? (size_t)w : 0;
+    }
+#else
+    (void)m;
+    (void)size;
+#endif
+}
+
+/* Time one configuration; fills *out. Returns a lam_status. */
+static lam_status time_config(const char *model, const char *input, int64_t batch, int threads,
+                              int warmup, int reps, train_result *out)
+{
+    int64_t shape[3];
+    int ndim = bench_parse_input(input, shape);
+    if (ndim == 0) {
+        fprintf(stderr, "lamina-bench: error: --input '%.40s' is not CxHxW or F\n", input);
+        return LAM_ERR_ARG;
+    }
+    char *spec = read_spec(model);
+    if (spec == NULL) {
+        return LAM_ERR_NOMEM;
+    }
+    trainer t;
+    lam_status st = trainer_init(&t, spec, ndim, shape, batch, threads);
+    free(spec);
+    if (st != LAM_OK) {
+        return st;
+    }
+    memset(out, 0, sizeof *out);
+    snprintf(out->model, sizeof out->model, "%s", model);
+    snprintf(out->input, sizeof out->input, "%s", input);
+    out->batch = batch;
+    out->threads = threads;
+    out->step = bench_time(trainer_step, &t, warmup, reps);
+    out->ips = (double)batch / out->step.med;
+    out->gflops = 3.0 * (double)lam_model_flops(t.m) * (double)batch / out->step.med * 1e-9;
+    strategy_of(t.m, out->strategy, sizeof out->strategy);
+    st = t.st;
+    if (st != LAM_OK) {
+        fprintf(stderr, "lamina-bench: error: training step of '%.60s' failed: %s: %s\n", model,
+                lam_strerror(st), lam_ctx_errmsg(t.ctx));
+    }
+    trainer_free(&t);
+    return st;
+}
+
+int bench_train(bench_run *r, const bench_opts *o)
+{
+    static const struct { const char *model, *input; } nets[] = {
+        {"seed-cnn", "1x28x28"}, {"seed-cnn", "3x32x32"}, {"mlp", "1x28x28"},
+    };
+    static const int64_t batches[] = {32, 64, 256};
+    int warmup = o->quick ? 1 : 5;
+    int failures = 0;
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
+        for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+            /* the quick mode keeps one configuration per network at full threads */
+            if (o->quick && batches[b] != 64) {
+                continue;
+            }
+            for (int th = o->quick ? r->env.threads : 1; th <= r->env.threads; th++) {
+                if (r->n_train >= BENCH_MAX_TRAIN) {
+                    break;
+                }
+                train_result *tr = &r->train[r->n_train];
+                if (time_config(nets[i].model, nets[i].input, batches[b], th, warmup, o->reps,
+                                tr) == LAM_OK) {
+                    r->n_train++;
+                } else {
+                    failures++;
+                }
+            }
+        }
+    }
+    bench_set_threads(r->env.threads);
+    return failures;
+}
+
+int bench_model_mode(const bench_opts *o)
+{
+    int threads = o->threads;
+    if (threads < 1) {
+#ifdef _OPENMP
+        threads = omp_get_max_threads();
+#else
+        threads = 1;
+#endif
+    }
+    const char *input = o->input != NULL ? o->input : "1x28x28";
+    int64_t batch = o->batch > 0 ? o->batch : 64;
+    train_result tr;
+    int warmup = o->quick ? 1 : 5;
+    if (time_config(o->model, input, batch, threads, warmup, o->reps, &tr) != LAM_OK) {
+        return 1;
+    }
+    if (o->json) {
+        json_t *j = json_pack("{s:s, s:s, s:I, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, "
+                              "s:i, s:s}",
+                              "model", o->model, "input", input, "batch", (json_int_t)batch,
+                              "threads", threads, "warmup", warmup, "reps", tr.step.reps,
+                              "median_ms", tr.step.med * 1e3, "min_ms", tr.step.min * 1e3,
+                              "max_ms", tr.step.max * 1e3, "images_per_second", tr.ips,
+                              "images_per_second_best", (double)batch / tr.step.min,
+                              "train_gflops", tr.gflops, "blas_parallel",
+                              lam__blas_parallel_kind(), "strategy", tr.strategy);
+        if (j == NULL || json_dumpf(j, stdout, JSON_REAL_PRECISION(6)) != 0) {
+            fprintf(stderr, "lamina-bench: error: cannot write JSON\n");
+            json_decref(j);
+            return 1;
+        }
+        json_decref(j);
+        printf("\n");
+    } else {
+        printf("%s %s batch %lld threads %d: %.1f images/s (median step %.3f ms, min %.3f, "
+               "max %.3f over %d steps)\n", o->model, input, (long long)batch, threads, tr.ips,
+               tr.step.med * 1e3, tr.step.min * 1e3, tr.step.max * 1e3, tr.step.reps);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- GEMM share */
+
+typedef struct block_bufs {
+    lam_tensor x, yc, yr, yp, dyp, dyr, dyc, dx;
+} block_bufs;
+
+static void wrap4(lam_tensor *t, int64_t n, const int64_t s[3])
+{
+    int64_t shape[4] = {n, s[0], s[1], s[2]};
+    int64_t numel = n * s[0] * s[1] * s[2];
+    float *d = bench_floats(numel);
+    bench_fill(d, numel, 61 + (uint64_t)numel % 7);
+    (void)lam_tensor_wrap(t, d, 4, shape);
+}
+
+/* Share of one conv -> relu -> maxpool block of a built model (its own layer objects). */
+static int share_block(lam_model *m, int ci, int64_t batch, int reps, share_result *out)
+{
+    lam_layer *conv = lam_model_layer(m, ci), *relu = lam_model_layer(m, ci + 1);
+    lam_layer *pool = lam_model_layer(m, ci + 2);
+    if (relu == NULL || pool == NULL) {
+        return -1;
+    }
+    int64_t in[3], sc[3], sp[3];
+    int nd;
+    if (ci == 0) {
+        lam_model_in_shape(m, &nd, in);
+    } else {
+        lam_layer_out_shape(lam_model_layer(m, ci - 1), &nd, in);
+    }
+    lam_layer_out_shape(conv, &nd, sc);
+    lam_layer_out_shape(pool, &nd, sp);
+    block_bufs b;
+    wrap4(&b.x, batch, in);
+    wrap4(&b.yc, batch, sc);
+    wrap4(&b.yr, batch, sc);
+    wrap4(&b.yp, batch, sp);
+    wrap4(&b.dyp, batch, sp);
+    wrap4(&b.dyr, batch, sc);
+    wrap4(&b.dyc, batch, sc);
+    wrap4(&b.dx, batch, in);
+    /* the model's first layer computes no input gradient: the same here */
+    lam_tensor *dx = ci == 0 ? NULL : &b.dx;
+    double *tl = malloc(3 * (size_t)reps * sizeof(double)), *tg = tl + reps, *tb = tg + reps;
+    double *ratio = malloc(2 * (size_t)reps * sizeof(double)), *bratio = ratio + reps;
+    double gflops = 0.0;
+    int st = LAM_OK;
+    for (int i = -2; i < reps; i++) { /* two warm-up rounds */
+        probe_start();
+        double t0 = bench_now();
+        st |= lam_layer_forward(conv, &b.x, &b.yc, 1);
+        double t1 = bench_now();
+        st |= lam_layer_forward(relu, &b.yc, &b.yr, 1);
+        st |= lam_layer_forward(pool, &b.yr, &b.yp, 1);
+        st |= lam_layer_backward(pool, &b.yr, &b.yp, &b.dyp, &b.dyr);
+        st |= lam_layer_backward(relu, &b.yc, &b.yr, &b.dyr, &b.dyc);
+        double t2 = bench_now();
+        st |= lam_layer_backward(conv, &b.x, &b.yc, &b.dyc, dx);
+        double t3 = bench_now();
+        double gs, gf;
+        probe_stop(&gs, &gf);
+        if (i >= 0) {
+            tl[i] = (t1 - t0) + (t3 - t2);
+            tb[i] = t3 - t0;
+            tg[i] = gs;
+            ratio[i] = gs / tl[i];
+            bratio[i] = gs / tb[i];
+            gflops = gf;
+        }
+    }
+    double expect = (double)lam_layer_flops(conv) * (double)batch * (dx != NULL ? 3.0 : 2.0);
+    out->batch = batch;
+    snprintf(out->layer, sizeof out->layer, "%s", lam_layer_name(conv));
+    out->layer_s = bench_summarize(tl, reps).med;
+    out->gemm_s = bench_summarize(tg, reps).med;
+    out->block_s = bench_summarize(tb, reps).med;
+    out->share = bench_summarize(ratio, reps).med;
+    out->block_share = bench_summarize(bratio, reps).med;
+    out->coverage = gflops / expect;
+    free(tl);
+    free(ratio);
+    lam_tensor *all[] = {&b.x, &b.yc, &b.yr, &b.yp, &b.dyp, &b.dyr, &b.dyc, &b.dx};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
+        free(all[k]->data);
+    }
+    return st == LAM_OK ? 0 : -1;
+}
+
+int bench_share(bench_run *r, const bench_opts *o)
+{
+    static const char *const inputs[] = {"1x28x28", "3x32x32"};
+    const int64_t batch = 64;
+    int reps = o->reps < 5 ? 5 : o->reps;
+    int failures = 0;
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        if (o->quick && i > 0) {
+            break;
+        }
+        for (int th = 1; th <= r->env.threads; th += (r->env.threads > 1 ? r->env.threads - 1
+                                                                          : 1)) {
+            int64_t shape[3];
+            int nd = bench_parse_input(inputs[i], shape);
+            trainer t;
+            if (trainer_init(&t, "seed-cnn", nd, shape, batch, th) != LAM_OK) {
+                failures++;
+                continue;
+            }
+            for (int li = 0; li < lam_model_layer_count(t.m); li++) {
+                const char *name = lam_layer_name(lam_model_layer(t.m, li));
+                if (strncmp(name, "conv2d", 6) != 0 || r->n_share >= BENCH_MAX_SHARE) {
+                    continue;
+                }
+                share_result *s = &r->share[r->n_share];
+                memset(s, 0, sizeof *s);
+                snprintf(s->model, sizeof s->model, "seed-cnn");
+                snprintf(s->input, sizeof s->input, "%s", inputs[i]);
+                s->threads = th;
+                if (share_block(t.m, li, batch, reps, s) == 0) {
+                    r->n_share++;
+                } else {
+                    failures++;
+                }
+            }
+            trainer_free(&t);
+        }
+    }
+    bench_set_threads(r->env.threads);
+    return failures;
+}

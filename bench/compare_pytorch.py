@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""lamina against PyTorch, side by side in one run: the same networks, batch sizes and
+thread counts, the same training step (SGD momentum 0.9, lr 0.01, softmax cross-entropy,
+random data, warm-up then the median of timed steps).
+
+Each measurement is a fresh subprocess: `lamina-bench --model ... --json`, PyTorch "as
+shipped" (the default environment), and PyTorch "at its best" (glibc kept from handing
+freed memory back to the system, and the OpenMP build of OpenBLAS):
+
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:\\
+glibc.malloc.trim_threshold=4294967295
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp
+
+The three are interleaved within every round, in a rotating order, so machine noise falls on
+all of them alike; the table reports the median over rounds of each one's median step.
+
+    bench/compare_pytorch.py --bench build/bench/lamina-bench [--rounds 3] [--all] [--json]
+
+Exit status: 0 (also when torch is not importable: a message says so), 2 bad usage, 1 when
+a subprocess fails.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+BEST_ENV = {
+    "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:"
+                      "glibc.malloc.trim_threshold=4294967295",
+    "LD_LIBRARY_PATH": "/usr/lib/x86_64-linux-gnu/openblas-openmp",
+}
+
+# (network, input, batch, threads or None for all cores, target ratios) from the speed issue
+DEFAULT_CONFIGS = [
+    ("seed-cnn", "1x28x28", 64, 1, None),
+    ("seed-cnn", "1x28x28", 64, 2, {"best": 1.3, "shipped": 4.0}),
+    ("seed-cnn", "3x32x32", 64, None, {"best": 1.2}),
+    ("mlp", "1x28x28", 256, None, {"best": 1.2}),
+]
+
+
+# ------------------------------------------------------------------ worker (torch side)
+
+def build_net(torch, name, shape):
+    nn = torch.nn
+    c, h, w = shape
+    if name == "seed-cnn":
+        return nn.Sequential(
+            nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * (h // 4) * (w // 4), 120), nn.ReLU(),
+            nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    if name == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, 512), nn.ReLU(),
+                             nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+    raise ValueError("unknown network " + name)
+
+
+def worker(args):
+    import torch
+    torch.set_num_threads(args.threads)  # it defaults to 1 on the development machine
+    torch.manual_seed(1)
+    shape = [int(v) for v in args.input.split("x")]
+    net = build_net(torch, args.net, shape)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x = torch.rand(args.batch, *shape) * 2 - 1
+    y = torch.randint(0, 10, (args.batch,))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+
+    for _ in range(args.warmup):
+        step()
+    times = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    print(json.dumps({"images_per_second": args.batch / med, "median_ms": med * 1e3,
+                      "min_ms": min(times) * 1e3, "max_ms": max(times) * 1e3,
+                      "threads": torch.get_num_threads(), "torch": torch.__version__}))
+    return 0
+
+
+# ------------------------------------------------------------------ driver
+
+def find_torch_python(explicit):
+    candidates = [explicit] if explicit else [sys.executable, "/usr/bin/python3"]
+    for py in candidates:
+        if not py or not os.path.exists(py):
+            continue
+        r = subprocess.run([py, "-c", "import torch; print(torch.__version__)"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        if r.returncode == 0:
+            return py, r.stdout.decode().strip()
+    return None, None
+
+
+def find_bench(explicit):
+    if explicit:
+        return explicit
+    for cand in (os.environ.get("LAMINA_BENCH"), shutil.which("lamina-bench")):
+        if cand and os.path.exists(cand):
+            return cand
+    here = os.path.dirname(os.path.abspath(__file__))
+    for build in sorted(os.listdir(os.path.join(here, ".."))):
+        cand = os.path.join(here, "..", build, "bench", "lamina-bench")
+        if build.startswith("build") and os.path.exists(cand):
+            return os.path.normpath(cand)
+    return None
+
+
+def run_json(cmd, env):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    if r.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd[:4]), r.returncode,
+                                                    r.stderr.decode(errors="replace")[-500:]))
+    return json.loads(r.stdout.decode().strip().splitlines()[-1])
+
+
+def load_average():
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except OSError:
+        return float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bench", help="path of lamina-bench (default: $LAMINA_BENCH, PATH, "
+                    "../build*/bench/lamina-bench)")
+    ap.add_argument("--python", help="python with torch (default: this one, /usr/bin/python3)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
+    ap.add_argument("--steps", type=int, default=30, help="timed steps per run (30)")
+    ap.add_argument("--warmup", type=int, default=10, help="warm-up steps per run (10)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="'all cores' thread count (default: CPU count)")
+    ap.add_argument("--all", action="store_true",
+                    help="every network at batch 32, 64, 256 and threads 1..N")
+    ap.add_argument("--json", action="store_true", help="also print the results as JSON")
+    ap.add_argument("--worker", nargs=6, metavar=("NET", "INPUT", "BATCH", "THREADS", "STEPS",
+                                                  "WARMUP"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        w = argparse.Namespace(net=a.worker[0], input=a.worker[1], batch=int(a.worker[2]),
+                               threads=int(a.worker[3]), steps=int(a.worker[4]),
+                               warmup=int(a.worker[5]))
+        return worker(w)
+    if a.rounds < 1 or a.steps < 1 or a.warmup < 0 or a.threads < 1:
+        ap.error("--rounds, --steps and --threads must be >= 1, --warmup >= 0")
+
+    py, torch_version = find_torch_python(a.python)
+    if py is None:
+        print("compare_pytorch: torch is not importable (tried %s): nothing to compare"
+              % (a.python or sys.executable + ", /usr/bin/python3"), file=sys.stderr)
+        return 0
+    bench = find_bench(a.bench)
+    if bench is None:
+        print("compare_pytorch: error: lamina-bench not found; pass --bench PATH",
+              file=sys.stderr)
+        return 2
+
+    if a.all:
+        configs = [(n, i, b, t, None) for n, i in (("seed-cnn", "1x28x28"),
+                                                    ("seed-cnn", "3x32x32"), ("mlp", "1x28x28"))
+                   for b in (32, 64, 256) for t in range(1, a.threads + 1)]
+    else:
+        configs = [(n, i, b, t if t is not None else a.threads, tg)
+                   for n, i, b, t, tg in DEFAULT_CONFIGS if (t or 1) <= a.threads]
+
+    shipped_env = {k: v for k, v in os.environ.items() if k not in BEST_ENV}
+    best_env = dict(shipped_env, **BEST_ENV)
+    variants = ("lamina", "shipped", "best")
+    me = os.path.abspath(__file__)
+    results = {}  # (config index, variant) -> list of images/s, one per round
+    load_start = load_average()
+    t_start = time.time()
+    for rnd in range(a.rounds):
+        for ci, (net, inp, batch, threads, _) in enumerate(configs):
+            order = variants[rnd % 3:] + variants[:rnd % 3]
+            for v in order:
+                if v == "lamina":
+                    cmd = [bench, "--model", net, "--input", inp, "--batch", str(batch),
+                           "--threads", str(threads), "--reps", str(a.steps), "--json"]
+                    env = dict(os.environ)
+                else:
+                    cmd = [py, me, "--worker", net, inp, str(batch), str(threads),
+                           str(a.steps), str(a.warmup)]
+                    env = shipped_env if v == "shipped" else best_env
+                try:
+                    r = run_json(cmd, env)
+                except (RuntimeError, ValueError, IndexError) as e:
+                    print("compare_pytorch: error: %s" % e, file=sys.stderr)
+                    return 1
+                results.setdefault((ci, v), []).append(r["images_per_second"])
+        print("round %d/%d done (%.0f s)" % (rnd + 1, a.rounds, time.time() - t_start),
+              file=sys.stderr)
+    load_end = load_average()
+
+    print("lamina vs PyTorch %s (%s), training step images/s, median over %d interleaved "
+          "rounds of the median of %d steps after %d warm-up (lamina-bench warms up 5)"
+          % (torch_version, py, a.rounds, a.steps, a.warmup))
+    print("lamina-bench: %s; load average %.2f at start, %.2f at end" % (bench, load_start,
+                                                                        load_end))
+    hdr = "%-18s %5s %3s | %10s %10s %10s | %9s %9s | %s" % (
+        "network", "batch", "thr", "lamina", "torch ship", "torch best", "vs ship", "vs best",
+        "issue target")
+    print(hdr)
+    print("-" * len(hdr))
+    rows = []
+    for ci, (net, inp, batch, threads, target) in enumerate(configs):
+        med = {v: statistics.median(results[(ci, v)]) for v in variants}
+        r_ship, r_best = med["lamina"] / med["shipped"], med["lamina"] / med["best"]
+        verdict = ""
+        if target:
+            parts = []
+            if "best" in target:
+                parts.append(">=%.1fx best %s" % (target["best"],
+                                                  "met" if r_best >= target["best"] else "NOT met"))
+            if "shipped" in target:
+                parts.append(">=%.0fx shipped %s"
+                             % (target["shipped"],
+                                "met" if r_ship >= target["shipped"] else "NOT met"))
+            verdict = "; ".join(parts)
+        print("%-18s %5d %3d | %10.0f %10.0f %10.0f | %8.2fx %8.2fx | %s"
+              % (net + " " + inp, batch, threads, med["lamina"], med["shipped"], med["best"],
+                 r_ship, r_best, verdict))
+        rows.append({"network": net, "input": inp, "batch": batch, "threads": threads,
+                     "lamina": med["lamina"], "torch_shipped": med["shipped"],
+                     "torch_best": med["best"], "ratio_vs_shipped": r_ship,
+                     "ratio_vs_best": r_best, "per_round": {v: results[(ci, v)]
+                                                            for v in variants},
+                     "target": verdict})
+    if a.json:
+        print(json.dumps({"torch": torch_version, "python": py, "bench": bench,
+                          "rounds": a.rounds, "steps": a.steps, "warmup": a.warmup,
+                          "load_start": load_start, "load_end": load_end, "results": rows},
+                         indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+/*
+ * lamina-bench: how far the BLAS path is ahead of the naive loops, kernel by kernel, and
+ * what whole training steps reach, on this machine. bench/RESULTS.md holds measured figures
+ * with their commands; `lamina-bench --help` lists the flags.
+ *
+ * Exit status: 0 success; 1 a kernel failed its check, a training step failed, or
+ * --compare found a regression; 2 bad usage (one line on stderr).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../cli/cli.h"
+#include "bench.h"
+
+#define USAGE "lamina-bench [options]\n       lamina-bench --model SPEC [--input CxHxW] " \
+              "[--batch N] [--threads T] [--json]"
+#define ABOUT "Times every fast kernel against its naive twin (GEMM, conv forward and " \
+              "backward, linear,\nmax-pool), whole training steps with thread scaling, and " \
+              "the GEMM share of conv layers.\nWith --model, times just that training step."
+
+static void bench_error(const char *msg)
+{
+    fprintf(stderr, "lamina-bench: error: %s\n", msg);
+}
+
+static void progress(const char *what)
+{
+    if (isatty(STDERR_FILENO)) {
+        fprintf(stderr, "lamina-bench: %s...\n", what);
+    }
+}
+
+/* Parse argv into o; returns -1 to continue, or an exit code. */
+static int parse_args(int argc, char **argv, bench_opts *o)
+{
+    int64_t reps = 0, threads = 0, batch = 0;
+    double threshold = 10.0, budget = 0.0;
+    const cli_opt opts[] = {
+        {"--json", ARG_FLAG, &o->json, NULL, "print one JSON object on stdout"},
+        {"--csv", ARG_FLAG, &o->csv, NULL, "print CSV rows on stdout"},
+        {"--plot", ARG_STR, &o->plot, "FILE.svg",
+         "speedup bars to FILE.svg, thread scaling to FILE-scaling.svg"},
+        {"--compare", ARG_STR, &o->compare, "BASE.json",
+         "flag regressions against a --json report (exit 1 if any)"},
+        {"--threshold", ARG_REAL, &threshold, "PCT", "regression threshold of --compare (10)"},
+        {"--op", ARG_STR, &o->op, "NAME",
+         "only ops whose name contains NAME (gemm, conv, linear, maxpool, train, share)"},
+        {"--reps", ARG_INT, &reps, "N", "timed runs per kernel and steps per config (20)"},
+        {"--threads", ARG_INT, &threads, "T", "largest thread count (OpenMP's default)"},
+        {"--quick", ARG_FLAG, &o->quick, NULL, "few shapes and reps: a smoke test"},
+        {"--naive-budget", ARG_REAL, &budget, "FLOPS",
+         "naive twins above this per call run on a smaller batch or not at all (3e8)"},
+        {"--model", ARG_STR, &o->model, "SPEC",
+         "time only this model's training step (built-in name, spec or spec file)"},
+        {"--input", ARG_STR, &o->input, "CxHxW", "sample shape for --model (1x28x28)"},
+        {"--batch", ARG_INT, &batch, "N", "batch size for --model (64)"},
+    };
+    const int n_opts = (int)(sizeof opts / sizeof opts[0]);
+    const char *pos[1];
+    int n_pos = 0;
+    char err[160];
+    int rc = cli_parse(argc, argv, 1, opts, n_opts, pos, 0, &n_pos, err, sizeof err);
+    if (rc == 1) {
+        cli_print_help(USAGE, ABOUT, opts, n_opts);
+        return 0;
+    }
+    if (rc != 0) {
+        bench_error(err);
+        return 2;
+    }
+    if (reps < 0 || reps > BENCH_MAX_REPS) {
+        bench_error("--reps must be between 1 and 10000");
+        return 2;
+    }
+    if (threads < 0 || threads > BENCH_MAX_THREADS) {
+        bench_error("--threads must be between 1 and 64");
+        return 2;
+    }
+    if (batch < 0 || threshold < 0.0 || budget < 0.0) {
+        bench_error("--batch, --threshold and --naive-budget must not be negative");
+        return 2;
+    }
+    if (o->json && o->csv) {
+        bench_error("--json and --csv are exclusive");
+        return 2;
+    }
+    if (o->model == NULL && (o->input != NULL || batch > 0)) {
+        bench_error("--input and --batch go with --model");
+        return 2;
+    }
+    if (o->model != NULL && (o->plot != NULL || o->compare != NULL || o->csv || o->op)) {
+        bench_error("--model times one training step; it takes --input, --batch, --threads, "
+                    "--reps and --json only");
+        return 2;
+    }
+    o->reps = reps > 0 ? (int)reps : o->quick ? 3 : 20;
+    o->threads = (int)threads;
+    o->batch = batch;
+    o->threshold = threshold;
+    o->ref_budget = budget > 0.0 ? budget : o->quick ? 2e7 : 3e8;
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    bench_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0) {
+        return rc;
+    }
+    if (o.model != NULL) {
+        return bench_model_mode(&o);
+    }
+    static bench_run run;
+    progress("measuring the sgemm peak");
+    bench_env_init(&run.env, &o);
+    int failures = 0;
+    progress("kernels");
+    int bad = bench_kernels(&run, &o);
+    if (bench_want(&o, "train")) {
+        progress("training steps");
+        failures += bench_train(&run, &o);
+    }
+    if (bench_want(&o, "share")) {
+        progress("GEMM share of conv layers");
+        failures += bench_share(&run, &o);
+    }
+    if (o.json) {
+        if (report_json(&run, &o) != 0) {
+            failures++;
+        }
+    } else if (o.csv) {
+        report_csv(&run);
+    } else {
+        report_text(&run, &o);
+    }
+    if (bad > 0) {
+        fprintf(stderr, "lamina-bench: error: %d kernel%s disagree with the naive twin\n", bad,
+                bad == 1 ? "" : "s");
+    }
+    if (o.plot != NULL && report_plot(&run, o.plot) != 0) {
+        failures++;
+    }
+    int regress = 0;
+    if (o.compare != NULL) {
+        /* keep stdout a single JSON/CSV document when one was asked for */
+        regress = report_compare(&run, o.compare, o.threshold,
+                                 o.json || o.csv ? stderr : stdout);
+    }
+    return bad > 0 || failures > 0 || regress != 0 ? 1 : 0;
+}
