@@ -66,7 +66,8 @@ module lamina
   end type lam_fit_report
 
   public :: lam_ctx_create, lam_ctx_destroy, lam_ctx_errmsg, lam_ctx_threads, lam_strerror
-  public :: lam_model_create, lam_model_destroy, lam_model_param_count, lam_model_n_out
+  public :: lam_model_create, lam_model_destroy, lam_model_clone, lam_model_param_count
+  public :: lam_model_n_out
   public :: lam_optim_create, lam_optim_destroy
   public :: lam_fit, lam_fit_labels, lam_fit_lm, lam_fit_lbfgs, lam_predict_array
   public :: lam_checkpoint_save, lam_checkpoint_load
@@ -126,6 +127,14 @@ module lamina
       import :: c_ptr
       type(c_ptr), value :: m
     end subroutine c_model_destroy
+
+    function c_model_clone(ctx, m, max_batch, out) bind(c, name='lam_model_clone') result(st)
+      import :: c_ptr, c_int, c_int64_t
+      type(c_ptr), value :: ctx, m
+      integer(c_int64_t), value :: max_batch
+      type(c_ptr), intent(inout) :: out
+      integer(c_int) :: st
+    end function c_model_clone
 
     function c_model_param_count(m) bind(c, name='lam_model_param_count') result(n)
       import :: c_ptr, c_int64_t
@@ -353,6 +362,19 @@ contains
     model%p = c_null_ptr
   end subroutine lam_model_destroy
 
+  ! A copy of model (spec, weights, buffers) on ctx, for batches of at most max_batch, that
+  ! shares no mutable state with it: give each host thread its own context and clone to
+  ! predict concurrently.
+  function lam_model_clone(ctx, model, max_batch, clone) result(st)
+    type(lam_ctx), intent(in) :: ctx
+    type(lam_model), intent(in) :: model
+    integer, intent(in) :: max_batch
+    type(lam_model), intent(inout) :: clone
+    integer :: st
+
+    st = int(c_model_clone(ctx%p, model%p, int(max_batch, c_int64_t), clone%p))
+  end function lam_model_clone
+
   ! Number of trainable parameters.
   function lam_model_param_count(model) result(n)
     type(lam_model), intent(in) :: model
@@ -540,7 +562,7 @@ contains
   ! writes y directly; with several, it writes a temporary (n_out, samples) array, which is
   ! transposed into y. y of the wrong shape gives LAM_ERR_SHAPE (the context's message is not
   ! updated by this check, which happens on the Fortran side). Not thread-safe on one
-  ! model: give each thread its own model (e.g. loaded from the same checkpoint).
+  ! model: give each thread its own context and a lam_model_clone.
   function lam_predict_array(model, x, y) result(st)
     type(lam_model), intent(in) :: model
     real(c_float), intent(in), target, contiguous :: x(:,:)

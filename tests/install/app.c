@@ -1,6 +1,6 @@
 /* An outside program built against an installed lamina, as tests/install/run.sh does:
  *
- *     cc app.c $(pkg-config --cflags --libs lamina) -o app
+ *     cc app.c $(pkg-config --cflags --libs lamina) -lm -o app
  *
  * It fits y = sin(2 x0) * x1 on its own row-major (samples x features) arrays with Adam,
  * saves the model, loads it back and predicts again, and checks the status of every call.
