@@ -106,6 +106,7 @@ program surrogate_f
 
   call lam_model_destroy(model)
   call lam_ctx_destroy(ctx)
+  deallocate(x, y, xt, yt, pred, s, u, un)
   if (rms >= max_rms) then
     stop 1
   end if

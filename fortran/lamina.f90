@@ -164,11 +164,12 @@ module lamina
       type(c_ptr), value :: opt
     end subroutine c_optim_destroy
 
-    function c_fit(m, opt, x, n, nx, y, ny, labels, loss_kind, epochs, batch, lr, shuffle, &
-        shuffle_seed, final_loss, steps, evals, seconds) bind(c, name='lam__f_fit') result(st)
+    function c_fit(m, opt, x, xr, xc, y, yr, yc, labels, loss_kind, epochs, batch, lr, &
+        shuffle, shuffle_seed, final_loss, steps, evals, seconds) bind(c, name='lam__f_fit') &
+        result(st)
       import :: c_ptr, c_int, c_int64_t, c_double
       type(c_ptr), value :: m, opt, x, y, labels
-      integer(c_int64_t), value :: n, nx, ny, epochs, batch, shuffle_seed
+      integer(c_int64_t), value :: xr, xc, yr, yc, epochs, batch, shuffle_seed
       integer(c_int), value :: loss_kind, shuffle
       real(c_double), value :: lr
       real(c_double), intent(out) :: final_loss, seconds
@@ -176,32 +177,32 @@ module lamina
       integer(c_int) :: st
     end function c_fit
 
-    function c_fit_lm(m, x, n, nx, y, ny, max_iters, max_seconds, final_loss, steps, &
+    function c_fit_lm(m, x, xr, xc, y, yr, yc, max_iters, max_seconds, final_loss, steps, &
         evals, seconds) bind(c, name='lam__f_fit_lm') result(st)
       import :: c_ptr, c_int, c_int64_t, c_double
       type(c_ptr), value :: m, x, y
-      integer(c_int64_t), value :: n, nx, ny, max_iters
+      integer(c_int64_t), value :: xr, xc, yr, yc, max_iters
       real(c_double), value :: max_seconds
       real(c_double), intent(out) :: final_loss, seconds
       integer(c_int64_t), intent(out) :: steps, evals
       integer(c_int) :: st
     end function c_fit_lm
 
-    function c_fit_lbfgs(m, x, n, nx, y, ny, max_iters, max_seconds, final_loss, steps, &
-        evals, seconds) bind(c, name='lam__f_fit_lbfgs') result(st)
+    function c_fit_lbfgs(m, x, xr, xc, y, yr, yc, max_iters, max_seconds, final_loss, &
+        steps, evals, seconds) bind(c, name='lam__f_fit_lbfgs') result(st)
       import :: c_ptr, c_int, c_int64_t, c_double
       type(c_ptr), value :: m, x, y
-      integer(c_int64_t), value :: n, nx, ny, max_iters
+      integer(c_int64_t), value :: xr, xc, yr, yc, max_iters
       real(c_double), value :: max_seconds
       real(c_double), intent(out) :: final_loss, seconds
       integer(c_int64_t), intent(out) :: steps, evals
       integer(c_int) :: st
     end function c_fit_lbfgs
 
-    function c_predict(m, x, n, nx, out) bind(c, name='lam__f_predict') result(st)
+    function c_predict(m, x, xr, xc, out) bind(c, name='lam__f_predict') result(st)
       import :: c_ptr, c_int, c_int64_t
       type(c_ptr), value :: m, x, out
-      integer(c_int64_t), value :: n, nx
+      integer(c_int64_t), value :: xr, xc
       integer(c_int) :: st
     end function c_predict
 
@@ -426,13 +427,13 @@ contains
   end subroutine lam_optim_destroy
 
   ! Shared by lam_fit and lam_fit_labels: the first-order loop of lamina/fit.h.
-  function fit_common(model, opt, x, yp, ny, labels, loss, epochs, batch, lr, shuffle, &
+  function fit_common(model, opt, x, yp, yr, yc, labels, loss, epochs, batch, lr, shuffle, &
                       shuffle_seed, report) result(st)
     type(lam_model), intent(in) :: model
     type(lam_optim), intent(in) :: opt
     real(c_float), intent(in), target, contiguous :: x(:,:)
     type(c_ptr), intent(in) :: yp, labels
-    integer(c_int64_t), intent(in) :: ny
+    integer(c_int64_t), intent(in) :: yr, yc
     integer, intent(in) :: loss, epochs, batch
     real(c_double), intent(in) :: lr
     logical, intent(in), optional :: shuffle
@@ -452,7 +453,7 @@ contains
       seed = shuffle_seed
     end if
     st = int(c_fit(model%p, opt%p, float_ptr(x), size(x, 1, kind=c_int64_t), &
-                   size(x, 2, kind=c_int64_t), yp, ny, labels, int(loss, c_int), &
+                   size(x, 2, kind=c_int64_t), yp, yr, yc, labels, int(loss, c_int), &
                    int(epochs, c_int64_t), int(batch, c_int64_t), lr, shuf, seed, &
                    rep%final_loss, rep%steps, rep%evaluations, rep%seconds))
     if (present(report)) then
@@ -481,8 +482,9 @@ contains
     if (present(loss)) then
       lk = loss
     end if
-    st = fit_common(model, opt, x, float_ptr(y), size(y, 2, kind=c_int64_t), c_null_ptr, &
-                    lk, epochs, batch, lr, shuffle, shuffle_seed, report)
+    st = fit_common(model, opt, x, float_ptr(y), size(y, 1, kind=c_int64_t), &
+                    size(y, 2, kind=c_int64_t), c_null_ptr, lk, epochs, batch, lr, shuffle, &
+                    shuffle_seed, report)
   end function lam_fit
 
   ! Train a classifier on x(samples, features) against labels(samples) in [0, n_out) with
@@ -501,12 +503,17 @@ contains
     integer :: st
     type(c_ptr) :: lp
 
+    ! lamina reads one label per row of x: a shorter array must not reach it.
+    if (size(labels) /= size(x, 1)) then
+      st = LAM_ERR_SHAPE
+      return
+    end if
     lp = c_null_ptr
     if (size(labels) > 0) then
       lp = c_loc(labels(1))
     end if
-    st = fit_common(model, opt, x, c_null_ptr, 0_c_int64_t, lp, LAM_LOSS_SOFTMAX_XENT, &
-                    epochs, batch, lr, shuffle, shuffle_seed, report)
+    st = fit_common(model, opt, x, c_null_ptr, 0_c_int64_t, 0_c_int64_t, lp, &
+                    LAM_LOSS_SOFTMAX_XENT, epochs, batch, lr, shuffle, shuffle_seed, report)
   end function lam_fit_labels
 
   ! Levenberg-Marquardt on the whole set (sum-of-squares loss), at most max_iters steps and,
@@ -526,9 +533,9 @@ contains
       secs = max_seconds
     end if
     st = int(c_fit_lm(model%p, float_ptr(x), size(x, 1, kind=c_int64_t), &
-                      size(x, 2, kind=c_int64_t), float_ptr(y), size(y, 2, kind=c_int64_t), &
-                      int(max_iters, c_int64_t), secs, rep%final_loss, rep%steps, &
-                      rep%evaluations, rep%seconds))
+                      size(x, 2, kind=c_int64_t), float_ptr(y), size(y, 1, kind=c_int64_t), &
+                      size(y, 2, kind=c_int64_t), int(max_iters, c_int64_t), secs, &
+                      rep%final_loss, rep%steps, rep%evaluations, rep%seconds))
     if (present(report)) then
       report = rep
     end if
@@ -551,7 +558,8 @@ contains
     end if
     st = int(c_fit_lbfgs(model%p, float_ptr(x), size(x, 1, kind=c_int64_t), &
                          size(x, 2, kind=c_int64_t), float_ptr(y), &
-                         size(y, 2, kind=c_int64_t), int(max_iters, c_int64_t), secs, &
+                         size(y, 1, kind=c_int64_t), size(y, 2, kind=c_int64_t), &
+                         int(max_iters, c_int64_t), secs, &
                          rep%final_loss, rep%steps, rep%evaluations, rep%seconds))
     if (present(report)) then
       report = rep

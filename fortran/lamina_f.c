@@ -15,35 +15,36 @@
 #include <lamina.h>
 #include <lamina/fit.h>
 
-/* Called from lamina.f90 only; the prototypes keep -Werror=missing-prototypes honest. */
+/* Called from lamina.f90 only; the prototypes keep -Werror=missing-prototypes honest.
+ * Each array comes as (pointer, rows, cols): x is (xr x xc), y is (yr x yc). */
 lam_status lam__f_ctx_create(int n_threads, int64_t seed, lam_ctx **out);
 lam_status lam__f_optim_create(lam_ctx *ctx, lam_model *m, int kind, double lr,
                                double momentum, double weight_decay, lam_optim **out);
-lam_status lam__f_fit(lam_model *m, lam_optim *opt, const float *x, int64_t n, int64_t nx,
-                      const float *y, int64_t ny, const int32_t *labels, int loss_kind,
-                      int64_t epochs, int64_t batch, double lr, int shuffle,
+lam_status lam__f_fit(lam_model *m, lam_optim *opt, const float *x, int64_t xr, int64_t xc,
+                      const float *y, int64_t yr, int64_t yc, const int32_t *labels,
+                      int loss_kind, int64_t epochs, int64_t batch, double lr, int shuffle,
                       int64_t shuffle_seed, double *final_loss, int64_t *steps,
                       int64_t *evals, double *seconds);
-lam_status lam__f_fit_lm(lam_model *m, const float *x, int64_t n, int64_t nx, const float *y,
-                         int64_t ny, int64_t max_iters, double max_seconds,
+lam_status lam__f_fit_lm(lam_model *m, const float *x, int64_t xr, int64_t xc, const float *y,
+                         int64_t yr, int64_t yc, int64_t max_iters, double max_seconds,
                          double *final_loss, int64_t *steps, int64_t *evals,
                          double *seconds);
-lam_status lam__f_fit_lbfgs(lam_model *m, const float *x, int64_t n, int64_t nx,
-                            const float *y, int64_t ny, int64_t max_iters,
+lam_status lam__f_fit_lbfgs(lam_model *m, const float *x, int64_t xr, int64_t xc,
+                            const float *y, int64_t yr, int64_t yc, int64_t max_iters,
                             double max_seconds, double *final_loss, int64_t *steps,
                             int64_t *evals, double *seconds);
-lam_status lam__f_predict(lam_model *m, const float *x, int64_t n, int64_t nx, float *out);
+lam_status lam__f_predict(lam_model *m, const float *x, int64_t xr, int64_t xc, float *out);
 size_t lam__f_strlen(const char *s);
 
-/* A Fortran array x(n, cols): column-major, leading dimension n. */
-static lam_array fortran_array(const float *data, int64_t n, int64_t cols)
+/* A Fortran array a(rows, cols): column-major, leading dimension rows. */
+static lam_array fortran_array(const float *data, int64_t rows, int64_t cols)
 {
     lam_array a;
     memset(&a, 0, sizeof a);
     a.data = data;
-    a.rows = n;
+    a.rows = rows;
     a.cols = cols;
-    a.ld = n;
+    a.ld = rows;
     a.col_major = 1;
     return a;
 }
@@ -90,14 +91,14 @@ lam_status lam__f_optim_create(lam_ctx *ctx, lam_model *m, int kind, double lr,
     return lam_optim_create(ctx, &od, params, n_params, out);
 }
 
-lam_status lam__f_fit(lam_model *m, lam_optim *opt, const float *x, int64_t n, int64_t nx,
-                      const float *y, int64_t ny, const int32_t *labels, int loss_kind,
-                      int64_t epochs, int64_t batch, double lr, int shuffle,
+lam_status lam__f_fit(lam_model *m, lam_optim *opt, const float *x, int64_t xr, int64_t xc,
+                      const float *y, int64_t yr, int64_t yc, const int32_t *labels,
+                      int loss_kind, int64_t epochs, int64_t batch, double lr, int shuffle,
                       int64_t shuffle_seed, double *final_loss, int64_t *steps,
                       int64_t *evals, double *seconds)
 {
-    lam_array xa = fortran_array(x, n, nx);
-    lam_array ya = fortran_array(y, n, ny);
+    lam_array xa = fortran_array(x, xr, xc);
+    lam_array ya = fortran_array(y, yr, yc);
     lam_fit_desc d;
     lam_fit_desc_init(&d);
     d.epochs = epochs;
@@ -113,12 +114,12 @@ lam_status lam__f_fit(lam_model *m, lam_optim *opt, const float *x, int64_t n, i
     return st;
 }
 
-lam_status lam__f_fit_lm(lam_model *m, const float *x, int64_t n, int64_t nx, const float *y,
-                         int64_t ny, int64_t max_iters, double max_seconds,
+lam_status lam__f_fit_lm(lam_model *m, const float *x, int64_t xr, int64_t xc, const float *y,
+                         int64_t yr, int64_t yc, int64_t max_iters, double max_seconds,
                          double *final_loss, int64_t *steps, int64_t *evals, double *seconds)
 {
-    lam_array xa = fortran_array(x, n, nx);
-    lam_array ya = fortran_array(y, n, ny);
+    lam_array xa = fortran_array(x, xr, xc);
+    lam_array ya = fortran_array(y, yr, yc);
     lam_lm_desc d;
     lam_lm_desc_init(&d);
     d.max_iters = max_iters;
@@ -130,13 +131,13 @@ lam_status lam__f_fit_lm(lam_model *m, const float *x, int64_t n, int64_t nx, co
     return st;
 }
 
-lam_status lam__f_fit_lbfgs(lam_model *m, const float *x, int64_t n, int64_t nx,
-                            const float *y, int64_t ny, int64_t max_iters,
+lam_status lam__f_fit_lbfgs(lam_model *m, const float *x, int64_t xr, int64_t xc,
+                            const float *y, int64_t yr, int64_t yc, int64_t max_iters,
                             double max_seconds, double *final_loss, int64_t *steps,
                             int64_t *evals, double *seconds)
 {
-    lam_array xa = fortran_array(x, n, nx);
-    lam_array ya = fortran_array(y, n, ny);
+    lam_array xa = fortran_array(x, xr, xc);
+    lam_array ya = fortran_array(y, yr, yc);
     lam_lbfgs_desc d;
     lam_lbfgs_desc_init(&d);
     d.max_iters = max_iters;
@@ -148,9 +149,9 @@ lam_status lam__f_fit_lbfgs(lam_model *m, const float *x, int64_t n, int64_t nx,
     return st;
 }
 
-lam_status lam__f_predict(lam_model *m, const float *x, int64_t n, int64_t nx, float *out)
+lam_status lam__f_predict(lam_model *m, const float *x, int64_t xr, int64_t xc, float *out)
 {
-    lam_array xa = fortran_array(x, n, nx);
+    lam_array xa = fortran_array(x, xr, xc);
     return lam_predict_array(m, &xa, out);
 }
 
