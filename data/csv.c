@@ -562,7 +562,8 @@ lam_status lam_dataset_load_csv(lam_ctx *ctx, const char *path, const lam_data_o
         st = lam__rd_exact(&r, buf, size, "data");
     }
     lam__rd_close(&r);
-    csv f = {ctx, path, buf, buf + size, 0, ',', (locale_t)0};
+    /* no pointer arithmetic on a NULL buffer (an empty or unreadable file) */
+    csv f = {ctx, path, buf, buf != NULL ? buf + size : NULL, 0, ',', (locale_t)0};
     if (st == LAM_OK) {
         buf[size] = '\0';
         if (size >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {

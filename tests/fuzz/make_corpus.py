@@ -62,6 +62,7 @@ def main():
     put("csv", "nan_inf", "1,nan,0\n2,inf,1\n")
     put("csv", "bom_blank", "\ufeffx,y\n\n1,0\n\n2,1\n")
     put("csv", "unterminated_quote", '1,"2\n')
+    put("csv", "empty_file", b"")  # found by fuzzing: NULL + 0 in the reader
 
     f4 = npy("<f4", [2, 3], struct.pack("<6f", *range(6)))
     put("npy", "f4_2x3", f4)
