@@ -75,6 +75,13 @@ typedef struct cli_metrics {
 lam_status cli_evaluate(lam_ctx *ctx, lam_model *m, const lam_dataset *ds, int64_t *confusion,
                         cli_metrics *out);
 
+/* A JSON number: v printed with fmt into buf, or "null" when v is NaN or infinite (JSON has
+ * no such numbers). Returns buf or the literal. */
+const char *cli_json_num(char *buf, size_t size, const char *fmt, double v);
+
+/* Print s on stdout as a JSON string (quoted, with '"', '\\' and control characters escaped). */
+void cli_json_str(const char *s);
+
 /* Read a spec argument: a built-in name, a file (if it exists), or an inline spec. The
  * returned string is malloc'd. NULL on I/O error (message printed). */
 char *cli_read_spec(const char *arg);

@@ -82,8 +82,12 @@ lam_status cli_load_data(lam_ctx *ctx, const cli_data_args *a, cli_data *out)
         }
     }
     if (st == LAM_OK && out->test != NULL && out->test->task != out->train->task) {
+        static const char *const task[4] = {"auto", "classification", "regression",
+                                            "unlabeled"};
         st = LAM_ERR_FORMAT;
-        cli_error("%s: the test set's task differs from the training set's", path);
+        cli_error("%s: the test set is %s data but the training set %s is %s",
+                  a->test != NULL ? cli_data_path(a->test) : path, task[out->test->task & 3],
+                  path, task[out->train->task & 3]);
     }
     if (st == LAM_OK) {
         st = limit(ctx, &out->train, a->limit_train);
@@ -129,6 +133,12 @@ lam_status cli_evaluate(lam_ctx *ctx, lam_model *m, const lam_dataset *ds, int64
         if (st == LAM_OK) {
             st = lam_loss_eval(ctx, &ld, n, k, y, classify ? ds->labels + i : NULL,
                                classify ? NULL : ds->targets + i * k, &l, NULL);
+            if (st == LAM_ERR_NUMERIC) {
+                /* a model gone non-finite (e.g. after steps skipped by --nan-policy skip)
+                 * has a NaN or infinite loss: that is its metric, not a failure */
+                st = LAM_OK;
+                l = isfinite(l) ? NAN : l;
+            }
         }
         if (st != LAM_OK) {
             return st;
@@ -159,6 +169,31 @@ lam_status cli_evaluate(lam_ctx *ctx, lam_model *m, const lam_dataset *ds, int64
     out->mse = classify ? 0.0 : out->loss;
     out->mae = classify ? 0.0 : abs_sum / ((double)ds->n * (double)k);
     return LAM_OK;
+}
+
+const char *cli_json_num(char *buf, size_t size, const char *fmt, double v)
+{
+    if (!isfinite(v)) {
+        return "null";
+    }
+    snprintf(buf, size, fmt, v);
+    return buf;
+}
+
+void cli_json_str(const char *s)
+{
+    putchar('"');
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+        } else if (c < 0x20) {
+            printf("\\u%04x", c);
+        } else {
+            putchar(c);
+        }
+    }
+    putchar('"');
 }
 
 char *cli_read_spec(const char *arg)

@@ -206,17 +206,22 @@ int cli_eval(int argc, char **argv)
                 printf("\n");
             }
             if (o.json) {
-                printf("{\"test_accuracy\": %.6f, \"test_loss\": %.6f, \"samples\": %lld, "
+                char b[40];
+                printf("{\"test_accuracy\": %.6f, \"test_loss\": %s, \"samples\": %lld, "
                        "\"seconds\": %.3f, \"images_per_second\": %.1f}\n",
-                       m.accuracy, m.loss, (long long)m.n, secs, secs > 0 ? m.n / secs : 0.0);
+                       m.accuracy, cli_json_num(b, sizeof b, "%.6f", m.loss), (long long)m.n,
+                       secs, secs > 0 ? m.n / secs : 0.0);
             }
         } else {
             printf("%s on %s: %lld samples  mse %.6g  mae %.6g\n", o.load, l.path,
                    (long long)m.n, m.mse, m.mae);
             if (o.json) {
-                printf("{\"test_mse\": %.6g, \"test_mae\": %.6g, \"samples\": %lld, "
+                char b[2][40];
+                printf("{\"test_mse\": %s, \"test_mae\": %s, \"samples\": %lld, "
                        "\"seconds\": %.3f, \"images_per_second\": %.1f}\n",
-                       m.mse, m.mae, (long long)m.n, secs, secs > 0 ? m.n / secs : 0.0);
+                       cli_json_num(b[0], 40, "%.6g", m.mse),
+                       cli_json_num(b[1], 40, "%.6g", m.mae), (long long)m.n, secs,
+                       secs > 0 ? m.n / secs : 0.0);
             }
         }
     }

@@ -5,9 +5,14 @@
 
 #include "cli.h"
 
+/* Set once an error line is out: a process prints at most one (steps that print their own
+ * message, then return a lam_status, must not get a second line from cli_lib_error). */
+static int error_printed;
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
+    error_printed = 1;
     fputs("lamina: error: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -18,7 +23,9 @@ void cli_error(const char *fmt, ...)
 int cli_lib_error(lam_ctx *ctx, lam_status st, const char *what)
 {
     const char *detail = ctx != NULL ? lam_ctx_errmsg(ctx) : "";
-    if (detail[0] != '\0') {
+    if (error_printed) {
+        /* already reported by the step that failed */
+    } else if (detail[0] != '\0') {
         cli_error("%s", detail);
     } else {
         cli_error("%s: %s", what, lam_strerror(st));

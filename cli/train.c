@@ -147,13 +147,14 @@ static void progress(const train_run *r, int64_t steps_per_epoch, double t_epoch
     const train_pos *p = &r->pos;
     double now = lam_time_now();
     int64_t every = steps_per_epoch / 10 > 0 ? steps_per_epoch / 10 : 1;
-    int due = tty ? now - *last_print >= 0.25 : p->batch % every == 0;
+    int64_t done = p->batch + 1; /* called after batch p->batch */
+    int due = tty ? now - *last_print >= 0.25 : done % every == 0 || done == steps_per_epoch;
     if (!due || p->seen == 0) {
         return;
     }
     *last_print = now;
     double el = now - t_epoch, ips = el > 0 ? (double)p->seen / el : 0.0;
-    int64_t left_steps = (r->o.epochs - p->epoch) * steps_per_epoch - p->batch;
+    int64_t left_steps = (r->o.epochs - p->epoch) * steps_per_epoch - done;
     double eta = ips > 0 ? (double)left_steps * (double)r->o.batch / ips : 0.0;
     char acc[32] = "";
     if (r->classify) {
@@ -161,7 +162,7 @@ static void progress(const train_run *r, int64_t steps_per_epoch, double t_epoch
     }
     printf("%sepoch %lld/%lld  step %lld/%lld  loss %.4f%s  %.0f img/s  ETA %dm%02ds%s",
            tty ? "\r" : "", (long long)p->epoch + 1, (long long)r->o.epochs,
-           (long long)p->batch, (long long)steps_per_epoch, p->loss_sum / (double)p->seen, acc,
+           (long long)done, (long long)steps_per_epoch, p->loss_sum / (double)p->seen, acc,
            ips, (int)(eta / 60), (int)fmod(eta, 60.0), tty ? "\033[K" : "\n");
     fflush(stdout);
 }
@@ -314,20 +315,26 @@ static void print_json(const train_run *r)
     const train_hist *h = r->hist;
     int last = h->n - 1;
     double ips = r->pos.seconds > 0 ? (double)r->pos.samples / r->pos.seconds : 0.0;
-    printf("{\"model\": \"%s\", \"epochs\": %lld, \"batch\": %lld, ", r->o.model,
-           (long long)r->o.epochs, (long long)r->o.batch);
+    char b[4][40];
+    printf("{\"model\": ");
+    cli_json_str(r->o.model);
+    printf(", \"epochs\": %lld, \"batch\": %lld, ", (long long)r->o.epochs,
+           (long long)r->o.batch);
     if (r->classify) {
-        printf("\"test_accuracy\": %.6f, \"test_loss\": %.6f, \"train_accuracy\": %.6f, ",
-               last >= 0 ? h->test_metric[last] : NAN, last >= 0 ? h->test_loss[last] : NAN,
-               last >= 0 ? h->train_metric[last] : NAN);
+        printf("\"test_accuracy\": %s, \"test_loss\": %s, \"train_accuracy\": %s, ",
+               cli_json_num(b[0], 40, "%.6f", last >= 0 ? h->test_metric[last] : NAN),
+               cli_json_num(b[1], 40, "%.6f", last >= 0 ? h->test_loss[last] : NAN),
+               cli_json_num(b[2], 40, "%.6f", last >= 0 ? h->train_metric[last] : NAN));
     } else {
-        printf("\"test_mse\": %.6g, \"test_mae\": %.6g, ", last >= 0 ? h->test_loss[last] : NAN,
-               last >= 0 ? h->test_metric[last] : NAN);
+        printf("\"test_mse\": %s, \"test_mae\": %s, ",
+               cli_json_num(b[0], 40, "%.6g", last >= 0 ? h->test_loss[last] : NAN),
+               cli_json_num(b[1], 40, "%.6g", last >= 0 ? h->test_metric[last] : NAN));
     }
-    printf("\"train_loss\": %.6f, \"samples\": %lld, \"seconds\": %.3f, "
+    printf("\"train_loss\": %s, \"samples\": %lld, \"seconds\": %.3f, "
            "\"images_per_second\": %.1f, \"skipped_steps\": %lld, \"threads\": %d}\n",
-           last >= 0 ? h->train_loss[last] : NAN, (long long)r->pos.samples, r->pos.seconds, ips,
-           (long long)r->pos.skipped, lam_ctx_threads(r->ctx));
+           cli_json_num(b[3], 40, "%.6f", last >= 0 ? h->train_loss[last] : NAN),
+           (long long)r->pos.samples, r->pos.seconds, ips, (long long)r->pos.skipped,
+           lam_ctx_threads(r->ctx));
 }
 
 static int parse_opts(int argc, char **argv, train_opts *o)
@@ -403,6 +410,14 @@ static lam_status setup_model(train_run *r, lam_checkpoint *ck)
     return st;
 }
 
+static void free_owned(train_opts *o)
+{
+    for (size_t i = 0; i < sizeof o->owned / sizeof o->owned[0]; i++) {
+        free(o->owned[i]);
+        o->owned[i] = NULL;
+    }
+}
+
 int cli_train(int argc, char **argv)
 {
     train_run r;
@@ -426,15 +441,21 @@ int cli_train(int argc, char **argv)
         rc = cli_lib_error(r.ctx, st, r.o.resume ? r.o.resume : "context");
         lam_checkpoint_close(ck);
         lam_ctx_destroy(r.ctx);
+        free_owned(&r.o);
         return rc == EXIT_USAGE ? EXIT_RUNTIME : rc;
     }
     opts_default(&r.o);
     if (opts_check(&r.o) != 0) {
         lam_checkpoint_close(ck);
         lam_ctx_destroy(r.ctx);
+        free_owned(&r.o);
         return EXIT_USAGE;
     }
-    /* the context is re-made with the run's seed, threads and kernels */
+    /* the context is re-made with the run's seed, threads and kernels; the checkpoint
+     * belongs to the first one, so it is closed before it and opened again on the new one */
+    int resuming = ck != NULL;
+    lam_checkpoint_close(ck);
+    ck = NULL;
     lam_ctx_destroy(r.ctx);
     cfg.seed = (uint64_t)r.o.seed;
     cfg.n_threads = (int)r.o.threads;
@@ -443,9 +464,7 @@ int cli_train(int argc, char **argv)
     r.ctx = NULL;
     st = lam_ctx_create(&cfg, &r.ctx);
     lam_checkpoint *ck2 = NULL;
-    if (st == LAM_OK && ck != NULL) {
-        lam_checkpoint_close(ck); /* it belonged to the first context */
-        ck = NULL;
+    if (st == LAM_OK && resuming) {
         st = lam_checkpoint_open(r.ctx, r.o.resume, &ck2);
     }
     r.hist = calloc(1, sizeof *r.hist);
@@ -511,5 +530,6 @@ int cli_train(int argc, char **argv)
     lam_norm_stats_free(r.ctx, &r.norm);
     free(r.hist);
     lam_ctx_destroy(r.ctx);
+    free_owned(&r.o);
     return rc;
 }

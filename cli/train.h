@@ -16,6 +16,7 @@ typedef struct train_opts {
         limit_test;
     double lr, momentum, weight_decay, gamma, val, clip, smoothing, delta;
     int json, ref;
+    char *owned[10]; /* copies of the checkpoint's strings taken on --resume; freed at exit */
 } train_opts;
 
 /* Per-epoch history, kept in checkpoints so curves survive a resume. */

@@ -14,6 +14,8 @@
 #include "train.h"
 
 enum { N_STR = 10, N_INT = 7, N_REAL = 9 };
+_Static_assert(sizeof ((train_opts *)0)->owned / sizeof(char *) == N_STR,
+               "train_opts.owned holds one copy per string option");
 
 /* The option fields in a fixed order, so save and resume walk the same table. */
 static void opt_fields(train_opts *o, const char ***s, int64_t **iv, double **dv)
@@ -148,8 +150,8 @@ lam_status train_resume_opts(lam_checkpoint *ck, train_opts *o)
             if (c == NULL) {
                 return LAM_ERR_NOMEM;
             }
-            strcpy(c, *s[i]); /* leaked on purpose: lives until the process exits */
-            *s[i] = c;
+            strcpy(c, *s[i]);
+            *s[i] = o->owned[i] = c;
         }
     }
     return LAM_OK;

@@ -24,6 +24,24 @@ static int first_bad_layer(const lam_model *m)
     return -1;
 }
 
+/* Index of the first layer whose output in the latest forward (n samples) holds a non-finite
+ * value, or -1. An in-place layer shares its input's buffer, so the earliest layer of such a
+ * chain is the one named. */
+static int first_bad_output(const lam_model *m, int64_t n)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        const float *a = m->acts[i];
+        float acc = 0.0f;
+        for (int64_t k = 0; k < n * m->layers[i]->out_numel; k++) {
+            acc += a[k] * 0.0f;
+        }
+        if (acc != 0.0f) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 lam_status lam_model_train_step(lam_model *m, lam_optim *opt, const lam_loss_desc *d,
                                 const float *x, const int32_t *labels, const float *targets,
                                 int64_t n, double lr, double clip_norm, double *loss,
@@ -42,15 +60,22 @@ lam_status lam_model_train_step(lam_model *m, lam_optim *opt, const lam_loss_des
     if (st == LAM_OK) {
         st = lam_model_loss(m, d, labels, targets, &l, correct);
     }
+    if (st == LAM_ERR_NUMERIC || (st == LAM_OK && !isfinite(l))) {
+        /* name the layer where the non-finite values start, not just "the loss" */
+        int bad_out = first_bad_output(m, n);
+        if (bad_out >= 0) {
+            return lam__error(m->ctx, LAM_ERR_NUMERIC, "step %lld: non-finite output in layer "
+                              "%d (%s)", (long long)m->step, bad_out,
+                              m->layers[bad_out]->name);
+        }
+        return lam__error(m->ctx, LAM_ERR_NUMERIC, "step %lld: non-finite loss (every layer's "
+                          "output is finite)", (long long)m->step);
+    }
     if (st == LAM_OK) {
         st = lam_model_backward(m);
     }
     if (st != LAM_OK) {
         return st;
-    }
-    if (!isfinite(l)) {
-        return lam__error(m->ctx, LAM_ERR_NUMERIC, "step %lld: loss is %g", (long long)m->step,
-                          l);
     }
     int bad = first_bad_layer(m);
     if (bad >= 0) {

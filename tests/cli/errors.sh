@@ -1,0 +1,145 @@
+#!/bin/bash
+# cli: bad files end the run with exit 1 and one clear line, and never destroy a checkpoint.
+# For every broken input (IDX, gzip, NPY, CSV, checkpoints, paths that cannot be written):
+#   - exit status 1;
+#   - stderr is exactly one line, "lamina: error: ...", naming the file (and for CSV the
+#     line:column);
+#   - for training runs, a good checkpoint passed as --save (or resumed from) is byte for
+#     byte unchanged afterwards and no temporary file is left next to it;
+#   - for predict, an existing --out file is unchanged.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+cd "$T" || exit 1
+D=$T/data
+mkdir -p "$D" trunc magic overflow count gz
+fixture idxdir "$D" 300 100 12 12 || { bad "fixtures"; finish; }
+SMALL=(--model "flatten linear:8 relu linear:out")
+
+# The checkpoint every failing run must leave alone, and one of another model.
+run train --data "$D" "${SMALL[@]}" --epochs 1 --save "$T/good.st"
+expect_rc "setup: train the good checkpoint" 0
+cp good.st good.orig
+run train --data "$D" --model "flatten linear:4 relu linear:out" --epochs 1 --save "$T/other.st"
+expect_rc "setup: train a checkpoint of another model" 0
+
+# IDX: MNIST-layout directories with one broken train-images file (labels are fine)
+fixture idx-truncated trunc/train-images-idx3-ubyte
+fixture idx-magic magic/train-images-idx3-ubyte
+fixture idx-overflow overflow/train-images-idx3-ubyte
+for d in trunc magic overflow; do fixture idx-labels $d/train-labels-idx1-ubyte 100; done
+cp "$D"/train-images-idx3-ubyte count/
+fixture idx-labels count/train-labels-idx1-ubyte 299
+fixture idx-truncated pair-images
+fixture idx-labels pair-labels 100
+# gzip: the t10k split cut in the middle of its compressed stream
+cp "$D"/* gz/
+head -c 2000 "$D"/t10k-images-idx3-ubyte.gz >gz/t10k-images-idx3-ubyte.gz
+# NPY and CSV
+fixture npy X.npy yneg.npy 60 neg
+fixture npy X.npy yhuge.npy 60 huge
+fixture npy X.npy y.npy 60 ok
+printf 'not an npy file at all, just text\n' >bad.npy
+fixture csv-neglabel neg.csv
+fixture csv-cell cell.csv
+printf 'a,b,y\n1,2,0\n3,4\n5,6,1\n' >ragged.csv
+fixture csv-reg reg.csv 50
+fixture csv-cls cls.csv 50
+# checkpoints: truncated in the header, short by one byte, corrupted JSON, absurd header size
+head -c 1000 good.st >trunc.st
+head -c $(($(stat -c %s good.st) - 1)) good.st >short.st
+cp good.st garbled.st
+printf 'XXXX' | dd of=garbled.st bs=1 seek=20 conv=notrunc 2>/dev/null
+cp good.st hugehdr.st
+printf '\377\377\377\377\377\377\377\177' | dd of=hugehdr.st bs=1 seek=0 conv=notrunc 2>/dev/null
+
+# Checks shared by every failing training run.
+unharmed() {
+    check "$1: good.st byte for byte unchanged" cmp -s good.st good.orig
+    check "$1: no temporary file left next to good.st" \
+        test "$(find . -maxdepth 1 -name 'good.st?*' | wc -l)" -eq 0
+}
+
+# bad_train DESC NEEDLE TRAIN-ARGS...: a 1-epoch training run with --save good.st fails.
+bad_train() {
+    local desc=$1 needle=$2
+    shift 2
+    run train "${SMALL[@]}" --epochs 1 --save "$T/good.st" "$@"
+    expect_rc "$desc" 1
+    one_error_line "$desc" "$needle"
+    unharmed "$desc"
+}
+
+echo "# training data"
+bad_train "IDX images shorter than the header says" trunc/train-images-idx3-ubyte --data trunc
+bad_train "IDX wrong magic" magic/train-images-idx3-ubyte --data magic
+bad_train "IDX dims whose product overflows" overflow/train-images-idx3-ubyte --data overflow
+bad_train "IDX labels count differs from images" count/train-labels-idx1-ubyte --data count
+bad_train "IDX pair (images,labels), images truncated" pair-images --data pair-images,pair-labels
+bad_train "gzip stream truncated (t10k split)" gz/t10k-images-idx3-ubyte.gz --data gz
+bad_train "NPY y with a negative label" yneg.npy --data X.npy,yneg.npy
+bad_train "NPY y with a label of 2^40" yhuge.npy --data X.npy,yhuge.npy
+bad_train "NPY without the NPY magic" bad.npy --data bad.npy,y.npy
+bad_train "CSV label -1 with --task classify" neg.csv:4: --data neg.csv --task classify
+bad_train "CSV cell that is not a number" 'cell.csv:4:5: cell "abc"' --data cell.csv
+bad_train "CSV row with too few cells" ragged.csv:3: --data ragged.csv
+bad_train "--test that is broken" 'cell.csv:4:5' --data "$D" --test cell.csv
+bad_train "--test of another task than --data" cls.csv --data reg.csv --test cls.csv
+bad_train "--data that does not exist" nothere --data nothere
+bad_train "model spec with an unknown layer" "'bogus'" --data "$D" --model "flatten bogus linear:out"
+head -c 70000 /dev/zero | tr '\0' '#' >big.spec
+bad_train "model spec file larger than 64 KiB" big.spec --data "$D" --model big.spec
+bad_train "model spec that does not fit the data" "layer 0 (linear)" --data "$D" --model "linear:out"
+
+echo "# resuming"
+bad_train "--resume a checkpoint of another model" other.st --data "$D" --resume other.st
+bad_train "--resume a truncated checkpoint" trunc.st --data "$D" --resume trunc.st
+bad_train "--resume a checkpoint that does not exist" nothere.st --data "$D" --resume nothere.st
+# resuming good.st itself (its own --save) with broken data: good.st must survive
+run train --resume good.st --epochs 2 --data cell.csv
+expect_rc "--resume good.st with broken --data" 1
+one_error_line "--resume good.st with broken --data" cell.csv
+unharmed "--resume good.st with broken --data"
+
+echo "# outputs that cannot be written"
+for what in "--save nodir/x.st" "--metrics nodir/m.csv" "--plot nodir/p.svg"; do
+    set -- $what
+    run train --data "$D" "${SMALL[@]}" --epochs 1 "$1" "$2"
+    expect_rc "train $what" 1
+    one_error_line "train $what" "$2"
+done
+
+echo "# eval, predict and info of broken checkpoints"
+for ck in trunc.st short.st garbled.st hugehdr.st reg.csv nothere.st; do
+    run eval --load "$ck"
+    expect_rc "eval --load $ck" 1
+    one_error_line "eval --load $ck" "$ck"
+done
+run info trunc.st
+expect_rc "info trunc.st" 1
+one_error_line "info trunc.st" trunc.st
+echo "index,class,p0" >p.csv
+cp p.csv p.orig
+for ck in trunc.st garbled.st; do
+    run predict --load "$ck" --out p.csv
+    expect_rc "predict --load $ck --out p.csv" 1
+    one_error_line "predict --load $ck --out p.csv" "$ck"
+    check "predict --load $ck: the existing p.csv is unchanged" cmp -s p.csv p.orig
+done
+run predict --load good.st --data "$D" --out nodir/p.csv
+expect_rc "predict --out nodir/p.csv" 1
+one_error_line "predict --out nodir/p.csv" nodir/p.csv
+
+echo "# eval and predict of good checkpoints on bad data"
+run eval --load good.st --data cell.csv
+expect_rc "eval --data cell.csv" 1
+one_error_line "eval --data cell.csv" 'cell.csv:4:5'
+run eval --load good.st --data X.npy,y.npy
+expect_rc "eval on data of another shape" 1
+one_error_line "eval on data of another shape" X.npy
+run predict --load good.st --data gz --out p.csv
+expect_rc "predict on a truncated gzip" 1
+one_error_line "predict on a truncated gzip" gz/t10k-images-idx3-ubyte.gz
+check "predict on a truncated gzip: the existing p.csv is unchanged" cmp -s p.csv p.orig
+check "no temporary file left next to p.csv" test "$(find . -maxdepth 1 -name 'p.csv?*' | wc -l)" -eq 0
+
+finish
