@@ -36,6 +36,14 @@ lam_status lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
 lam_status lam__sgemm_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                           const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                           float *c, int64_t ldc);
+/* C(n, n) += A^T A, upper triangle only (row-major C[i][j] with j >= i; the strict lower
+ * triangle is not touched), A (k, n) row-major with leading dimension lda, all in double:
+ * the J^T J of Levenberg-Marquardt (model/lm.c). C = beta * C first (beta == 0: C not read).
+ * Same size checks and statuses as lam__sgemm. */
+lam_status lam__dsyrk_tn(int64_t n, int64_t k, const double *a, int64_t lda, double beta,
+                         double *c, int64_t ldc);
+lam_status lam__dsyrk_tn_ref(int64_t n, int64_t k, const double *a, int64_t lda, double beta,
+                             double *c, int64_t ldc);
 /* Which OpenBLAS build is loaded: 0 sequential, 1 pthreads, 2 OpenMP, -1 not OpenBLAS. */
 int lam__blas_parallel_kind(void);
 /* OpenBLAS core name and config strings (static), or "unknown". */
@@ -111,6 +119,15 @@ void lam__maxpool_bwd(const lam_pool_geom *g, const float *dy, const int32_t *ar
                       int nt);
 void lam__maxpool_bwd_ref(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
                           float *dx, int nt);
+/* One (H, W) plane of a max pool: y(OH, OW), argmax(OH, OW) from x(H, W). relu != 0 applies
+ * max(y, 0) after pooling (max commutes with relu; argmax is that of x). pg.n and pg.c are
+ * not used. */
+void lam__maxpool_plane_fwd(const lam_pool_geom *g, const float *x, int relu, float *y,
+                            int32_t *argmax);
+/* dx(H, W) overwritten: dy(OH, OW) routed to argmax; with ymask != NULL only where
+ * ymask > 0 (the backward of a relu folded into the pool: ymask is the pooled output). */
+void lam__maxpool_plane_bwd(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
+                            const float *ymask, float *dx);
 /* Average pool, padding counted in the divisor (PyTorch count_include_pad=True). */
 void lam__avgpool_fwd(const lam_pool_geom *g, const float *x, float *y, int nt);
 void lam__avgpool_fwd_ref(const lam_pool_geom *g, const float *x, float *y, int nt);
