@@ -55,4 +55,11 @@ lam_status lam__arena_commit(lam_ctx *ctx, lam_arena *a);
 void *lam__arena_at(const lam_arena *a, size_t offset);
 void lam__arena_release(lam_ctx *ctx, lam_arena *a);
 
+/* Fisher-Yates permutation of 0..n-1 drawn from lam_rng_u64(seed, stream, .). */
+void lam__permute(uint64_t seed, uint64_t stream, int64_t n, int64_t *perm);
+/* RNG streams of epoch shuffles (SHUFFLE + epoch: lam_data_permutation, lam_fit) and of
+ * dataset splits, kept apart from each other and from the small stream numbers layers use. */
+#define LAM__STREAM_SHUFFLE 0x5348554600000000ull /* "SHUF" */
+#define LAM__STREAM_SPLIT 0x53504c4954000000ull   /* "SPLIT" */
+
 #endif

@@ -83,12 +83,8 @@ lam_status lam__dataset_new(lam_ctx *ctx, const char *what, int64_t n, int sampl
 lam_status lam__dataset_attach_y(lam_dataset *ds, const char *what, float *y, int64_t cols,
                                  lam_data_task task, int64_t n_classes);
 
-/* Fisher-Yates permutation of 0..n-1 drawn from lam_rng_u64(seed, stream, .). */
-void lam__permute(uint64_t seed, uint64_t stream, int64_t n, int64_t *perm);
-/* RNG streams of the data floor, kept apart from each other and from small stream numbers
- * other floors use: shuffles take SHUFFLE + epoch, splits take SPLIT. */
-#define LAM__STREAM_SHUFFLE 0x5348554600000000ull /* "SHUF" */
-#define LAM__STREAM_SPLIT 0x53504c4954000000ull   /* "SPLIT" */
+/* lam__permute and the shuffle/split RNG streams live in core_internal.h (lam_fit shuffles
+ * the same way). */
 
 /* Allocate `bytes` for the file `what`; NOMEM with a message naming it. */
 void *lam__data_alloc(lam_ctx *ctx, int64_t bytes, const char *what);

@@ -7,6 +7,8 @@
  *  - lamina/model.h  layers, losses, sequential models, model specs, checkpoints
  *  - lamina/optim.h  optimizers, learning-rate schedules, initializers
  *  - lamina/data.h   dataset readers (IDX, CSV, NPY), normalization, batching
+ *  - lamina/fit.h    training and inference on the caller's arrays (row- or column-major),
+ *                    Levenberg-Marquardt, L-BFGS, model clones for concurrent inference
  *
  * See README.md for a complete training example.
  */
@@ -17,5 +19,6 @@
 #include "lamina/model.h"
 #include "lamina/optim.h"
 #include "lamina/data.h"
+#include "lamina/fit.h"
 
 #endif

@@ -74,6 +74,34 @@ lam_status lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
     return LAM_OK;
 }
 
+lam_status lam__dsyrk_tn(int64_t n, int64_t k, const double *a, int64_t lda, double beta,
+                         double *c, int64_t ldc)
+{
+    if (n < 0 || k < 0 || lda < (n > 1 ? n : 1) || ldc < (n > 1 ? n : 1)) {
+        return LAM_ERR_ARG;
+    }
+    if (n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldc > INT_MAX) {
+        return LAM_ERR_RANGE;
+    }
+    if (n == 0) {
+        return LAM_OK;
+    }
+    if (c == NULL || (k > 0 && a == NULL)) {
+        return LAM_ERR_ARG;
+    }
+    if (k == 0) {
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t j = i; j < n; j++) {
+                c[i * ldc + j] = beta == 0.0 ? 0.0 : beta * c[i * ldc + j];
+            }
+        }
+        return LAM_OK;
+    }
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n, (int)k, 1.0, a, (int)lda, beta, c,
+                (int)ldc);
+    return LAM_OK;
+}
+
 int lam__blas_parallel_kind(void)
 {
 #ifdef LAM_HAVE_OPENBLAS

@@ -67,9 +67,13 @@ lam_status lam__conv_geom_init(lam_conv_geom *g);
  * Zero where the window falls on padding. */
 void lam__im2col(const lam_conv_geom *g, const float *x, int64_t c0, float *col);
 void lam__im2col_ref(const lam_conv_geom *g, const float *x, int64_t c0, float *col);
+/* The same with a row pitch: col row r starts at col + r*ld (ld >= OH*OW), so several
+ * images can sit side by side in one matrix (batch folded into a GEMM's N). */
+void lam__im2col_ld(const lam_conv_geom *g, const float *x, int64_t c0, float *col, int64_t ld);
 /* col2im: x(C_in, H, W) channels c0.. += scatter-add of col. (accumulates; caller zeroes) */
 void lam__col2im(const lam_conv_geom *g, const float *col, int64_t c0, float *x);
 void lam__col2im_ref(const lam_conv_geom *g, const float *col, int64_t c0, float *x);
+void lam__col2im_ld(const lam_conv_geom *g, const float *col, int64_t ld, int64_t c0, float *x);
 
 /* Floats of workspace the fast conv needs with nt threads (refs need none). */
 int64_t lam__conv2d_workspace(const lam_conv_geom *g, int nt);

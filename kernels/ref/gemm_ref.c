@@ -53,3 +53,33 @@ lam_status lam__sgemm_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_
     }
     return LAM_OK;
 }
+
+/* Twin of lam__dsyrk_tn: C[i][j] = sum_p a[p][i] * a[p][j] + beta * C[i][j] for j >= i, the
+ * sum in long double where it is wider (the inputs are double already). */
+lam_status lam__dsyrk_tn_ref(int64_t n, int64_t k, const double *a, int64_t lda, double beta,
+                             double *c, int64_t ldc)
+{
+    if (n < 0 || k < 0 || lda < (n > 1 ? n : 1) || ldc < (n > 1 ? n : 1)) {
+        return LAM_ERR_ARG;
+    }
+    if (n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldc > INT_MAX) {
+        return LAM_ERR_RANGE;
+    }
+    if (n == 0) {
+        return LAM_OK;
+    }
+    if (c == NULL || (k > 0 && a == NULL)) {
+        return LAM_ERR_ARG;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t j = i; j < n; j++) {
+            long double acc = 0.0L;
+            for (int64_t p = 0; p < k; p++) {
+                acc += (long double)a[p * lda + i] * a[p * lda + j];
+            }
+            double old = beta == 0.0 ? 0.0 : beta * c[i * ldc + j];
+            c[i * ldc + j] = (double)acc + old;
+        }
+    }
+    return LAM_OK;
+}
