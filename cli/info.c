@@ -84,10 +84,8 @@ int cli_info(int argc, char **argv)
         print_table(m);
         rc = EXIT_OK;
     } else {
+        /* a spec that does not parse or fit is a bad model file, as in lamina train */
         rc = cli_lib_error(ctx, st, "info") == EXIT_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
-        if (st == LAM_ERR_SHAPE || st == LAM_ERR_FORMAT) {
-            rc = n_pos == 1 ? EXIT_RUNTIME : EXIT_USAGE;
-        }
     }
     lam_model_destroy(m);
     lam_ctx_destroy(ctx);
