@@ -106,7 +106,8 @@ typedef struct share_result {
     double layer_s;         /* conv forward + backward, median */
     double gemm_s;          /* GEMM time inside it (probe), same reps */
     double share;           /* gemm_s / layer_s */
-    double block_s;         /* conv + relu + maxpool forward + backward */
+    int block_layers;       /* the conv and the relu/maxpool layers that follow it */
+    double block_s;         /* the block's forward + backward */
     double block_share;     /* gemm_s / block_s */
     double coverage;        /* GEMM FLOPs the probe saw / FLOPs the layer must do */
 } share_result;

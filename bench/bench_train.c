@@ -283,77 +283,91 @@ int bench_model_mode(const bench_opts *o)
 
 /* ------------------------------------------------------------- GEMM share */
 
-typedef struct block_bufs {
-    lam_tensor x, yc, yr, yp, dyp, dyr, dyc, dx;
-} block_bufs;
+#define MAX_BLOCK 4
 
-static void wrap4(lam_tensor *t, int64_t n, const int64_t s[3])
+static void wrap_batch(lam_tensor *t, int64_t n, int nd, const int64_t s[3], uint64_t stream)
 {
-    int64_t shape[4] = {n, s[0], s[1], s[2]};
-    int64_t numel = n * s[0] * s[1] * s[2];
+    int64_t shape[4] = {n, s[0], nd == 3 ? s[1] : 1, nd == 3 ? s[2] : 1};
+    int64_t numel = n * s[0] * shape[2] * shape[3];
     float *d = bench_floats(numel);
-    bench_fill(d, numel, 61 + (uint64_t)numel % 7);
-    (void)lam_tensor_wrap(t, d, 4, shape);
+    bench_fill(d, numel, stream);
+    (void)lam_tensor_wrap(t, d, nd + 1, shape);
 }
 
-/* Share of one conv -> relu -> maxpool block of a built model (its own layer objects). */
+/* The conv layer at ci and the activation/pooling layers right after it: the "block" whose
+ * extra cost the issue bounds (im2col, col2im, pooling and activations). */
+static int block_of(lam_model *m, int ci, lam_layer **blk)
+{
+    int nb = 0;
+    blk[nb++] = lam_model_layer(m, ci);
+    for (int i = ci + 1; i < lam_model_layer_count(m) && nb < MAX_BLOCK; i++) {
+        const char *name = lam_layer_name(lam_model_layer(m, i));
+        if (strncmp(name, "relu", 4) != 0 && strncmp(name, "maxpool", 7) != 0) {
+            break;
+        }
+        blk[nb++] = lam_model_layer(m, i);
+        if (strncmp(name, "maxpool", 7) == 0) {
+            break;
+        }
+    }
+    return nb;
+}
+
+/* Share of one conv block of a built model, on the model's own layer objects. */
 static int share_block(lam_model *m, int ci, int64_t batch, int reps, share_result *out)
 {
-    lam_layer *conv = lam_model_layer(m, ci), *relu = lam_model_layer(m, ci + 1);
-    lam_layer *pool = lam_model_layer(m, ci + 2);
-    if (relu == NULL || pool == NULL) {
-        return -1;
-    }
-    int64_t in[3], sc[3], sp[3];
+    lam_layer *blk[MAX_BLOCK];
+    int nb = block_of(m, ci, blk);
+    /* act[0] is the block's input, act[i + 1] the output of layer i; grad[] alike */
+    lam_tensor act[MAX_BLOCK + 1], grad[MAX_BLOCK + 1];
+    int64_t shape[3];
     int nd;
     if (ci == 0) {
-        lam_model_in_shape(m, &nd, in);
+        lam_model_in_shape(m, &nd, shape);
     } else {
-        lam_layer_out_shape(lam_model_layer(m, ci - 1), &nd, in);
+        lam_layer_out_shape(lam_model_layer(m, ci - 1), &nd, shape);
     }
-    lam_layer_out_shape(conv, &nd, sc);
-    lam_layer_out_shape(pool, &nd, sp);
-    block_bufs b;
-    wrap4(&b.x, batch, in);
-    wrap4(&b.yc, batch, sc);
-    wrap4(&b.yr, batch, sc);
-    wrap4(&b.yp, batch, sp);
-    wrap4(&b.dyp, batch, sp);
-    wrap4(&b.dyr, batch, sc);
-    wrap4(&b.dyc, batch, sc);
-    wrap4(&b.dx, batch, in);
-    /* the model's first layer computes no input gradient: the same here */
-    lam_tensor *dx = ci == 0 ? NULL : &b.dx;
-    double *tl = malloc(3 * (size_t)reps * sizeof(double)), *tg = tl + reps, *tb = tg + reps;
-    double *ratio = malloc(2 * (size_t)reps * sizeof(double)), *bratio = ratio + reps;
+    wrap_batch(&act[0], batch, nd, shape, 61);
+    wrap_batch(&grad[0], batch, nd, shape, 62);
+    for (int i = 0; i < nb; i++) {
+        lam_layer_out_shape(blk[i], &nd, shape);
+        wrap_batch(&act[i + 1], batch, nd, shape, 63 + (uint64_t)i);
+        wrap_batch(&grad[i + 1], batch, nd, shape, 70 + (uint64_t)i);
+    }
+    double *tl = malloc(5 * (size_t)reps * sizeof(double));
+    double *tg = tl + reps, *tb = tg + reps, *ratio = tb + reps, *bratio = ratio + reps;
     double gflops = 0.0;
     int st = LAM_OK;
-    for (int i = -2; i < reps; i++) { /* two warm-up rounds */
+    for (int r = -2; r < reps; r++) { /* two warm-up rounds */
         probe_start();
         double t0 = bench_now();
-        st |= lam_layer_forward(conv, &b.x, &b.yc, 1);
+        st |= lam_layer_forward(blk[0], &act[0], &act[1], 1);
         double t1 = bench_now();
-        st |= lam_layer_forward(relu, &b.yc, &b.yr, 1);
-        st |= lam_layer_forward(pool, &b.yr, &b.yp, 1);
-        st |= lam_layer_backward(pool, &b.yr, &b.yp, &b.dyp, &b.dyr);
-        st |= lam_layer_backward(relu, &b.yc, &b.yr, &b.dyr, &b.dyc);
+        for (int i = 1; i < nb; i++) {
+            st |= lam_layer_forward(blk[i], &act[i], &act[i + 1], 1);
+        }
+        for (int i = nb - 1; i >= 1; i--) {
+            st |= lam_layer_backward(blk[i], &act[i], &act[i + 1], &grad[i + 1], &grad[i]);
+        }
         double t2 = bench_now();
-        st |= lam_layer_backward(conv, &b.x, &b.yc, &b.dyc, dx);
+        /* the model's first layer computes no input gradient: the same here */
+        st |= lam_layer_backward(blk[0], &act[0], &act[1], &grad[1], ci == 0 ? NULL : &grad[0]);
         double t3 = bench_now();
         double gs, gf;
         probe_stop(&gs, &gf);
-        if (i >= 0) {
-            tl[i] = (t1 - t0) + (t3 - t2);
-            tb[i] = t3 - t0;
-            tg[i] = gs;
-            ratio[i] = gs / tl[i];
-            bratio[i] = gs / tb[i];
+        if (r >= 0) {
+            tl[r] = (t1 - t0) + (t3 - t2);
+            tb[r] = t3 - t0;
+            tg[r] = gs;
+            ratio[r] = gs / tl[r];
+            bratio[r] = gs / tb[r];
             gflops = gf;
         }
     }
-    double expect = (double)lam_layer_flops(conv) * (double)batch * (dx != NULL ? 3.0 : 2.0);
+    double expect = (double)lam_layer_flops(blk[0]) * (double)batch * (ci == 0 ? 2.0 : 3.0);
     out->batch = batch;
-    snprintf(out->layer, sizeof out->layer, "%s", lam_layer_name(conv));
+    snprintf(out->layer, sizeof out->layer, "%s", lam_layer_name(blk[0]));
+    out->block_layers = nb;
     out->layer_s = bench_summarize(tl, reps).med;
     out->gemm_s = bench_summarize(tg, reps).med;
     out->block_s = bench_summarize(tb, reps).med;
@@ -361,10 +375,9 @@ static int share_block(lam_model *m, int ci, int64_t batch, int reps, share_resu
     out->block_share = bench_summarize(bratio, reps).med;
     out->coverage = gflops / expect;
     free(tl);
-    free(ratio);
-    lam_tensor *all[] = {&b.x, &b.yc, &b.yr, &b.yp, &b.dyp, &b.dyr, &b.dyc, &b.dx};
-    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
-        free(all[k]->data);
+    for (int i = 0; i <= nb; i++) {
+        free(act[i].data);
+        free(grad[i].data);
     }
     return st == LAM_OK ? 0 : -1;
 }
