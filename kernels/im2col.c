@@ -62,6 +62,11 @@ static void im2col_row_block(float *restrict dst, const float *restrict src, int
 
 void lam__im2col(const lam_conv_geom *g, const float *x, int64_t c0, float *col)
 {
+    lam__im2col_ld(g, x, c0, col, g->oh * g->ow);
+}
+
+void lam__im2col_ld(const lam_conv_geom *g, const float *x, int64_t c0, float *col, int64_t ld)
+{
     const int64_t cig = g->c_in / g->groups;
     const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow, sw = g->sw;
     const int64_t p = oh * ow;
@@ -76,7 +81,7 @@ void lam__im2col(const lam_conv_geom *g, const float *x, int64_t c0, float *col)
                 const int64_t offx = kj * g->dw - g->pw;
                 int64_t xlo, xhi;
                 valid_range(ow, w, sw, offx, &xlo, &xhi);
-                float *restrict dst = col + ((c * g->kh + ki) * g->kw + kj) * p;
+                float *restrict dst = col + ((c * g->kh + ki) * g->kw + kj) * ld;
                 if (same_pitch && yhi > ylo && xhi > xlo) {
                     im2col_row_block(dst, xc + (ylo + offy) * w + xlo + offx, ow, p, ylo, yhi,
                                      xlo, xhi);
@@ -112,9 +117,13 @@ void lam__im2col(const lam_conv_geom *g, const float *x, int64_t c0, float *col)
 
 void lam__col2im(const lam_conv_geom *g, const float *col, int64_t c0, float *x)
 {
+    lam__col2im_ld(g, col, g->oh * g->ow, c0, x);
+}
+
+void lam__col2im_ld(const lam_conv_geom *g, const float *col, int64_t ld, int64_t c0, float *x)
+{
     const int64_t cig = g->c_in / g->groups;
     const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow, sw = g->sw;
-    const int64_t p = oh * ow;
     for (int64_t c = 0; c < cig; c++) {
         float *xc = x + (c0 + c) * h * w;
         for (int64_t ki = 0; ki < g->kh; ki++) {
@@ -125,7 +134,7 @@ void lam__col2im(const lam_conv_geom *g, const float *col, int64_t c0, float *x)
                 const int64_t offx = kj * g->dw - g->pw;
                 int64_t xlo, xhi;
                 valid_range(ow, w, sw, offx, &xlo, &xhi);
-                const float *src = col + ((c * g->kh + ki) * g->kw + kj) * p;
+                const float *src = col + ((c * g->kh + ki) * g->kw + kj) * ld;
                 const int64_t cnt = xhi - xlo;
                 if (cnt == 0) {
                     continue;

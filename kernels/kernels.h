@@ -156,6 +156,47 @@ void lam__act_bwd(lam_act act, float param, int64_t n, const float *x, const flo
 void lam__act_bwd_ref(lam_act act, float param, int64_t n, const float *x, const float *y,
                       const float *dy, float *dx);
 
+/* ------------------------------------------------------- fused convolutions */
+/* Images per GEMM of the batched strategy (batch folded into N). Large enough for BLAS to
+ * thread each GEMM well, small enough that col stays a few MiB. */
+#define LAM_CONV_GROUP 16
+
+typedef enum lam_conv_strategy {
+    LAM_CONV_CHUNKED = 0, /* OpenMP over chunks of LAM_CHUNK images, one GEMM per image */
+    LAM_CONV_BATCHED = 1, /* images folded into N, GEMMs outside parallel regions */
+} lam_conv_strategy;
+
+/* What runs on a convolution's output while it is in cache: y = pool(act(conv(x) + b)). */
+typedef struct lam_conv_fusion {
+    lam_act act;                /* LAM_ACT_NONE or LAM_ACT_RELU */
+    const lam_pool_geom *pool;  /* max pool after the activation (pool->c == C_out, its h/w
+                                 * == OH/OW), or NULL */
+    lam_conv_strategy strategy;
+} lam_conv_fusion;
+
+/* Floats of workspace for a fused conv (f NULL: plain conv, chunked). */
+int64_t lam__conv2d_fused_workspace(const lam_conv_geom *g, const lam_conv_fusion *f, int nt);
+int64_t lam__conv2d_fused_workspace_ref(const lam_conv_geom *g, const lam_conv_fusion *f,
+                                        int nt);
+/* y = pool(act(conv(x) + b)): y(N, C_out, PH, PW) with pool (argmax alongside, as
+ * lam__maxpool_fwd's), else y(N, C_out, OH, OW) and argmax unused. Overwrites y. */
+void lam__conv2d_fused_fwd(const lam_conv_geom *g, const lam_conv_fusion *f, const float *x,
+                           const float *w, const float *b, float *y, int32_t *argmax, float *ws,
+                           int nt);
+void lam__conv2d_fused_fwd_ref(const lam_conv_geom *g, const lam_conv_fusion *f, const float *x,
+                               const float *w, const float *b, float *y, int32_t *argmax,
+                               float *ws, int nt);
+/* Backward of the fused block from y and argmax of its forward and dy (shaped like y):
+ * dx overwritten (NULL: skipped), dw += and db += (each may be NULL; x may be NULL when
+ * both are). */
+void lam__conv2d_fused_bwd(const lam_conv_geom *g, const lam_conv_fusion *f, const float *x,
+                           const float *w, const float *y, const int32_t *argmax,
+                           const float *dy, float *dx, float *dw, float *db, float *ws, int nt);
+void lam__conv2d_fused_bwd_ref(const lam_conv_geom *g, const lam_conv_fusion *f,
+                               const float *x, const float *w, const float *y,
+                               const int32_t *argmax, const float *dy, float *dx, float *dw,
+                               float *db, float *ws, int nt);
+
 /* --------------------------------------------------------------------- bias */
 /* y(n, c, hw) += b(c), then y = act(y): fused so y is read once after the GEMM. */
 void lam__bias_act(int64_t n, int64_t c, int64_t hw, const float *b, lam_act act, float param,
@@ -199,6 +240,12 @@ typedef struct lam_kernels {
     void (*act_fwd)(lam_act, float, int64_t, const float *, float *);
     void (*act_bwd)(lam_act, float, int64_t, const float *, const float *, const float *,
                     float *);
+    int64_t (*conv2d_fused_workspace)(const lam_conv_geom *, const lam_conv_fusion *, int);
+    void (*conv2d_fused_fwd)(const lam_conv_geom *, const lam_conv_fusion *, const float *,
+                             const float *, const float *, float *, int32_t *, float *, int);
+    void (*conv2d_fused_bwd)(const lam_conv_geom *, const lam_conv_fusion *, const float *,
+                             const float *, const float *, const int32_t *, const float *,
+                             float *, float *, float *, float *, int);
     void (*bias_act)(int64_t, int64_t, int64_t, const float *, lam_act, float, float *);
     void (*bias_grad)(int64_t, int64_t, int64_t, const float *, float *);
     lam_status (*softmax_xent)(int64_t, int64_t, const float *, const int32_t *, float,
