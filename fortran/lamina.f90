@@ -244,10 +244,15 @@ contains
     type(c_ptr), intent(in) :: p
     character(len=:), allocatable :: s
     character(kind=c_char), pointer :: chars(:)
-    integer :: i, n
+    integer :: i, n, ierr
 
     n = int(c_strlen(p))
-    allocate(character(len=n) :: s)
+    ! stat= keeps an allocation failure from stopping the host program (an empty message).
+    allocate(character(len=n) :: s, stat=ierr)
+    if (ierr /= 0) then
+      n = 0
+      allocate(character(len=0) :: s, stat=ierr)
+    end if
     if (n == 0) then
       return
     end if
@@ -576,7 +581,7 @@ contains
     real(c_float), intent(in), target, contiguous :: x(:,:)
     real(c_float), intent(inout), target, contiguous :: y(:,:)
     integer :: st
-    integer :: k
+    integer :: k, ierr
     real(c_float), allocatable, target :: t(:,:)
 
     k = lam_model_n_out(model)
@@ -590,7 +595,11 @@ contains
                          size(x, 2, kind=c_int64_t), float_ptr_out(y)))
       return
     end if
-    allocate(t(k, size(x, 1)))
+    allocate(t(k, size(x, 1)), stat=ierr)
+    if (ierr /= 0) then
+      st = LAM_ERR_NOMEM
+      return
+    end if
     st = int(c_predict(model%p, float_ptr(x), size(x, 1, kind=c_int64_t), &
                        size(x, 2, kind=c_int64_t), float_ptr_out(t)))
     if (st == LAM_OK) then
