@@ -36,7 +36,8 @@ if [ -z "$pc" ]; then
     echo "FAIL: no lamina.pc was installed"
     exit 1
 fi
-export PKG_CONFIG_PATH=$(dirname "$pc")
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH
 prefix=$(pkg-config --variable=prefix lamina)
 includedir=$(pkg-config --variable=includedir lamina)
 libdir=$(pkg-config --variable=libdir lamina)
@@ -86,10 +87,10 @@ if [ "$mode" = c ]; then
         case $static in *" $l "*) ;; *) fail "pkg-config --static lacks $l" ;; esac
     done
 
-    warn="-std=c11 -Wall -Wextra -Wpedantic -Werror"
+    warn=(-std=c11 -Wall -Wextra -Wpedantic -Werror)
     # shellcheck disable=SC2046
     # -lm is the app's own (it calls sinf).
-    "$CC" $warn "$src/tests/install/app.c" $(staged_flags --cflags --libs lamina) -lm \
+    "$CC" "${warn[@]}" "$src/tests/install/app.c" $(staged_flags --cflags --libs lamina) -lm \
         -o "$tmp/app_shared"
     # The staged library, not one installed on the system, must be the one loaded.
     LD_LIBRARY_PATH="$stage$libdir" ldd "$tmp/app_shared" | grep -q "$stage$libdir/liblamina" ||
@@ -101,13 +102,12 @@ if [ "$mode" = c ]; then
     sflags=()
     for w in $(staged_flags --cflags --static --libs lamina); do
         if [ "$w" = -llamina ]; then
-            sflags+=(-Wl,-Bstatic -llamina -Wl,-Bdynamic)
+            sflags+=("-Wl,-Bstatic" -llamina "-Wl,-Bdynamic")
         else
             sflags+=("$w")
         fi
     done
-    # shellcheck disable=SC2086
-    "$CC" $warn "$src/tests/install/app.c" "${sflags[@]}" -o "$tmp/app_static"
+    "$CC" "${warn[@]}" "$src/tests/install/app.c" "${sflags[@]}" -o "$tmp/app_static"
     if readelf -d "$tmp/app_static" | grep -q 'liblamina\.so'; then
         fail "app_static still needs liblamina.so"
     fi
