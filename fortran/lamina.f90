@@ -389,13 +389,17 @@ contains
     n = c_model_param_count(model%p)
   end function lam_model_param_count
 
-  ! Number of outputs per sample (the product of the output shape).
+  ! Number of outputs per sample (the product of the output shape); 0 for a null handle.
   function lam_model_n_out(model) result(n)
     type(lam_model), intent(in) :: model
     integer :: n
     integer(c_int) :: ndim
     integer(c_int64_t) :: shp(3)
 
+    n = 0
+    if (.not. c_associated(model%p)) then
+      return
+    end if
     call c_model_out_shape(model%p, ndim, shp)
     n = int(product(shp(1:ndim)))
   end function lam_model_n_out
@@ -573,9 +577,10 @@ contains
 
   ! Inference: y(samples, n_out) = model(x(samples, features)). With one output, lamina
   ! writes y directly; with several, it writes a temporary (n_out, samples) array, which is
-  ! transposed into y. y of the wrong shape gives LAM_ERR_SHAPE (the context's message is not
-  ! updated by this check, which happens on the Fortran side). Not thread-safe on one
-  ! model: give each thread its own context and a lam_model_clone.
+  ! transposed into y. A null model gives LAM_ERR_ARG and y of the wrong shape LAM_ERR_SHAPE,
+  ! without a message: these checks happen on the Fortran side, which cannot set the
+  ! context's message. Not thread-safe on one model: give each thread its own context and a
+  ! lam_model_clone.
   function lam_predict_array(model, x, y) result(st)
     type(lam_model), intent(in) :: model
     real(c_float), intent(in), target, contiguous :: x(:,:)
@@ -584,6 +589,10 @@ contains
     integer :: k, ierr
     real(c_float), allocatable, target :: t(:,:)
 
+    if (.not. c_associated(model%p)) then
+      st = LAM_ERR_ARG
+      return
+    end if
     k = lam_model_n_out(model)
     if (size(y, 1) /= size(x, 1) .or. size(y, 2) /= k) then
       st = LAM_ERR_SHAPE
