@@ -145,8 +145,14 @@ int64_t lam_conv_out(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t
     if (in <= 0 || k <= 0 || stride <= 0 || pad < 0 || dil <= 0) {
         return 0;
     }
-    int64_t span = dil * (k - 1) + 1;
-    int64_t room = in + 2 * pad - span;
+    /* sizes come from user specs and files: products of 12-digit values overflow int64, and
+     * a window or padding that large cannot give a usable output anyway */
+    int64_t span, room;
+    if (lam__mul_i64(dil, k - 1, &span) || lam__mul_i64(pad, 2, &room) ||
+        lam__add_i64(in, room, &room)) {
+        return 0;
+    }
+    room = room - span - 1; /* room, span >= 0: cannot overflow in this order */
     if (room < 0) {
         return 0;
     }

@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Bytes a spec may need beyond the file's float32 tensors before lam_checkpoint_model()
+ * refuses it without building the model (see check_spec_size). */
+#define CK_SLACK ((int64_t)1 << 16)
+
 struct lam_checkpoint {
     lam_ctx *ctx;
     lam_st_file *st;
@@ -219,6 +223,101 @@ static int parse_input(const char *s, int *ndim, int64_t shape[3])
     return n == 1 || n == 3;
 }
 
+/* a*b and a+b saturating at INT64_MAX (inputs >= 0): sizes only compared, never allocated */
+static int64_t sat_mul(int64_t a, int64_t b)
+{
+    int64_t r;
+    return lam__mul_i64(a, b, &r) ? INT64_MAX : r;
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return lam__add_i64(a, b, &r) ? INT64_MAX : r;
+}
+
+/* Floats of parameters and buffers of the layers `d` on input (ndim, s), by the layers' own
+ * shape rules, without allocating; -1 when a layer does not fit its input, which
+ * lam_model_create() then reports. Only parameter-holding kinds and kinds that change the
+ * shape matter; the others keep the shape. */
+static int64_t spec_floats(const lam_layer_desc *d, int count, int ndim, const int64_t *in)
+{
+    int64_t s[3] = {in[0], ndim == 3 ? in[1] : 1, ndim == 3 ? in[2] : 1}, total = 0;
+    for (int i = 0; i < count; i++, d++) {
+        int pool = d->kind == LAM_LAYER_MAXPOOL || d->kind == LAM_LAYER_AVGPOOL;
+        if (d->kind == LAM_LAYER_CONV2D || pool) {
+            /* bounded so that lam_conv_out() cannot overflow; larger is left to the layer */
+            const int64_t lim = INT64_C(1) << 30;
+            int64_t sh = d->sh ? d->sh : pool ? d->kh : 1, sw = d->sw ? d->sw : pool ? d->kw : 1;
+            int64_t dh = pool ? 1 : d->dh, dw = pool ? 1 : d->dw;
+            if (ndim != 3 || d->kh > lim || d->kw > lim || dh > lim || dw > lim ||
+                d->ph > lim || d->pw > lim || s[1] > lim || s[2] > lim) {
+                return -1;
+            }
+            int64_t oh = lam_conv_out(s[1], d->kh, sh, d->ph, dh);
+            int64_t ow = lam_conv_out(s[2], d->kw, sw, d->pw, dw);
+            if (oh < 1 || ow < 1 || (!pool && (d->groups < 1 || s[0] % d->groups != 0))) {
+                return -1;
+            }
+            if (!pool) {
+                int64_t k = sat_mul(s[0] / d->groups, sat_mul(d->kh, d->kw));
+                total = sat_add(total, sat_add(sat_mul(d->out, k), d->bias ? d->out : 0));
+                s[0] = d->out;
+            }
+            s[1] = oh;
+            s[2] = ow;
+        } else if (d->kind == LAM_LAYER_LINEAR) {
+            if (ndim != 1) {
+                return -1;
+            }
+            total = sat_add(total, sat_add(sat_mul(d->out, s[0]), d->bias ? d->out : 0));
+            s[0] = d->out;
+        } else if (d->kind == LAM_LAYER_FLATTEN || d->kind == LAM_LAYER_GLOBAL_AVGPOOL) {
+            s[0] = d->kind == LAM_LAYER_FLATTEN ? sat_mul(s[0], sat_mul(s[1], s[2])) : s[0];
+            s[1] = s[2] = 1;
+            ndim = 1;
+        } else if (d->kind == LAM_LAYER_BATCHNORM) {
+            total = sat_add(total, sat_mul(4, s[0])); /* gamma, beta, running mean and var */
+        }
+    }
+    return total;
+}
+
+/* A checkpoint must hold every parameter and buffer of the model it describes, so a spec
+ * needing far more float32 bytes than the file's tensors hold is rejected before the model
+ * (and its weights, sized by the spec alone) is allocated: a 200-byte file must not make us
+ * allocate gigabytes. A shortfall within CK_SLACK is left to the per-tensor checks, whose
+ * message names the missing tensor. */
+static lam_status check_spec_size(lam_checkpoint *ck, const char *spec, int ndim,
+                                  const int64_t *shape, int64_t n_out)
+{
+    const char *builtin = lam_model_builtin_spec(spec);
+    lam_layer_desc *descs = lam_alloc(ck->ctx, LAM_SPEC_MAX_LAYERS * sizeof *descs);
+    if (descs == NULL) {
+        return LAM_ERR_NOMEM;
+    }
+    int count = 0;
+    int64_t need = -1;
+    if (lam__spec_parse(ck->ctx, builtin != NULL ? builtin : spec, n_out, descs,
+                        LAM_SPEC_MAX_LAYERS, &count) == LAM_OK) {
+        need = spec_floats(descs, count, ndim, shape);
+    }
+    lam_free(ck->ctx, descs);
+    int64_t have = 0;
+    for (int i = 0; i < lam__st_count(ck->st); i++) {
+        const lam_st_tensor *t = lam__st_at(ck->st, i);
+        have += t->dtype == LAM_ST_F32 ? t->nbytes : 0;
+    }
+    if (need >= 0 && sat_mul(need, (int64_t)sizeof(float)) > sat_add(have, CK_SLACK)) {
+        return lam__error(ck->ctx, LAM_ERR_FORMAT,
+                          "%s: lamina.spec needs %lld bytes of float32 weights on input %s, "
+                          "the file holds %lld", lam__st_path(ck->st),
+                          (long long)sat_mul(need, (int64_t)sizeof(float)),
+                          lam_checkpoint_meta(ck, "lamina.input"), (long long)have);
+    }
+    return LAM_OK;
+}
+
 lam_status lam_checkpoint_model(lam_checkpoint *ck, int64_t max_batch, lam_model **out)
 {
     if (ck == NULL || out == NULL) {
@@ -236,7 +335,16 @@ lam_status lam_checkpoint_model(lam_checkpoint *ck, int64_t max_batch, lam_model
         return lam__error(ck->ctx, LAM_ERR_FORMAT, "%s: bad lamina.input or lamina.n_out", path);
     }
     lam_model *m = NULL;
-    lam_status st = lam_model_create(ck->ctx, spec, ndim, shape, n_out, max_batch, &m);
+    lam_status st = check_spec_size(ck, spec, ndim, shape, n_out);
+    if (st == LAM_OK) {
+        st = lam_model_create(ck->ctx, spec, ndim, shape, n_out, max_batch, &m);
+        if (st != LAM_OK) {
+            /* the model's message (e.g. a spec syntax error) does not name the file */
+            char detail[LAM_ERRMSG_MAX];
+            snprintf(detail, sizeof detail, "%s", lam_ctx_errmsg(ck->ctx));
+            lam__error(ck->ctx, st, "%s: %s", path, detail);
+        }
+    }
     if (st == LAM_OK) {
         st = lam_checkpoint_load_weights(ck, m);
     }
@@ -245,6 +353,25 @@ lam_status lam_checkpoint_model(lam_checkpoint *ck, int64_t max_batch, lam_model
         return st;
     }
     *out = m;
+    return LAM_OK;
+}
+
+/* Every value of F32 tensor `name` (already checked to exist) is finite. Saves refuse NaN,
+ * so a non-finite value means a damaged or foreign file: it must not reach the weights or
+ * the optimizer state, where it would poison every later step. */
+static lam_status check_finite(lam_checkpoint *ck, const char *name)
+{
+    const lam_st_tensor *t = lam__st_find(ck->st, name);
+    const unsigned char *p = t->data;
+    for (int64_t i = 0; i < t->numel; i++) {
+        float v;
+        memcpy(&v, p + (size_t)i * sizeof v, sizeof v); /* foreign files may be unaligned */
+        if (!isfinite(v)) {
+            return lam__error(ck->ctx, LAM_ERR_FORMAT, "%s: tensor '%s' element %lld is %s",
+                              lam__st_path(ck->st), name, (long long)i,
+                              isnan(v) ? "NaN" : "infinite");
+        }
+    }
     return LAM_OK;
 }
 
@@ -270,6 +397,9 @@ static lam_status weights_pass(lam_checkpoint *ck, lam_model *m, int copy)
                                                 p->w, bytes)
                                  : lam__st_check(ck->ctx, ck->st, nm, LAM_ST_F32, nd, shape,
                                                  bytes);
+            if (st == LAM_OK && !copy) {
+                st = check_finite(ck, nm);
+            }
             if (st != LAM_OK) {
                 return st;
             }
@@ -317,6 +447,9 @@ lam_status lam_checkpoint_load_optim(lam_checkpoint *ck, lam_optim *opt)
             int64_t bytes = (int64_t)sizeof(float) * n;
             st = pass ? lam__st_copy(ck->ctx, ck->st, nm, LAM_ST_F32, 1, &n, data, bytes)
                       : lam__st_check(ck->ctx, ck->st, nm, LAM_ST_F32, 1, &n, bytes);
+            if (st == LAM_OK && !pass) {
+                st = check_finite(ck, nm);
+            }
         }
     }
     if (st == LAM_OK) {

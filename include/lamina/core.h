@@ -184,7 +184,7 @@ LAM_API float lam_rng_normal(uint64_t seed, uint64_t stream, uint64_t index);
 LAM_API double lam_time_now(void);
 
 /** Output size of a convolution or pooling window: (in + 2*pad - dil*(k-1) - 1) / stride + 1.
- *  Returns 0 or less when the window does not fit. */
+ *  Returns 0 or less when the window does not fit, and 0 when a term overflows int64. */
 LAM_API int64_t lam_conv_out(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil);
 
 #ifdef __cplusplus

@@ -270,16 +270,21 @@ LAM_API void lam_checkpoint_close(lam_checkpoint *ck);
 /** A metadata value, or NULL. Valid until close. */
 LAM_API const char *lam_checkpoint_meta(const lam_checkpoint *ck, const char *key);
 /** Build the model the checkpoint describes (spec, input shape, n_out) for max_batch and
- *  load its weights and buffers. */
+ *  load its weights and buffers. A spec whose parameters and buffers need far more bytes
+ *  than the file's float32 tensors hold is LAM_ERR_FORMAT before anything is allocated for
+ *  it; a failure to build the model keeps its status, with the file named in the message. */
 LAM_API lam_status lam_checkpoint_model(lam_checkpoint *ck, int64_t max_batch,
                                         lam_model **out);
 /**
  * Load weights and buffers into an existing model. Every tensor must exist with the same
  * shape: a checkpoint of another model gives LAM_ERR_SHAPE or LAM_ERR_FORMAT naming the
- * tensor, and the model is left unchanged. Also restores the model's step counter.
+ * tensor, and the model is left unchanged. A NaN or Inf value is LAM_ERR_FORMAT too. Also
+ * restores the model's step counter.
  */
 LAM_API lam_status lam_checkpoint_load_weights(lam_checkpoint *ck, lam_model *m);
-/** Restore an optimizer's state arrays and step counter (same parameters, same kind). */
+/** Restore an optimizer's state arrays and step counter (same parameters, same kind). A
+ *  missing or non-finite array is LAM_ERR_FORMAT, another size LAM_ERR_SHAPE; on failure
+ *  the optimizer is unchanged. */
 LAM_API lam_status lam_checkpoint_load_optim(lam_checkpoint *ck, lam_optim *opt);
 /** Whether the checkpoint holds optimizer state. */
 LAM_API int lam_checkpoint_has_optim(const lam_checkpoint *ck);
