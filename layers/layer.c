@@ -352,3 +352,59 @@ int64_t lam_layer_flops(const lam_layer *l)
 {
     return l != NULL ? l->flops : 0;
 }
+
+const char *lam_layer_strategy(const lam_layer *l)
+{
+    return l != NULL ? l->strategy : "";
+}
+
+/* ------------------------------------------------------------ model fusion */
+
+int lam__layer_can_fuse(const lam_layer *l, lam_act act, const lam_layer *pool)
+{
+    if (l == NULL || (act != LAM_ACT_NONE && act != LAM_ACT_RELU)) {
+        return 0;
+    }
+    if (l->desc.kind == LAM_LAYER_CONV2D) {
+        return pool == NULL || pool->desc.kind == LAM_LAYER_MAXPOOL;
+    }
+    return l->desc.kind == LAM_LAYER_LINEAR && pool == NULL && act == LAM_ACT_RELU;
+}
+
+lam_status lam__layer_fuse(lam_layer *l, lam_act act, lam_layer *pool, lam_layer *act_layer)
+{
+    if (!lam__layer_can_fuse(l, act, pool)) {
+        return lam__layer_error(l, LAM_ERR_ARG, "cannot fuse");
+    }
+    l->fuse_act = act;
+    l->fuse_pool = pool;
+    lam_layer *absorbed[2] = {act_layer, pool};
+    for (int i = 0; i < 2; i++) {
+        if (absorbed[i] != NULL) {
+            snprintf(absorbed[i]->strategy, sizeof absorbed[i]->strategy, "in %s", l->name);
+        }
+    }
+    if (l->desc.kind == LAM_LAYER_CONV2D) {
+        return lam__conv2d_fuse(l);
+    }
+    snprintf(l->strategy, sizeof l->strategy, "gemm+relu");
+    return LAM_OK;
+}
+
+lam_status lam__layer_forward_fused(lam_layer *l, const float *x, float *y, int64_t n,
+                                    int train)
+{
+    if (l->desc.kind == LAM_LAYER_CONV2D) {
+        return lam__conv2d_forward_fused(l, x, y, n);
+    }
+    return lam__linear_forward_fused(l, x, y, n, train);
+}
+
+lam_status lam__layer_backward_fused(lam_layer *l, const float *x, const float *y, float *dy,
+                                     float *dx, int64_t n)
+{
+    if (l->desc.kind == LAM_LAYER_CONV2D) {
+        return lam__conv2d_backward_fused(l, x, y, dy, dx, n);
+    }
+    return lam__linear_backward_fused(l, x, y, dy, dx, n);
+}

@@ -42,7 +42,17 @@ struct lam_layer {
     lam_conv_geom conv;
     lam_pool_geom pool;
     float *ws;                 /* conv workspace; bn saved mean/invstd; dropout mask */
+    int64_t ws_n;              /* floats in ws */
     int32_t *argmax;           /* max-pool */
+
+    /* How the layer runs (lam_layer_strategy). A model may fold the activation and max
+     * pool after a conv or linear layer into it (lam__layer_fuse); the folded layers then
+     * do no work of their own in the model's step, and the public per-layer calls keep
+     * their unfused meaning. */
+    lam_conv_strategy conv_strategy;
+    lam_act fuse_act;          /* activation folded into this layer, LAM_ACT_NONE if none */
+    struct lam_layer *fuse_pool; /* max pool folded into this conv, or NULL */
+    char strategy[64];
 };
 
 /* Per-kind setup: check the input shape, fill out_shape/flops, and say how many parameter
@@ -66,6 +76,28 @@ void lam__layer_init_uniform(lam_layer *l);
 lam_status lam__layer_create_at(lam_ctx *ctx, const lam_layer_desc *d, int in_ndim,
                                 const int64_t *in_shape, int64_t max_batch, uint64_t stream,
                                 int index, lam_layer **out);
+
+/* Model-level fusion. lam__layer_can_fuse: whether l (conv2d or linear) can absorb `act`
+ * (LAM_ACT_RELU or NONE) and, for conv2d, the max-pool layer `pool` (may be NULL) that
+ * follows. lam__layer_fuse sizes the workspace for it (create time, may fail with NOMEM)
+ * and marks the absorbed layers; lam__layer_forward_fused / backward_fused then compute the
+ * whole group: y is the output of the group's last layer, dy its gradient (a linear layer
+ * masks it in place), x and dx the group's input and its gradient. */
+int lam__layer_can_fuse(const lam_layer *l, lam_act act, const lam_layer *pool);
+lam_status lam__layer_fuse(lam_layer *l, lam_act act, lam_layer *pool, lam_layer *act_layer);
+lam_status lam__layer_forward_fused(lam_layer *l, const float *x, float *y, int64_t n,
+                                    int train);
+lam_status lam__layer_backward_fused(lam_layer *l, const float *x, const float *y, float *dy,
+                                     float *dx, int64_t n);
+/* Kind-specific halves of the above (conv2d.c, linear.c). */
+lam_status lam__conv2d_fuse(lam_layer *l);
+lam_status lam__conv2d_forward_fused(lam_layer *l, const float *x, float *y, int64_t n);
+lam_status lam__conv2d_backward_fused(lam_layer *l, const float *x, const float *y,
+                                      const float *dy, float *dx, int64_t n);
+lam_status lam__linear_forward_fused(lam_layer *l, const float *x, float *y, int64_t n,
+                                     int train);
+lam_status lam__linear_backward_fused(lam_layer *l, const float *x, const float *y, float *dy,
+                                      float *dx, int64_t n);
 
 /* Format "layer <i> (<kind>): " + message, set the context error, return st. */
 lam_status lam__layer_error(const lam_layer *l, lam_status st, const char *fmt, ...)

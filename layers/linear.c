@@ -1,6 +1,8 @@
 /* linear layer: y(n, out) = x(n, in) W(out, in)^T + b(out), one GEMM over the whole batch. */
 #include "layer_internal.h"
 
+#include <stdio.h>
+
 static lam_status linear_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
 {
     (void)train;
@@ -20,6 +22,27 @@ static lam_status linear_backward(lam_layer *l, const float *x, const float *y, 
 }
 
 static const lam_layer_ops linear_ops = {"linear", linear_forward, linear_backward};
+
+/* relu folded in by the model: applied on y while it is in cache; backward masks dy (the
+ * model's own gradient buffer) in place by y > 0, which is relu's derivative. */
+lam_status lam__linear_forward_fused(lam_layer *l, const float *x, float *y, int64_t n,
+                                     int train)
+{
+    lam_status st = linear_forward(l, x, y, n, train);
+    if (st == LAM_OK && l->fuse_act != LAM_ACT_NONE) {
+        l->k->act_fwd(l->fuse_act, 0.0f, n * l->out_numel, y, y);
+    }
+    return st;
+}
+
+lam_status lam__linear_backward_fused(lam_layer *l, const float *x, const float *y, float *dy,
+                                      float *dx, int64_t n)
+{
+    if (l->fuse_act != LAM_ACT_NONE) {
+        l->k->act_bwd(l->fuse_act, 0.0f, n * l->out_numel, y, y, dy, dy);
+    }
+    return linear_backward(l, x, y, dy, dx, n);
+}
 
 lam_status lam__linear_setup(lam_layer *l)
 {
@@ -42,6 +65,8 @@ lam_status lam__linear_setup(lam_layer *l)
     l->out_ndim = 1;
     l->out_shape[0] = out;
     l->flops = 2 * nw;
+    /* one GEMM over the whole batch per product; BLAS threads it outside our regions */
+    snprintf(l->strategy, sizeof l->strategy, "gemm");
     lam_status st = lam__layer_alloc_params(l, nw, l->desc.bias ? out : 0, in, out);
     if (st == LAM_OK) {
         lam__layer_init_uniform(l);

@@ -1,25 +1,94 @@
 /* Sequential models: shape inference once, all activation and gradient buffers in one arena
  * sized for max_batch, forward/loss/backward without allocation.
  *
+ * Fusion: a conv2d followed by relu and/or max-pool, and a linear followed by relu, run as
+ * one call of the first layer (lam__layer_forward_fused): the activation and the pooling
+ * happen while the GEMM's output is in cache, the un-pooled conv output is never written to
+ * memory, and each block takes one parallel region per pass instead of three. The folded
+ * layers stay in the model (names, checkpoints, lamina info) but do no work of their own.
+ *
  * In-place layers: relu, leaky relu (slope >= 0), dropout and flatten write their output over
  * their input when that input is a buffer of ours (not the caller's x) and the layer before
- * does not need its own output in backward. This halves the activation traffic of conv+relu. */
+ * does not need its own output in backward. This halves the activation traffic of conv+relu
+ * when fusion does not apply. */
 #include "model_internal.h"
 
+#include <stdint.h>
 #include <string.h>
+
+/* First layer of the group that computes layer i's output. */
+static int head_of(const lam_model *m, int i)
+{
+    while (i > 0 && m->span[i] == 0) {
+        i--;
+    }
+    return i;
+}
+
+/* Whether the backward of the group ending at layer `end` reads that group's output. */
+static int needs_own_output(const lam_model *m, int end)
+{
+    lam_layer_kind k = m->layers[end]->desc.kind;
+    if (k == LAM_LAYER_SIGMOID || k == LAM_LAYER_TANH || k == LAM_LAYER_GELU) {
+        return 1;
+    }
+    const lam_layer *h = m->layers[head_of(m, end)];
+    return m->span[head_of(m, end)] > 1 && h->fuse_act != LAM_ACT_NONE; /* relu mask */
+}
 
 static int can_run_in_place(const lam_model *m, int i)
 {
     const lam_layer_desc *d = &m->layers[i]->desc;
-    int kind_ok = d->kind == LAM_LAYER_RELU || d->kind == LAM_LAYER_DROPOUT ||
-                  d->kind == LAM_LAYER_FLATTEN ||
-                  (d->kind == LAM_LAYER_LEAKY_RELU && d->alpha >= 0.0f);
-    if (!kind_ok || i == 0) {
+    if (i == 0 || m->span[i] != 1) {
         return 0;
     }
-    /* element-wise layers whose backward may read their output must keep it */
-    lam_layer_kind prev = m->layers[i - 1]->desc.kind;
-    return prev != LAM_LAYER_SIGMOID && prev != LAM_LAYER_TANH && prev != LAM_LAYER_GELU;
+    if (d->kind == LAM_LAYER_FLATTEN) {
+        return 1; /* changes no value */
+    }
+    int kind_ok = d->kind == LAM_LAYER_RELU || d->kind == LAM_LAYER_DROPOUT ||
+                  (d->kind == LAM_LAYER_LEAKY_RELU && d->alpha >= 0.0f);
+    return kind_ok && !needs_own_output(m, i - 1);
+}
+
+/* Decide the groups (m->span) and size the heads' workspaces for them. */
+static lam_status plan_fusion(lam_model *m)
+{
+    const int n = m->n_layers;
+    m->span = lam_alloc(m->ctx, (size_t)n * sizeof *m->span);
+    if (m->span == NULL) {
+        return LAM_ERR_NOMEM;
+    }
+    for (int i = 0; i < n;) {
+        lam_layer *l = m->layers[i];
+        lam_layer *a = i + 1 < n && m->layers[i + 1]->desc.kind == LAM_LAYER_RELU
+                           ? m->layers[i + 1]
+                           : NULL;
+        const int pi = i + 1 + (a != NULL);
+        lam_layer *p = pi < n && m->layers[pi]->desc.kind == LAM_LAYER_MAXPOOL ? m->layers[pi]
+                                                                               : NULL;
+        const lam_act act = a != NULL ? LAM_ACT_RELU : LAM_ACT_NONE;
+        int span = 1;
+        if (l->desc.kind == LAM_LAYER_CONV2D && (a != NULL || p != NULL) &&
+            lam__layer_can_fuse(l, act, p)) {
+            span = 1 + (a != NULL) + (p != NULL);
+        } else if (l->desc.kind == LAM_LAYER_LINEAR && a != NULL &&
+                   lam__layer_can_fuse(l, act, NULL)) {
+            span = 2;
+            p = NULL;
+        }
+        if (span > 1) {
+            lam_status st = lam__layer_fuse(l, act, p, a);
+            if (st != LAM_OK) {
+                return st;
+            }
+        }
+        m->span[i] = span;
+        for (int j = i + 1; j < i + span; j++) {
+            m->span[j] = 0;
+        }
+        i += span;
+    }
+    return LAM_OK;
 }
 
 static char *dup_string(lam_ctx *ctx, const char *s)
@@ -76,7 +145,7 @@ static lam_status collect_params(lam_model *m)
     return LAM_OK;
 }
 
-/* Reserve every activation and the two gradient buffers, then commit the arena once. */
+/* Reserve every group output and the two gradient buffers, then commit the arena once. */
 static lam_status plan_buffers(lam_model *m)
 {
     size_t nl = (size_t)m->n_layers;
@@ -89,10 +158,15 @@ static lam_status plan_buffers(lam_model *m)
     }
     int64_t biggest = m->in_shape[0] * m->in_shape[1] * m->in_shape[2];
     for (int i = 0; i < m->n_layers; i++) {
-        const lam_layer *l = m->layers[i];
+        offs[i] = SIZE_MAX; /* not materialised: folded into a group */
+        m->in_place[i] = 0;
+    }
+    for (int i = 0; i < m->n_layers; i += m->span[i]) {
+        const int end = i + m->span[i] - 1;
+        const lam_layer *l = m->layers[end];
         m->in_place[i] = can_run_in_place(m, i);
         size_t bytes = (size_t)(m->max_batch * l->out_numel) * sizeof(float);
-        offs[i] = m->in_place[i] ? offs[i - 1] : lam__arena_reserve(&m->arena, bytes);
+        offs[end] = m->in_place[i] ? offs[i - 1] : lam__arena_reserve(&m->arena, bytes);
         biggest = l->out_numel > biggest ? l->out_numel : biggest;
     }
     size_t gbytes = (size_t)(m->max_batch * biggest) * sizeof(float);
@@ -101,7 +175,7 @@ static lam_status plan_buffers(lam_model *m)
     lam_status st = lam__arena_commit(m->ctx, &m->arena);
     if (st == LAM_OK) {
         for (int i = 0; i < m->n_layers; i++) {
-            m->acts[i] = lam__arena_at(&m->arena, offs[i]);
+            m->acts[i] = offs[i] == SIZE_MAX ? NULL : lam__arena_at(&m->arena, offs[i]);
         }
         m->grad[0] = lam__arena_at(&m->arena, g0);
         m->grad[1] = lam__arena_at(&m->arena, g1);
@@ -160,6 +234,9 @@ lam_status lam_model_create(lam_ctx *ctx, const char *spec, int in_ndim,
         st = collect_params(m);
     }
     if (st == LAM_OK) {
+        st = plan_fusion(m);
+    }
+    if (st == LAM_OK) {
         st = plan_buffers(m);
     }
     if (st != LAM_OK) {
@@ -183,6 +260,7 @@ void lam_model_destroy(lam_model *m)
     lam_free(ctx, m->layers);
     lam_free(ctx, m->acts);
     lam_free(ctx, m->in_place);
+    lam_free(ctx, m->span);
     lam_free(ctx, m->params);
     lam_free(ctx, m->bufs);
     lam_free(ctx, m->spec);
@@ -278,15 +356,21 @@ lam_status lam_model_forward(lam_model *m, const float *x, int64_t n, int train,
     m->have_dout = 0;
     m->trained = 0;
     const float *in = x;
-    for (int i = 0; i < m->n_layers; i++) {
+    for (int i = 0; i < m->n_layers; i += m->span[i]) {
+        const int end = i + m->span[i] - 1;
         lam_layer *l = m->layers[i];
-        l->step = m->step;
-        lam_status st = l->ops->forward(l, in, m->acts[i], n, train);
-        l->last_train_n = st == LAM_OK && train ? n : 0;
+        for (int j = i; j <= end; j++) {
+            m->layers[j]->step = m->step;
+        }
+        lam_status st = m->span[i] == 1 ? l->ops->forward(l, in, m->acts[end], n, train)
+                                        : lam__layer_forward_fused(l, in, m->acts[end], n, train);
+        for (int j = i; j <= end; j++) {
+            m->layers[j]->last_train_n = st == LAM_OK && train ? n : 0;
+        }
         if (st != LAM_OK) {
             return st;
         }
-        in = m->acts[i];
+        in = m->acts[end];
     }
     m->x = x;
     m->n = n;
@@ -338,18 +422,22 @@ lam_status lam_model_backward(lam_model *m)
                           "model: backward needs forward(train=1) then lam_model_loss");
     }
     float *dy = m->grad[0];
-    for (int i = m->n_layers - 1; i >= 0; i--) {
+    for (int end = m->n_layers - 1; end >= 0;) {
+        const int i = head_of(m, end);
         lam_layer *l = m->layers[i];
         const float *in = i > 0 ? m->acts[i - 1] : m->x;
         float *dx = NULL;
         if (i > 0) {
             dx = m->in_place[i] ? dy : (dy == m->grad[0] ? m->grad[1] : m->grad[0]);
         }
-        lam_status st = l->ops->backward(l, in, m->acts[i], dy, dx, m->n);
+        lam_status st = m->span[i] == 1
+                            ? l->ops->backward(l, in, m->acts[end], dy, dx, m->n)
+                            : lam__layer_backward_fused(l, in, m->acts[end], dy, dx, m->n);
         if (st != LAM_OK) {
             return st;
         }
         dy = dx;
+        end = i - 1;
     }
     m->have_dout = 0;
     return LAM_OK;

@@ -23,6 +23,9 @@ struct lam_model {
     int64_t max_batch;
     float **acts;            /* acts[i]: output of layer i (aliases acts[i-1] when in place) */
     int *in_place;           /* layer i writes its output over its input */
+    int *span;               /* layers computed by layer i's call: 1 alone, 2-3 when the model
+                              * folded relu/max-pool into it, 0 when folded into an earlier
+                              * one (its acts[] entry is then NULL) */
     float *grad[2];          /* ping-pong gradient buffers, each the largest activation */
     lam_param *params;
     int n_params;

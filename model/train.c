@@ -26,17 +26,25 @@ static int first_bad_layer(const lam_model *m)
 
 /* Index of the first layer whose output in the latest forward (n samples) holds a non-finite
  * value, or -1. An in-place layer shares its input's buffer, so the earliest layer of such a
- * chain is the one named. */
+ * chain is the one named; a fused group (conv + relu + max-pool) is named by its first
+ * layer, whose call computed the group's only stored output. */
 static int first_bad_output(const lam_model *m, int64_t n)
 {
     for (int i = 0; i < m->n_layers; i++) {
         const float *a = m->acts[i];
+        if (a == NULL) {
+            continue; /* folded into the group that ends at a later layer */
+        }
+        int head = i;
+        while (head > 0 && m->span[head] == 0) {
+            head--;
+        }
         float acc = 0.0f;
         for (int64_t k = 0; k < n * m->layers[i]->out_numel; k++) {
             acc += a[k] * 0.0f;
         }
         if (acc != 0.0f) {
-            return i;
+            return head;
         }
     }
     return -1;

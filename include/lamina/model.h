@@ -107,6 +107,14 @@ LAM_API void lam_layer_zero_grad(lam_layer *l);
 /** Parameters of one sample's forward pass, and its multiply-adds times 2 (FLOPs). */
 LAM_API int64_t lam_layer_param_count(const lam_layer *l);
 LAM_API int64_t lam_layer_flops(const lam_layer *l);
+/**
+ * How the layer runs, for reports ("" when there is nothing to say): a conv2d is "chunked"
+ * (OpenMP over chunks of the batch, one single-threaded GEMM per image) or "batched" (images
+ * folded into the GEMMs, threaded by BLAS; chosen when a pthreads OpenBLAS is loaded), with
+ * "+relu" / "+maxpool" when a model folded the layers after it into it; a linear layer is
+ * "gemm" or "gemm+relu"; a folded layer says "in conv2d#0". Static text owned by the layer.
+ */
+LAM_API const char *lam_layer_strategy(const lam_layer *l);
 
 /* ------------------------------------------------------------------ losses */
 
