@@ -96,7 +96,9 @@ typedef struct train_result {
     char strategy[96];      /* per-layer GEMM strategy, if the library reports it */
 } train_result;
 
-/* GEMM share of a conv layer's forward + backward time (the 75% target). */
+/* GEMM share of a conv layer's forward + backward time (the issue's 75% target), for the
+ * conv alone (public per-layer calls) and for its block as the model runs it (the conv with
+ * the relu/maxpool after it; one fused call when the model folds them). */
 typedef struct share_result {
     char model[24];
     char input[16];
@@ -104,12 +106,15 @@ typedef struct share_result {
     int64_t batch;
     int threads;
     double layer_s;         /* conv forward + backward, median */
-    double gemm_s;          /* GEMM time inside it (probe), same reps */
-    double share;           /* gemm_s / layer_s */
+    double gemm_s;          /* GEMM time inside it (probe), median */
+    double share;           /* median over reps of GEMM time / layer time */
+    double coverage;        /* GEMM FLOPs the probe saw / FLOPs the conv must do */
     int block_layers;       /* the conv and the relu/maxpool layers that follow it */
+    int block_fused;        /* 1: the model runs the block as one fused call */
     double block_s;         /* the block's forward + backward */
-    double block_share;     /* gemm_s / block_s */
-    double coverage;        /* GEMM FLOPs the probe saw / FLOPs the layer must do */
+    double block_gemm_s;
+    double block_share;
+    double block_coverage;
 } share_result;
 
 typedef struct bench_run {

@@ -18,6 +18,9 @@
 #include <jansson.h>
 
 #include "bench.h"
+#ifdef LAM_BENCH_HAVE_FUSED
+#include "layer_internal.h" /* lam__layer_{forward,backward}_fused: the model's block calls */
+#endif
 
 #define N_CLASSES 10
 
@@ -313,13 +316,95 @@ static int block_of(lam_model *m, int ci, lam_layer **blk)
     return nb;
 }
 
-/* Share of one conv block of a built model, on the model's own layer objects. */
+/* Whether the model folded blk[1..nb) into blk[0]: their strategy reads "in <conv name>". */
+static int block_fused(lam_layer **blk, int nb)
+{
+#if defined(LAM_BENCH_HAVE_STRATEGY) && defined(LAM_BENCH_HAVE_FUSED)
+    char want[64];
+    snprintf(want, sizeof want, "in %s", lam_layer_name(blk[0]));
+    for (int i = 1; i < nb; i++) {
+        if (strcmp(lam_layer_strategy(blk[i]), want) != 0) {
+            return 0;
+        }
+    }
+    return nb > 1;
+#else
+    (void)blk;
+    (void)nb;
+    return 0;
+#endif
+}
+
+typedef struct block_run {
+    lam_layer *blk[MAX_BLOCK];
+    int nb, first, fused;
+    lam_tensor act[MAX_BLOCK + 1], grad[MAX_BLOCK + 1]; /* [0] input, [i + 1] layer i out */
+} block_run;
+
+/* One forward + backward of the conv alone (whole = 0) or of the whole block as the model
+ * runs it (whole = 1); *seconds is its wall time. */
+static int block_pass(block_run *b, int whole, double *seconds)
+{
+    lam_tensor *dx0 = b->first ? NULL : &b->grad[0]; /* the model's first layer: no dx */
+    int st = LAM_OK;
+    double t0 = bench_now();
+    if (!whole) {
+        st |= lam_layer_forward(b->blk[0], &b->act[0], &b->act[1], 1);
+        st |= lam_layer_backward(b->blk[0], &b->act[0], &b->act[1], &b->grad[1], dx0);
+    } else if (b->fused) {
+#ifdef LAM_BENCH_HAVE_FUSED
+        /* exactly the calls lam_model_forward/backward make for a folded group */
+        const lam_tensor *x = &b->act[0], *y = &b->act[b->nb];
+        st |= lam__layer_forward_fused(b->blk[0], x->data, y->data, x->shape[0], 1);
+        st |= lam__layer_backward_fused(b->blk[0], x->data, y->data, b->grad[b->nb].data,
+                                        dx0 != NULL ? dx0->data : NULL, x->shape[0]);
+#endif
+    } else {
+        for (int i = 0; i < b->nb; i++) {
+            st |= lam_layer_forward(b->blk[i], &b->act[i], &b->act[i + 1], 1);
+        }
+        for (int i = b->nb - 1; i >= 0; i--) {
+            st |= lam_layer_backward(b->blk[i], &b->act[i], &b->act[i + 1], &b->grad[i + 1],
+                                     i == 0 ? dx0 : &b->grad[i]);
+        }
+    }
+    *seconds = bench_now() - t0;
+    return st;
+}
+
+/* Median time, GEMM time, per-rep GEMM share and GEMM FLOPs of `reps` passes. */
+static int time_passes(block_run *b, int whole, int reps, double *t, double *g, double *share,
+                       double *flops)
+{
+    double *tt = malloc(3 * (size_t)reps * sizeof(double)), *tg = tt + reps, *ts = tg + reps;
+    int st = LAM_OK;
+    for (int r = -2; r < reps; r++) { /* two warm-up passes */
+        double sec, gs, gf;
+        probe_start();
+        st |= block_pass(b, whole, &sec);
+        probe_stop(&gs, &gf);
+        if (r >= 0) {
+            tt[r] = sec;
+            tg[r] = gs;
+            ts[r] = gs / sec;
+            *flops = gf;
+        }
+    }
+    *t = bench_summarize(tt, reps).med;
+    *g = bench_summarize(tg, reps).med;
+    *share = bench_summarize(ts, reps).med;
+    free(tt);
+    return st;
+}
+
+/* GEMM share of one conv block of a built model, on the model's own layer objects. */
 static int share_block(lam_model *m, int ci, int64_t batch, int reps, share_result *out)
 {
-    lam_layer *blk[MAX_BLOCK];
-    int nb = block_of(m, ci, blk);
-    /* act[0] is the block's input, act[i + 1] the output of layer i; grad[] alike */
-    lam_tensor act[MAX_BLOCK + 1], grad[MAX_BLOCK + 1];
+    block_run b;
+    memset(&b, 0, sizeof b);
+    b.nb = block_of(m, ci, b.blk);
+    b.first = ci == 0;
+    b.fused = block_fused(b.blk, b.nb);
     int64_t shape[3];
     int nd;
     if (ci == 0) {
@@ -327,57 +412,27 @@ static int share_block(lam_model *m, int ci, int64_t batch, int reps, share_resu
     } else {
         lam_layer_out_shape(lam_model_layer(m, ci - 1), &nd, shape);
     }
-    wrap_batch(&act[0], batch, nd, shape, 61);
-    wrap_batch(&grad[0], batch, nd, shape, 62);
-    for (int i = 0; i < nb; i++) {
-        lam_layer_out_shape(blk[i], &nd, shape);
-        wrap_batch(&act[i + 1], batch, nd, shape, 63 + (uint64_t)i);
-        wrap_batch(&grad[i + 1], batch, nd, shape, 70 + (uint64_t)i);
+    wrap_batch(&b.act[0], batch, nd, shape, 61);
+    wrap_batch(&b.grad[0], batch, nd, shape, 62);
+    for (int i = 0; i < b.nb; i++) {
+        lam_layer_out_shape(b.blk[i], &nd, shape);
+        wrap_batch(&b.act[i + 1], batch, nd, shape, 63 + (uint64_t)i);
+        wrap_batch(&b.grad[i + 1], batch, nd, shape, 70 + (uint64_t)i);
     }
-    double *tl = malloc(5 * (size_t)reps * sizeof(double));
-    double *tg = tl + reps, *tb = tg + reps, *ratio = tb + reps, *bratio = ratio + reps;
-    double gflops = 0.0;
-    int st = LAM_OK;
-    for (int r = -2; r < reps; r++) { /* two warm-up rounds */
-        probe_start();
-        double t0 = bench_now();
-        st |= lam_layer_forward(blk[0], &act[0], &act[1], 1);
-        double t1 = bench_now();
-        for (int i = 1; i < nb; i++) {
-            st |= lam_layer_forward(blk[i], &act[i], &act[i + 1], 1);
-        }
-        for (int i = nb - 1; i >= 1; i--) {
-            st |= lam_layer_backward(blk[i], &act[i], &act[i + 1], &grad[i + 1], &grad[i]);
-        }
-        double t2 = bench_now();
-        /* the model's first layer computes no input gradient: the same here */
-        st |= lam_layer_backward(blk[0], &act[0], &act[1], &grad[1], ci == 0 ? NULL : &grad[0]);
-        double t3 = bench_now();
-        double gs, gf;
-        probe_stop(&gs, &gf);
-        if (r >= 0) {
-            tl[r] = (t1 - t0) + (t3 - t2);
-            tb[r] = t3 - t0;
-            tg[r] = gs;
-            ratio[r] = gs / tl[r];
-            bratio[r] = gs / tb[r];
-            gflops = gf;
-        }
-    }
-    double expect = (double)lam_layer_flops(blk[0]) * (double)batch * (ci == 0 ? 2.0 : 3.0);
+    double conv_flops = 0.0, block_flops = 0.0;
+    int st = time_passes(&b, 0, reps, &out->layer_s, &out->gemm_s, &out->share, &conv_flops);
+    st |= time_passes(&b, 1, reps, &out->block_s, &out->block_gemm_s, &out->block_share,
+                      &block_flops);
+    double expect = (double)lam_layer_flops(b.blk[0]) * (double)batch * (b.first ? 2.0 : 3.0);
     out->batch = batch;
-    snprintf(out->layer, sizeof out->layer, "%s", lam_layer_name(blk[0]));
-    out->block_layers = nb;
-    out->layer_s = bench_summarize(tl, reps).med;
-    out->gemm_s = bench_summarize(tg, reps).med;
-    out->block_s = bench_summarize(tb, reps).med;
-    out->share = bench_summarize(ratio, reps).med;
-    out->block_share = bench_summarize(bratio, reps).med;
-    out->coverage = gflops / expect;
-    free(tl);
-    for (int i = 0; i <= nb; i++) {
-        free(act[i].data);
-        free(grad[i].data);
+    snprintf(out->layer, sizeof out->layer, "%s", lam_layer_name(b.blk[0]));
+    out->block_layers = b.nb;
+    out->block_fused = b.fused;
+    out->coverage = conv_flops / expect;
+    out->block_coverage = block_flops / expect;
+    for (int i = 0; i <= b.nb; i++) {
+        free(b.act[i].data);
+        free(b.grad[i].data);
     }
     return st == LAM_OK ? 0 : -1;
 }
