@@ -4,19 +4,35 @@
 
 #include <math.h>
 
+/* Whether x[0..n) is free of NaN and Inf: one multiply-add per element poisons a sum. Eight
+ * independent sums so the loop vectorises without reassociation (one running sum was a
+ * 4-cycle dependency chain per element: 0.4 ms per seed-CNN step). */
+static int all_finite(const float *x, int64_t n)
+{
+    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int j = 0; j < 8; j++) {
+            acc[j] += x[i + j] * 0.0f;
+        }
+    }
+    for (; i < n; i++) {
+        acc[0] += x[i] * 0.0f;
+    }
+    float all = 0.0f;
+    for (int j = 0; j < 8; j++) {
+        all += acc[j];
+    }
+    return all == 0.0f;
+}
+
 /* Index of the first layer whose parameter gradient holds a non-finite value, or -1. */
 static int first_bad_layer(const lam_model *m)
 {
     for (int i = 0; i < m->n_layers; i++) {
         const lam_layer *l = m->layers[i];
         for (int j = 0; j < l->n_params; j++) {
-            const float *g = l->params[j].g;
-            float acc = 0.0f;
-            /* one multiply-add per element: any NaN/Inf poisons the sum; cheap next to GEMMs */
-            for (int64_t k = 0; k < l->params[j].n; k++) {
-                acc += g[k] * 0.0f;
-            }
-            if (acc != 0.0f) {
+            if (!all_finite(l->params[j].g, l->params[j].n)) {
                 return i;
             }
         }
@@ -39,11 +55,7 @@ static int first_bad_output(const lam_model *m, int64_t n)
         while (head > 0 && m->span[head] == 0) {
             head--;
         }
-        float acc = 0.0f;
-        for (int64_t k = 0; k < n * m->layers[i]->out_numel; k++) {
-            acc += a[k] * 0.0f;
-        }
-        if (acc != 0.0f) {
+        if (!all_finite(a, n * m->layers[i]->out_numel)) {
             return head;
         }
     }
