@@ -161,6 +161,91 @@ static void test_pool(void)
     T_CHECK(isnan(y[0]) && am[0] == 5 && y[15] == 1.0f, "maxpool: NaN must propagate");
 }
 
+/* Plane kernels with the fused relu and mask, on 2x2/stride-2 widths around the SIMD block
+ * of 4 windows (full blocks, overlapping last block, scalar only) and odd heights, plus the
+ * general path; the twin is maxpool_ref followed by relu, and maxpool_bwd_ref on dy masked
+ * by y > 0. NaN and ties inside 2x2 windows at every tap position. */
+static void test_pool_planes(void)
+{
+    /* h, w, k, s, p */
+    const int64_t shapes[][5] = {{8, 8, 2, 2, 0},  {5, 9, 2, 2, 0},  {6, 10, 2, 2, 0},
+                                 {4, 5, 2, 2, 0},  {3, 3, 2, 2, 0},  {28, 28, 2, 2, 0},
+                                 {14, 15, 2, 2, 0}, {7, 6, 3, 2, 1}, {9, 9, 3, 3, 0}};
+    char what[160];
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t *sh = shapes[i];
+        lam_pool_geom g = {.n = 1, .c = 1, .h = sh[0], .w = sh[1], .kh = sh[2], .kw = sh[2],
+                           .sh = sh[3], .sw = sh[3], .ph = sh[4], .pw = sh[4]};
+        if (!T_CHECK(lam__pool_geom_init(&g) == LAM_OK, "plane geometry %zu", i)) {
+            continue;
+        }
+        const int64_t xn = g.h * g.w, yn = g.oh * g.ow;
+        float *x = alloc_f(xn), *y1 = alloc_f(yn), *y2 = alloc_f(yn), *dy = alloc_f(yn);
+        float *dym = alloc_f(yn), *dx1 = alloc_f(xn), *dx2 = alloc_f(xn);
+        int32_t *a1 = alloc_i(yn), *a2 = alloc_i(yn);
+        for (int ints = 0; ints <= 1; ints++) {
+            fill(x, xn, ints, 11 + i);
+            fill(dy, yn, ints, 12 + i);
+            for (int relu = 0; relu <= 1; relu++) {
+                lam__maxpool_plane_fwd(&g, x, relu, y1, a1);
+                lam__maxpool_fwd_ref(&g, x, y2, a2, 1);
+                T_CHECK(memcmp(a1, a2, (size_t)yn * sizeof(int32_t)) == 0,
+                        "plane argmax %zu relu %d ints %d", i, relu, ints);
+                lam__act_fwd_ref(relu ? LAM_ACT_RELU : LAM_ACT_NONE, 0.0f, yn, y2, y2);
+                snprintf(what, sizeof what, "plane fwd %zu relu %d ints %d", i, relu, ints);
+                t_close(what, y1, y2, yn, 0.0, 0.0);
+                for (int64_t j = 0; j < yn; j++) {
+                    dym[j] = relu && !(y1[j] > 0.0f) ? 0.0f : dy[j];
+                }
+                memset(dx1, 0xff, (size_t)xn * sizeof(float)); /* NaN: unwritten shows */
+                lam__maxpool_plane_bwd(&g, dy, a1, relu ? y1 : NULL, dx1);
+                lam__maxpool_bwd_ref(&g, dym, a1, dx2, 1);
+                snprintf(what, sizeof what, "plane bwd %zu relu %d ints %d", i, relu, ints);
+                t_equal(what, dx1, dx2, xn);
+            }
+        }
+        free(x);
+        free(y1);
+        free(y2);
+        free(dy);
+        free(dym);
+        free(dx1);
+        free(dx2);
+        free(a1);
+        free(a2);
+    }
+
+    /* 2x2 windows over a 2x16 plane (4 SIMD blocks): the maximum, a tie or a NaN at each
+     * tap position, with -inf elsewhere */
+    lam_pool_geom g = {.n = 1, .c = 1, .h = 2, .w = 16, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
+    T_CHECK(lam__pool_geom_init(&g) == LAM_OK && g.ow == 8, "2x16 geometry");
+    float x[32], y[8];
+    int32_t am[8];
+    const int32_t tap[4] = {0, 1, 16, 17};
+    for (int kind = 0; kind < 3; kind++) {
+        for (int t = 0; t < 4; t++) {
+            for (int i = 0; i < 32; i++) {
+                x[i] = -INFINITY;
+            }
+            for (int ox = 0; ox < 8; ox++) {
+                const int32_t at = 2 * ox + tap[(t + ox) % 4];
+                x[at] = kind == 2 ? NAN : 3.0f;
+                if (kind == 1) { /* a tie at a later tap: the earlier one wins */
+                    x[2 * ox + tap[3]] = 3.0f;
+                }
+            }
+            lam__maxpool_plane_fwd(&g, x, 0, y, am);
+            int ok = 1;
+            for (int ox = 0; ox < 8; ox++) {
+                const int32_t at = 2 * ox + tap[(t + ox) % 4];
+                ok &= am[ox] == at && (kind == 2 ? isnan(y[ox]) : y[ox] == 3.0f);
+            }
+            T_CHECK(ok, "2x2 SIMD windows: %s at tap %d", kind == 0 ? "max" : kind == 1 ? "tie"
+                    : "NaN", t);
+        }
+    }
+}
+
 /* -------------------------------------------------------------- activations */
 
 static const char *act_name(lam_act a)
@@ -378,6 +463,7 @@ int main(void)
     printf("test_ops: seed %u\n", SEED);
     test_tables();
     test_pool();
+    test_pool_planes();
     test_act();
     test_bias();
     test_linear();
