@@ -25,6 +25,12 @@ static void opts_unset(train_opts *o)
     o->smoothing = o->delta = NAN;
 }
 
+/* lm and lbfgs are full-batch regression methods: --epochs counts their iterations. */
+static int second_order(const train_opts *o)
+{
+    return strcmp(o->optimizer, "lm") == 0 || strcmp(o->optimizer, "lbfgs") == 0;
+}
+
 /* Defaults for whatever is still unset after the flags (and the checkpoint). */
 static void opts_default(train_opts *o)
 {
@@ -35,7 +41,7 @@ static void opts_default(train_opts *o)
     }
     int64_t *iv[] = {&o->epochs, &o->batch, &o->threads, &o->seed, &o->save_every,
                      &o->warmup, &o->step_size, &o->limit_train, &o->limit_test};
-    const int64_t id[] = {10, 64, 0, 1, 0, 0, 1, 0, 0};
+    const int64_t id[] = {second_order(o) ? 100 : 10, 64, 0, 1, 0, 0, 1, 0, 0};
     for (size_t i = 0; i < sizeof iv / sizeof iv[0]; i++) {
         *iv[i] = *iv[i] >= 0 ? *iv[i] : id[i];
     }
@@ -52,13 +58,19 @@ static void opts_default(train_opts *o)
 /* Check option values; returns 0 or prints a usage error and returns -1. */
 static int opts_check(const train_opts *o)
 {
-    const char *opts_ok[] = {"sgd", "nesterov", "adam", "adamw", "rmsprop"};
+    const char *opts_ok[] = {"sgd", "nesterov", "adam", "adamw", "rmsprop", "lm", "lbfgs"};
     int ok = 0;
     for (size_t i = 0; i < sizeof opts_ok / sizeof opts_ok[0]; i++) {
         ok |= strcmp(o->optimizer, opts_ok[i]) == 0;
     }
     if (!ok) {
-        cli_error("--optimizer must be sgd, nesterov, adam, adamw or rmsprop, not '%s'",
+        cli_error("--optimizer must be sgd, nesterov, adam, adamw, rmsprop, lm or lbfgs, "
+                  "not '%s'", o->optimizer);
+        return -1;
+    }
+    int not_mse = o->loss != NULL && strcmp(o->loss, "mse") != 0;
+    if (second_order(o) && (o->resume != NULL || not_mse)) {
+        cli_error("--optimizer %s minimises the MSE in one run: no --loss but mse, no --resume",
                   o->optimizer);
         return -1;
     }
@@ -310,6 +322,54 @@ static int run_epochs(train_run *r)
     return rc;
 }
 
+/* --optimizer lm|lbfgs: one full-batch fit of up to --epochs iterations on the training set,
+ * read in place through lam_arrays, then the evaluation and files of one epoch. --batch is
+ * the chunk of the full-batch passes. */
+static int run_full_batch(train_run *r)
+{
+    const lam_dataset *tr = r->data.train;
+    const lam_array x = {tr->x, tr->n, tr->sample_numel, 0, 0};
+    const lam_array y = {tr->targets, tr->n, tr->n_targets, 0, 0};
+    int lm = strcmp(r->o.optimizer, "lm") == 0, tty = isatty(STDOUT_FILENO);
+    lam_fit_report rep;
+    lam_status st;
+    printf("%s: full batch, at most %lld iterations\n", r->o.optimizer,
+           (long long)r->o.epochs);
+    fflush(stdout);
+    if (lm) {
+        lam_lm_desc d;
+        lam_lm_desc_init(&d);
+        d.max_iters = r->o.epochs;
+        st = lam_fit_lm(r->model, &d, &x, &y, &rep);
+    } else {
+        lam_lbfgs_desc d;
+        lam_lbfgs_desc_init(&d);
+        d.max_iters = r->o.epochs;
+        st = lam_fit_lbfgs(r->model, &d, &x, &y, &rep);
+    }
+    if (st != LAM_OK) {
+        return cli_lib_error(r->ctx, st, "train");
+    }
+    printf("%s: %lld iterations, %lld full-batch evaluations, train mse %.6g\n",
+           r->o.optimizer, (long long)rep.steps, (long long)rep.evaluations, rep.final_loss);
+    train_pos *p = &r->pos;
+    p->epoch = r->o.epochs - 1; /* reported as the last "epoch" */
+    p->step = rep.steps;
+    p->seen = tr->n;
+    p->loss_sum = rep.final_loss * (double)tr->n;
+    p->samples = rep.evaluations * tr->n;
+    p->seconds = rep.seconds;
+    st = end_epoch(r, rep.seconds, tty);
+    p->epoch = r->o.epochs;
+    if (st == LAM_OK && r->o.save != NULL) {
+        st = train_save(r, r->o.save);
+    }
+    if (st != LAM_OK) {
+        return cli_lib_error(r->ctx, st, "train");
+    }
+    return train_write_metrics(r) != 0 || train_write_plot(r) != 0 ? EXIT_RUNTIME : EXIT_OK;
+}
+
 static void print_json(const train_run *r)
 {
     const train_hist *h = r->hist;
@@ -343,9 +403,10 @@ static int parse_opts(int argc, char **argv, train_opts *o)
         {"--model", ARG_STR, &o->model, "SPEC", "built-in name, spec file or inline spec"},
         {"--data", ARG_STR, &o->data, "DATA", "fashion-mnist, DIR, FILE.csv, X.npy,y.npy"},
         {"--test", ARG_STR, &o->test, "DATA", "test set (default: t10k split or 20% holdout)"},
-        {"--epochs", ARG_INT, &o->epochs, "N", "total epochs (default 10)"},
+        {"--epochs", ARG_INT, &o->epochs, "N", "total epochs (10); lm, lbfgs: iterations (100)"},
         {"--batch", ARG_INT, &o->batch, "N", "batch size (default 64)"},
-        {"--optimizer", ARG_STR, &o->optimizer, "NAME", "sgd, nesterov, adam, adamw, rmsprop"},
+        {"--optimizer", ARG_STR, &o->optimizer, "NAME",
+         "sgd, nesterov, adam, adamw, rmsprop; lm, lbfgs (full batch, regression)"},
         {"--lr", ARG_REAL, &o->lr, "X", "learning rate (sgd 0.01, adam 0.001)"},
         {"--momentum", ARG_REAL, &o->momentum, "X", "momentum (sgd default 0.9)"},
         {"--weight-decay", ARG_REAL, &o->weight_decay, "X", "L2 (decoupled for adamw)"},
@@ -401,7 +462,7 @@ static lam_status setup_model(train_run *r, lam_checkpoint *ck)
     lam_status st = lam_model_create(r->ctx, spec, tr->sample_ndim, tr->sample_shape, n_out,
                                      r->o.batch, &r->model);
     free(spec);
-    if (st == LAM_OK) {
+    if (st == LAM_OK && !second_order(&r->o)) {
         st = build_optimizer(r);
     }
     if (st == LAM_OK && ck != NULL) {
@@ -487,6 +548,11 @@ int cli_train(int argc, char **argv)
             lk = LAM_LOSS_HUBER;
         }
         r.loss = (lam_loss_desc){lk, (float)r.o.smoothing, (float)r.o.delta};
+        if (second_order(&r.o) && r.classify) {
+            cli_error("--optimizer %s is for regression targets; %s has class labels",
+                      r.o.optimizer, r.o.data);
+            st = LAM_ERR_ARG;
+        }
         if (ck2 == NULL) {
             st = lam_norm_stats_compute(r.ctx, r.data.train, &r.norm);
         }
@@ -519,7 +585,7 @@ int cli_train(int argc, char **argv)
             printf("resuming %s at epoch %lld, batch %lld (step %lld)\n", r.o.resume,
                    (long long)r.pos.epoch + 1, (long long)r.pos.batch, (long long)r.pos.step);
         }
-        rc = run_epochs(&r);
+        rc = second_order(&r.o) ? run_full_batch(&r) : run_epochs(&r);
         if (rc == EXIT_OK && r.o.json) {
             print_json(&r);
         }

@@ -306,6 +306,8 @@ static lam_status lb_run(lb_state *st, const lam_lbfgs_desc *dsc, double t0,
             break; /* no decrease along a descent direction: converged to float precision */
         }
         rep->steps++;
+        lam__log(st->m->ctx, 2, "lbfgs: iteration %lld: mse %.6g, step %.3g, %lld evaluations",
+                 (long long)rep->steps, best.f, best.a, (long long)st->evals);
         push_pair(st);
         double change = f - best.f;
         f = best.f;

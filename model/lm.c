@@ -340,6 +340,10 @@ static lam_status lm_run(lam_model *m, const lam_lm_desc *d, lam_fit_io *io, lm_
         if (st != LAM_OK) {
             break;
         }
+        /* one info line per iteration through the context's log hook (progress for hosts) */
+        lam__log(m->ctx, 2, "lm: iteration %lld: mse %.6g, trial %.6g (%s), mu %.3g",
+                 (long long)rep->steps, loss, trial,
+                 rc != 0 ? "not solvable" : trial < loss ? "accepted" : "rejected", mu);
         if (trial < loss) {
             double rel = (loss - trial) / loss;
             loss = trial;

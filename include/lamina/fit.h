@@ -18,6 +18,14 @@
  * lam_model_clone() of the trained model. The library never changes the host's OpenMP or
  * BLAS thread settings.
  *
+ * Reproducibility: with the same BLAS build, thread counts and max_batch, every function here
+ * gives bitwise the same result on every run, and row-major and column-major inputs give
+ * the same results. lam_fit and lam_fit_lbfgs use lamina's fixed chunking, so lamina's thread
+ * count does not change them; lam_fit_lm also calls BLAS syrk and LAPACK's Cholesky, whose
+ * threaded versions round differently, so its trajectory depends on the BLAS thread count.
+ * Predictions are computed in chunks of max_batch; another max_batch may change the last
+ * bits (BLAS picks kernels by matrix size).
+ *
  * Example (Fortran-ordered data, LM):
  * @code
  * lam_array x = {xdata, n, 4, n, 1}, y = {ydata, n, 1, n, 1};  // column-major, ld = n
