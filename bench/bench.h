@@ -18,7 +18,7 @@
 #include "kernels.h"
 #include "lamina.h"
 
-#define BENCH_MAX_KERN 96
+#define BENCH_MAX_KERN 128
 #define BENCH_MAX_TRAIN 96
 #define BENCH_MAX_SHARE 16
 #define BENCH_MAX_THREADS 64
@@ -93,7 +93,7 @@ typedef struct train_result {
     bench_stats step;
     double ips;             /* batch / median step time */
     double gflops;          /* training FLOPs (3x forward) / median step time */
-    char strategy[96];      /* per-layer GEMM strategy, if the library reports it */
+    char strategy[192];     /* per-layer GEMM strategy, if the library reports it */
 } train_result;
 
 /* GEMM share of a conv layer's forward + backward time (the issue's 75% target), for the
@@ -144,6 +144,29 @@ float *bench_floats(int64_t n);
 void bench_fill(float *x, int64_t n, uint64_t stream);
 /* max |a - b| / max |b| over n elements (0 when both are all zero). */
 double bench_rel_err(const float *a, const float *b, int64_t n);
+
+/* ------------------------------------------------------------ kernel cases */
+/* float vs double accumulation over K up to 5e4 gives ~1e-5 of the largest value */
+#define BENCH_ERR_TOL 1e-3
+
+/* One kernel case: a family-specific `self` plus what the common driver calls. */
+typedef struct kcase {
+    void (*fast)(void *self);
+    void (*ref)(void *self);
+    void (*prepare)(void *self);          /* reset accumulating outputs (may be NULL) */
+    double (*err)(void *self);            /* fast output vs ref output, after both ran */
+    double (*check_big)(void *self);      /* ref-free check after fast ran (may be NULL) */
+    void (*set_batch)(void *self, int64_t n); /* NULL: not batched */
+} kcase;
+
+/* A new row of r->kern (NULL when full). */
+kern_result *bench_new_kern(bench_run *r, const char *op, const char *shape, double flops);
+/* Verify once, time fast at batch n_full, then the naive twin (maybe on a smaller batch). */
+void bench_measure(const kcase *kc, void *self, kern_result *k, int64_t n_full,
+                   const bench_opts *o);
+/* bench_conv.c: plain and fused convolutions */
+void bench_conv(bench_run *r, const bench_opts *o, int64_t batch);
+void bench_conv_fused(bench_run *r, const bench_opts *o, int64_t batch);
 
 /* ---------------------------------------------------------------- sections */
 void bench_env_init(bench_env *e, const bench_opts *o);

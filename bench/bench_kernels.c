@@ -1,7 +1,7 @@
 /*
  * Kernel section: every fast kernel lam__X against its naive twin lam__X_ref (same
- * signature), on GEMM squares, the seed network's GEMM shapes, conv geometries (the seed
- * CNN's layers and rows of tests/shapes.h at batch 64), linear layers and max-pooling.
+ * signature), on GEMM squares, the seed network's GEMM shapes, linear layers and
+ * max-pooling; convolutions (plain and fused) are in bench_conv.c.
  *
  * Per case: verify fast vs naive once (max |fast - ref| / max |ref|), then 2 warm-up runs
  * and R timed runs of the fast kernel, then the naive one. The naive twins run at about
@@ -17,22 +17,8 @@
 #include <string.h>
 
 #include "bench.h"
-#include "shapes.h"
 
-/* float vs double accumulation over K up to 5e4 gives ~1e-5 of the largest value */
-#define ERR_TOL 1e-3
-
-/* One benchmark case: a family-specific `self` plus what the common driver calls. */
-typedef struct kcase {
-    void (*fast)(void *self);
-    void (*ref)(void *self);
-    void (*prepare)(void *self);          /* reset accumulating outputs (may be NULL) */
-    double (*err)(void *self);            /* fast output vs ref output, after both ran */
-    double (*check_big)(void *self);      /* ref-free check after fast ran (may be NULL) */
-    void (*set_batch)(void *self, int64_t n); /* NULL: not batched */
-} kcase;
-
-static kern_result *new_result(bench_run *r, const char *op, const char *shape, double flops)
+kern_result *bench_new_kern(bench_run *r, const char *op, const char *shape, double flops)
 {
     if (r->n_kern >= BENCH_MAX_KERN) {
         return NULL;
@@ -49,8 +35,8 @@ static kern_result *new_result(bench_run *r, const char *op, const char *shape, 
 }
 
 /* The common driver: verify, time fast at batch n_full, time ref (maybe on a smaller batch). */
-static void measure(const kcase *kc, void *self, kern_result *k, int64_t n_full,
-                    const bench_opts *o)
+void bench_measure(const kcase *kc, void *self, kern_result *k, int64_t n_full,
+                   const bench_opts *o)
 {
     int reps = o->reps;
     int64_t n_ref = n_full;
@@ -88,7 +74,7 @@ static void measure(const kcase *kc, void *self, kern_result *k, int64_t n_full,
     } else {
         snprintf(k->check, sizeof k->check, "none");
     }
-    k->ok = k->err <= ERR_TOL;
+    k->ok = k->err <= BENCH_ERR_TOL;
     if (kc->set_batch != NULL) {
         kc->set_batch(self, n_full);
     }
@@ -210,7 +196,7 @@ static void bench_gemm(bench_run *r, const bench_opts *o)
         char shape[72];
         snprintf(shape, sizeof shape, "%s %lldx%lldx%lld %c%c", gc->name, (long long)gc->m,
                  (long long)gc->n, (long long)gc->k, gc->ta ? 'T' : 'N', gc->tb ? 'T' : 'N');
-        kern_result *k = new_result(r, "gemm", shape, 2.0 * gc->m * gc->n * gc->k);
+        kern_result *k = bench_new_kern(r, "gemm", shape, 2.0 * gc->m * gc->n * gc->k);
         if (k == NULL) {
             return;
         }
@@ -222,179 +208,11 @@ static void bench_gemm(bench_run *r, const bench_opts *o)
         s.c_ref = bench_floats(gc->m * gc->n);
         bench_fill(s.a, gc->m * gc->k, 11);
         bench_fill(s.b, gc->k * gc->n, 12);
-        measure(&kc, &s, k, 0, o);
+        bench_measure(&kc, &s, k, 0, o);
         free(s.a);
         free(s.b);
         free(s.c);
         free(s.c_ref);
-    }
-}
-
-/* ------------------------------------------------------------ convolution */
-
-typedef enum conv_pass { CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHT } conv_pass;
-
-typedef struct conv_self {
-    conv_pass pass;
-    lam_conv_geom g;        /* g.n is the current batch */
-    int nt;
-    float *x, *w, *b, *dy, *ws;
-    float *out, *out_ref;   /* y, dx or dw (+ db after it) */
-    int64_t out_n;          /* floats of out at the current batch */
-} conv_self;
-
-static int64_t conv_out_floats(const conv_self *s)
-{
-    const lam_conv_geom *g = &s->g;
-    switch (s->pass) {
-    case CONV_FWD:
-        return g->n * g->c_out * g->oh * g->ow;
-    case CONV_BWD_DATA:
-        return g->n * g->c_in * g->h * g->w;
-    case CONV_BWD_WEIGHT:
-        return g->c_out * (g->c_in / g->groups) * g->kh * g->kw + g->c_out;
-    }
-    return 0;
-}
-
-static void conv_run(conv_self *s, int ref)
-{
-    const lam_conv_geom *g = &s->g;
-    float *o = ref ? s->out_ref : s->out;
-    int64_t nw = g->c_out * (g->c_in / g->groups) * g->kh * g->kw;
-    switch (s->pass) {
-    case CONV_FWD:
-        (ref ? lam__conv2d_fwd_ref : lam__conv2d_fwd)(g, s->x, s->w, s->b, o, s->ws, s->nt);
-        break;
-    case CONV_BWD_DATA:
-        (ref ? lam__conv2d_bwd_data_ref : lam__conv2d_bwd_data)(g, s->dy, s->w, o, s->ws,
-                                                                 s->nt);
-        break;
-    case CONV_BWD_WEIGHT:
-        (ref ? lam__conv2d_bwd_weight_ref : lam__conv2d_bwd_weight)(g, s->x, s->dy, o, o + nw,
-                                                                     s->ws, s->nt);
-        break;
-    }
-}
-
-static void conv_fast(void *p)
-{
-    conv_run(p, 0);
-}
-
-static void conv_ref(void *p)
-{
-    conv_run(p, 1);
-}
-
-static void conv_prepare(void *p)
-{
-    conv_self *s = p;
-    if (s->pass == CONV_BWD_WEIGHT) {
-        memset(s->out, 0, (size_t)s->out_n * sizeof(float));
-        memset(s->out_ref, 0, (size_t)s->out_n * sizeof(float));
-    }
-}
-
-static double conv_err(void *p)
-{
-    conv_self *s = p;
-    return bench_rel_err(s->out, s->out_ref, conv_out_floats(s));
-}
-
-static void conv_set_batch(void *p, int64_t n)
-{
-    conv_self *s = p;
-    s->g.n = n;
-}
-
-typedef struct conv_case {
-    const char *name;       /* a row of tests/shapes.h, or a bench-only geometry */
-    lam_conv_geom g;        /* used when name is not in the table */
-    int quick;
-} conv_case;
-
-#define GEOM(c, h, w, co, k, p) {0, c, h, w, co, k, k, 1, 1, p, p, 1, 1, 1, 0, 0}
-static const conv_case conv_cases[] = {
-    {"seed-conv1", GEOM(0, 0, 0, 0, 0, 0), 1},
-    {"seed-conv2", GEOM(0, 0, 0, 0, 0, 0), 1},
-    {"seed32-conv1", GEOM(3, 32, 32, 32, 3, 1), 0},   /* seed-cnn on 3x32x32 */
-    {"cifar-conv2", GEOM(0, 0, 0, 0, 0, 0), 0},       /* = seed-cnn conv2 on 3x32x32 */
-    {"cifar-conv1", GEOM(0, 0, 0, 0, 0, 0), 0},
-    {"pointwise", GEOM(0, 0, 0, 0, 0, 0), 0},
-    {"3x3-stride2", GEOM(0, 0, 0, 0, 0, 0), 0},
-    {"depthwise", GEOM(0, 0, 0, 0, 0, 0), 0},
-    {"groups2", GEOM(0, 0, 0, 0, 0, 0), 0},
-    {"dilation2", GEOM(0, 0, 0, 0, 0, 0), 0},
-    {"wide-channels", GEOM(0, 0, 0, 0, 0, 0), 0},
-};
-
-static int conv_geom_of(const conv_case *cc, int64_t batch, lam_conv_geom *g)
-{
-    *g = cc->g;
-    for (int i = 0; i < T_N_CONV_SHAPES; i++) {
-        if (strcmp(t_conv_shapes[i].name, cc->name) == 0) {
-            *g = t_conv_geom(&t_conv_shapes[i]);
-        }
-    }
-    g->n = batch;
-    return lam__conv_geom_init(g) == LAM_OK;
-}
-
-static void bench_conv(bench_run *r, const bench_opts *o, int64_t batch)
-{
-    static const kcase kc = {conv_fast, conv_ref, conv_prepare, conv_err, NULL, conv_set_batch};
-    static const char *const pass_op[] = {"conv_fwd", "conv_bwd_data", "conv_bwd_weight"};
-    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
-        const conv_case *cc = &conv_cases[i];
-        lam_conv_geom g;
-        if ((o->quick && !cc->quick) || !conv_geom_of(cc, batch, &g)) {
-            continue;
-        }
-        int64_t cig = g.c_in / g.groups, nw = g.c_out * cig * g.kh * g.kw;
-        int64_t nx = batch * g.c_in * g.h * g.w, ny = batch * g.c_out * g.oh * g.ow;
-        double flops = 2.0 * (double)batch * g.c_out * g.oh * g.ow * cig * g.kh * g.kw;
-        conv_self s = {CONV_FWD, g, r->env.threads, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                       0};
-        int64_t ws = lam__conv2d_workspace(&g, s.nt);
-        s.x = bench_floats(nx);
-        s.w = bench_floats(nw);
-        s.b = bench_floats(g.c_out);
-        s.dy = bench_floats(ny);
-        s.ws = bench_floats(ws > 0 ? ws : 1);
-        int64_t n_out = nx > ny ? nx : ny;
-        n_out = n_out > nw + g.c_out ? n_out : nw + g.c_out;
-        s.out = bench_floats(n_out);
-        s.out_ref = bench_floats(n_out);
-        bench_fill(s.x, nx, 21);
-        bench_fill(s.w, nw, 22);
-        bench_fill(s.b, g.c_out, 23);
-        bench_fill(s.dy, ny, 24);
-        for (int pass = CONV_FWD; pass <= CONV_BWD_WEIGHT; pass++) {
-            if (!bench_want(o, pass_op[pass])) {
-                continue;
-            }
-            char shape[72];
-            snprintf(shape, sizeof shape, "%s n%lld %lldx%lldx%lld>%lld k%lldx%lld s%lld g%lld",
-                     cc->name, (long long)batch, (long long)g.c_in, (long long)g.h,
-                     (long long)g.w, (long long)g.c_out, (long long)g.kh, (long long)g.kw,
-                     (long long)g.sh, (long long)g.groups);
-            kern_result *k = new_result(r, pass_op[pass], shape, flops);
-            if (k == NULL) {
-                break;
-            }
-            s.pass = (conv_pass)pass;
-            s.g.n = batch;
-            s.out_n = conv_out_floats(&s);
-            measure(&kc, &s, k, batch, o);
-        }
-        free(s.x);
-        free(s.w);
-        free(s.b);
-        free(s.dy);
-        free(s.ws);
-        free(s.out);
-        free(s.out_ref);
     }
 }
 
@@ -498,13 +316,13 @@ static void bench_linear(bench_run *r, const bench_opts *o)
             char shape[72];
             snprintf(shape, sizeof shape, "%s n%lld %lld>%lld", cases[i].name, (long long)n,
                      (long long)in, (long long)out);
-            kern_result *k = new_result(r, op, shape, (bwd ? 4.0 : 2.0) * n * in * out);
+            kern_result *k = bench_new_kern(r, op, shape, (bwd ? 4.0 : 2.0) * n * in * out);
             if (k == NULL) {
                 break;
             }
             s.bwd = bwd;
             s.n = n;
-            measure(&kc, &s, k, n, o);
+            bench_measure(&kc, &s, k, n, o);
         }
         free(s.x);
         free(s.w);
@@ -612,13 +430,13 @@ static void bench_pool(bench_run *r, const bench_opts *o, int64_t batch)
             /* "FLOPs" of a pooling pass: one per compared (fwd) or routed (bwd) element;
              * pooling is memory-bound, so its % of the sgemm peak is only indicative */
             double ops = bwd ? (double)ny : (double)ny * g.kh * g.kw;
-            kern_result *k = new_result(r, op, shape, ops);
+            kern_result *k = bench_new_kern(r, op, shape, ops);
             if (k == NULL) {
                 break;
             }
             s.bwd = bwd;
             s.g.n = batch;
-            measure(&kc, &s, k, batch, o);
+            bench_measure(&kc, &s, k, batch, o);
         }
         free(s.x);
         free(s.dy);
@@ -638,6 +456,9 @@ int bench_kernels(bench_run *r, const bench_opts *o)
     if (bench_want(o, "conv_fwd") || bench_want(o, "conv_bwd_data") ||
         bench_want(o, "conv_bwd_weight")) {
         bench_conv(r, o, 64);
+    }
+    if (bench_want(o, "conv_fused_fwd") || bench_want(o, "conv_fused_bwd")) {
+        bench_conv_fused(r, o, 64);
     }
     if (bench_want(o, "linear_fwd") || bench_want(o, "linear_bwd")) {
         bench_linear(r, o);

@@ -159,7 +159,8 @@ static void strategy_of(lam_model *m, char *dst, size_t size)
     for (int i = 0; i < lam_model_layer_count(m); i++) {
         const lam_layer *l = lam_model_layer(m, i);
         const char *s = lam_layer_strategy(l);
-        if (s == NULL || s[0] == '\0' || used >= size) {
+        /* layers folded into another ("in conv2d#0") are implied by its "+relu+maxpool" */
+        if (s == NULL || s[0] == '\0' || strncmp(s, "in ", 3) == 0 || used >= size) {
             continue;
         }
         int w = snprintf(dst + used, size - used, "%s%s=%s", used ? " " : "",
