@@ -62,6 +62,7 @@ typedef struct bench_env {
     double peak1;           /* GFLOP/s on 1 thread */
     double peakn;           /* GFLOP/s on `threads` threads */
     double load1;           /* 1-minute load average at start (noise indicator) */
+    double load_end;        /* ... and after the last measurement */
     char strategy_api[8];   /* "yes" when lam_layer_strategy() exists */
 } bench_env;
 
@@ -170,6 +171,8 @@ void bench_conv_fused(bench_run *r, const bench_opts *o, int64_t batch);
 
 /* ---------------------------------------------------------------- sections */
 void bench_env_init(bench_env *e, const bench_opts *o);
+/* 1-minute load average from /proc/loadavg (NaN if unreadable). */
+double bench_load_average(void);
 double bench_sgemm_gflops(int64_t n, int threads, int reps);
 int bench_kernels(bench_run *r, const bench_opts *o);
 int bench_train(bench_run *r, const bench_opts *o);

@@ -171,7 +171,7 @@ static void env_or_unset(char *dst, size_t size, const char *name)
     copy_str(dst, size, v != NULL ? v : "(unset)");
 }
 
-static double load_average(void)
+double bench_load_average(void)
 {
     double l = NAN;
     FILE *f = fopen("/proc/loadavg", "r");
@@ -232,7 +232,7 @@ void bench_env_init(bench_env *e, const bench_opts *o)
     env_or_unset(e->coretype, sizeof e->coretype, "OPENBLAS_CORETYPE");
     env_or_unset(e->omp_env, sizeof e->omp_env, "OMP_NUM_THREADS");
     env_or_unset(e->blas_env, sizeof e->blas_env, "OPENBLAS_NUM_THREADS");
-    e->load1 = load_average();
+    e->load1 = bench_load_average();
 #ifdef LAM_BENCH_HAVE_STRATEGY
     copy_str(e->strategy_api, sizeof e->strategy_api, "yes");
 #else

@@ -59,7 +59,8 @@ static const char *blas_kind_name(int k)
 static void text_header(const bench_env *e)
 {
     printf("lamina-bench %s\n", LAM_VERSION);
-    printf("  CPU        %s; load average %.2f at start\n", e->cpu, e->load1);
+    printf("  CPU        %s; load average %.2f at start, %.2f at end\n", e->cpu, e->load1,
+           e->load_end);
     printf("  compiler   %s; %s\n", e->compiler, e->cflags);
     printf("  OpenBLAS   core %s; config \"%s\"; threading build %s (%d)\n", e->blas_core,
            e->blas_config, blas_kind_name(e->blas_parallel), e->blas_parallel);
@@ -68,6 +69,11 @@ static void text_header(const bench_env *e)
            e->omp_env, e->blas_env, e->coretype);
     printf("  sgemm peak %d^3, median: %.1f GFLOP/s on 1 thread, %.1f on %d threads\n",
            e->peak_n, e->peak1, e->peakn, e->threads);
+    if (e->load1 >= 0.5) {
+        /* other processes take cores from our OpenMP teams: multi-thread numbers suffer most */
+        printf("  warning: the machine was busy (load %.2f): expect noisy, low figures\n",
+               e->load1);
+    }
 }
 
 static void text_kernels(const bench_run *r)
@@ -175,14 +181,15 @@ static json_t *stats_json(const bench_stats *s, double flops)
 static json_t *env_json(const bench_env *e)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:s, s:s, s:s, s:i, "
-                     "s:o, s:o, s:o, s:s}",
+                     "s:o, s:o, s:o, s:o, s:s}",
                      "version", LAM_VERSION, "cpu", e->cpu, "compiler", e->compiler,
                      "cflags", e->cflags, "blas_core", e->blas_core, "blas_parallel",
                      e->blas_parallel, "blas_config", e->blas_config, "omp_max_threads",
                      e->omp_threads, "threads", e->threads, "OMP_NUM_THREADS", e->omp_env,
                      "OPENBLAS_NUM_THREADS", e->blas_env, "OPENBLAS_CORETYPE", e->coretype,
                      "peak_n", e->peak_n, "peak_gflops_1thread", num(e->peak1),
-                     "peak_gflops_nthreads", num(e->peakn), "load_average_1min", num(e->load1),
+                     "peak_gflops_nthreads", num(e->peakn), "load_average_start", num(e->load1),
+                     "load_average_end", num(e->load_end),
                      "layer_strategy_api", e->strategy_api);
 }
 

@@ -130,6 +130,7 @@ int main(int argc, char **argv)
         progress("GEMM share of conv layers");
         failures += bench_share(&run, &o);
     }
+    run.env.load_end = bench_load_average();
     if (o.json) {
         if (report_json(&run, &o) != 0) {
             failures++;
