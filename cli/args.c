@@ -8,9 +8,22 @@
 
 #include "cli.h"
 
+/* Up to 40 bytes of user text for a message, control characters shown as '?', so that an
+ * argument holding a newline cannot split the one-line error (found by fuzz_args). */
+static const char *shown(const char *s, size_t len, char out[48])
+{
+    size_t n = len < 40 ? len : 40;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    out[n] = '\0';
+    return out;
+}
+
 static int parse_value(const cli_opt *o, const char *v, char *err, size_t err_size)
 {
-    char *end = NULL;
+    char *end = NULL, txt[48];
     errno = 0;
     switch (o->type) {
     case ARG_STR:
@@ -19,7 +32,8 @@ static int parse_value(const cli_opt *o, const char *v, char *err, size_t err_si
     case ARG_INT: {
         long long x = strtoll(v, &end, 10);
         if (end == v || *end != '\0' || errno == ERANGE) {
-            snprintf(err, err_size, "%s expects an integer, got '%.40s'", o->name, v);
+            snprintf(err, err_size, "%s expects an integer, got '%s'", o->name,
+                     shown(v, strlen(v), txt));
             return -1;
         }
         *(int64_t *)o->dest = x;
@@ -29,7 +43,8 @@ static int parse_value(const cli_opt *o, const char *v, char *err, size_t err_si
         /* the CLI never calls setlocale, so strtod always reads '.' as the decimal point */
         double x = strtod(v, &end);
         if (end == v || *end != '\0' || !isfinite(x)) {
-            snprintf(err, err_size, "%s expects a number, got '%.40s'", o->name, v);
+            snprintf(err, err_size, "%s expects a number, got '%s'", o->name,
+                     shown(v, strlen(v), txt));
             return -1;
         }
         *(double *)o->dest = x;
@@ -45,6 +60,7 @@ static int parse_value(const cli_opt *o, const char *v, char *err, size_t err_si
 int cli_parse(int argc, char **argv, int first, const cli_opt *opts, int n_opts,
               const char **pos, int max_pos, int *n_pos, char *err, size_t err_size)
 {
+    char txt[48];
     *n_pos = 0;
     err[0] = '\0';
     for (int i = first; i < argc; i++) {
@@ -57,7 +73,7 @@ int cli_parse(int argc, char **argv, int first, const cli_opt *opts, int n_opts,
         }
         if (a[0] != '-' || a[1] == '\0') {
             if (*n_pos >= max_pos) {
-                snprintf(err, err_size, "unexpected argument '%.60s'", a);
+                snprintf(err, err_size, "unexpected argument '%s'", shown(a, strlen(a), txt));
                 return -1;
             }
             pos[(*n_pos)++] = a;
@@ -72,7 +88,7 @@ int cli_parse(int argc, char **argv, int first, const cli_opt *opts, int n_opts,
             }
         }
         if (o == NULL) {
-            snprintf(err, err_size, "unknown option '%.*s'", (int)(len > 60 ? 60 : len), a);
+            snprintf(err, err_size, "unknown option '%s'", shown(a, len, txt));
             return -1;
         }
         const char *v = NULL;

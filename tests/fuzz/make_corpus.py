@@ -81,13 +81,15 @@ def main():
             "conv:4,3x1,stride=2x1,pad=1x0,dil=1,groups=2 bn gelu gap dropout:0.3 linear:5",
             "flatten linear:8 leakyrelu:0.2 sigmoid tanh linear:out # comment",
             "conv:8,x", "linear:4", "maxpool:99", "avgpool:3,stride=2,pad=1 flatten",
-            "bn:eps=1e-3,momentum=0.5 flatten linear:2,bias=0"]):
+            "bn:eps=1e-3,momentum=0.5 flatten linear:2,bias=0",
+            "conv:4,999999999999,dil=999999999999"]):  # overflowed lam_conv_out once
         put("spec", "spec%02d" % i, spec)
 
     for i, argv in enumerate([
             ["--model", "seed-cnn", "--epochs", "3", "--lr", "0.01", "--json"],
             ["--epochs=2", "--lr=1e-3", "pos"], ["--bogus"], ["--epochs", "x"],
-            ["--lr"], ["--json=1"], ["-h"], ["a", "b", "c"]]):
+            ["--lr"], ["--json=1"], ["-h"], ["a", "b", "c"],
+            ["-\n", "pochs", "x"]]):  # found by fuzzing: a newline split the error line
         put("args", "argv%02d" % i, "\0".join(argv))
 
     meta = {"lamina.format": "1", "lamina.spec": "linear:2", "lamina.input": "3",
