@@ -13,17 +13,19 @@
  *
  * Jacobian: row (i, k) is the gradient of output k of sample i, from a batch-1 forward and
  * a backward with dy = e_k. Rows are collected LM_ROWS at a time and folded into J^T J and
- * J^T r, so J is never stored whole: memory is P^2 doubles + P^2 floats + LM_ROWS P doubles,
- * not R P.
+ * J^T r, so J is never stored whole: memory is 2 P^2 doubles + P^2 floats + LM_ROWS P
+ * doubles, not R P.
  *
  * Precision: the damped matrix reaches condition numbers of 1e6..1e8 once mu is small, and
  * a float solve then loses every digit of the step (measured: float J^T J and a float solve
  * leave the 4-32-32-1 example at 7e-4 after 100 iterations, double at 1e-4 or below). So
  * J^T J and J^T r are accumulated in double (dsyrk, the dominant cost: R P^2 / 2
- * multiply-adds), the system is factorised in float by LAPACKE spotrf and solved by spotrs
- * with iterative refinement in double (lm_solve). When the float factorisation fails
- * (spotrf info > 0: not positive definite in float) or refinement cannot converge, mu grows
- * and the solve is retried: that is the fallback. Every step is judged by the true loss.
+ * multiply-adds). The system is solved as LAPACK's dsposv does: factorised in float by
+ * LAPACKE spotrf, solved by spotrs with iterative refinement in double (lm_solve_float);
+ * when spotrf fails (info > 0: not positive definite in float) or refinement cannot
+ * converge, factorised in double by dpotrf; when that fails too (not positive definite
+ * even in double), mu grows and the next iteration retries. Every step is judged by the
+ * true loss.
  */
 #include "fit_internal.h"
 
@@ -96,6 +98,7 @@ typedef struct lm_work {
     int64_t p;     /* parameters */
     double *a;     /* J^T J (p, p), full symmetric after lm_normal_equations */
     float *fac;    /* float Cholesky factor of the damped system (p, p) */
+    double *dfac;  /* double Cholesky factor, when the float one is not enough (p, p) */
     double *jd;    /* Jacobian rows waiting to be folded in (LM_ROWS, p) */
     double *rc;    /* their residuals */
     double *g;     /* J^T r (p) */
@@ -110,7 +113,8 @@ typedef struct lm_work {
 
 static void lm_free(lam_ctx *ctx, lm_work *w)
 {
-    void *ps[] = {w->a, w->fac, w->jd, w->rc, w->g, w->x, w->res, w->dw, w->w0, w->f, w->e};
+    void *ps[] = {w->a, w->fac, w->dfac, w->jd, w->rc, w->g,
+                  w->x, w->res, w->dw, w->w0, w->f, w->e};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
         lam_free(ctx, ps[i]);
     }
@@ -125,6 +129,7 @@ static lam_status lm_alloc(lam_ctx *ctx, int64_t p, int64_t k, lm_work *w)
     size_t pp = (size_t)p * (size_t)p, sp = (size_t)p;
     w->a = lam_alloc(ctx, pp * sizeof(double));
     w->fac = lam_alloc(ctx, pp * sizeof(float));
+    w->dfac = lam_alloc(ctx, pp * sizeof(double));
     w->jd = lam_alloc(ctx, LM_ROWS * sp * sizeof(double));
     w->rc = lam_alloc(ctx, LM_ROWS * sizeof(double));
     w->g = lam_alloc(ctx, sp * sizeof(double));
@@ -134,7 +139,7 @@ static lam_status lm_alloc(lam_ctx *ctx, int64_t p, int64_t k, lm_work *w)
     w->w0 = lam_alloc(ctx, sp * sizeof(float));
     w->f = lam_alloc(ctx, (size_t)k * sizeof(float));
     w->e = lam_alloc(ctx, (size_t)k * sizeof(float));
-    if (!w->a || !w->fac || !w->jd || !w->rc || !w->g || !w->x || !w->res || !w->dw ||
+    if (!w->a || !w->fac || !w->dfac || !w->jd || !w->rc || !w->g || !w->x || !w->res || !w->dw ||
         !w->w0 || !w->f || !w->e) {
         lm_free(ctx, w);
         return lam__error(ctx, LAM_ERR_NOMEM, "lm: no memory for a %lld x %lld normal matrix",
@@ -226,7 +231,7 @@ static lam_status lm_normal_equations(lam_model *m, lam_fit_io *io, lm_work *w)
  * (not positive definite) or cannot reach a residual of 1e-6 (too ill-conditioned at this
  * damping): the caller then raises mu; -1 on a LAPACK argument error.
  */
-static int lm_solve(lm_work *w, double mu)
+static int lm_solve_float(lm_work *w, double mu)
 {
     const int64_t p = w->p;
     for (int64_t i = 0; i < p; i++) {
@@ -284,6 +289,46 @@ static int lm_solve(lm_work *w, double mu)
         w->dw[i] = (float)w->x[i];
     }
     return 0;
+}
+
+/* The same system factorised in double (dpotrf/dpotrs). Returns 0, 1 (not positive definite
+ * in double either: only more damping helps) or -1. */
+static int lm_solve_double(lm_work *w, double mu)
+{
+    const int64_t p = w->p;
+    memcpy(w->dfac, w->a, (size_t)(p * p) * sizeof(double));
+    for (int64_t i = 0; i < p; i++) {
+        double aii = w->a[i * p + i];
+        w->dfac[i * p + i] = aii + mu * aii + mu;
+        w->x[i] = -w->g[i];
+    }
+    const lapack_int n = (lapack_int)p;
+    lapack_int info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', n, w->dfac, n);
+    if (info != 0) {
+        return info > 0 ? 1 : -1;
+    }
+    info = LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', n, 1, w->dfac, n, w->x, n);
+    if (info != 0) {
+        return -1;
+    }
+    for (int64_t i = 0; i < p; i++) {
+        w->dw[i] = (float)w->x[i];
+    }
+    return 0;
+}
+
+/* As LAPACK's dsposv: the float factorisation with refinement first (half the work), the
+ * double one when float is too coarse for this damping. Near a minimum mu must go small
+ * and the float factor fails more and more often; without the double fallback those trials
+ * only raise mu (measured on the README example: test MSE 5.3e-7 after 500 iterations with
+ * 242 unsolvable trials, against 8.8e-8 with the fallback). */
+static int lm_solve(lm_work *w, double mu)
+{
+    int rc = lm_solve_float(w, mu);
+    if (rc == 1) {
+        rc = lm_solve_double(w, mu);
+    }
+    return rc;
 }
 
 /* w = w0 + dw into the model's parameters. */

@@ -152,16 +152,17 @@ LAM_API void lam_lm_desc_init(lam_lm_desc *d);
  * are solved by Cholesky (LAPACKE spotrf/spotrs), falling back to a larger damping when the
  * matrix is not positive definite; mu adapts (Marquardt 1963, as MATLAB trainlm): it is
  * multiplied by mu_down after a step that lowers the loss and by mu_up after one that does
- * not (the weights are then restored). J^T J and J^T r are accumulated in double; the
- * float Cholesky factor drives iterative refinement in double (as LAPACK's dsposv), and
- * when it fails or refinement cannot converge, mu grows instead. The loss is the MSE over
- * all samples and outputs (computed in double).
+ * not (the weights are then restored). J^T J and J^T r are accumulated in double. As
+ * LAPACK's dsposv, the float Cholesky factor drives iterative refinement in double; when
+ * spotrf fails or refinement cannot converge, the system is factorised in double (dpotrf),
+ * and when that fails too, mu grows. The loss is the MSE over all samples and outputs
+ * (computed in double).
  *
  * Stops after max_iters trial steps, when an accepted step lowers the loss by less than
  * tol (relative), when mu exceeds mu_max, when the loss reaches 0, or after max_seconds
  * (checked between iterations). Returns the best weights found, in the model's parameters.
  * Model: every layer but dropout and batch norm (LAM_ERR_ARG: they make the loss random).
- * Memory: P^2 doubles + P^2 floats + 256 P doubles for P parameters (J itself is never
+ * Memory: 2 P^2 doubles + P^2 floats + 256 P doubles for P parameters (J itself is never
  * stored whole), plus batch buffers for max_batch samples. Cost per iteration: N*K batch-1
  * backward passes and N*K*P^2 flops for J^T J (N samples, K outputs), P^3/3 for the
  * Cholesky, so it suits networks of up to a few thousand parameters.
