@@ -6,6 +6,7 @@
  *  - the full-batch gradient is chunking-independent and matches central differences
  *  - LM on a linear model lands on the least-squares solution
  *  - clones (other context, other max_batch, batch-norm buffers) predict bitwise alike
+ *  - stopping rules that need no clock; LM on the reference kernels
  *  - the J^T J kernel against its naive twin
  *  - bad arguments: LAM_ERR_ARG / LAM_ERR_SHAPE with a message */
 #include <math.h>
@@ -520,6 +521,59 @@ static void test_syrk(void)
     T_CHECK(lam__dsyrk_tn(4, 1, &c, 3, 0.0, &c, 4) == LAM_ERR_ARG, "dsyrk lda < n");
 }
 
+/* Stopping rules that need no clock: a time budget already spent and a gradient tolerance
+ * already met stop before the first iteration and leave the weights alone; the reference
+ * kernels (--ref) run LM through the naive J^T J twin. */
+static void test_stops(void)
+{
+    fit_data d;
+    T_CHECK(fit_data_make(&d, 40, 4, 40, SEED + 7) == 0, "data");
+    lam_array x = fit_xr(&d), y = fit_yr(&d);
+    lam_ctx *ctx = fit_ctx(1, 2);
+    lam_model *m = make_model(ctx, mlp, 1, 8);
+    int64_t n;
+    float *w0 = fit_weights(m, &n);
+    lam_fit_report rep;
+    lam_lbfgs_desc bd;
+    lam_lbfgs_desc_init(&bd);
+    bd.tol_grad = 1e30;
+    T_CHECK(lam_fit_lbfgs(m, &bd, &x, &y, &rep) == LAM_OK && rep.steps == 0 &&
+                rep.evaluations == 1 && isfinite(rep.final_loss),
+            "lbfgs, gradient tolerance met at the start: %lld steps", (long long)rep.steps);
+    lam_lbfgs_desc_init(&bd);
+    bd.max_seconds = 1e-300;
+    T_CHECK(lam_fit_lbfgs(m, &bd, &x, &y, &rep) == LAM_OK && rep.steps == 0,
+            "lbfgs, time budget spent: %lld steps", (long long)rep.steps);
+#if defined(LAM_HAVE_LAPACKE) && LAM_HAVE_LAPACKE
+    lam_lm_desc ld;
+    lam_lm_desc_init(&ld);
+    ld.max_seconds = 1e-300;
+    T_CHECK(lam_fit_lm(m, &ld, &x, &y, &rep) == LAM_OK && rep.steps == 0 &&
+                rep.evaluations == 1,
+            "lm, time budget spent: %lld steps", (long long)rep.steps);
+    float *w1 = fit_weights(m, &n);
+    T_CHECK(memcmp(w0, w1, (size_t)n * 4) == 0, "no iteration, no change");
+    free(w1);
+    lam_ctx_config cfg;
+    lam_ctx_config_init(&cfg);
+    cfg.kernels = LAM_KERNELS_REF;
+    lam_ctx *rctx = NULL;
+    lam_ctx_create(&cfg, &rctx);
+    lam_model *r = make_model(rctx, mlp, 1, 8);
+    lam_lm_desc_init(&ld);
+    ld.max_iters = 10;
+    double before = fit_mse(r, &x, d.yr);
+    T_CHECK(lam_fit_lm(r, &ld, &x, &y, &rep) == LAM_OK && rep.final_loss < before / 2.0,
+            "lm on the reference kernels: %g -> %g", before, rep.final_loss);
+    lam_model_destroy(r);
+    lam_ctx_destroy(rctx);
+#endif
+    free(w0);
+    lam_model_destroy(m);
+    lam_ctx_destroy(ctx);
+    fit_data_free(&d);
+}
+
 /* A refused call returns its code and leaves a message naming the problem. */
 static void expect(lam_ctx *ctx, lam_status got, lam_status want, const char *needle,
                    const char *what)
@@ -641,6 +695,7 @@ int main(void)
     test_full_batch_gradient();
     test_lm_linear();
     test_clone();
+    test_stops();
     test_syrk();
     test_errors();
     return t_exit("fit_api");
