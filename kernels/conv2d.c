@@ -39,10 +39,6 @@
  */
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "kernels.h"
 
 static int64_t round_line(int64_t floats)
@@ -72,15 +68,6 @@ static int team_size(int nt, int64_t chunks)
         nt = 1;
     }
     return (int64_t)nt < chunks ? nt : (int)chunks;
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
 }
 
 static const lam_conv_fusion plain = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED};
@@ -199,6 +186,45 @@ static void fill_ones(float *row, int64_t n)
     }
 }
 
+/* The arguments of one pass, shared by its work items. */
+typedef struct pass {
+    const plan *pp;
+    const float *x, *w, *b, *y, *dy;
+    float *yo, *dx, *dw, *db, *ws;
+    int32_t *am_out;
+    const int32_t *am;
+    const float *wm;            /* w, or Wa = [W | b] when the bias rides in the GEMM */
+    int64_t lda;
+    int aug, want_dw;
+    int64_t s0, gr;             /* batched: first image of the group, conv group */
+} pass;
+
+/* Items shared by the passes: the ones row of lane i (the bias row of col), a row of Wa. */
+static void item_ones(const void *arg, int64_t i, int lane)
+{
+    const pass *ps = arg;
+    (void)lane;
+    const plan *pp = ps->pp;
+    fill_ones(ws_col(pp, ps->ws, i) + pp->k * pp->lane_ld, pp->lane_ld);
+}
+
+static void item_wa(const void *arg, int64_t co, int lane)
+{
+    const pass *ps = arg;
+    (void)lane;
+    build_wa(ps->pp, ps->w, ps->b, ws_wa(ps->pp, ps->ws), co, co + 1);
+}
+
+static void item_setup(const void *arg, int64_t i, int lane)
+{
+    const pass *ps = arg;
+    if (i < ps->pp->lanes) {
+        item_ones(ps, i, lane);
+    } else {
+        item_wa(ps, i - ps->pp->lanes, lane);
+    }
+}
+
 /* ------------------------------------------------------------------ forward */
 
 /* GEMM of one image (chunked) into t (C_out, P), pitch P. Wa/lda carry the bias when aug. */
@@ -254,84 +280,63 @@ static void epilogue_image(const plan *pp, const float *t, int64_t ld, float *yi
     }
 }
 
-static void fwd_chunked(const plan *pp, const float *x, const float *w, const float *b,
-                        float *y, int32_t *argmax, float *ws)
+static void item_fwd_chunk(const void *arg, int64_t ch, int lane)
 {
-    const lam_conv_geom *g = pp->g;
-    const int64_t chunks = pp->parts;
-    const int aug = b != NULL && !pp->pointwise;
-    float *wa = ws_wa(pp, ws);
-    const float *wm = aug ? wa : w;
-    const int64_t lda = aug ? pp->ka : pp->k;
-#ifdef _OPENMP
-#pragma omp parallel num_threads((int)pp->lanes)
-#endif
-    {
-        float *col = ws_col(pp, ws, thread_id());
-        float *scr = ws_scr(pp, ws, thread_id());
-        if (aug) {
-            fill_ones(col + pp->k * pp->p, pp->p);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-            for (int64_t co = 0; co < g->c_out; co++) {
-                build_wa(pp, w, b, wa, co, co + 1);
-            }
-        }
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (int64_t ch = 0; ch < chunks; ch++) {
-            const int64_t end = (ch + 1) * LAM_CHUNK < g->n ? (ch + 1) * LAM_CHUNK : g->n;
-            for (int64_t s = ch * LAM_CHUNK; s < end; s++) {
-                float *yi = y + s * pp->ys;
-                int32_t *ai = argmax != NULL ? argmax + s * pp->ys : NULL;
-                float *t = pp->pg != NULL ? scr : yi;
-                fwd_gemm_image(pp, x + s * pp->xs, wm, lda, aug, b, col, t);
-                epilogue_image(pp, t, pp->p, yi, ai);
-            }
-        }
+    const pass *ps = arg;
+    const plan *pp = ps->pp;
+    float *col = ws_col(pp, ps->ws, lane), *scr = ws_scr(pp, ps->ws, lane);
+    const int64_t end = (ch + 1) * LAM_CHUNK < pp->g->n ? (ch + 1) * LAM_CHUNK : pp->g->n;
+    for (int64_t s = ch * LAM_CHUNK; s < end; s++) {
+        float *yi = ps->yo + s * pp->ys;
+        int32_t *ai = ps->am_out != NULL ? ps->am_out + s * pp->ys : NULL;
+        float *t = pp->pg != NULL ? scr : yi;
+        fwd_gemm_image(pp, ps->x + s * pp->xs, ps->wm, ps->lda, ps->aug, ps->b, col, t);
+        epilogue_image(pp, t, pp->p, yi, ai);
     }
 }
 
-/* Batched: per group of images, im2col side by side, one GEMM per conv group, epilogue. */
-static void fwd_batched(const plan *pp, int nt, const float *x, const float *w, const float *b,
-                        float *y, int32_t *argmax, float *ws)
+static void item_im2col(const void *arg, int64_t j, int lane)
 {
+    const pass *ps = arg;
+    (void)lane;
+    const plan *pp = ps->pp;
+    lam__im2col_ld(pp->g, ps->x + (ps->s0 + j) * pp->xs, ps->gr * pp->cig,
+                   ws_col(pp, ps->ws, 0) + j * pp->p, pp->lane_ld);
+}
+
+static void item_epilogue(const void *arg, int64_t j, int lane)
+{
+    const pass *ps = arg;
+    (void)lane;
+    const plan *pp = ps->pp;
+    const int64_t s = ps->s0 + j;
+    epilogue_image(pp, ws_scr(pp, ps->ws, 0) + j * pp->p, pp->lane_ld, ps->yo + s * pp->ys,
+                   ps->am_out != NULL ? ps->am_out + s * pp->ys : NULL);
+}
+
+/* Batched: per group of images, im2col side by side, one GEMM per conv group (outside any
+ * parallel region, so BLAS threads it), then the epilogue per image. */
+static void fwd_batched(pass *ps, int nt)
+{
+    const plan *pp = ps->pp;
     const lam_conv_geom *g = pp->g;
-    const int aug = b != NULL;
     const int64_t ld = pp->lane_ld, p = pp->p;
-    float *wa = ws_wa(pp, ws), *col = ws_col(pp, ws, 0), *scr = ws_scr(pp, ws, 0);
-    if (aug) {
-        build_wa(pp, w, b, wa, 0, g->c_out);
+    float *col = ws_col(pp, ps->ws, 0), *scr = ws_scr(pp, ps->ws, 0);
+    if (ps->aug) {
+        build_wa(pp, ps->w, ps->b, ws_wa(pp, ps->ws), 0, g->c_out);
         fill_ones(col + pp->k * ld, ld);
     }
-    const float *wm = aug ? wa : w;
-    const int64_t lda = aug ? pp->ka : pp->k;
-    if (nt < 1) {
-        nt = 1;
-    }
-    for (int64_t s0 = 0; s0 < g->n; s0 += pp->group) {
-        const int64_t gn = g->n - s0 < pp->group ? g->n - s0 : pp->group;
-        for (int64_t gr = 0; gr < g->groups; gr++) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-            for (int64_t j = 0; j < gn; j++) {
-                lam__im2col_ld(g, x + (s0 + j) * pp->xs, gr * pp->cig, col + j * p, ld);
-            }
-            /* outside any parallel region: BLAS threads this one */
-            (void)lam__sgemm(0, 0, pp->cog, gn * p, pp->k + aug, 1.0f, wm + gr * pp->cog * lda,
-                             lda, col, ld, 0.0f, scr + gr * pp->cog * ld, ld);
+    for (ps->s0 = 0; ps->s0 < g->n; ps->s0 += pp->group) {
+        const int64_t gn = g->n - ps->s0 < pp->group ? g->n - ps->s0 : pp->group;
+        for (ps->gr = 0; ps->gr < g->groups; ps->gr++) {
+            const lam_phase ph = {item_im2col, gn, 0};
+            lam__run_phases(nt, ps, &ph, 1);
+            (void)lam__sgemm(0, 0, pp->cog, gn * p, pp->k + ps->aug, 1.0f,
+                             ps->wm + ps->gr * pp->cog * ps->lda, ps->lda, col, ld, 0.0f,
+                             scr + ps->gr * pp->cog * ld, ld);
         }
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-        for (int64_t j = 0; j < gn; j++) {
-            const int64_t s = s0 + j;
-            epilogue_image(pp, scr + j * p, ld, y + s * pp->ys,
-                           argmax != NULL ? argmax + s * pp->ys : NULL);
-        }
+        const lam_phase ph = {item_epilogue, gn, 0};
+        lam__run_phases(nt, ps, &ph, 1);
     }
 }
 
@@ -341,11 +346,26 @@ void lam__conv2d_fused_fwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
 {
     plan pp;
     plan_init(&pp, g, f, nt);
+    pass ps;
+    memset(&ps, 0, sizeof ps);
+    ps.pp = &pp;
+    ps.x = x;
+    ps.w = w;
+    ps.b = b;
+    ps.yo = y;
+    ps.am_out = argmax;
+    ps.ws = ws;
+    ps.aug = b != NULL && !pp.pointwise;
+    ps.wm = ps.aug ? ws_wa(&pp, ws) : w;
+    ps.lda = ps.aug ? pp.ka : pp.k;
     if (pp.batched) {
-        fwd_batched(&pp, nt, x, w, b, y, argmax, ws);
-    } else {
-        fwd_chunked(&pp, x, w, b, y, argmax, ws);
+        fwd_batched(&ps, nt < 1 ? 1 : nt);
+        return;
     }
+    /* ones rows and Wa first (a barrier), then the chunks */
+    const lam_phase ph[2] = {{item_setup, ps.aug ? pp.lanes + g->c_out : 0, 0},
+                         {item_fwd_chunk, pp.parts, 1}};
+    lam__run_phases((int)pp.lanes, &ps, ph, 2);
 }
 
 void lam__conv2d_fwd(const lam_conv_geom *g, const float *x, const float *w, const float *b,
@@ -444,114 +464,97 @@ static void reduce_rows(const plan *pp, const float *ws, int aug, float *dw, flo
     }
 }
 
-static void bwd_chunked(const plan *pp, const float *x, const float *w, const float *y,
-                        const int32_t *argmax, const float *dy, float *dx, float *dw, float *db,
-                        float *ws)
+static void item_bwd_chunk(const void *arg, int64_t ch, int lane)
 {
+    const pass *ps = arg;
+    const plan *pp = ps->pp;
     const lam_conv_geom *g = pp->g;
-    const int64_t chunks = pp->parts, p = pp->p;
-    const int want_dw = dw != NULL || db != NULL;
-    /* the GEMM computes db only with the ones row; pointwise sums it separately */
-    const int aug = db != NULL && !pp->pointwise;
-#ifdef _OPENMP
-#pragma omp parallel num_threads((int)pp->lanes)
-#endif
-    {
-        float *col = ws_col(pp, ws, thread_id());
-        float *scr = ws_scr(pp, ws, thread_id());
-        if (aug) {
-            fill_ones(col + pp->k * p, p);
-        }
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (int64_t ch = 0; ch < chunks; ch++) {
-            float *part = ws_part(pp, ws, ch);
-            const int64_t s0 = ch * LAM_CHUNK;
-            const int64_t end = s0 + LAM_CHUNK < g->n ? s0 + LAM_CHUNK : g->n;
-            if (db != NULL && !aug) {
-                memset(part + g->c_out * pp->ka, 0, (size_t)g->c_out * sizeof(float));
-            }
-            for (int64_t s = s0; s < end; s++) {
-                const float *src = prologue_image(pp, dy + s * pp->ys,
-                                                  y != NULL ? y + s * pp->ys : NULL,
-                                                  argmax != NULL ? argmax + s * pp->ys : NULL,
-                                                  scr, p);
-                bwd_image(pp, x != NULL ? x + s * pp->xs : NULL, w, src,
-                          dx != NULL ? dx + s * pp->xs : NULL, part, s == s0,
-                          want_dw && x != NULL, aug, col);
-                if (db != NULL && !aug) {
-                    lam__bias_grad(1, g->c_out, p, src, part + g->c_out * pp->ka);
-                }
-            }
-        }
-        if (want_dw && x != NULL) {
-            /* after the implicit barrier: every partial is written */
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-            for (int64_t co = 0; co < g->c_out; co++) {
-                reduce_rows(pp, ws, aug, dw, db, co, co + 1);
-            }
+    float *col = ws_col(pp, ps->ws, lane), *scr = ws_scr(pp, ps->ws, lane);
+    float *part = ws_part(pp, ps->ws, ch);
+    const int64_t s0 = ch * LAM_CHUNK;
+    const int64_t end = s0 + LAM_CHUNK < g->n ? s0 + LAM_CHUNK : g->n;
+    const int pw_db = ps->db != NULL && !ps->aug; /* pointwise sums db itself */
+    if (pw_db) {
+        memset(part + g->c_out * pp->ka, 0, (size_t)g->c_out * sizeof(float));
+    }
+    for (int64_t s = s0; s < end; s++) {
+        const float *src = prologue_image(pp, ps->dy + s * pp->ys,
+                                          ps->y != NULL ? ps->y + s * pp->ys : NULL,
+                                          ps->am != NULL ? ps->am + s * pp->ys : NULL, scr,
+                                          pp->p);
+        bwd_image(pp, ps->x != NULL ? ps->x + s * pp->xs : NULL, ps->w, src,
+                  ps->dx != NULL ? ps->dx + s * pp->xs : NULL, part, s == s0, ps->want_dw,
+                  ps->aug, col);
+        if (pw_db) {
+            lam__bias_grad(1, g->c_out, pp->p, src, part + g->c_out * pp->ka);
         }
     }
 }
 
-static void bwd_batched(const plan *pp, int nt, const float *x, const float *w, const float *y,
-                        const int32_t *argmax, const float *dy, float *dx, float *dw, float *db,
-                        float *ws)
+static void item_reduce(const void *arg, int64_t co, int lane)
 {
+    const pass *ps = arg;
+    (void)lane;
+    reduce_rows(ps->pp, ps->ws, ps->aug, ps->dw, ps->db, co, co + 1);
+}
+
+static void item_prologue(const void *arg, int64_t j, int lane)
+{
+    const pass *ps = arg;
+    (void)lane;
+    const plan *pp = ps->pp;
+    const int64_t s = ps->s0 + j;
+    (void)prologue_image(pp, ps->dy + s * pp->ys, ps->y != NULL ? ps->y + s * pp->ys : NULL,
+                         ps->am != NULL ? ps->am + s * pp->ys : NULL,
+                         ws_scr(pp, ps->ws, 0) + j * pp->p, pp->lane_ld);
+    if (ps->dx != NULL) {
+        memset(ps->dx + s * pp->xs, 0, (size_t)pp->xs * sizeof(float));
+    }
+}
+
+static void item_col2im(const void *arg, int64_t j, int lane)
+{
+    const pass *ps = arg;
+    (void)lane;
+    const plan *pp = ps->pp;
+    lam__col2im_ld(pp->g, ws_col(pp, ps->ws, 0) + j * pp->p, pp->lane_ld, ps->gr * pp->cig,
+                   ps->dx + (ps->s0 + j) * pp->xs);
+}
+
+static void bwd_batched(pass *ps, int nt)
+{
+    const plan *pp = ps->pp;
     const lam_conv_geom *g = pp->g;
     const int64_t ld = pp->lane_ld, p = pp->p, k = pp->k, cog = pp->cog;
-    const int want_dw = (dw != NULL || db != NULL) && x != NULL;
-    const int aug = db != NULL;
-    float *col = ws_col(pp, ws, 0), *scr = ws_scr(pp, ws, 0), *part = ws_part(pp, ws, 0);
-    if (aug) {
+    float *col = ws_col(pp, ps->ws, 0), *scr = ws_scr(pp, ps->ws, 0);
+    float *part = ws_part(pp, ps->ws, 0);
+    if (ps->aug) {
         fill_ones(col + k * ld, ld);
     }
-    if (nt < 1) {
-        nt = 1;
-    }
-    for (int64_t s0 = 0; s0 < g->n; s0 += pp->group) {
-        const int64_t gn = g->n - s0 < pp->group ? g->n - s0 : pp->group;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-        for (int64_t j = 0; j < gn; j++) {
-            const int64_t s = s0 + j;
-            (void)prologue_image(pp, dy + s * pp->ys, y != NULL ? y + s * pp->ys : NULL,
-                                 argmax != NULL ? argmax + s * pp->ys : NULL, scr + j * p, ld);
-            if (dx != NULL) {
-                memset(dx + s * pp->xs, 0, (size_t)pp->xs * sizeof(float));
-            }
-        }
-        for (int64_t gr = 0; gr < g->groups; gr++) {
-            const float *src = scr + gr * cog * ld;
-            if (want_dw) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-                for (int64_t j = 0; j < gn; j++) {
-                    lam__im2col_ld(g, x + (s0 + j) * pp->xs, gr * pp->cig, col + j * p, ld);
-                }
+    for (ps->s0 = 0; ps->s0 < g->n; ps->s0 += pp->group) {
+        const int64_t gn = g->n - ps->s0 < pp->group ? g->n - ps->s0 : pp->group;
+        const lam_phase pro = {item_prologue, gn, 0};
+        lam__run_phases(nt, ps, &pro, 1);
+        for (ps->gr = 0; ps->gr < g->groups; ps->gr++) {
+            const float *src = scr + ps->gr * cog * ld;
+            if (ps->want_dw) {
+                const lam_phase im = {item_im2col, gn, 0};
+                lam__run_phases(nt, ps, &im, 1);
                 /* one GEMM chain over the batch: K = images * P, in batch order */
-                (void)lam__sgemm(0, 1, cog, k + aug, gn * p, 1.0f, src, ld, col, ld,
-                                 s0 == 0 ? 0.0f : 1.0f, part + gr * cog * pp->ka, pp->ka);
+                (void)lam__sgemm(0, 1, cog, k + ps->aug, gn * p, 1.0f, src, ld, col, ld,
+                                 ps->s0 == 0 ? 0.0f : 1.0f, part + ps->gr * cog * pp->ka,
+                                 pp->ka);
             }
-            if (dx != NULL) {
-                (void)lam__sgemm(1, 0, k, gn * p, cog, 1.0f, w + gr * cog * k, k, src, ld,
-                                 0.0f, col, ld);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-                for (int64_t j = 0; j < gn; j++) {
-                    lam__col2im_ld(g, col + j * p, ld, gr * pp->cig, dx + (s0 + j) * pp->xs);
-                }
+            if (ps->dx != NULL) {
+                (void)lam__sgemm(1, 0, k, gn * p, cog, 1.0f, ps->w + ps->gr * cog * k, k, src,
+                                 ld, 0.0f, col, ld);
+                const lam_phase c2 = {item_col2im, gn, 0};
+                lam__run_phases(nt, ps, &c2, 1);
             }
         }
     }
-    if (want_dw) {
-        reduce_rows(pp, ws, aug, dw, db, 0, g->c_out);
+    if (ps->want_dw) {
+        reduce_rows(pp, ps->ws, ps->aug, ps->dw, ps->db, 0, g->c_out);
     }
 }
 
@@ -561,11 +564,30 @@ void lam__conv2d_fused_bwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
 {
     plan pp;
     plan_init(&pp, g, f, nt);
+    pass ps;
+    memset(&ps, 0, sizeof ps);
+    ps.pp = &pp;
+    ps.x = x;
+    ps.w = w;
+    ps.y = y;
+    ps.am = argmax;
+    ps.dy = dy;
+    ps.dx = dx;
+    ps.dw = dw;
+    ps.db = db;
+    ps.ws = ws;
+    ps.want_dw = (dw != NULL || db != NULL) && x != NULL;
+    /* the GEMM yields db only with the ones row; pointwise sums it separately */
+    ps.aug = db != NULL && !pp.pointwise;
     if (pp.batched) {
-        bwd_batched(&pp, nt, x, w, y, argmax, dy, dx, dw, db, ws);
-    } else {
-        bwd_chunked(&pp, x, w, y, argmax, dy, dx, dw, db, ws);
+        bwd_batched(&ps, nt < 1 ? 1 : nt);
+        return;
     }
+    /* ones rows, then the chunks, then dw/db += partials in chunk order (row-parallel) */
+    const lam_phase ph[3] = {{item_ones, ps.aug ? pp.lanes : 0, 0},
+                         {item_bwd_chunk, pp.parts, 1},
+                         {item_reduce, ps.want_dw ? g->c_out : 0, 0}};
+    lam__run_phases((int)pp.lanes, &ps, ph, 3);
 }
 
 void lam__conv2d_bwd_data(const lam_conv_geom *g, const float *dy, const float *w, float *dx,

@@ -25,6 +25,18 @@
 /* Samples per chunk of the batch-parallel loops. Fixed so results are thread-count-free. */
 #define LAM_CHUNK 4
 
+/* ---------------------------------------------------------- parallel phases */
+/* Work item `item` of a phase; `lane` (< threads) picks per-thread scratch only. */
+typedef void (*lam_item_fn)(const void *arg, int64_t item, int lane);
+typedef struct lam_phase {
+    lam_item_fn fn;
+    int64_t n;        /* items */
+    int dynamic;      /* schedule(dynamic, 1): for uneven or many items */
+} lam_phase;
+/* Run the phases in order in one parallel region of `threads` threads (a barrier after each
+ * phase); one thread runs plain loops without any OpenMP call (kernels/par.c). */
+void lam__run_phases(int threads, const void *arg, const lam_phase *ph, int nph);
+
 /* ------------------------------------------------------------------ GEMM */
 /* C(m,n) = alpha * op(A)(m,k) * op(B)(k,n) + beta * C, row-major, leading dims in elements.
  * The only callers of cblas live in kernels/gemm.c. Returns LAM_OK, or LAM_ERR_RANGE when a
@@ -156,6 +168,22 @@ void lam__act_bwd(lam_act act, float param, int64_t n, const float *x, const flo
 void lam__act_bwd_ref(lam_act act, float param, int64_t n, const float *x, const float *y,
                       const float *dy, float *dx);
 
+/* ------------------------------------------------------- fused linear passes */
+/* The training step's passes with a folded activation (NONE or RELU), GEMMs cut into
+ * column blocks fixed by the shape and run single-threaded in one region of nt threads
+ * (results independent of nt). Backward masks dy in place by y > 0 when act is RELU; y is
+ * the forward's output. dx, dw, db may be NULL. */
+void lam__linear_fused_fwd(int64_t n, int64_t in, int64_t out, lam_act act, const float *x,
+                           const float *w, const float *b, float *y, int nt);
+void lam__linear_fused_fwd_ref(int64_t n, int64_t in, int64_t out, lam_act act,
+                               const float *x, const float *w, const float *b, float *y, int nt);
+void lam__linear_fused_bwd(int64_t n, int64_t in, int64_t out, lam_act act, const float *x,
+                           const float *w, const float *y, float *dy, float *dx, float *dw,
+                           float *db, int nt);
+void lam__linear_fused_bwd_ref(int64_t n, int64_t in, int64_t out, lam_act act,
+                               const float *x, const float *w, const float *y, float *dy,
+                               float *dx, float *dw, float *db, int nt);
+
 /* ------------------------------------------------------- fused convolutions */
 /* Images per GEMM of the batched strategy (batch folded into N). Large enough for BLAS to
  * thread each GEMM well, small enough that col stays a few MiB. */
@@ -233,6 +261,10 @@ typedef struct lam_kernels {
                        float *);
     void (*linear_bwd)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
                        float *, float *, float *);
+    void (*linear_fused_fwd)(int64_t, int64_t, int64_t, lam_act, const float *, const float *,
+                             const float *, float *, int);
+    void (*linear_fused_bwd)(int64_t, int64_t, int64_t, lam_act, const float *, const float *,
+                             const float *, float *, float *, float *, float *, int);
     void (*maxpool_fwd)(const lam_pool_geom *, const float *, float *, int32_t *, int);
     void (*maxpool_bwd)(const lam_pool_geom *, const float *, const int32_t *, float *, int);
     void (*avgpool_fwd)(const lam_pool_geom *, const float *, float *, int);

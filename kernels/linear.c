@@ -45,3 +45,140 @@ void lam__linear_bwd(int64_t n, int64_t in, int64_t out, const float *x, const f
         }
     }
 }
+
+/* -------------------------------------------- fused, split into column blocks */
+/*
+ * The training step's linear passes, with the relu a model folds in, run by lamina itself:
+ * every GEMM is cut into column blocks whose bounds depend on the width alone (never on the
+ * thread count), and the blocks run single-threaded inside one parallel region. So each
+ * output element comes from the same BLAS call for any nt, which a GEMM that BLAS threads
+ * does not guarantee: with OPENBLAS_CORETYPE=Haswell, OpenBLAS 0.3.21's threaded sgemm
+ * differs in the last bits from its single-threaded one on every seed-CNN shape.
+ *
+ *   forward    y(:, c0:c1) = act(x W(c0:c1, :)^T + b(c0:c1))      blocks over `out`
+ *   backward   dy *= [y > 0] (relu; in place), then
+ *              dx(:, c0:c1) = dy W(:, c0:c1)                       blocks over `in`
+ *              dW(:, c0:c1) += dy^T x(:, c0:c1)                    blocks over `in`
+ *              db += sum_n dy                                      one item
+ */
+/* Below this many multiply-adds a pass runs on the calling thread: a fork/join costs more
+ * than the work, and on a busy machine a barrier can wait a whole time slice. Results do not
+ * change: OpenBLAS never threads a product this small (its own threshold is 2^18 too), so
+ * each block is the same single-threaded call as inside a region. */
+#define SERIAL_BELOW (INT64_C(1) << 18)
+
+static int pass_threads(int64_t n, int64_t in, int64_t out, int nt)
+{
+    return n * in * out < SERIAL_BELOW ? 1 : nt;
+}
+
+typedef struct lin_pass {
+    int64_t n, in, out;
+    lam_act act;
+    const float *x, *w, *b, *y;
+    float *yo, *dy, *dx, *dw, *db;
+    int64_t nbo, nbi;  /* blocks over out (forward) and over in (backward) */
+} lin_pass;
+
+/* Blocks of at least 32 columns, at most 8: a power of two so 2, 4 or 8 threads share them
+ * evenly; widths rounded to 16 columns (the GEMM kernels' unroll). */
+static int64_t col_blocks(int64_t cols)
+{
+    int64_t nb = 8;
+    while (nb > 1 && cols / nb < 32) {
+        nb /= 2;
+    }
+    return nb;
+}
+
+static void col_range(int64_t cols, int64_t nb, int64_t blk, int64_t *c0, int64_t *c1)
+{
+    int64_t width = ((cols + nb - 1) / nb + 15) / 16 * 16;
+    *c0 = blk * width < cols ? blk * width : cols;
+    *c1 = *c0 + width < cols ? *c0 + width : cols;
+}
+
+static void item_fwd(const void *arg, int64_t blk, int lane)
+{
+    const lin_pass *lp = arg;
+    (void)lane;
+    int64_t c0, c1;
+    col_range(lp->out, lp->nbo, blk, &c0, &c1);
+    if (c1 <= c0) {
+        return;
+    }
+    float *y = lp->yo + c0;
+    if (lp->b != NULL) {
+        for (int64_t i = 0; i < lp->n; i++) {
+            for (int64_t j = c0; j < c1; j++) {
+                y[i * lp->out + j - c0] = lp->b[j];
+            }
+        }
+    }
+    (void)lam__sgemm(0, 1, lp->n, c1 - c0, lp->in, 1.0f, lp->x, lp->in, lp->w + c0 * lp->in,
+                     lp->in, lp->b != NULL ? 1.0f : 0.0f, y, lp->out);
+    if (lp->act != LAM_ACT_NONE) {
+        for (int64_t i = 0; i < lp->n; i++) {
+            lam__act_fwd(lp->act, 0.0f, c1 - c0, y + i * lp->out, y + i * lp->out);
+        }
+    }
+}
+
+void lam__linear_fused_fwd(int64_t n, int64_t in, int64_t out, lam_act act, const float *x,
+                           const float *w, const float *b, float *y, int nt)
+{
+    lin_pass lp = {n, in, out, act, x, w, b, NULL, y, NULL, NULL, NULL, NULL, 0, 0};
+    lp.nbo = col_blocks(out);
+    const lam_phase ph = {item_fwd, lp.nbo, 0};
+    lam__run_phases(pass_threads(n, in, out, nt), &lp, &ph, 1);
+}
+
+static void item_mask(const void *arg, int64_t i, int lane)
+{
+    const lin_pass *lp = arg;
+    (void)lane;
+    float *d = lp->dy + i * lp->out;
+    lam__act_bwd(lp->act, 0.0f, lp->out, lp->y + i * lp->out, lp->y + i * lp->out, d, d);
+}
+
+/* Items: dx blocks, then dW blocks, then db. */
+static void item_bwd(const void *arg, int64_t item, int lane)
+{
+    const lin_pass *lp = arg;
+    (void)lane;
+    const int64_t nx = lp->dx != NULL ? lp->nbi : 0, nw = lp->dw != NULL ? lp->nbi : 0;
+    int64_t c0, c1;
+    if (item < nx) {
+        col_range(lp->in, lp->nbi, item, &c0, &c1);
+        if (c1 > c0) {
+            (void)lam__sgemm(0, 0, lp->n, c1 - c0, lp->out, 1.0f, lp->dy, lp->out, lp->w + c0,
+                             lp->in, 0.0f, lp->dx + c0, lp->in);
+        }
+    } else if (item < nx + nw) {
+        col_range(lp->in, lp->nbi, item - nx, &c0, &c1);
+        if (c1 > c0) {
+            (void)lam__sgemm(1, 0, lp->out, c1 - c0, lp->n, 1.0f, lp->dy, lp->out, lp->x + c0,
+                             lp->in, 1.0f, lp->dw + c0, lp->in);
+        }
+    } else {
+        /* row by row: contiguous, vectorisable, a fixed order */
+        for (int64_t i = 0; i < lp->n; i++) {
+            const float *d = lp->dy + i * lp->out;
+            for (int64_t j = 0; j < lp->out; j++) {
+                lp->db[j] += d[j];
+            }
+        }
+    }
+}
+
+void lam__linear_fused_bwd(int64_t n, int64_t in, int64_t out, lam_act act, const float *x,
+                           const float *w, const float *y, float *dy, float *dx, float *dw,
+                           float *db, int nt)
+{
+    lin_pass lp = {n, in, out, act, x, w, NULL, y, NULL, dy, dx, dw, db, 0, 0};
+    lp.nbi = col_blocks(in);
+    const int64_t items = (dx != NULL ? lp.nbi : 0) + (dw != NULL ? lp.nbi : 0) + (db != NULL);
+    const lam_phase ph[2] = {{item_mask, act != LAM_ACT_NONE ? n : 0, 0},
+                             {item_bwd, items, 1}};
+    lam__run_phases(pass_threads(n, in, out, nt), &lp, ph, 2);
+}

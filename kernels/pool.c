@@ -24,11 +24,6 @@
 
 #include "kernels.h"
 
-static inline int clamp_threads(int nt)
-{
-    return nt < 1 ? 1 : nt;
-}
-
 /* Clip the window [o*s - p, o*s - p + k) to [0, in). */
 static void window(int64_t o, int64_t s, int64_t p, int64_t k, int64_t in, int64_t *lo,
                    int64_t *hi)
@@ -259,86 +254,102 @@ void lam__maxpool_plane_bwd(const lam_pool_geom *g, const float *dy, const int32
     }
 }
 
+static void avg_plane_fwd(const lam_pool_geom *g, const float *xp, float *yp)
+{
+    const float inv = 1.0f / (float)(g->kh * g->kw);
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+        int64_t y0, y1;
+        window(oy, g->sh, g->ph, g->kh, g->h, &y0, &y1);
+        for (int64_t ox = 0; ox < g->ow; ox++) {
+            int64_t x0, x1;
+            window(ox, g->sw, g->pw, g->kw, g->w, &x0, &x1);
+            float s = 0.0f;
+            for (int64_t iy = y0; iy < y1; iy++) {
+                const float *row = xp + iy * g->w;
+                for (int64_t ix = x0; ix < x1; ix++) {
+                    s += row[ix];
+                }
+            }
+            yp[oy * g->ow + ox] = s * inv;
+        }
+    }
+}
+
+static void avg_plane_bwd(const lam_pool_geom *g, const float *dyp, float *dxp)
+{
+    const float inv = 1.0f / (float)(g->kh * g->kw);
+    memset(dxp, 0, (size_t)(g->h * g->w) * sizeof(float));
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+        int64_t y0, y1;
+        window(oy, g->sh, g->ph, g->kh, g->h, &y0, &y1);
+        for (int64_t ox = 0; ox < g->ow; ox++) {
+            int64_t x0, x1;
+            window(ox, g->sw, g->pw, g->kw, g->w, &x0, &x1);
+            const float d = dyp[oy * g->ow + ox] * inv;
+            for (int64_t iy = y0; iy < y1; iy++) {
+                float *row = dxp + iy * g->w;
+                for (int64_t ix = x0; ix < x1; ix++) {
+                    row[ix] += d;
+                }
+            }
+        }
+    }
+}
+
+/* The four batch kernels: one plane per item. */
+typedef enum plane_op { MAX_FWD, MAX_BWD, AVG_FWD, AVG_BWD } plane_op;
+
+static void plane(plane_op op, const lam_pool_geom *g, const float *in, float *out,
+                  const int32_t *am_in, int32_t *am_out, int64_t pl)
+{
+    const int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
+    switch (op) {
+    case MAX_FWD: lam__maxpool_plane_fwd(g, in + pl * hw, 0, out + pl * ohw, am_out + pl * ohw);
+        break;
+    case MAX_BWD: lam__maxpool_plane_bwd(g, in + pl * ohw, am_in + pl * ohw, NULL, out + pl * hw);
+        break;
+    case AVG_FWD: avg_plane_fwd(g, in + pl * hw, out + pl * ohw); break;
+    case AVG_BWD: avg_plane_bwd(g, in + pl * ohw, out + pl * hw); break;
+    }
+}
+
+/* Over every plane; one thread runs a plain loop, no OpenMP region (libgomp allocates a team
+ * for each region of one thread, and a training step must not allocate). */
+static void planes(plane_op op, const lam_pool_geom *g, const float *in, float *out,
+                   const int32_t *am_in, int32_t *am_out, int nt)
+{
+    const int64_t n = g->n * g->c;
+    if (nt <= 1 || n <= 1) {
+        for (int64_t pl = 0; pl < n; pl++) {
+            plane(op, g, in, out, am_in, am_out, pl);
+        }
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (int64_t pl = 0; pl < n; pl++) {
+        plane(op, g, in, out, am_in, am_out, pl);
+    }
+}
+
 void lam__maxpool_fwd(const lam_pool_geom *g, const float *x, float *y, int32_t *argmax, int nt)
 {
-    const int64_t planes = g->n * g->c, hw = g->h * g->w, ohw = g->oh * g->ow;
-    (void)nt;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(clamp_threads(nt)) schedule(static)
-#endif
-    for (int64_t pl = 0; pl < planes; pl++) {
-        lam__maxpool_plane_fwd(g, x + pl * hw, 0, y + pl * ohw, argmax + pl * ohw);
-    }
+    planes(MAX_FWD, g, x, y, NULL, argmax, nt);
 }
 
 void lam__maxpool_bwd(const lam_pool_geom *g, const float *dy, const int32_t *argmax, float *dx,
                       int nt)
 {
-    const int64_t planes = g->n * g->c, hw = g->h * g->w, ohw = g->oh * g->ow;
-    (void)nt;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(clamp_threads(nt)) schedule(static)
-#endif
-    for (int64_t pl = 0; pl < planes; pl++) {
-        lam__maxpool_plane_bwd(g, dy + pl * ohw, argmax + pl * ohw, NULL, dx + pl * hw);
-    }
+    planes(MAX_BWD, g, dy, dx, argmax, NULL, nt);
 }
+
 void lam__avgpool_fwd(const lam_pool_geom *g, const float *x, float *y, int nt)
 {
-    const int64_t planes = g->n * g->c, hw = g->h * g->w, ohw = g->oh * g->ow;
-    const float inv = 1.0f / (float)(g->kh * g->kw);
-    (void)nt;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(clamp_threads(nt)) schedule(static)
-#endif
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float *xp = x + pl * hw;
-        float *yp = y + pl * ohw;
-        for (int64_t oy = 0; oy < g->oh; oy++) {
-            int64_t y0, y1;
-            window(oy, g->sh, g->ph, g->kh, g->h, &y0, &y1);
-            for (int64_t ox = 0; ox < g->ow; ox++) {
-                int64_t x0, x1;
-                window(ox, g->sw, g->pw, g->kw, g->w, &x0, &x1);
-                float s = 0.0f;
-                for (int64_t iy = y0; iy < y1; iy++) {
-                    const float *row = xp + iy * g->w;
-                    for (int64_t ix = x0; ix < x1; ix++) {
-                        s += row[ix];
-                    }
-                }
-                yp[oy * g->ow + ox] = s * inv;
-            }
-        }
-    }
+    planes(AVG_FWD, g, x, y, NULL, NULL, nt);
 }
 
 void lam__avgpool_bwd(const lam_pool_geom *g, const float *dy, float *dx, int nt)
 {
-    const int64_t planes = g->n * g->c, hw = g->h * g->w, ohw = g->oh * g->ow;
-    const float inv = 1.0f / (float)(g->kh * g->kw);
-    (void)nt;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(clamp_threads(nt)) schedule(static)
-#endif
-    for (int64_t pl = 0; pl < planes; pl++) {
-        float *dxp = dx + pl * hw;
-        const float *dyp = dy + pl * ohw;
-        memset(dxp, 0, (size_t)hw * sizeof(float));
-        for (int64_t oy = 0; oy < g->oh; oy++) {
-            int64_t y0, y1;
-            window(oy, g->sh, g->ph, g->kh, g->h, &y0, &y1);
-            for (int64_t ox = 0; ox < g->ow; ox++) {
-                int64_t x0, x1;
-                window(ox, g->sw, g->pw, g->kw, g->w, &x0, &x1);
-                const float d = dyp[oy * g->ow + ox] * inv;
-                for (int64_t iy = y0; iy < y1; iy++) {
-                    float *row = dxp + iy * g->w;
-                    for (int64_t ix = x0; ix < x1; ix++) {
-                        row[ix] += d;
-                    }
-                }
-            }
-        }
-    }
+    planes(AVG_BWD, g, dy, dx, NULL, NULL, nt);
 }

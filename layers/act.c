@@ -71,9 +71,18 @@ static lam_status dropout_forward(lam_layer *l, const float *x, float *y, int64_
     uint64_t stream = (l->stream << 40) ^ (uint64_t)l->step;
     float scale = 1.0f / (1.0f - p);
     float *mask = l->ws;
+    const int nt = lam_ctx_threads(l->ctx);
+    /* small or one thread: no OpenMP region at all (libgomp allocates a team for a region
+     * of one thread, and a training step must not allocate) */
+    if (nt <= 1 || count <= 65536) {
+        for (int64_t i = 0; i < count; i++) {
+            mask[i] = lam_rng_uniform(seed, stream, (uint64_t)i) < p ? 0.0f : scale;
+            y[i] = x[i] * mask[i];
+        }
+        return LAM_OK;
+    }
 #ifdef LAM_HAVE_OPENMP
-#pragma omp parallel for num_threads(lam_ctx_threads(l->ctx)) if (count > 65536) \
-    schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static)
 #endif
     for (int64_t i = 0; i < count; i++) {
         mask[i] = lam_rng_uniform(seed, stream, (uint64_t)i) < p ? 0.0f : scale;

@@ -387,7 +387,7 @@ lam_status lam__layer_fuse(lam_layer *l, lam_act act, lam_layer *pool, lam_layer
     if (l->desc.kind == LAM_LAYER_CONV2D) {
         return lam__conv2d_fuse(l);
     }
-    snprintf(l->strategy, sizeof l->strategy, "gemm+relu");
+    lam__linear_describe(l);
     return LAM_OK;
 }
 

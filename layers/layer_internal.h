@@ -50,6 +50,7 @@ struct lam_layer {
      * do no work of their own in the model's step, and the public per-layer calls keep
      * their unfused meaning. */
     lam_conv_strategy conv_strategy;
+    int gemm_outside;          /* linear: GEMMs outside lamina's regions (pthreads BLAS) */
     lam_act fuse_act;          /* activation folded into this layer, LAM_ACT_NONE if none */
     struct lam_layer *fuse_pool; /* max pool folded into this conv, or NULL */
     char strategy[64];
@@ -94,6 +95,7 @@ lam_status lam__conv2d_fuse(lam_layer *l);
 lam_status lam__conv2d_forward_fused(lam_layer *l, const float *x, float *y, int64_t n);
 lam_status lam__conv2d_backward_fused(lam_layer *l, const float *x, const float *y,
                                       const float *dy, float *dx, int64_t n);
+void lam__linear_describe(lam_layer *l); /* l->strategy from gemm_outside and fuse_act */
 lam_status lam__linear_forward_fused(lam_layer *l, const float *x, float *y, int64_t n,
                                      int train);
 lam_status lam__linear_backward_fused(lam_layer *l, const float *x, const float *y, float *dy,

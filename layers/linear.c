@@ -1,23 +1,59 @@
-/* linear layer: y(n, out) = x(n, in) W(out, in)^T + b(out), one GEMM over the whole batch. */
+/* linear layer: y(n, out) = x(n, in) W(out, in)^T + b(out).
+ *
+ * Strategy: with the OpenMP (or a sequential) OpenBLAS, lamina cuts each GEMM into column
+ * blocks fixed by the shape and runs them single-threaded in its own parallel region
+ * ("split", kernels/linear.c): the thread count then cannot change a single bit of the
+ * result, which OpenBLAS's own threading does not promise. With a pthreads OpenBLAS, which
+ * must not be called from lamina's threads, each product is one GEMM that BLAS threads
+ * itself ("blas"). */
 #include "layer_internal.h"
 
 #include <stdio.h>
 
+/* y = act(x W^T + b) */
+static void run_forward(lam_layer *l, const float *x, float *y, int64_t n, lam_act act)
+{
+    const float *b = l->n_params > 1 ? l->params[1].w : NULL;
+    if (l->gemm_outside) {
+        l->k->linear_fwd(n, l->in_numel, l->out_numel, x, l->params[0].w, b, y);
+        if (act != LAM_ACT_NONE) {
+            l->k->act_fwd(act, 0.0f, n * l->out_numel, y, y);
+        }
+        return;
+    }
+    l->k->linear_fused_fwd(n, l->in_numel, l->out_numel, act, x, l->params[0].w, b, y,
+                           lam_ctx_threads(l->ctx));
+}
+
+/* dy is masked in place by y > 0 when act is RELU, and only then written. */
+static void run_backward(lam_layer *l, const float *x, const float *y, float *dy, float *dx,
+                         int64_t n, lam_act act)
+{
+    float *db = l->n_params > 1 ? l->params[1].g : NULL;
+    if (l->gemm_outside) {
+        if (act != LAM_ACT_NONE) {
+            l->k->act_bwd(act, 0.0f, n * l->out_numel, y, y, dy, dy);
+        }
+        l->k->linear_bwd(n, l->in_numel, l->out_numel, x, l->params[0].w, dy, dx,
+                         l->params[0].g, db);
+        return;
+    }
+    l->k->linear_fused_bwd(n, l->in_numel, l->out_numel, act, x, l->params[0].w, y, dy, dx,
+                           l->params[0].g, db, lam_ctx_threads(l->ctx));
+}
+
 static lam_status linear_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
 {
     (void)train;
-    const float *b = l->n_params > 1 ? l->params[1].w : NULL;
-    l->k->linear_fwd(n, l->in_numel, l->out_numel, x, l->params[0].w, b, y);
+    run_forward(l, x, y, n, LAM_ACT_NONE);
     return LAM_OK;
 }
 
 static lam_status linear_backward(lam_layer *l, const float *x, const float *y, const float *dy,
                                   float *dx, int64_t n)
 {
-    (void)y;
-    float *db = l->n_params > 1 ? l->params[1].g : NULL;
-    l->k->linear_bwd(n, l->in_numel, l->out_numel, x, l->params[0].w, dy, dx, l->params[0].g,
-                     db);
+    /* with no activation the kernels only read dy: the cast drops nothing */
+    run_backward(l, x, y, (float *)(uintptr_t)dy, dx, n, LAM_ACT_NONE);
     return LAM_OK;
 }
 
@@ -28,20 +64,22 @@ static const lam_layer_ops linear_ops = {"linear", linear_forward, linear_backwa
 lam_status lam__linear_forward_fused(lam_layer *l, const float *x, float *y, int64_t n,
                                      int train)
 {
-    lam_status st = linear_forward(l, x, y, n, train);
-    if (st == LAM_OK && l->fuse_act != LAM_ACT_NONE) {
-        l->k->act_fwd(l->fuse_act, 0.0f, n * l->out_numel, y, y);
-    }
-    return st;
+    (void)train;
+    run_forward(l, x, y, n, l->fuse_act);
+    return LAM_OK;
 }
 
 lam_status lam__linear_backward_fused(lam_layer *l, const float *x, const float *y, float *dy,
                                       float *dx, int64_t n)
 {
-    if (l->fuse_act != LAM_ACT_NONE) {
-        l->k->act_bwd(l->fuse_act, 0.0f, n * l->out_numel, y, y, dy, dy);
-    }
-    return linear_backward(l, x, y, dy, dx, n);
+    run_backward(l, x, y, dy, dx, n, l->fuse_act);
+    return LAM_OK;
+}
+
+void lam__linear_describe(lam_layer *l)
+{
+    snprintf(l->strategy, sizeof l->strategy, "%s%s", l->gemm_outside ? "blas" : "split",
+             l->fuse_act == LAM_ACT_RELU ? "+relu" : "");
 }
 
 lam_status lam__linear_setup(lam_layer *l)
@@ -65,8 +103,9 @@ lam_status lam__linear_setup(lam_layer *l)
     l->out_ndim = 1;
     l->out_shape[0] = out;
     l->flops = 2 * nw;
-    /* one GEMM over the whole batch per product; BLAS threads it outside our regions */
-    snprintf(l->strategy, sizeof l->strategy, "gemm");
+    /* a pthreads OpenBLAS must not be called from lamina's threads: see the top */
+    l->gemm_outside = lam__blas_parallel_kind() == 1;
+    lam__linear_describe(l);
     lam_status st = lam__layer_alloc_params(l, nw, l->desc.bias ? out : 0, in, out);
     if (st == LAM_OK) {
         lam__layer_init_uniform(l);

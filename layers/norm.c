@@ -18,7 +18,9 @@ static void plane_dims(const lam_layer *l, int64_t *c, int64_t *hw)
     *hw = l->in_ndim == 3 ? l->in_shape[1] * l->in_shape[2] : 1;
 }
 
-static lam_status bn_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
+/* One channel of the forward. */
+static void bn_forward_channel(lam_layer *l, const float *x, float *y, int64_t n, int train,
+                               int64_t ch)
 {
     int64_t c, hw;
     plane_dims(l, &c, &hw);
@@ -26,10 +28,7 @@ static lam_status bn_forward(lam_layer *l, const float *x, float *y, int64_t n, 
     float *mean = l->ws, *invstd = l->ws + c, *rmean = l->ws + 2 * c, *rvar = l->ws + 3 * c;
     double eps = l->desc.alpha, mom = l->desc.momentum;
     double m = (double)(n * hw);
-#ifdef LAM_HAVE_OPENMP
-#pragma omp parallel for num_threads(lam_ctx_threads(l->ctx)) schedule(static)
-#endif
-    for (int64_t ch = 0; ch < c; ch++) {
+    {
         double mu, istd;
         if (train) {
             double s = 0.0, s2 = 0.0;
@@ -67,23 +66,40 @@ static lam_status bn_forward(lam_layer *l, const float *x, float *y, int64_t n, 
             }
         }
     }
+}
+
+static lam_status bn_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
+{
+    int64_t c, hw;
+    plane_dims(l, &c, &hw);
+    const int nt = lam_ctx_threads(l->ctx);
+    /* one thread: no OpenMP region (libgomp allocates a team for a region of one thread) */
+    if (nt <= 1) {
+        for (int64_t ch = 0; ch < c; ch++) {
+            bn_forward_channel(l, x, y, n, train, ch);
+        }
+        return LAM_OK;
+    }
+#ifdef LAM_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (int64_t ch = 0; ch < c; ch++) {
+        bn_forward_channel(l, x, y, n, train, ch);
+    }
     return LAM_OK;
 }
 
-static lam_status bn_backward(lam_layer *l, const float *x, const float *y, const float *dy,
-                              float *dx, int64_t n)
+/* One channel of the backward. */
+static void bn_backward_channel(lam_layer *l, const float *x, const float *dy, float *dx,
+                                int64_t n, int64_t ch)
 {
-    (void)y;
     int64_t c, hw;
     plane_dims(l, &c, &hw);
     const float *gamma = l->params[0].w;
     float *dgamma = l->params[0].g, *dbeta = l->params[1].g;
     const float *mean = l->ws, *invstd = l->ws + c;
     double m = (double)(n * hw);
-#ifdef LAM_HAVE_OPENMP
-#pragma omp parallel for num_threads(lam_ctx_threads(l->ctx)) schedule(static)
-#endif
-    for (int64_t ch = 0; ch < c; ch++) {
+    {
         double sdy = 0.0, sdyx = 0.0;
         double mu = mean[ch], istd = invstd[ch];
         for (int64_t i = 0; i < n; i++) {
@@ -96,7 +112,7 @@ static lam_status bn_backward(lam_layer *l, const float *x, const float *y, cons
         dgamma[ch] += (float)sdyx;
         dbeta[ch] += (float)sdy;
         if (dx == NULL) {
-            continue;
+            return;
         }
         double k = gamma[ch] * istd / m;
         for (int64_t i = 0; i < n; i++) {
@@ -107,6 +123,27 @@ static lam_status bn_backward(lam_layer *l, const float *x, const float *y, cons
                 q[j] = (float)(k * (m * g[j] - sdy - xhat * sdyx));
             }
         }
+    }
+}
+
+static lam_status bn_backward(lam_layer *l, const float *x, const float *y, const float *dy,
+                              float *dx, int64_t n)
+{
+    (void)y;
+    int64_t c, hw;
+    plane_dims(l, &c, &hw);
+    const int nt = lam_ctx_threads(l->ctx);
+    if (nt <= 1) {
+        for (int64_t ch = 0; ch < c; ch++) {
+            bn_backward_channel(l, x, dy, dx, n, ch);
+        }
+        return LAM_OK;
+    }
+#ifdef LAM_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (int64_t ch = 0; ch < c; ch++) {
+        bn_backward_channel(l, x, dy, dx, n, ch);
     }
     return LAM_OK;
 }

@@ -112,7 +112,9 @@ LAM_API int64_t lam_layer_flops(const lam_layer *l);
  * (OpenMP over chunks of the batch, one single-threaded GEMM per image) or "batched" (images
  * folded into the GEMMs, threaded by BLAS; chosen when a pthreads OpenBLAS is loaded), with
  * "+relu" / "+maxpool" when a model folded the layers after it into it; a linear layer is
- * "gemm" or "gemm+relu"; a folded layer says "in conv2d#0". Static text owned by the layer.
+ * "split" (GEMMs cut into fixed column blocks, run by lamina's threads) or "blas" (one GEMM
+ * threaded by BLAS; with a pthreads OpenBLAS), with "+relu" likewise; a folded layer says
+ * "in conv2d#0". Static text owned by the layer.
  */
 LAM_API const char *lam_layer_strategy(const lam_layer *l);
 

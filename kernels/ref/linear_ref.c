@@ -55,3 +55,23 @@ void lam__linear_bwd_ref(int64_t n, int64_t in, int64_t out, const float *x, con
         }
     }
 }
+
+/* The fused passes: the plain twins plus the activation (forward) and its mask on dy. */
+void lam__linear_fused_fwd_ref(int64_t n, int64_t in, int64_t out, lam_act act,
+                               const float *x, const float *w, const float *b, float *y, int nt)
+{
+    (void)nt;
+    lam__linear_fwd_ref(n, in, out, x, w, b, y);
+    lam__act_fwd_ref(act, 0.0f, n * out, y, y);
+}
+
+void lam__linear_fused_bwd_ref(int64_t n, int64_t in, int64_t out, lam_act act,
+                               const float *x, const float *w, const float *y, float *dy,
+                               float *dx, float *dw, float *db, int nt)
+{
+    (void)nt;
+    if (act != LAM_ACT_NONE) {
+        lam__act_bwd_ref(act, 0.0f, n * out, y, y, dy, dy);
+    }
+    lam__linear_bwd_ref(n, in, out, x, w, dy, dx, dw, db);
+}

@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "harness.h"
 #include "kernels.h"
 
@@ -427,6 +431,61 @@ static void linear_case(int64_t n, int64_t in, int64_t out, int ints)
     }
 }
 
+/* Split passes with a folded relu: fast vs twin (backward from the fast y, on separate copies
+ * of dy since relu masks it in place), and bitwise the same for nt = 1, 2, 3. */
+static void linear_fused_case(int64_t n, int64_t in, int64_t out, lam_act act, int ints)
+{
+    char what[160];
+    float *x = alloc_f(n * in), *w = alloc_f(out * in), *b = alloc_f(out);
+    float *dy = alloc_f(n * out), *dy1 = alloc_f(n * out), *dy2 = alloc_f(n * out);
+    float *y1 = alloc_f(n * out), *y2 = alloc_f(n * out);
+    float *dx1 = alloc_f(n * in), *dx2 = alloc_f(n * in);
+    float *dw0 = alloc_f(out * in), *dw1 = alloc_f(out * in), *dw2 = alloc_f(out * in);
+    float *db0 = alloc_f(out), *db1 = alloc_f(out), *db2 = alloc_f(out);
+    fill(x, n * in, ints, 41);
+    fill(w, out * in, ints, 42);
+    fill(b, out, ints, 43);
+    fill(dy, n * out, ints, 44);
+    fill(dw0, out * in, ints, 45);
+    fill(db0, out, ints, 46);
+    const char *kind = ints ? "int" : "uniform";
+    snprintf(what, sizeof what, "linear fused %s act %d n%lld in%lld out%lld", kind, (int)act,
+             (long long)n, (long long)in, (long long)out);
+    lam__linear_fused_fwd(n, in, out, act, x, w, b, y1, 2);
+    lam__linear_fused_fwd_ref(n, in, out, act, x, w, b, y2, 1);
+    t_close(what, y1, y2, n * out, ints ? 0.0 : 1e-5 * sqrt((double)in + 1), ints ? 0.0 : 1e-4);
+    for (int nt = 1; nt <= 3; nt++) {
+        memcpy(dy1, dy, (size_t)(n * out) * sizeof(float));
+        memcpy(dw1, dw0, (size_t)(out * in) * sizeof(float));
+        memcpy(db1, db0, (size_t)out * sizeof(float));
+        lam__linear_fused_bwd(n, in, out, act, x, w, y1, dy1, dx1, dw1, db1, nt);
+        if (nt == 1) {
+            memcpy(dy2, dy, (size_t)(n * out) * sizeof(float));
+            memcpy(dw2, dw0, (size_t)(out * in) * sizeof(float));
+            memcpy(db2, db0, (size_t)out * sizeof(float));
+            lam__linear_fused_bwd_ref(n, in, out, act, x, w, y1, dy2, dx2, dw2, db2, 1);
+            const double a = ints ? 0.0 : 1e-5, r = ints ? 0.0 : 1e-4;
+            t_close(what, dx1, dx2, n * in, a * sqrt((double)out), r);
+            t_close(what, dw1, dw2, out * in, a * sqrt((double)n + 1), r);
+            t_close(what, db1, db2, out, a * sqrt((double)n + 1), r);
+            /* keep nt = 1 as the reference of the thread check */
+            memcpy(dx2, dx1, (size_t)(n * in) * sizeof(float));
+            memcpy(dw2, dw1, (size_t)(out * in) * sizeof(float));
+            memcpy(db2, db1, (size_t)out * sizeof(float));
+            lam__linear_fused_fwd(n, in, out, act, x, w, b, y2, 3);
+            t_equal(what, y2, y1, n * out);
+        } else {
+            t_equal(what, dx1, dx2, n * in);
+            t_equal(what, dw1, dw2, out * in);
+            t_equal(what, db1, db2, out);
+        }
+    }
+    float *all[] = {x, w, b, dy, dy1, dy2, y1, y2, dx1, dx2, dw0, dw1, dw2, db0, db1, db2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        free(all[i]);
+    }
+}
+
 static void test_linear(void)
 {
     const int64_t sizes[][3] = {{1, 1, 1}, {7, 13, 5}, {64, 120, 84}, {33, 257, 10},
@@ -434,6 +493,15 @@ static void test_linear(void)
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         linear_case(sizes[i][0], sizes[i][1], sizes[i][2], 0);
         linear_case(sizes[i][0], sizes[i][1], sizes[i][2], 1);
+    }
+    /* widths across the column-block rule: 1, 2, 4 and 8 blocks, ragged last blocks */
+    const int64_t fused[][3] = {{64, 3136, 120}, {64, 120, 84}, {30, 84, 10}, {3, 1, 1},
+                                {9, 300, 70}, {17, 1000, 129}};
+    for (size_t i = 0; i < sizeof fused / sizeof fused[0]; i++) {
+        for (int ints = 0; ints <= 1; ints++) {
+            linear_fused_case(fused[i][0], fused[i][1], fused[i][2], LAM_ACT_NONE, ints);
+            linear_fused_case(fused[i][0], fused[i][1], fused[i][2], LAM_ACT_RELU, ints);
+        }
     }
 }
 
@@ -460,6 +528,13 @@ static void test_tables(void)
 
 int main(void)
 {
+#ifdef _OPENMP
+    /* The host runs BLAS on one thread. With nt = 1 lamina makes its BLAS calls outside any
+     * parallel region, where the OpenMP OpenBLAS uses the host's thread count, and threaded
+     * sgemm differs from single-threaded in the last bits (OPENBLAS_CORETYPE=Haswell); the
+     * nt = 2, 3 passes call BLAS inside lamina's regions, single-threaded whatever this is. */
+    omp_set_num_threads(1);
+#endif
     printf("test_ops: seed %u\n", SEED);
     test_tables();
     test_pool();

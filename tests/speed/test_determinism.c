@@ -1,0 +1,162 @@
+/*
+ * Results do not depend on the thread count: train for 100 steps on synthetic data with
+ * contexts of 1 and 2 threads and require bitwise-identical weights, for
+ *  - seed-cnn on 1x28x28 at batch 30 (a partial last chunk): the fused conv + relu + max-pool
+ *    blocks and the fused linear + relu layers;
+ *  - a small CNN + MLP with a conv + relu block without pool, a conv + pool block without
+ *    relu, an unfused relu-less conv and dropout, at batch 20;
+ * each under both conv strategies:
+ *  - chunked (the OpenMP OpenBLAS): the host's OpenMP thread count follows the context's, as
+ *    `lamina --threads` sets it, so with 1 thread the BLAS calls lamina makes outside any
+ *    region are single-threaded too, like the ones inside its regions with 2;
+ *  - batched (picked with a pthreads OpenBLAS, whose thread count does not follow OpenMP):
+ *    its GEMMs run outside lamina's regions on BLAS's own threads, so the host's thread
+ *    count stays fixed and only the context's changes.
+ * The strategies differ from each other in rounding, never between thread counts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "harness.h"
+#include "lamina.h"
+#include "model_internal.h"
+
+#define STEPS 100
+#define SEED 4242u
+
+typedef struct run_result {
+    float *w;     /* every parameter, concatenated */
+    int64_t n;
+    double loss;  /* last step's */
+} run_result;
+
+/* Force the strategies a BLAS build picks (test hook; the rule picks them at create): conv
+ * layers chunked or batched, linear layers split or one BLAS-threaded GEMM alike. */
+static int force_strategy(lam_model *m, lam_conv_strategy s)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        lam_layer *l = m->layers[i];
+        if (l->desc.kind == LAM_LAYER_LINEAR) {
+            l->gemm_outside = s == LAM_CONV_BATCHED;
+            lam__linear_describe(l);
+        }
+        if (l->desc.kind == LAM_LAYER_CONV2D) {
+            l->conv_strategy = s;
+            if (lam__conv2d_fuse(l) != LAM_OK) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static run_result train(const char *spec, const int64_t shape[3], int64_t batch, int threads,
+                        lam_conv_strategy strategy)
+{
+    run_result r = {NULL, 0, 0.0};
+#ifdef _OPENMP
+    /* the host's choice: as `lamina --threads` makes it, or BLAS's own (batched) */
+    omp_set_num_threads(strategy == LAM_CONV_BATCHED ? 2 : threads);
+#endif
+    lam_ctx_config cfg;
+    lam_ctx_config_init(&cfg);
+    cfg.n_threads = threads;
+    cfg.seed = SEED;
+    lam_ctx *ctx = NULL;
+    lam_model *m = NULL;
+    lam_optim *opt = NULL;
+    lam_param *p = NULL;
+    int np = 0;
+    lam_optim_desc od;
+    lam_optim_desc_init(&od, LAM_OPTIM_SGD);
+    od.lr = 0.02;
+    od.momentum = 0.9;
+    lam_status st = lam_ctx_create(&cfg, &ctx);
+    if (st == LAM_OK) {
+        st = lam_model_create(ctx, spec, 3, shape, 10, batch, &m);
+    }
+    if (st == LAM_OK && !force_strategy(m, strategy)) {
+        st = LAM_ERR_NOMEM;
+    }
+    if (st == LAM_OK) {
+        st = lam_model_params(m, &p, &np);
+    }
+    if (st == LAM_OK) {
+        st = lam_optim_create(ctx, &od, p, np, &opt);
+    }
+    const int64_t per = shape[0] * shape[1] * shape[2], pool = 4 * batch;
+    float *x = malloc((size_t)(pool * per) * sizeof(float));
+    int32_t *y = malloc((size_t)pool * sizeof(int32_t));
+    if (x == NULL || y == NULL) {
+        st = LAM_ERR_NOMEM;
+    } else {
+        t_fill_uniform(x, pool * per, -1.0f, 1.0f, SEED, 1);
+        for (int64_t i = 0; i < pool; i++) {
+            y[i] = (int32_t)(lam_rng_u64(SEED, 2, (uint64_t)i) % 10);
+        }
+    }
+    const lam_loss_desc loss = {LAM_LOSS_SOFTMAX_XENT, 0.0f, 0.0f};
+    for (int s = 0; st == LAM_OK && s < STEPS; s++) {
+        const int64_t first = (s % 4) * batch;
+        st = lam_model_train_step(m, opt, &loss, x + first * per, y + first, NULL, batch,
+                                  od.lr, 0.0, &r.loss, NULL);
+    }
+    if (!T_CHECK(st == LAM_OK, "'%s' threads %d: %s (%s)", spec, threads, lam_strerror(st),
+                 ctx != NULL ? lam_ctx_errmsg(ctx) : "")) {
+        np = 0;
+    }
+    for (int i = 0; i < np; i++) {
+        r.n += p[i].n;
+    }
+    r.w = malloc((size_t)(r.n > 0 ? r.n : 1) * sizeof(float));
+    int64_t off = 0;
+    for (int i = 0; r.w != NULL && i < np; i++) {
+        memcpy(r.w + off, p[i].w, (size_t)p[i].n * sizeof(float));
+        off += p[i].n;
+    }
+    free(x);
+    free(y);
+    lam_optim_destroy(opt);
+    lam_model_destroy(m);
+    lam_ctx_destroy(ctx);
+    return r;
+}
+
+static void compare_threads(const char *spec, const int64_t shape[3], int64_t batch,
+                            lam_conv_strategy strategy)
+{
+    const char *sname = strategy == LAM_CONV_BATCHED ? "batched" : "chunked";
+    run_result a = train(spec, shape, batch, 1, strategy);
+    run_result b = train(spec, shape, batch, 2, strategy);
+    char what[200];
+    snprintf(what, sizeof what, "%s (%s, batch %lld): weights after %d steps, 1 vs 2 threads",
+             spec, sname, (long long)batch, STEPS);
+    if (T_CHECK(a.n > 0 && a.n == b.n, "%s: parameter counts %lld / %lld", what,
+                (long long)a.n, (long long)b.n)) {
+        t_equal(what, b.w, a.w, a.n);
+    }
+    /* the run must have learnt something, or identical weights prove little */
+    T_CHECK(a.loss < 2.30, "%s: final loss %.4f (ln 10 = 2.30)", what, a.loss);
+    printf("%s: final loss %.6f / %.6f\n", what, a.loss, b.loss);
+    free(a.w);
+    free(b.w);
+}
+
+int main(void)
+{
+    printf("test_determinism: seed %u, %d steps\n", SEED, STEPS);
+    const int64_t fmnist[3] = {1, 28, 28}, small[3] = {3, 12, 12};
+    const char *mixed = "conv:6,3,pad=1 relu conv:8,3 maxpool:2 conv:8,1 dropout:0.2 flatten "
+                        "linear:24 relu linear:out";
+    for (int s = 0; s <= 1; s++) {
+        lam_conv_strategy st = s ? LAM_CONV_BATCHED : LAM_CONV_CHUNKED;
+        compare_threads("seed-cnn", fmnist, 30, st);
+        compare_threads(mixed, small, 20, st);
+    }
+    return t_exit("determinism");
+}
