@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lamina/core.h"
@@ -81,6 +82,52 @@ int t_check_at(int cond, const char *file, int line, const char *fmt, ...)
         t_failures++;
     }
     return cond;
+}
+
+static void *t_alloc_fn(void *user, size_t size, size_t align)
+{
+    t_alloc *a = user;
+    a->calls++;
+    if (size > a->max_size) {
+        a->max_size = size;
+    }
+    if (a->fail_at > 0 && a->calls == a->fail_at) {
+        a->failed = 1;
+        return NULL;
+    }
+    void *p = aligned_alloc(align, (size + align - 1) / align * align);
+    a->live += p != NULL;
+    return p;
+}
+
+static void t_free_fn(void *user, void *p)
+{
+    t_alloc *a = user;
+    if (p != NULL) {
+        a->live--;
+        free(p);
+    }
+}
+
+void t_alloc_hook(lam_ctx_config *cfg, t_alloc *a)
+{
+    cfg->alloc = t_alloc_fn;
+    cfg->free = t_free_fn;
+    cfg->alloc_user = a;
+}
+
+lam_ctx *t_ctx_counting(t_alloc *a)
+{
+    memset(a, 0, sizeof *a);
+    lam_ctx_config cfg;
+    lam_ctx_config_init(&cfg);
+    t_alloc_hook(&cfg, a);
+    lam_ctx *ctx = NULL;
+    if (lam_ctx_create(&cfg, &ctx) != LAM_OK) {
+        printf("FAIL: cannot create a context\n");
+        exit(1);
+    }
+    return ctx;
 }
 
 int t_exit(const char *suite)

@@ -28,6 +28,23 @@ int t_check_at(int cond, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 #define T_CHECK(cond, ...) t_check_at(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
+/* A counting allocator for lam_ctx_config hooks: counts calls, live blocks and the largest
+ * request; fails call number fail_at (1-based) when fail_at > 0. Shared by every suite that
+ * checks allocation counts, leaks or out-of-memory paths. */
+typedef struct t_alloc {
+    int64_t calls;
+    int64_t live;
+    int64_t fail_at;
+    int failed;      /* set when a call was failed */
+    size_t max_size; /* largest request seen (including the failed one) */
+} t_alloc;
+
+struct lam_ctx_config;
+/* Point cfg's allocator hooks at the counting allocator on `a` (a is not reset). */
+void t_alloc_hook(struct lam_ctx_config *cfg, t_alloc *a);
+/* A context whose allocator is the counting hook on `a` (reset first). Exits 1 on failure. */
+struct lam_ctx *t_ctx_counting(t_alloc *a);
+
 /* Print "N passed, M failed" and return the process exit code. */
 int t_exit(const char *suite);
 

@@ -1,39 +1,9 @@
 /* core: status strings, contexts, tensors with overflow checks, arena, RNG, timer. */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core_internal.h"
 #include "harness.h"
-
-/* Allocator that counts live blocks and can fail the k-th allocation. */
-typedef struct counting {
-    int64_t n_alloc, live, fail_at;
-} counting;
-
-static void *count_alloc(void *user, size_t size, size_t align)
-{
-    counting *c = user;
-    c->n_alloc++;
-    if (c->fail_at > 0 && c->n_alloc == c->fail_at) {
-        return NULL;
-    }
-    size_t rounded = (size + align - 1) / align * align;
-    void *p = aligned_alloc(align, rounded);
-    if (p != NULL) {
-        c->live++;
-    }
-    return p;
-}
-
-static void count_free(void *user, void *p)
-{
-    counting *c = user;
-    if (p != NULL) {
-        c->live--;
-        free(p);
-    }
-}
 
 static void test_status(void)
 {
@@ -53,14 +23,14 @@ static void test_ctx(void)
     cfg.n_threads = -1;
     T_CHECK(lam_ctx_create(&cfg, &ctx) == LAM_ERR_ARG && ctx == NULL, "negative threads");
     lam_ctx_config_init(&cfg);
-    cfg.alloc = count_alloc; /* free missing */
+    t_alloc_hook(&cfg, &(t_alloc){0});
+    cfg.free = NULL; /* alloc without free */
     T_CHECK(lam_ctx_create(&cfg, &ctx) == LAM_ERR_ARG && ctx == NULL, "alloc without free");
 
-    counting c = {0, 0, 1};
+    t_alloc c = {0};
+    c.fail_at = 1;
     lam_ctx_config_init(&cfg);
-    cfg.alloc = count_alloc;
-    cfg.free = count_free;
-    cfg.alloc_user = &c;
+    t_alloc_hook(&cfg, &c);
     cfg.n_threads = 3;
     cfg.seed = 42;
     T_CHECK(lam_ctx_create(&cfg, &ctx) == LAM_ERR_NOMEM && ctx == NULL, "failing allocator");

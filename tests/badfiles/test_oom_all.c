@@ -28,44 +28,13 @@
 
 #define MAX_K 400
 
-typedef struct fa {
-    int64_t calls;   /* allocation calls so far */
-    int64_t live;    /* blocks not yet freed */
-    int64_t fail_at; /* fail call number fail_at (0: never) */
-    int failed;
-} fa;
-
-static void *fa_alloc(void *user, size_t size, size_t align)
-{
-    fa *a = user;
-    a->calls++;
-    if (a->fail_at > 0 && a->calls == a->fail_at) {
-        a->failed = 1;
-        return NULL;
-    }
-    void *p = aligned_alloc(align, (size + align - 1) / align * align);
-    a->live += p != NULL;
-    return p;
-}
-
-static void fa_free(void *user, void *p)
-{
-    fa *a = user;
-    if (p != NULL) {
-        a->live--;
-        free(p);
-    }
-}
-
-static fa A;
+static t_alloc A;
 static lam_ctx *CTX;
 
-static void ctx_config(lam_ctx_config *cfg, fa *a)
+static void ctx_config(lam_ctx_config *cfg, t_alloc *a)
 {
     lam_ctx_config_init(cfg);
-    cfg->alloc = fa_alloc;
-    cfg->free = fa_free;
-    cfg->alloc_user = a;
+    t_alloc_hook(cfg, a);
     cfg->seed = 7;
     cfg->n_threads = 2;
 }

@@ -8,50 +8,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static void *t_alloc_fn(void *user, size_t size, size_t align)
-{
-    t_alloc *a = user;
-    a->calls++;
-    if (size > a->max_size) {
-        a->max_size = size;
-    }
-    if (a->fail_at > 0 && a->calls == a->fail_at) {
-        a->failed = 1;
-        return NULL;
-    }
-    size_t rounded = (size + align - 1) / align * align;
-    void *p = aligned_alloc(align, rounded);
-    if (p != NULL) {
-        a->live++;
-    }
-    return p;
-}
-
-static void t_free_fn(void *user, void *p)
-{
-    t_alloc *a = user;
-    if (p != NULL) {
-        a->live--;
-        free(p);
-    }
-}
-
-lam_ctx *t_ctx_counting(t_alloc *a)
-{
-    memset(a, 0, sizeof *a);
-    lam_ctx_config cfg;
-    lam_ctx_config_init(&cfg);
-    cfg.alloc = t_alloc_fn;
-    cfg.free = t_free_fn;
-    cfg.alloc_user = a;
-    lam_ctx *ctx = NULL;
-    if (lam_ctx_create(&cfg, &ctx) != LAM_OK) {
-        printf("FAIL: cannot create a context\n");
-        exit(1);
-    }
-    return ctx;
-}
-
 static char tmpdir[256];
 static char written[256][64];
 static int n_written;

@@ -1,6 +1,5 @@
 /* Shared helpers of the data suite: a temp directory for fixtures, file writers (raw, gzip,
- * IDX, NPY), a counting allocator that can fail the k-th allocation, and status checks that
- * also require the error message to name the file. */
+ * IDX, NPY) and status checks that also require the error message to name the file. */
 #ifndef LAM_TEST_DATA_UTIL_H
 #define LAM_TEST_DATA_UTIL_H
 
@@ -9,19 +8,6 @@
 
 #include "harness.h"
 #include "lamina/data.h"
-
-/* Allocator hook state: counts calls, live blocks and the largest request; fails call
- * number fail_at (1-based, counted from the start) when fail_at > 0. */
-typedef struct t_alloc {
-    int64_t calls;
-    int64_t live;
-    int64_t fail_at;
-    int failed;      /* set when a call was failed */
-    size_t max_size; /* largest request seen (including the failed one) */
-} t_alloc;
-
-/* A context whose allocator is the counting hook on `a`. Exits 1 if it cannot be made. */
-lam_ctx *t_ctx_counting(t_alloc *a);
 
 /* Make a fresh temp directory (mkdtemp) and return its path; removed by t_tmp_cleanup. */
 const char *t_tmpdir(void);

@@ -20,40 +20,12 @@
 
 static char dir[64]; /* this run's temporary directory */
 
-/* Allocator that counts live blocks and can fail the k-th allocation. */
-typedef struct counting {
-    int64_t n_alloc, live, fail_at;
-} counting;
-
-static void *count_alloc(void *user, size_t size, size_t align)
-{
-    counting *c = user;
-    c->n_alloc++;
-    if (c->fail_at > 0 && c->n_alloc == c->fail_at) {
-        return NULL;
-    }
-    void *p = aligned_alloc(align, (size + align - 1) / align * align);
-    c->live += p != NULL;
-    return p;
-}
-
-static void count_free(void *user, void *p)
-{
-    counting *c = user;
-    if (p != NULL) {
-        c->live--;
-        free(p);
-    }
-}
-
-static lam_ctx *make_ctx(counting *c)
+static lam_ctx *make_ctx(t_alloc *c)
 {
     lam_ctx_config cfg;
     lam_ctx_config_init(&cfg);
     if (c != NULL) {
-        cfg.alloc = count_alloc;
-        cfg.free = count_free;
-        cfg.alloc_user = c;
+        t_alloc_hook(&cfg, c);
     }
     lam_ctx *ctx = NULL;
     if (lam_ctx_create(&cfg, &ctx) != LAM_OK) {
@@ -217,7 +189,7 @@ static void check_rt(lam_ctx *ctx, const lam_st_file *f, const char *what)
 
 static void test_round_trip(void)
 {
-    counting c = {0, 0, 0};
+    t_alloc c = {0};
     lam_ctx *ctx = make_ctx(&c);
     char path[128];
     in_dir(path, sizeof path, "rt.safetensors");
@@ -356,7 +328,7 @@ static void expect_bad_json(lam_ctx *ctx, const char *name, const char *json, si
 
 static void test_bad_files(void)
 {
-    counting c = {0, 0, 0};
+    t_alloc c = {0};
     lam_ctx *ctx = make_ctx(&c);
     const unsigned char five[5] = {1, 0, 0, 0, 0};
     expect_bad(ctx, "empty.st", five, 0, LAM_ERR_FORMAT, "0 bytes, too short");
@@ -534,7 +506,7 @@ static int same_file(const char *path, const unsigned char *want, size_t n)
 
 static void test_atomic(void)
 {
-    counting c = {0, 0, 0};
+    t_alloc c = {0};
     lam_ctx *ctx = make_ctx(&c);
     char path[128];
     in_dir(path, sizeof path, "atomic.safetensors");
@@ -629,7 +601,7 @@ static void test_atomic(void)
 
 static void test_nomem(void)
 {
-    counting c = {0, 0, 0};
+    t_alloc c = {0};
     lam_ctx *ctx = make_ctx(&c);
     char path[128];
     in_dir(path, sizeof path, "nomem.safetensors");
@@ -639,12 +611,12 @@ static void test_nomem(void)
     size_t n = 0;
     unsigned char *orig = get_file(path, &n);
     lam_st_file *f = NULL;
-    c.n_alloc = 0;
+    c.calls = 0;
     T_CHECK(lam__st_open(ctx, path, &f) == LAM_OK, "open");
     lam__st_close(ctx, f);
-    int64_t k_open = c.n_alloc;
+    int64_t k_open = c.calls;
     for (int64_t k = 1; k <= k_open; k++) {
-        c.n_alloc = 0;
+        c.calls = 0;
         c.fail_at = k;
         f = NULL;
         lam_status st = lam__st_open(ctx, path, &f);
@@ -653,12 +625,12 @@ static void test_nomem(void)
                 (long long)k, (long long)k_open, st, (long long)c.live, lam_ctx_errmsg(ctx));
     }
     c.fail_at = 0;
-    c.n_alloc = 0;
+    c.calls = 0;
     T_CHECK(lam__st_open_mem(ctx, "mem", orig, (int64_t)n, &f) == LAM_OK, "open_mem");
     lam__st_close(ctx, f);
-    int64_t k_mem = c.n_alloc;
+    int64_t k_mem = c.calls;
     for (int64_t k = 1; k <= k_mem; k++) {
-        c.n_alloc = 0;
+        c.calls = 0;
         c.fail_at = k;
         f = NULL;
         lam_status st = lam__st_open_mem(ctx, "mem", orig, (int64_t)n, &f);
@@ -666,11 +638,11 @@ static void test_nomem(void)
                 (long long)k);
     }
     c.fail_at = 0;
-    c.n_alloc = 0;
+    c.calls = 0;
     T_CHECK(lam__st_write(ctx, path, e, N_RT, rt_keys, rt_vals, 3, NULL) == LAM_OK, "write");
-    int64_t k_write = c.n_alloc;
+    int64_t k_write = c.calls;
     for (int64_t k = 1; k <= k_write; k++) {
-        c.n_alloc = 0;
+        c.calls = 0;
         c.fail_at = k;
         lam_status st = lam__st_write(ctx, path, e, N_RT, rt_keys, rt_vals, 3, NULL);
         T_CHECK(st == LAM_ERR_NOMEM && c.live == 1 && count_tmp() == 0 &&
