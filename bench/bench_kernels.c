@@ -218,22 +218,42 @@ static void bench_gemm(bench_run *r, const bench_opts *o)
 
 /* ----------------------------------------------------------------- linear */
 
+/* The plain passes (one GEMM each, threaded by BLAS) and the fused ones the model runs
+ * (relu folded in, GEMMs cut into fixed column blocks run by lamina's threads). */
+typedef enum linear_op { LIN_FWD, LIN_BWD, LIN_FUSED_FWD, LIN_FUSED_BWD } linear_op;
+static const char *const linear_op_name[] = {"linear_fwd", "linear_bwd", "linear_fused_fwd",
+                                             "linear_fused_bwd"};
+
 typedef struct linear_self {
-    int bwd;
+    linear_op op;
+    int nt;
     int64_t n, in, out;
     float *x, *w, *b, *dy;
+    float *yf;              /* fused backward: the forward's (relu'd) output */
     float *y, *y_ref;       /* fwd: y; bwd: dx | dw | db */
 } linear_self;
 
 static void linear_run(linear_self *s, int ref)
 {
     float *o = ref ? s->y_ref : s->y;
-    if (!s->bwd) {
+    float *dx = o, *dw = o + s->n * s->in, *db = dw + s->out * s->in;
+    switch (s->op) {
+    case LIN_FWD:
         (ref ? lam__linear_fwd_ref : lam__linear_fwd)(s->n, s->in, s->out, s->x, s->w, s->b, o);
-    } else {
-        float *dx = o, *dw = o + s->n * s->in, *db = dw + s->out * s->in;
+        break;
+    case LIN_BWD:
         (ref ? lam__linear_bwd_ref : lam__linear_bwd)(s->n, s->in, s->out, s->x, s->w, s->dy,
                                                       dx, dw, db);
+        break;
+    case LIN_FUSED_FWD:
+        (ref ? lam__linear_fused_fwd_ref : lam__linear_fused_fwd)(
+            s->n, s->in, s->out, LAM_ACT_RELU, s->x, s->w, s->b, o, s->nt);
+        break;
+    case LIN_FUSED_BWD:
+        /* dy is masked in place by y > 0: idempotent, so both twins see the same values */
+        (ref ? lam__linear_fused_bwd_ref : lam__linear_fused_bwd)(
+            s->n, s->in, s->out, LAM_ACT_RELU, s->x, s->w, s->yf, s->dy, dx, dw, db, s->nt);
+        break;
     }
 }
 
@@ -247,9 +267,14 @@ static void linear_ref(void *p)
     linear_run(p, 1);
 }
 
+static int is_bwd(linear_op op)
+{
+    return op == LIN_BWD || op == LIN_FUSED_BWD;
+}
+
 static int64_t linear_out_floats(const linear_self *s)
 {
-    return s->bwd ? s->n * s->in + s->out * s->in + s->out : s->n * s->out;
+    return is_bwd(s->op) ? s->n * s->in + s->out * s->in + s->out : s->n * s->out;
 }
 
 static void linear_prepare(void *p)
@@ -262,7 +287,7 @@ static void linear_prepare(void *p)
 static double linear_err(void *p)
 {
     linear_self *s = p;
-    if (!s->bwd) {
+    if (!is_bwd(s->op)) {
         return bench_rel_err(s->y, s->y_ref, s->n * s->out);
     }
     /* dx, dw and db have different scales: judge each on its own */
@@ -296,11 +321,17 @@ static void bench_linear(bench_run *r, const bench_opts *o)
             continue;
         }
         int64_t n = cases[i].n, in = cases[i].in, out = cases[i].out;
-        linear_self s = {0, n, in, out, NULL, NULL, NULL, NULL, NULL, NULL};
+        linear_self s;
+        memset(&s, 0, sizeof s);
+        s.nt = r->env.threads;
+        s.n = n;
+        s.in = in;
+        s.out = out;
         s.x = bench_floats(n * in);
         s.w = bench_floats(out * in);
         s.b = bench_floats(out);
         s.dy = bench_floats(n * out);
+        s.yf = bench_floats(n * out);
         int64_t big = n * in + out * in + out;
         s.y = bench_floats(big);
         s.y_ref = bench_floats(big);
@@ -308,19 +339,20 @@ static void bench_linear(bench_run *r, const bench_opts *o)
         bench_fill(s.w, out * in, 32);
         bench_fill(s.b, out, 33);
         bench_fill(s.dy, n * out, 34);
-        for (int bwd = 0; bwd <= 1; bwd++) {
-            const char *op = bwd ? "linear_bwd" : "linear_fwd";
-            if (!bench_want(o, op)) {
+        lam__linear_fused_fwd(n, in, out, LAM_ACT_RELU, s.x, s.w, s.b, s.yf, s.nt);
+        for (int op = LIN_FWD; op <= LIN_FUSED_BWD; op++) {
+            if (!bench_want(o, linear_op_name[op])) {
                 continue;
             }
             char shape[72];
-            snprintf(shape, sizeof shape, "%s n%lld %lld>%lld", cases[i].name, (long long)n,
-                     (long long)in, (long long)out);
-            kern_result *k = bench_new_kern(r, op, shape, (bwd ? 4.0 : 2.0) * n * in * out);
+            snprintf(shape, sizeof shape, "%s n%lld %lld>%lld%s", cases[i].name, (long long)n,
+                     (long long)in, (long long)out, op >= LIN_FUSED_FWD ? " +relu" : "");
+            double flops = (is_bwd((linear_op)op) ? 4.0 : 2.0) * n * in * out;
+            kern_result *k = bench_new_kern(r, linear_op_name[op], shape, flops);
             if (k == NULL) {
                 break;
             }
-            s.bwd = bwd;
+            s.op = (linear_op)op;
             s.n = n;
             bench_measure(&kc, &s, k, n, o);
         }
@@ -328,6 +360,7 @@ static void bench_linear(bench_run *r, const bench_opts *o)
         free(s.w);
         free(s.b);
         free(s.dy);
+        free(s.yf);
         free(s.y);
         free(s.y_ref);
     }
@@ -460,7 +493,8 @@ int bench_kernels(bench_run *r, const bench_opts *o)
     if (bench_want(o, "conv_fused_fwd") || bench_want(o, "conv_fused_bwd")) {
         bench_conv_fused(r, o, 64);
     }
-    if (bench_want(o, "linear_fwd") || bench_want(o, "linear_bwd")) {
+    if (bench_want(o, "linear_fwd") || bench_want(o, "linear_bwd") ||
+        bench_want(o, "linear_fused_fwd") || bench_want(o, "linear_fused_bwd")) {
         bench_linear(r, o);
     }
     if (bench_want(o, "maxpool_fwd") || bench_want(o, "maxpool_bwd")) {

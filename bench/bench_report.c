@@ -83,12 +83,12 @@ static void text_kernels(const bench_run *r)
     }
     printf("\nKernels: fast on %d threads vs naive twin (1 thread); times in ms\n",
            r->env.threads);
-    printf("%-15s %-44s %9s %9s %9s %7s %5s | %10s %6s %8s | %-16s %s\n", "op", "shape",
+    printf("%-16s %-44s %9s %9s %9s %7s %5s | %10s %6s %8s | %-16s %s\n", "op", "shape",
            "fast med", "min", "max", "GFLOP/s", "%pk", "naive med", "GF/s", "speedup",
            "check", "rel err");
     for (int i = 0; i < r->n_kern; i++) {
         const kern_result *k = &r->kern[i];
-        printf("%-15s %-44.44s %9.4f %9.4f %9.4f %7.1f %5.1f | ", k->op, k->shape,
+        printf("%-16s %-44.44s %9.4f %9.4f %9.4f %7.1f %5.1f | ", k->op, k->shape,
                k->fast.med * 1e3, k->fast.min * 1e3, k->fast.max * 1e3,
                gflops(k->flops, k->fast.med), pct_peak(r, k));
         if (k->ref_how == REF_SKIPPED) {
