@@ -34,6 +34,7 @@ typedef struct bench_opts {
     int json, csv, quick;
     const char *plot;       /* --plot FILE.svg or NULL */
     const char *compare;    /* --compare BASELINE.json or NULL */
+    const char *save;       /* --save FILE.json: the JSON report, whatever stdout shows */
     double threshold;       /* --threshold PCT, regression limit of --compare */
     const char *op;         /* --op NAME: substring filter on op names, or NULL */
     int reps;               /* --reps N: timed runs per kernel and training steps per config */
@@ -184,8 +185,8 @@ int bench_parse_input(const char *s, int64_t shape[3]);
 
 /* ---------------------------------------------------------------- reports */
 void report_text(const bench_run *r, const bench_opts *o);
-/* Returns 0, or -1 on an error (message printed). */
-int report_json(const bench_run *r, const bench_opts *o);
+/* The JSON report to stdout (path NULL) or to a file. Returns 0, or -1 (message printed). */
+int report_json(const bench_run *r, const char *path);
 void report_csv(const bench_run *r);
 int report_plot(const bench_run *r, const char *path);
 /* Compare with a baseline JSON: 0 no regression, 1 regressions, 2 unreadable baseline. */

@@ -234,15 +234,30 @@ static json_t *run_json(const bench_run *r)
                      "kernels", kern, "train", train, "gemm_share", share);
 }
 
-int report_json(const bench_run *r, const bench_opts *o)
+int report_json(const bench_run *r, const char *path)
 {
-    (void)o;
     json_t *j = run_json(r);
-    int rc = j != NULL ? json_dumpf(j, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(6)) : -1;
+    const size_t flags = JSON_INDENT(1) | JSON_REAL_PRECISION(6);
+    int rc = -1;
+    if (j != NULL && path == NULL) {
+        rc = json_dumpf(j, stdout, flags);
+        printf("\n");
+    } else if (j != NULL) {
+        /* a sibling then rename: a failed run never leaves half a baseline behind */
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        rc = json_dump_file(j, tmp, flags);
+        if (rc == 0 && rename(tmp, path) != 0) {
+            rc = -1;
+        }
+        if (rc != 0) {
+            remove(tmp);
+        }
+    }
     json_decref(j);
-    printf("\n");
     if (rc != 0) {
-        fprintf(stderr, "lamina-bench: error: cannot build the JSON report\n");
+        fprintf(stderr, "lamina-bench: error: cannot write the JSON report%s%s\n",
+                path != NULL ? " to " : "", path != NULL ? path : "");
         return -1;
     }
     return 0;
