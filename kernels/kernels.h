@@ -144,6 +144,20 @@ void lam__maxpool_plane_fwd(const lam_pool_geom *g, const float *x, int relu, fl
  * ymask > 0 (the backward of a relu folded into the pool: ymask is the pooled output). */
 void lam__maxpool_plane_bwd(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
                             const float *ymask, float *dx);
+/* The same with the instruction set of the 2x2 stride-2 path forced (tests): the scalar
+ * loops, SSE2, AVX-512 (only when lam__pool_avx512_available()), or AUTO = the best. */
+enum { LAM_POOL_ISA_AUTO = -1, LAM_POOL_ISA_SCALAR = 0, LAM_POOL_ISA_SSE2 = 1,
+       LAM_POOL_ISA_AVX512 = 2 };
+void lam__maxpool_plane_fwd_isa(const lam_pool_geom *g, const float *x, int relu, float *y,
+                                int32_t *argmax, int isa);
+void lam__maxpool_plane_bwd_isa(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
+                                const float *ymask, float *dx, int isa);
+int lam__pool_avx512_available(void);
+/* kernels/pool_avx512.c: the 2x2 stride-2 planes with AVX-512 (call only when available) */
+void lam__maxpool_2x2_fwd_avx512(const lam_pool_geom *g, const float *x, int relu, float *y,
+                                 int32_t *argmax);
+void lam__maxpool_2x2_bwd_avx512(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
+                                 const float *ymask, float *dx);
 /* Average pool, padding counted in the divisor (PyTorch count_include_pad=True). */
 void lam__avgpool_fwd(const lam_pool_geom *g, const float *x, float *y, int nt);
 void lam__avgpool_fwd_ref(const lam_pool_geom *g, const float *x, float *y, int nt);

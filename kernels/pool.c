@@ -12,8 +12,9 @@
  *
  * The max pool works plane by plane (lam__maxpool_plane_fwd/bwd) so a fused convolution can
  * pool each output plane while it is still in cache. The 2x2, stride-2, unpadded window of
- * most CNNs has its own branch-free loops that the compiler vectorises: the general loops
- * cost ~20% of a seed-CNN training step, mostly in mispredicted compares.
+ * most CNNs has its own branch-free loops: SSE2 here, AVX-512 in pool_avx512.c when the CPU
+ * has it (the general loops cost ~20% of a seed-CNN training step, mostly in mispredicted
+ * compares).
  */
 #include <math.h>
 #include <string.h>
@@ -98,7 +99,7 @@ static inline void takes4(__m128 v, __m128i iv, __m128 *best, __m128i *bi)
 /* 2x2 stride 2: the four taps of each window as selects; SSE2 does four windows at once
  * (the compiler does not vectorise the strided loads with the index selects). */
 static void plane_fwd_2x2(const lam_pool_geom *g, const float *restrict x, int relu,
-                          float *restrict y, int32_t *restrict argmax)
+                          float *restrict y, int32_t *restrict argmax, int simd)
 {
     const int64_t w = g->w, ow = g->ow;
     const int32_t iw = (int32_t)w;
@@ -116,7 +117,7 @@ static void plane_fwd_2x2(const lam_pool_geom *g, const float *restrict x, int r
         /* The last block overlaps the one before when ow % 4 != 0: windows are recomputed
          * with the same result, which beats a mispredicting scalar tail (ow is 14 and 7 on
          * the seed CNN). */
-        for (; ow >= 4 && ox < ow; ox = next_block(ox, ow)) {
+        for (; simd && ow >= 4 && ox < ow; ox = next_block(ox, ow)) {
             const __m128 p0 = _mm_loadu_ps(r0 + 2 * ox), p1 = _mm_loadu_ps(r0 + 2 * ox + 4);
             const __m128 q0 = _mm_loadu_ps(r1 + 2 * ox), q1 = _mm_loadu_ps(r1 + 2 * ox + 4);
             const __m128 a = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0));
@@ -144,11 +145,31 @@ static void plane_fwd_2x2(const lam_pool_geom *g, const float *restrict x, int r
     }
 }
 
+/* The instruction set a 2x2 plane runs with: `isa`, or the best the CPU has for AUTO. */
+static int resolve_isa(int isa)
+{
+    if (isa == LAM_POOL_ISA_AUTO) {
+        return lam__pool_avx512_available() ? LAM_POOL_ISA_AVX512 : LAM_POOL_ISA_SSE2;
+    }
+    return isa;
+}
+
 void lam__maxpool_plane_fwd(const lam_pool_geom *g, const float *x, int relu, float *y,
                             int32_t *argmax)
 {
+    lam__maxpool_plane_fwd_isa(g, x, relu, y, argmax, LAM_POOL_ISA_AUTO);
+}
+
+void lam__maxpool_plane_fwd_isa(const lam_pool_geom *g, const float *x, int relu, float *y,
+                                int32_t *argmax, int isa)
+{
     if (is_2x2(g)) {
-        plane_fwd_2x2(g, x, relu, y, argmax);
+        isa = resolve_isa(isa);
+        if (isa == LAM_POOL_ISA_AVX512) {
+            lam__maxpool_2x2_fwd_avx512(g, x, relu, y, argmax);
+        } else {
+            plane_fwd_2x2(g, x, relu, y, argmax, isa == LAM_POOL_ISA_SSE2);
+        }
         return;
     }
     for (int64_t oy = 0; oy < g->oh; oy++) {
@@ -180,7 +201,7 @@ void lam__maxpool_plane_fwd(const lam_pool_geom *g, const float *x, int relu, fl
  * is written once, without a zeroing pass; rows/columns no window covers are zeroed. */
 static void plane_bwd_2x2(const lam_pool_geom *g, const float *restrict dy,
                           const int32_t *restrict argmax, const float *restrict ymask,
-                          float *restrict dx)
+                          float *restrict dx, int simd)
 {
     const int64_t w = g->w, ow = g->ow;
     const int32_t iw = (int32_t)w;
@@ -197,7 +218,7 @@ static void plane_bwd_2x2(const lam_pool_geom *g, const float *restrict dy,
         const __m128i one = _mm_set1_epi32(1), wv = _mm_set1_epi32(iw);
         const __m128 zero = _mm_setzero_ps();
         /* overlapping last block, as in the forward: dx entries are rewritten, not added */
-        for (; ow >= 4 && ox < ow; ox = next_block(ox, ow)) {
+        for (; simd && ow >= 4 && ox < ow; ox = next_block(ox, ow)) {
             __m128 v = _mm_loadu_ps(gr + ox);
             if (mr != NULL) {
                 v = _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(mr + ox), zero), v);
@@ -241,8 +262,19 @@ static void plane_bwd_2x2(const lam_pool_geom *g, const float *restrict dy,
 void lam__maxpool_plane_bwd(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
                             const float *ymask, float *dx)
 {
+    lam__maxpool_plane_bwd_isa(g, dy, argmax, ymask, dx, LAM_POOL_ISA_AUTO);
+}
+
+void lam__maxpool_plane_bwd_isa(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
+                                const float *ymask, float *dx, int isa)
+{
     if (is_2x2(g)) {
-        plane_bwd_2x2(g, dy, argmax, ymask, dx);
+        isa = resolve_isa(isa);
+        if (isa == LAM_POOL_ISA_AVX512) {
+            lam__maxpool_2x2_bwd_avx512(g, dy, argmax, ymask, dx);
+        } else {
+            plane_bwd_2x2(g, dy, argmax, ymask, dx, isa == LAM_POOL_ISA_SSE2);
+        }
         return;
     }
     const int64_t ohw = g->oh * g->ow;

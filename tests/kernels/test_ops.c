@@ -171,10 +171,13 @@ static void test_pool(void)
  * by y > 0. NaN and ties inside 2x2 windows at every tap position. */
 static void test_pool_planes(void)
 {
-    /* h, w, k, s, p */
-    const int64_t shapes[][5] = {{8, 8, 2, 2, 0},  {5, 9, 2, 2, 0},  {6, 10, 2, 2, 0},
-                                 {4, 5, 2, 2, 0},  {3, 3, 2, 2, 0},  {28, 28, 2, 2, 0},
-                                 {14, 15, 2, 2, 0}, {7, 6, 3, 2, 1}, {9, 9, 3, 3, 0}};
+    /* every 2x2 path: scalar, SSE2 and, on a CPU that has it, AVX-512 */
+    const int max_isa = lam__pool_avx512_available() ? LAM_POOL_ISA_AVX512 : LAM_POOL_ISA_SSE2;
+    /* h, w, k, s, p; widths around the SIMD blocks (4 and 16 windows) */
+    const int64_t shapes[][5] = {{8, 8, 2, 2, 0},  {5, 9, 2, 2, 0},   {6, 10, 2, 2, 0},
+                                 {4, 5, 2, 2, 0},  {3, 3, 2, 2, 0},   {28, 28, 2, 2, 0},
+                                 {14, 15, 2, 2, 0}, {4, 32, 2, 2, 0}, {5, 33, 2, 2, 0},
+                                 {3, 70, 2, 2, 0}, {7, 6, 3, 2, 1},   {9, 9, 3, 3, 0}};
     char what[160];
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t *sh = shapes[i];
@@ -191,21 +194,25 @@ static void test_pool_planes(void)
             fill(x, xn, ints, 11 + i);
             fill(dy, yn, ints, 12 + i);
             for (int relu = 0; relu <= 1; relu++) {
-                lam__maxpool_plane_fwd(&g, x, relu, y1, a1);
-                lam__maxpool_fwd_ref(&g, x, y2, a2, 1);
-                T_CHECK(memcmp(a1, a2, (size_t)yn * sizeof(int32_t)) == 0,
-                        "plane argmax %zu relu %d ints %d", i, relu, ints);
-                lam__act_fwd_ref(relu ? LAM_ACT_RELU : LAM_ACT_NONE, 0.0f, yn, y2, y2);
-                snprintf(what, sizeof what, "plane fwd %zu relu %d ints %d", i, relu, ints);
-                t_close(what, y1, y2, yn, 0.0, 0.0);
-                for (int64_t j = 0; j < yn; j++) {
-                    dym[j] = relu && !(y1[j] > 0.0f) ? 0.0f : dy[j];
+                for (int isa = LAM_POOL_ISA_SCALAR; isa <= max_isa; isa++) {
+                    lam__maxpool_plane_fwd_isa(&g, x, relu, y1, a1, isa);
+                    lam__maxpool_fwd_ref(&g, x, y2, a2, 1);
+                    T_CHECK(memcmp(a1, a2, (size_t)yn * sizeof(int32_t)) == 0,
+                            "plane argmax %zu relu %d ints %d isa %d", i, relu, ints, isa);
+                    lam__act_fwd_ref(relu ? LAM_ACT_RELU : LAM_ACT_NONE, 0.0f, yn, y2, y2);
+                    snprintf(what, sizeof what, "plane fwd %zu relu %d ints %d isa %d", i, relu,
+                             ints, isa);
+                    t_equal(what, y1, y2, yn);
+                    for (int64_t j = 0; j < yn; j++) {
+                        dym[j] = relu && !(y1[j] > 0.0f) ? 0.0f : dy[j];
+                    }
+                    memset(dx1, 0xff, (size_t)xn * sizeof(float)); /* NaN: unwritten shows */
+                    lam__maxpool_plane_bwd_isa(&g, dy, a1, relu ? y1 : NULL, dx1, isa);
+                    lam__maxpool_bwd_ref(&g, dym, a1, dx2, 1);
+                    snprintf(what, sizeof what, "plane bwd %zu relu %d ints %d isa %d", i, relu,
+                             ints, isa);
+                    t_equal(what, dx1, dx2, xn);
                 }
-                memset(dx1, 0xff, (size_t)xn * sizeof(float)); /* NaN: unwritten shows */
-                lam__maxpool_plane_bwd(&g, dy, a1, relu ? y1 : NULL, dx1);
-                lam__maxpool_bwd_ref(&g, dym, a1, dx2, 1);
-                snprintf(what, sizeof what, "plane bwd %zu relu %d ints %d", i, relu, ints);
-                t_equal(what, dx1, dx2, xn);
             }
         }
         free(x);
@@ -238,14 +245,16 @@ static void test_pool_planes(void)
                     x[2 * ox + tap[3]] = 3.0f;
                 }
             }
-            lam__maxpool_plane_fwd(&g, x, 0, y, am);
-            int ok = 1;
-            for (int ox = 0; ox < 8; ox++) {
-                const int32_t at = 2 * ox + tap[(t + ox) % 4];
-                ok &= am[ox] == at && (kind == 2 ? isnan(y[ox]) : y[ox] == 3.0f);
+            for (int isa = LAM_POOL_ISA_SCALAR; isa <= max_isa; isa++) {
+                lam__maxpool_plane_fwd_isa(&g, x, 0, y, am, isa);
+                int ok = 1;
+                for (int ox = 0; ox < 8; ox++) {
+                    const int32_t at = 2 * ox + tap[(t + ox) % 4];
+                    ok &= am[ox] == at && (kind == 2 ? isnan(y[ox]) : y[ox] == 3.0f);
+                }
+                T_CHECK(ok, "2x2 windows, isa %d: %s at tap %d", isa,
+                        kind == 0 ? "max" : kind == 1 ? "tie" : "NaN", t);
             }
-            T_CHECK(ok, "2x2 SIMD windows: %s at tap %d", kind == 0 ? "max" : kind == 1 ? "tie"
-                    : "NaN", t);
         }
     }
 }
