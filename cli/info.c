@@ -1,5 +1,5 @@
-/* lamina info: the per-layer table (output shape, parameters, FLOPs) of a model spec for an
- * input shape, or of a checkpoint. */
+/* lamina info: the per-layer table (output shape, parameters, FLOPs, how the layer runs) of
+ * a model spec for an input shape, or of a checkpoint. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +14,19 @@ static void print_table(lam_model *m)
     lam_model_in_shape(m, &nd, s);
     snprintf(shape, sizeof shape, nd == 3 ? "%lldx%lldx%lld" : "%lld", (long long)s[0],
              (long long)s[1], (long long)s[2]);
-    printf("%-4s %-14s %-14s %12s %14s\n", "#", "layer", "output", "params", "FLOPs");
+    printf("%-4s %-14s %-14s %12s %14s  %s\n", "#", "layer", "output", "params", "FLOPs",
+           "strategy");
     printf("%-4s %-14s %-14s %12s %14s\n", "", "input", shape, "", "");
     for (int i = 0; i < lam_model_layer_count(m); i++) {
         lam_layer *l = lam_model_layer(m, i);
         lam_layer_out_shape(l, &nd, s);
         snprintf(shape, sizeof shape, nd == 3 ? "%lldx%lldx%lld" : "%lld", (long long)s[0],
                  (long long)s[1], (long long)s[2]);
-        printf("%-4d %-14s %-14s %12lld %14lld\n", i, lam_layer_name(l), shape,
-               (long long)lam_layer_param_count(l), (long long)lam_layer_flops(l));
+        /* strategy: chunked/batched GEMMs, split/blas, what the model fused (lamina/model.h) */
+        const char *how = lam_layer_strategy(l);
+        printf("%-4d %-14s %-14s %12lld %14lld  %s\n", i, lam_layer_name(l), shape,
+               (long long)lam_layer_param_count(l), (long long)lam_layer_flops(l),
+               how[0] != '\0' ? how : "-");
     }
     printf("total: %lld parameters, %lld FLOPs per sample (forward)\n",
            (long long)lam_model_param_count(m), (long long)lam_model_flops(m));
