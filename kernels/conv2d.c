@@ -186,6 +186,10 @@ static void fill_ones(float *row, int64_t n)
     }
 }
 
+/* Partial-gradient additions below which the chunk-order reduction runs on the calling
+ * thread after the region (about 0.1 ms) instead of behind another barrier. */
+#define REDUCE_PARALLEL (INT64_C(1) << 20)
+
 /* The arguments of one pass, shared by its work items. */
 typedef struct pass {
     const plan *pp;
@@ -362,10 +366,12 @@ void lam__conv2d_fused_fwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
         fwd_batched(&ps, nt < 1 ? 1 : nt);
         return;
     }
-    /* ones rows and Wa first (a barrier), then the chunks */
-    const lam_phase ph[2] = {{item_setup, ps.aug ? pp.lanes + g->c_out : 0, 0},
-                         {item_fwd_chunk, pp.parts, 1}};
-    lam__run_phases((int)pp.lanes, &ps, ph, 2);
+    /* ones rows and Wa on this thread (tiny; a phase would cost a barrier), then the chunks */
+    for (int64_t i = 0; ps.aug && i < pp.lanes + g->c_out; i++) {
+        item_setup(&ps, i, 0);
+    }
+    const lam_phase ph = {item_fwd_chunk, pp.parts, 1};
+    lam__run_phases((int)pp.lanes, &ps, &ph, 1);
 }
 
 void lam__conv2d_fwd(const lam_conv_geom *g, const float *x, const float *w, const float *b,
@@ -583,11 +589,20 @@ void lam__conv2d_fused_bwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
         bwd_batched(&ps, nt < 1 ? 1 : nt);
         return;
     }
-    /* ones rows, then the chunks, then dw/db += partials in chunk order (row-parallel) */
-    const lam_phase ph[3] = {{item_ones, ps.aug ? pp.lanes : 0, 0},
-                         {item_bwd_chunk, pp.parts, 1},
-                         {item_reduce, ps.want_dw ? g->c_out : 0, 0}};
-    lam__run_phases((int)pp.lanes, &ps, ph, 3);
+    /* ones rows here, the chunks in parallel, then dw/db += partials in chunk order: on
+     * this thread when that is small (the region's end is the only barrier), else as a
+     * row-parallel phase */
+    for (int64_t i = 0; ps.aug && i < pp.lanes; i++) {
+        item_ones(&ps, i, 0);
+    }
+    const int64_t red = ps.want_dw ? pp.parts * g->c_out * pp.ka : 0;
+    const int serial_reduce = red < REDUCE_PARALLEL;
+    const lam_phase ph[2] = {{item_bwd_chunk, pp.parts, 1},
+                             {item_reduce, ps.want_dw && !serial_reduce ? g->c_out : 0, 0}};
+    lam__run_phases((int)pp.lanes, &ps, ph, 2);
+    if (ps.want_dw && serial_reduce) {
+        reduce_rows(&pp, ws, ps.aug, dw, db, 0, g->c_out);
+    }
 }
 
 void lam__conv2d_bwd_data(const lam_conv_geom *g, const float *dy, const float *w, float *dx,

@@ -80,11 +80,13 @@ typedef struct lin_pass {
     int64_t nbo, nbi;  /* blocks over out (forward) and over in (backward) */
 } lin_pass;
 
-/* Blocks of at least 32 columns, at most 8: a power of two so 2, 4 or 8 threads share them
- * evenly; widths rounded to 16 columns (the GEMM kernels' unroll). */
+/* At most 4 blocks of at least 32 columns: a power of two so 2 or 4 threads share them
+ * evenly, and few, because each block packs the shared operand again (8 blocks cost 6-10% of
+ * GEMM speed on the MLP's shapes, 4 blocks 2-3%, measured single-threaded). Widths are
+ * rounded to 8 columns. */
 static int64_t col_blocks(int64_t cols)
 {
-    int64_t nb = 8;
+    int64_t nb = 4;
     while (nb > 1 && cols / nb < 32) {
         nb /= 2;
     }
@@ -93,7 +95,7 @@ static int64_t col_blocks(int64_t cols)
 
 static void col_range(int64_t cols, int64_t nb, int64_t blk, int64_t *c0, int64_t *c1)
 {
-    int64_t width = ((cols + nb - 1) / nb + 15) / 16 * 16;
+    int64_t width = ((cols + nb - 1) / nb + 7) / 8 * 8;
     *c0 = blk * width < cols ? blk * width : cols;
     *c1 = *c0 + width < cols ? *c0 + width : cols;
 }
@@ -178,7 +180,11 @@ void lam__linear_fused_bwd(int64_t n, int64_t in, int64_t out, lam_act act, cons
     lin_pass lp = {n, in, out, act, x, w, NULL, y, NULL, dy, dx, dw, db, 0, 0};
     lp.nbi = col_blocks(in);
     const int64_t items = (dx != NULL ? lp.nbi : 0) + (dw != NULL ? lp.nbi : 0) + (db != NULL);
-    const lam_phase ph[2] = {{item_mask, act != LAM_ACT_NONE ? n : 0, 0},
-                             {item_bwd, items, 1}};
-    lam__run_phases(pass_threads(n, in, out, nt), &lp, ph, 2);
+    /* the relu mask first, on this thread: one pass over dy (n x out) is cheaper than the
+     * barrier a phase of its own would need before the GEMMs read all of dy */
+    for (int64_t i = 0; act != LAM_ACT_NONE && i < n; i++) {
+        item_mask(&lp, i, 0);
+    }
+    const lam_phase ph = {item_bwd, items, 1};
+    lam__run_phases(pass_threads(n, in, out, nt), &lp, &ph, 1);
 }

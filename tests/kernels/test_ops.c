@@ -503,7 +503,7 @@ static void test_linear(void)
         linear_case(sizes[i][0], sizes[i][1], sizes[i][2], 0);
         linear_case(sizes[i][0], sizes[i][1], sizes[i][2], 1);
     }
-    /* widths across the column-block rule: 1, 2, 4 and 8 blocks, ragged last blocks */
+    /* widths across the column-block rule: 1, 2 and 4 blocks, ragged last blocks */
     const int64_t fused[][3] = {{64, 3136, 120}, {64, 120, 84}, {30, 84, 10}, {3, 1, 1},
                                 {9, 300, 70}, {17, 1000, 129}};
     for (size_t i = 0; i < sizeof fused / sizeof fused[0]; i++) {
