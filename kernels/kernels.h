@@ -153,7 +153,16 @@ void lam__maxpool_plane_fwd_isa(const lam_pool_geom *g, const float *x, int relu
 void lam__maxpool_plane_bwd_isa(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
                                 const float *ymask, float *dx, int isa);
 int lam__pool_avx512_available(void);
-/* kernels/pool_avx512.c: the 2x2 stride-2 planes with AVX-512 (call only when available) */
+/* The 2x2 stride-2 planes by instruction set: SSE2 (pool.c), AVX-512 (pool_avx512.c; call
+ * only when available) and the best of them for this CPU (resolved once at load time). */
+void lam__maxpool_2x2_fwd_sse2(const lam_pool_geom *g, const float *x, int relu, float *y,
+                               int32_t *argmax);
+void lam__maxpool_2x2_bwd_sse2(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
+                               const float *ymask, float *dx);
+void lam__maxpool_2x2_fwd_best(const lam_pool_geom *g, const float *x, int relu, float *y,
+                               int32_t *argmax);
+void lam__maxpool_2x2_bwd_best(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
+                               const float *ymask, float *dx);
 void lam__maxpool_2x2_fwd_avx512(const lam_pool_geom *g, const float *x, int relu, float *y,
                                  int32_t *argmax);
 void lam__maxpool_2x2_bwd_avx512(const lam_pool_geom *g, const float *dy, const int32_t *argmax,

@@ -145,14 +145,12 @@ static void plane_fwd_2x2(const lam_pool_geom *g, const float *restrict x, int r
     }
 }
 
-/* The instruction set a 2x2 plane runs with: `isa`, or the best the CPU has for AUTO. */
-static int resolve_isa(int isa)
+void lam__maxpool_2x2_fwd_sse2(const lam_pool_geom *g, const float *x, int relu, float *y,
+                               int32_t *argmax)
 {
-    if (isa == LAM_POOL_ISA_AUTO) {
-        return lam__pool_avx512_available() ? LAM_POOL_ISA_AVX512 : LAM_POOL_ISA_SSE2;
-    }
-    return isa;
+    plane_fwd_2x2(g, x, relu, y, argmax, 1);
 }
+
 
 void lam__maxpool_plane_fwd(const lam_pool_geom *g, const float *x, int relu, float *y,
                             int32_t *argmax)
@@ -164,8 +162,9 @@ void lam__maxpool_plane_fwd_isa(const lam_pool_geom *g, const float *x, int relu
                                 int32_t *argmax, int isa)
 {
     if (is_2x2(g)) {
-        isa = resolve_isa(isa);
-        if (isa == LAM_POOL_ISA_AVX512) {
+        if (isa == LAM_POOL_ISA_AUTO) {
+            lam__maxpool_2x2_fwd_best(g, x, relu, y, argmax);
+        } else if (isa == LAM_POOL_ISA_AVX512) {
             lam__maxpool_2x2_fwd_avx512(g, x, relu, y, argmax);
         } else {
             plane_fwd_2x2(g, x, relu, y, argmax, isa == LAM_POOL_ISA_SSE2);
@@ -259,6 +258,12 @@ static void plane_bwd_2x2(const lam_pool_geom *g, const float *restrict dy,
     }
 }
 
+void lam__maxpool_2x2_bwd_sse2(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
+                               const float *ymask, float *dx)
+{
+    plane_bwd_2x2(g, dy, argmax, ymask, dx, 1);
+}
+
 void lam__maxpool_plane_bwd(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
                             const float *ymask, float *dx)
 {
@@ -269,8 +274,9 @@ void lam__maxpool_plane_bwd_isa(const lam_pool_geom *g, const float *dy, const i
                                 const float *ymask, float *dx, int isa)
 {
     if (is_2x2(g)) {
-        isa = resolve_isa(isa);
-        if (isa == LAM_POOL_ISA_AVX512) {
+        if (isa == LAM_POOL_ISA_AUTO) {
+            lam__maxpool_2x2_bwd_best(g, dy, argmax, ymask, dx);
+        } else if (isa == LAM_POOL_ISA_AVX512) {
             lam__maxpool_2x2_bwd_avx512(g, dy, argmax, ymask, dx);
         } else {
             plane_bwd_2x2(g, dy, argmax, ymask, dx, isa == LAM_POOL_ISA_SSE2);

@@ -11,17 +11,36 @@
  */
 #include "kernels.h"
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__)
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 
 #define AVX512 __attribute__((target("avx512f")))
 
+/* CPUID and XGETBV directly: __builtin_cpu_supports would link libgcc's writable
+ * __cpu_model into the library, which keeps no global state. */
+static int cpu_has_avx512f(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || __get_cpuid_max(0, 0) < 7) {
+        return 0;
+    }
+    __cpuid_count(7, 0, a, b, c, d);
+    if (!(b & bit_AVX512F)) {
+        return 0;
+    }
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    /* the OS saves XMM, YMM, opmask and both ZMM halves (XCR0 bits 1, 2, 5, 6, 7) */
+    return (lo & 0xe6u) == 0xe6u;
+}
+
 int lam__pool_avx512_available(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
+    return cpu_has_avx512f();
 }
 
 /* bits [0, n) set; none for n <= 0, all 16 for n >= 16 */
@@ -141,11 +160,45 @@ AVX512 void lam__maxpool_2x2_bwd_avx512(const lam_pool_geom *g, const float *dy,
     }
 }
 
+/* The best 2x2 planes for this CPU, picked once when the library is loaded (an ifunc: the
+ * choice lives in the relocated GOT, not in a global variable, and costs nothing per call;
+ * CPUID traps to the hypervisor in a VM, so it must not run per plane). */
+typedef void (*fwd_fn)(const lam_pool_geom *, const float *, int, float *, int32_t *);
+typedef void (*bwd_fn)(const lam_pool_geom *, const float *, const int32_t *, const float *,
+                       float *);
+
+static fwd_fn pick_fwd(void)
+{
+    return cpu_has_avx512f() ? lam__maxpool_2x2_fwd_avx512 : lam__maxpool_2x2_fwd_sse2;
+}
+
+static bwd_fn pick_bwd(void)
+{
+    return cpu_has_avx512f() ? lam__maxpool_2x2_bwd_avx512 : lam__maxpool_2x2_bwd_sse2;
+}
+
+void lam__maxpool_2x2_fwd_best(const lam_pool_geom *g, const float *x, int relu, float *y,
+                               int32_t *argmax) __attribute__((ifunc("pick_fwd")));
+void lam__maxpool_2x2_bwd_best(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
+                               const float *ymask, float *dx) __attribute__((ifunc("pick_bwd")));
+
 #else
 
 int lam__pool_avx512_available(void)
 {
     return 0;
+}
+
+void lam__maxpool_2x2_fwd_best(const lam_pool_geom *g, const float *x, int relu, float *y,
+                               int32_t *argmax)
+{
+    lam__maxpool_2x2_fwd_sse2(g, x, relu, y, argmax);
+}
+
+void lam__maxpool_2x2_bwd_best(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
+                               const float *ymask, float *dx)
+{
+    lam__maxpool_2x2_bwd_sse2(g, dy, argmax, ymask, dx);
 }
 
 void lam__maxpool_2x2_fwd_avx512(const lam_pool_geom *g, const float *x, int relu, float *y,
