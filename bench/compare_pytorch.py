@@ -241,6 +241,10 @@ def main():
                      "ratio_vs_best": r_best, "per_round": {v: results[(ci, v)]
                                                             for v in variants},
                      "target": verdict})
+    print("\nper round (images/s, in run order within each round's rotation):")
+    for ci, (net, inp, batch, threads, _) in enumerate(configs):
+        print("  %-18s %4d %2d  " % (net + " " + inp, batch, threads) + "  ".join(
+            "%s %s" % (v, "/".join("%.0f" % x for x in results[(ci, v)])) for v in variants))
     if a.json:
         print(json.dumps({"torch": torch_version, "python": py, "bench": bench,
                           "rounds": a.rounds, "steps": a.steps, "warmup": a.warmup,
