@@ -77,6 +77,7 @@ typedef struct plan {
     const lam_conv_geom *g;
     lam_act act;                /* NONE or RELU */
     const lam_pool_geom *pg;    /* NULL: no pool */
+    int pool_isa;               /* resolved LAM_POOL_ISA_* of its planes */
     int batched;
     int pointwise;              /* col == x: no im2col (chunked only) */
     int64_t cig, cog, k, ka;    /* ka = K + 1: room for the bias row */
@@ -97,6 +98,8 @@ static void plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion *f
     pp->g = g;
     pp->act = f->act == LAM_ACT_RELU ? LAM_ACT_RELU : LAM_ACT_NONE;
     pp->pg = f->pool;
+    /* asked once per pass, never per plane: CPUID traps to the hypervisor in a VM */
+    pp->pool_isa = pp->pg != NULL ? lam__pool_best_isa() : LAM_POOL_ISA_AUTO;
     pp->batched = f->strategy == LAM_CONV_BATCHED;
     pp->pointwise = !pp->batched && is_pointwise(g);
     pp->cig = g->c_in / g->groups;
@@ -268,8 +271,8 @@ static void epilogue_image(const plan *pp, const float *t, int64_t ld, float *yi
     const int relu = pp->act == LAM_ACT_RELU;
     if (pp->pg != NULL) {
         for (int64_t co = 0; co < g->c_out; co++) {
-            lam__maxpool_plane_fwd(pp->pg, t + co * ld, relu, yi + co * pp->ohw,
-                                   ai + co * pp->ohw);
+            lam__maxpool_plane_fwd_isa(pp->pg, t + co * ld, relu, yi + co * pp->ohw,
+                                       ai + co * pp->ohw, pp->pool_isa);
         }
         return;
     }
@@ -393,7 +396,8 @@ static const float *prologue_image(const plan *pp, const float *dyi, const float
     if (pp->pg != NULL) {
         for (int64_t co = 0; co < g->c_out; co++) {
             const int64_t o = co * pp->ohw;
-            lam__maxpool_plane_bwd(pp->pg, dyi + o, ai + o, relu ? yi + o : NULL, t + co * ld);
+            lam__maxpool_plane_bwd_isa(pp->pg, dyi + o, ai + o, relu ? yi + o : NULL,
+                                       t + co * ld, pp->pool_isa);
         }
         return t;
     }

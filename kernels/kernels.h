@@ -137,32 +137,21 @@ void lam__maxpool_bwd_ref(const lam_pool_geom *g, const float *dy, const int32_t
                           float *dx, int nt);
 /* One (H, W) plane of a max pool: y(OH, OW), argmax(OH, OW) from x(H, W). relu != 0 applies
  * max(y, 0) after pooling (max commutes with relu; argmax is that of x). pg.n and pg.c are
- * not used. */
-void lam__maxpool_plane_fwd(const lam_pool_geom *g, const float *x, int relu, float *y,
-                            int32_t *argmax);
-/* dx(H, W) overwritten: dy(OH, OW) routed to argmax; with ymask != NULL only where
- * ymask > 0 (the backward of a relu folded into the pool: ymask is the pooled output). */
-void lam__maxpool_plane_bwd(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
-                            const float *ymask, float *dx);
-/* The same with the instruction set of the 2x2 stride-2 path forced (tests): the scalar
- * loops, SSE2, AVX-512 (only when lam__pool_avx512_available()), or AUTO = the best. */
-enum { LAM_POOL_ISA_AUTO = -1, LAM_POOL_ISA_SCALAR = 0, LAM_POOL_ISA_SSE2 = 1,
-       LAM_POOL_ISA_AVX512 = 2 };
+ * not used. Backward: dx(H, W) overwritten, dy(OH, OW) routed to argmax; with ymask != NULL
+ * only where ymask > 0 (the backward of a relu folded into the pool: ymask is the pooled
+ * output). */
+/* The same with the instruction set of the 2x2 stride-2 path chosen by the caller: the
+ * scalar loops, SSE2, AVX-512 (only where lam__pool_best_isa() says so), or AUTO, which asks
+ * the CPU on every call (CPUID traps to the hypervisor in a VM: resolve once per pass). */
+enum { LAM_POOL_ISA_AUTO = 0, LAM_POOL_ISA_SCALAR = 1, LAM_POOL_ISA_SSE2 = 2,
+       LAM_POOL_ISA_AVX512 = 3 };
 void lam__maxpool_plane_fwd_isa(const lam_pool_geom *g, const float *x, int relu, float *y,
                                 int32_t *argmax, int isa);
 void lam__maxpool_plane_bwd_isa(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
                                 const float *ymask, float *dx, int isa);
-int lam__pool_avx512_available(void);
-/* The 2x2 stride-2 planes by instruction set: SSE2 (pool.c), AVX-512 (pool_avx512.c; call
- * only when available) and the best of them for this CPU (resolved once at load time). */
-void lam__maxpool_2x2_fwd_sse2(const lam_pool_geom *g, const float *x, int relu, float *y,
-                               int32_t *argmax);
-void lam__maxpool_2x2_bwd_sse2(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
-                               const float *ymask, float *dx);
-void lam__maxpool_2x2_fwd_best(const lam_pool_geom *g, const float *x, int relu, float *y,
-                               int32_t *argmax);
-void lam__maxpool_2x2_bwd_best(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
-                               const float *ymask, float *dx);
+/* The best instruction set of the 2x2 planes on this CPU (CPUID and XGETBV, no state kept). */
+int lam__pool_best_isa(void);
+/* kernels/pool_avx512.c: the 2x2 stride-2 planes with AVX-512 (call only when available) */
 void lam__maxpool_2x2_fwd_avx512(const lam_pool_geom *g, const float *x, int relu, float *y,
                                  int32_t *argmax);
 void lam__maxpool_2x2_bwd_avx512(const lam_pool_geom *g, const float *dy, const int32_t *argmax,

@@ -10,7 +10,7 @@
  *         sizes every window lies inside the padded image, so the divisor is constant).
  *         dx[pixel] += dy / (KH*KW) for every window holding it.
  *
- * The max pool works plane by plane (lam__maxpool_plane_fwd/bwd) so a fused convolution can
+ * The max pool works plane by plane (lam__maxpool_plane_fwd_isa/bwd_isa) so a fused conv can
  * pool each output plane while it is still in cache. The 2x2, stride-2, unpadded window of
  * most CNNs has its own branch-free loops: SSE2 here, AVX-512 in pool_avx512.c when the CPU
  * has it (the general loops cost ~20% of a seed-CNN training step, mostly in mispredicted
@@ -145,26 +145,15 @@ static void plane_fwd_2x2(const lam_pool_geom *g, const float *restrict x, int r
     }
 }
 
-void lam__maxpool_2x2_fwd_sse2(const lam_pool_geom *g, const float *x, int relu, float *y,
-                               int32_t *argmax)
-{
-    plane_fwd_2x2(g, x, relu, y, argmax, 1);
-}
 
 
-void lam__maxpool_plane_fwd(const lam_pool_geom *g, const float *x, int relu, float *y,
-                            int32_t *argmax)
-{
-    lam__maxpool_plane_fwd_isa(g, x, relu, y, argmax, LAM_POOL_ISA_AUTO);
-}
 
 void lam__maxpool_plane_fwd_isa(const lam_pool_geom *g, const float *x, int relu, float *y,
                                 int32_t *argmax, int isa)
 {
     if (is_2x2(g)) {
-        if (isa == LAM_POOL_ISA_AUTO) {
-            lam__maxpool_2x2_fwd_best(g, x, relu, y, argmax);
-        } else if (isa == LAM_POOL_ISA_AVX512) {
+        isa = isa == LAM_POOL_ISA_AUTO ? lam__pool_best_isa() : isa;
+        if (isa == LAM_POOL_ISA_AVX512) {
             lam__maxpool_2x2_fwd_avx512(g, x, relu, y, argmax);
         } else {
             plane_fwd_2x2(g, x, relu, y, argmax, isa == LAM_POOL_ISA_SSE2);
@@ -258,25 +247,14 @@ static void plane_bwd_2x2(const lam_pool_geom *g, const float *restrict dy,
     }
 }
 
-void lam__maxpool_2x2_bwd_sse2(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
-                               const float *ymask, float *dx)
-{
-    plane_bwd_2x2(g, dy, argmax, ymask, dx, 1);
-}
 
-void lam__maxpool_plane_bwd(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
-                            const float *ymask, float *dx)
-{
-    lam__maxpool_plane_bwd_isa(g, dy, argmax, ymask, dx, LAM_POOL_ISA_AUTO);
-}
 
 void lam__maxpool_plane_bwd_isa(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
                                 const float *ymask, float *dx, int isa)
 {
     if (is_2x2(g)) {
-        if (isa == LAM_POOL_ISA_AUTO) {
-            lam__maxpool_2x2_bwd_best(g, dy, argmax, ymask, dx);
-        } else if (isa == LAM_POOL_ISA_AVX512) {
+        isa = isa == LAM_POOL_ISA_AUTO ? lam__pool_best_isa() : isa;
+        if (isa == LAM_POOL_ISA_AVX512) {
             lam__maxpool_2x2_bwd_avx512(g, dy, argmax, ymask, dx);
         } else {
             plane_bwd_2x2(g, dy, argmax, ymask, dx, isa == LAM_POOL_ISA_SSE2);
@@ -338,13 +316,15 @@ static void avg_plane_bwd(const lam_pool_geom *g, const float *dyp, float *dxp)
 typedef enum plane_op { MAX_FWD, MAX_BWD, AVG_FWD, AVG_BWD } plane_op;
 
 static void plane(plane_op op, const lam_pool_geom *g, const float *in, float *out,
-                  const int32_t *am_in, int32_t *am_out, int64_t pl)
+                  const int32_t *am_in, int32_t *am_out, int64_t pl, int isa)
 {
     const int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
     switch (op) {
-    case MAX_FWD: lam__maxpool_plane_fwd(g, in + pl * hw, 0, out + pl * ohw, am_out + pl * ohw);
+    case MAX_FWD:
+        lam__maxpool_plane_fwd_isa(g, in + pl * hw, 0, out + pl * ohw, am_out + pl * ohw, isa);
         break;
-    case MAX_BWD: lam__maxpool_plane_bwd(g, in + pl * ohw, am_in + pl * ohw, NULL, out + pl * hw);
+    case MAX_BWD:
+        lam__maxpool_plane_bwd_isa(g, in + pl * ohw, am_in + pl * ohw, NULL, out + pl * hw, isa);
         break;
     case AVG_FWD: avg_plane_fwd(g, in + pl * hw, out + pl * ohw); break;
     case AVG_BWD: avg_plane_bwd(g, in + pl * ohw, out + pl * hw); break;
@@ -357,9 +337,10 @@ static void planes(plane_op op, const lam_pool_geom *g, const float *in, float *
                    const int32_t *am_in, int32_t *am_out, int nt)
 {
     const int64_t n = g->n * g->c;
+    const int isa = lam__pool_best_isa(); /* once per call, not per plane */
     if (nt <= 1 || n <= 1) {
         for (int64_t pl = 0; pl < n; pl++) {
-            plane(op, g, in, out, am_in, am_out, pl);
+            plane(op, g, in, out, am_in, am_out, pl, isa);
         }
         return;
     }
@@ -367,7 +348,7 @@ static void planes(plane_op op, const lam_pool_geom *g, const float *in, float *
 #pragma omp parallel for num_threads(nt) schedule(static)
 #endif
     for (int64_t pl = 0; pl < n; pl++) {
-        plane(op, g, in, out, am_in, am_out, pl);
+        plane(op, g, in, out, am_in, am_out, pl, isa);
     }
 }
 

@@ -11,7 +11,7 @@
  */
 #include "kernels.h"
 
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__)
+#if defined(__GNUC__) && defined(__x86_64__)
 
 #include <cpuid.h>
 #include <immintrin.h>
@@ -20,7 +20,8 @@
 #define AVX512 __attribute__((target("avx512f")))
 
 /* CPUID and XGETBV directly: __builtin_cpu_supports would link libgcc's writable
- * __cpu_model into the library, which keeps no global state. */
+ * __cpu_model into the library, which keeps no global state. Not cached either, so callers
+ * ask once per pass or when a layer is created. */
 static int cpu_has_avx512f(void)
 {
     unsigned a, b, c, d;
@@ -38,9 +39,9 @@ static int cpu_has_avx512f(void)
     return (lo & 0xe6u) == 0xe6u;
 }
 
-int lam__pool_avx512_available(void)
+int lam__pool_best_isa(void)
 {
-    return cpu_has_avx512f();
+    return cpu_has_avx512f() ? LAM_POOL_ISA_AVX512 : LAM_POOL_ISA_SSE2;
 }
 
 /* bits [0, n) set; none for n <= 0, all 16 for n >= 16 */
@@ -160,45 +161,15 @@ AVX512 void lam__maxpool_2x2_bwd_avx512(const lam_pool_geom *g, const float *dy,
     }
 }
 
-/* The best 2x2 planes for this CPU, picked once when the library is loaded (an ifunc: the
- * choice lives in the relocated GOT, not in a global variable, and costs nothing per call;
- * CPUID traps to the hypervisor in a VM, so it must not run per plane). */
-typedef void (*fwd_fn)(const lam_pool_geom *, const float *, int, float *, int32_t *);
-typedef void (*bwd_fn)(const lam_pool_geom *, const float *, const int32_t *, const float *,
-                       float *);
-
-static fwd_fn pick_fwd(void)
-{
-    return cpu_has_avx512f() ? lam__maxpool_2x2_fwd_avx512 : lam__maxpool_2x2_fwd_sse2;
-}
-
-static bwd_fn pick_bwd(void)
-{
-    return cpu_has_avx512f() ? lam__maxpool_2x2_bwd_avx512 : lam__maxpool_2x2_bwd_sse2;
-}
-
-void lam__maxpool_2x2_fwd_best(const lam_pool_geom *g, const float *x, int relu, float *y,
-                               int32_t *argmax) __attribute__((ifunc("pick_fwd")));
-void lam__maxpool_2x2_bwd_best(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
-                               const float *ymask, float *dx) __attribute__((ifunc("pick_bwd")));
-
 #else
 
-int lam__pool_avx512_available(void)
+int lam__pool_best_isa(void)
 {
-    return 0;
-}
-
-void lam__maxpool_2x2_fwd_best(const lam_pool_geom *g, const float *x, int relu, float *y,
-                               int32_t *argmax)
-{
-    lam__maxpool_2x2_fwd_sse2(g, x, relu, y, argmax);
-}
-
-void lam__maxpool_2x2_bwd_best(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
-                               const float *ymask, float *dx)
-{
-    lam__maxpool_2x2_bwd_sse2(g, dy, argmax, ymask, dx);
+#if defined(__SSE2__)
+    return LAM_POOL_ISA_SSE2;
+#else
+    return LAM_POOL_ISA_SCALAR;
+#endif
 }
 
 void lam__maxpool_2x2_fwd_avx512(const lam_pool_geom *g, const float *x, int relu, float *y,

@@ -172,7 +172,7 @@ static void test_pool(void)
 static void test_pool_planes(void)
 {
     /* every 2x2 path: scalar, SSE2 and, on a CPU that has it, AVX-512 */
-    const int max_isa = lam__pool_avx512_available() ? LAM_POOL_ISA_AVX512 : LAM_POOL_ISA_SSE2;
+    const int max_isa = lam__pool_best_isa();
     /* h, w, k, s, p; widths around the SIMD blocks (4 and 16 windows) */
     const int64_t shapes[][5] = {{8, 8, 2, 2, 0},  {5, 9, 2, 2, 0},   {6, 10, 2, 2, 0},
                                  {4, 5, 2, 2, 0},  {3, 3, 2, 2, 0},   {28, 28, 2, 2, 0},

