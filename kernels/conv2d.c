@@ -98,7 +98,7 @@ static void plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion *f
     pp->g = g;
     pp->act = f->act == LAM_ACT_RELU ? LAM_ACT_RELU : LAM_ACT_NONE;
     pp->pg = f->pool;
-    /* asked once per pass, never per plane: CPUID traps to the hypervisor in a VM */
+    /* asked once per pass, never per plane (see lam__pool_best_isa) */
     pp->pool_isa = pp->pg != NULL ? lam__pool_best_isa() : LAM_POOL_ISA_AUTO;
     pp->batched = f->strategy == LAM_CONV_BATCHED;
     pp->pointwise = !pp->batched && is_pointwise(g);

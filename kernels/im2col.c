@@ -120,10 +120,65 @@ void lam__col2im(const lam_conv_geom *g, const float *col, int64_t c0, float *x)
     lam__col2im_ld(g, col, g->oh * g->ow, c0, x);
 }
 
+/* col2im of a stride-1, undilated, 3-wide kernel, row by row of x: the three taps kj of one
+ * (c, ki) land on the same x row shifted by one, so they are summed in registers and the x
+ * row is read and written once instead of three times, in one loop the compiler vectorises
+ * (the tap-by-tap loops ran 12-14 elements each: 15 us per image on the seed CNN's conv2).
+ * x[iy][ix] += sum over ki, kj of col[(c,ki,kj)][oy][ox], oy = iy + PH - ki, ox = ix + PW - kj. */
+static void col2im_s1_k3(const lam_conv_geom *g, const float *col, int64_t ld, int64_t c0,
+                         float *x)
+{
+    const int64_t cig = g->c_in / g->groups;
+    const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow, pw = g->pw;
+    /* x columns where all three taps have an output column: ox = ix + pw - kj in [0, ow) */
+    int64_t ilo = 2 - pw > 0 ? 2 - pw : 0;
+    int64_t ihi = ow - pw < w ? ow - pw : w;
+    if (ihi < ilo) {
+        ihi = ilo;
+    }
+    for (int64_t c = 0; c < cig; c++) {
+        float *xc = x + (c0 + c) * h * w;
+        for (int64_t ki = 0; ki < g->kh; ki++) {
+            const float *r = col + (c * g->kh + ki) * 3 * ld;
+            for (int64_t iy = 0; iy < h; iy++) {
+                const int64_t oy = iy + g->ph - ki;
+                if (oy < 0 || oy >= oh) {
+                    continue;
+                }
+                float *restrict xr = xc + iy * w;
+                /* s_kj[ix] = col[(c, ki, kj)][oy][ix + pw - kj] */
+                const float *s0 = r + oy * ow + pw, *s1 = r + ld + oy * ow + pw - 1;
+                const float *s2 = r + 2 * ld + oy * ow + pw - 2;
+                for (int64_t ix = 0; ix < ilo && ix < w; ix++) {
+                    float acc = 0.0f;
+                    acc += ix + pw < ow ? s0[ix] : 0.0f;
+                    acc += ix + pw - 1 >= 0 && ix + pw - 1 < ow ? s1[ix] : 0.0f;
+                    acc += ix + pw - 2 >= 0 && ix + pw - 2 < ow ? s2[ix] : 0.0f;
+                    xr[ix] += acc;
+                }
+                for (int64_t ix = ilo; ix < ihi; ix++) {
+                    xr[ix] += (s0[ix] + s1[ix]) + s2[ix];
+                }
+                for (int64_t ix = ihi > ilo ? ihi : ilo; ix < w; ix++) {
+                    float acc = 0.0f;
+                    acc += ix + pw >= 0 && ix + pw < ow ? s0[ix] : 0.0f;
+                    acc += ix + pw - 1 >= 0 && ix + pw - 1 < ow ? s1[ix] : 0.0f;
+                    acc += ix + pw - 2 >= 0 && ix + pw - 2 < ow ? s2[ix] : 0.0f;
+                    xr[ix] += acc;
+                }
+            }
+        }
+    }
+}
+
 void lam__col2im_ld(const lam_conv_geom *g, const float *col, int64_t ld, int64_t c0, float *x)
 {
     const int64_t cig = g->c_in / g->groups;
     const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow, sw = g->sw;
+    if (g->sh == 1 && sw == 1 && g->dh == 1 && g->dw == 1 && g->kw == 3) {
+        col2im_s1_k3(g, col, ld, c0, x);
+        return;
+    }
     for (int64_t c = 0; c < cig; c++) {
         float *xc = x + (c0 + c) * h * w;
         for (int64_t ki = 0; ki < g->kh; ki++) {
