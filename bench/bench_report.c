@@ -303,21 +303,37 @@ static void sibling_path(const char *path, const char *suffix, char *out, size_t
     }
 }
 
+/* Two panels per model (images/s on a log axis, speedup over 1 thread with the ideal line):
+ * per-model panels keep each legend within the palette's 8 distinct styles. */
 static int plot_scaling(const bench_run *r, const char *path)
 {
-    enum { MAXS = 12 };
+    enum { MAXS = 12, MAXM = 3 };
     static double xs[MAXS][BENCH_MAX_THREADS], ys[MAXS][BENCH_MAX_THREADS];
-    static double sp[MAXS][BENCH_MAX_THREADS];
-    static char labels[MAXS][48];
-    svg_series ips[MAXS + 1], spd[MAXS + 1];
-    int ns = 0;
+    static double sp[MAXS][BENCH_MAX_THREADS], ideal_x[BENCH_MAX_THREADS];
+    static char labels[MAXS][48], titles[2 * MAXM][64];
+    static svg_series ips[MAXM][MAXS], spd[MAXM][MAXS + 1];
+    const char *models[MAXM];
+    int nm = 0, ns = 0, per[MAXM] = {0};
+    int nt = r->env.threads < BENCH_MAX_THREADS ? r->env.threads : BENCH_MAX_THREADS;
+    for (int i = 0; i < nt; i++) {
+        ideal_x[i] = i + 1;
+    }
     for (int i = 0; i < r->n_train && ns < MAXS; i++) {
         const train_result *t = &r->train[i];
         if (t->threads != 1) {
             continue;
         }
-        snprintf(labels[ns], sizeof labels[ns], "%s %s b%lld", t->model, t->input,
-                 (long long)t->batch);
+        int m = 0;
+        while (m < nm && strcmp(models[m], t->model) != 0) {
+            m++;
+        }
+        if (m == MAXM || per[m] >= MAXS - 1) {
+            continue;
+        }
+        if (m == nm) {
+            models[nm++] = t->model;
+        }
+        snprintf(labels[ns], sizeof labels[ns], "%s b%lld", t->input, (long long)t->batch);
         int np = 0;
         for (int j = 0; j < r->n_train && np < BENCH_MAX_THREADS; j++) {
             const train_result *u = &r->train[j];
@@ -329,24 +345,27 @@ static int plot_scaling(const bench_run *r, const char *path)
                 np++;
             }
         }
-        ips[ns] = (svg_series){labels[ns], xs[ns], ys[ns], np};
-        spd[ns] = (svg_series){labels[ns], xs[ns], sp[ns], np};
+        /* the same configurations in the same order: same colours in both panels */
+        ips[m][per[m]] = (svg_series){labels[ns], xs[ns], ys[ns], np};
+        spd[m][per[m]++] = (svg_series){labels[ns], xs[ns], sp[ns], np};
         ns++;
     }
+    for (int m = 0; m < nm; m++) {
+        spd[m][per[m]] = (svg_series){"ideal", ideal_x, ideal_x, nt};
+    }
     if (ns == 0) {
-        return 0;
+        return 1; /* no 1-thread rows (e.g. --quick): nothing to plot */
     }
-    static double ideal_x[BENCH_MAX_THREADS];
-    int nt = r->env.threads < BENCH_MAX_THREADS ? r->env.threads : BENCH_MAX_THREADS;
-    for (int i = 0; i < nt; i++) {
-        ideal_x[i] = i + 1;
+    svg_panel panels[2 * MAXM];
+    for (int m = 0; m < nm; m++) {
+        snprintf(titles[2 * m], sizeof titles[0], "%s: images/s", models[m]);
+        snprintf(titles[2 * m + 1], sizeof titles[0], "%s: speedup over 1 thread", models[m]);
+        panels[2 * m] = (svg_panel){titles[2 * m], "threads", "images/s", ips[m], per[m], 1};
+        panels[2 * m + 1] = (svg_panel){titles[2 * m + 1], "threads", "speedup (x)", spd[m],
+                                        per[m] + 1, 0};
     }
-    spd[ns] = (svg_series){"ideal", ideal_x, ideal_x, nt};
-    svg_panel panels[2] = {
-        {"training throughput", "threads", "images/s", ips, ns, 0},
-        {"speedup over 1 thread", "threads", "speedup (x)", spd, ns + 1, 0},
-    };
-    return svg_write_lines(path, "lamina-bench: thread scaling of a training step", panels, 2);
+    return svg_write_lines(path, "lamina-bench: thread scaling of a training step", panels,
+                           2 * nm);
 }
 
 int report_plot(const bench_run *r, const char *path)
@@ -367,18 +386,29 @@ int report_plot(const bench_run *r, const char *path)
     }
     char scal[4096];
     sibling_path(path, "-scaling", scal, sizeof scal);
-    int rc = 0;
-    if (nb > 0 && svg_write_bars(path, "lamina-bench: fast kernel speedup over its naive twin",
-                                 "speedup (x)", bars, nb, 1.0) != 0) {
-        fprintf(stderr, "lamina-bench: error: cannot write %s\n", path);
-        rc = -1;
+    int rc = 0, wrote_bars = 0;
+    if (nb > 0) {
+        if (svg_write_bars(path, "lamina-bench: fast kernel speedup over its naive twin",
+                           "speedup (x)", bars, nb, 1.0) != 0) {
+            fprintf(stderr, "lamina-bench: error: cannot write %s\n", path);
+            rc = -1;
+        } else {
+            wrote_bars = 1;
+        }
     }
-    if (plot_scaling(r, scal) != 0) {
+    int sc = plot_scaling(r, scal);
+    if (sc < 0) {
         fprintf(stderr, "lamina-bench: error: cannot write %s\n", scal);
         rc = -1;
     }
-    if (rc == 0) {
-        fprintf(stderr, "lamina-bench: wrote %s (speedups) and %s (scaling)\n", path, scal);
+    if (wrote_bars || sc == 0) {
+        fprintf(stderr, "lamina-bench: wrote%s%s%s%s%s\n", wrote_bars ? " " : "",
+                wrote_bars ? path : "", wrote_bars ? " (speedups)" : "", sc == 0 ? " " : "",
+                sc == 0 ? scal : "");
+    }
+    if (!wrote_bars && sc != 0 && rc == 0) {
+        fprintf(stderr, "lamina-bench: --plot: nothing to plot (no naive timings, no 1-thread "
+                "training rows)\n");
     }
     return rc;
 }
