@@ -64,6 +64,8 @@ typedef struct bench_env {
     double peakn;           /* GFLOP/s on `threads` threads */
     double load1;           /* 1-minute load average at start (noise indicator) */
     double load_end;        /* ... and after the last measurement */
+    double touch_us;        /* first touch of a fresh 4 KiB page, microseconds */
+    double touch_huge_us;   /* the same after madvise(MADV_HUGEPAGE) */
     char strategy_api[8];   /* "yes" when lam_layer_strategy() exists */
 } bench_env;
 
