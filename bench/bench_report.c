@@ -191,8 +191,8 @@ static json_t *env_json(const bench_env *e)
                      "OPENBLAS_NUM_THREADS", e->blas_env, "OPENBLAS_CORETYPE", e->coretype,
                      "peak_n", e->peak_n, "peak_gflops_1thread", num(e->peak1),
                      "peak_gflops_nthreads", num(e->peakn), "load_average_start", num(e->load1),
-                     "load_average_end", num(e->load_end), "first_touch_us_per_page", num(e->touch_us),
-                     "first_touch_us_per_page_hugepage", num(e->touch_huge_us),
+                     "load_average_end", num(e->load_end), "first_touch_us_per_page",
+                     num(e->touch_us), "first_touch_us_per_page_hugepage", num(e->touch_huge_us),
                      "layer_strategy_api", e->strategy_api);
 }
 
