@@ -21,7 +21,9 @@
  * Strategies (lam_conv_strategy):
  *  - CHUNKED: the batch is cut into chunks of LAM_CHUNK samples spread over `nt` OpenMP
  *    threads; every GEMM is one image's, single-threaded (the OpenMP build of OpenBLAS
- *    does that by itself inside a parallel region). One parallel region per pass.
+ *    does that by itself inside a parallel region). One parallel region per pass
+ *    (kernels/par.c), none with one thread; the chunk-order reduction of small partials
+ *    runs on the calling thread after it.
  *  - BATCHED: images are folded into the GEMMs' N in groups of LAM_CONV_GROUP, and the
  *    GEMMs run outside any parallel region so BLAS threads them; im2col, col2im and the
  *    epilogues run in OpenMP loops that make no BLAS call. This is the safe choice with a
