@@ -62,6 +62,7 @@ typedef struct bench_env {
     int peak_n;             /* size of the square sgemm the peak was measured on */
     double peak1;           /* GFLOP/s on 1 thread */
     double peakn;           /* GFLOP/s on `threads` threads */
+    double peakn_end;       /* the same measured again after the run: contention check */
     double load1;           /* 1-minute load average at start (noise indicator) */
     double load_end;        /* ... and after the last measurement */
     double touch_us;        /* first touch of a fresh 4 KiB page, microseconds */

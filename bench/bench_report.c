@@ -67,10 +67,15 @@ static void text_header(const bench_env *e)
     printf("  threads    %d used (omp_get_max_threads %d); OMP_NUM_THREADS=%s "
            "OPENBLAS_NUM_THREADS=%s OPENBLAS_CORETYPE=%s\n", e->threads, e->omp_threads,
            e->omp_env, e->blas_env, e->coretype);
-    printf("  sgemm peak %d^3, median: %.1f GFLOP/s on 1 thread, %.1f on %d threads\n",
-           e->peak_n, e->peak1, e->peakn, e->threads);
+    printf("  sgemm peak %d^3, median: %.1f GFLOP/s on 1 thread, %.1f on %d threads "
+           "(%.1f again at the end)\n", e->peak_n, e->peak1, e->peakn, e->threads,
+           e->peakn_end);
     printf("  memory     first touch of a fresh 4 KiB page: %.2f us (%.2f us with "
            "MADV_HUGEPAGE)\n", e->touch_us, e->touch_huge_us);
+    if (e->peakn_end < 0.9 * e->peakn) {
+        printf("  warning: the sgemm peak fell by %.0f%% during the run: something else took "
+               "CPU time\n", 100.0 * (1.0 - e->peakn_end / e->peakn));
+    }
     if (e->load1 >= 0.5) {
         /* other processes take cores from our OpenMP teams: multi-thread numbers suffer most */
         printf("  warning: the machine was busy (load %.2f): expect noisy, low figures\n",
@@ -183,14 +188,15 @@ static json_t *stats_json(const bench_stats *s, double flops)
 static json_t *env_json(const bench_env *e)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:s, s:s, s:s, s:i, "
-                     "s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
+                     "s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
                      "version", LAM_VERSION, "cpu", e->cpu, "compiler", e->compiler,
                      "cflags", e->cflags, "blas_core", e->blas_core, "blas_parallel",
                      e->blas_parallel, "blas_config", e->blas_config, "omp_max_threads",
                      e->omp_threads, "threads", e->threads, "OMP_NUM_THREADS", e->omp_env,
                      "OPENBLAS_NUM_THREADS", e->blas_env, "OPENBLAS_CORETYPE", e->coretype,
                      "peak_n", e->peak_n, "peak_gflops_1thread", num(e->peak1),
-                     "peak_gflops_nthreads", num(e->peakn), "load_average_start", num(e->load1),
+                     "peak_gflops_nthreads", num(e->peakn), "peak_gflops_nthreads_end",
+                     num(e->peakn_end), "load_average_start", num(e->load1),
                      "load_average_end", num(e->load_end), "first_touch_us_per_page",
                      num(e->touch_us), "first_touch_us_per_page_hugepage", num(e->touch_huge_us),
                      "layer_strategy_api", e->strategy_api);
