@@ -23,6 +23,7 @@
 #define BENCH_MAX_SHARE 16
 #define BENCH_MAX_THREADS 64
 #define BENCH_MAX_REPS 10000
+#define BENCH_MAX_ROUNDS 16
 
 /* Median, min and max of a set of timed runs, in seconds. */
 typedef struct bench_stats {
@@ -38,6 +39,7 @@ typedef struct bench_opts {
     double threshold;       /* --threshold PCT, regression limit of --compare */
     const char *op;         /* --op NAME: substring filter on op names, or NULL */
     int reps;               /* --reps N: timed runs per kernel and training steps per config */
+    int rounds;             /* --rounds N: passes over all training configurations */
     int threads;            /* --threads T: the largest thread count used (default: OpenMP's) */
     double ref_budget;      /* naive runs above this many FLOPs per call are not timed */
     /* --model mode */
@@ -99,6 +101,8 @@ typedef struct train_result {
     double ips;             /* batch / median step time */
     double gflops;          /* training FLOPs (3x forward) / median step time */
     char strategy[192];     /* per-layer GEMM strategy, if the library reports it */
+    int rounds;             /* rounds over all configurations; step.med is the median one */
+    double round_ips[BENCH_MAX_ROUNDS];
 } train_result;
 
 /* GEMM share of a conv layer's forward + backward time (the issue's 75% target), for the

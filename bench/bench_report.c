@@ -116,10 +116,12 @@ static void text_train(const bench_run *r)
     if (r->n_train == 0) {
         return;
     }
-    printf("\nTraining step (lam_model_train_step, SGD momentum 0.9, synthetic data): median "
-           "of steps after warm-up\n");
-    printf("%-10s %-8s %5s %3s %9s %9s %9s %10s %7s %7s  %s\n", "model", "input", "batch",
-           "thr", "step ms", "min", "max", "images/s", "GF/s", "vs 1thr", "strategy");
+    printf("\nTraining step (lam_model_train_step, SGD momentum 0.9, synthetic data): the "
+           "median of %d rounds over all configurations, each the median of %d steps after "
+           "warm-up\n", r->train[0].rounds, r->train[0].step.reps / r->train[0].rounds);
+    printf("%-10s %-8s %5s %3s %9s %9s %9s %10s %15s %7s %7s  %s\n", "model", "input",
+           "batch", "thr", "step ms", "min", "max", "images/s", "rounds lo..hi", "GF/s",
+           "vs 1thr", "strategy");
     for (int i = 0; i < r->n_train; i++) {
         const train_result *t = &r->train[i];
         char scale[16] = "-";
@@ -127,9 +129,17 @@ static void text_train(const bench_run *r)
         if (isfinite(one)) {
             snprintf(scale, sizeof scale, "%.2fx", t->ips / one);
         }
-        printf("%-10s %-8s %5lld %3d %9.3f %9.3f %9.3f %10.1f %7.1f %7s  %s\n", t->model,
+        double lo = t->round_ips[0], hi = t->round_ips[0];
+        for (int k = 1; k < t->rounds; k++) {
+            lo = fmin(lo, t->round_ips[k]);
+            hi = fmax(hi, t->round_ips[k]);
+        }
+        char spread[32];
+        snprintf(spread, sizeof spread, "%.0f..%.0f", lo, hi);
+        printf("%-10s %-8s %5lld %3d %9.3f %9.3f %9.3f %10.1f %15s %7.1f %7s  %s\n", t->model,
                t->input, (long long)t->batch, t->threads, t->step.med * 1e3, t->step.min * 1e3,
-               t->step.max * 1e3, t->ips, t->gflops, scale, t->strategy[0] ? t->strategy : "-");
+               t->step.max * 1e3, t->ips, spread, t->gflops, scale,
+               t->strategy[0] ? t->strategy : "-");
     }
 }
 
@@ -218,13 +228,18 @@ static json_t *run_json(const bench_run *r)
     }
     for (int i = 0; i < r->n_train; i++) {
         const train_result *t = &r->train[i];
+        json_t *rounds = json_array();
+        for (int k = 0; k < t->rounds; k++) {
+            json_array_append_new(rounds, num(t->round_ips[k]));
+        }
         json_array_append_new(train, json_pack(
-            "{s:s, s:s, s:I, s:i, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:s}", "model", t->model,
+            "{s:s, s:s, s:I, s:i, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:s, s:o}", "model", t->model,
             "input", t->input, "batch", (json_int_t)t->batch, "threads", t->threads,
             "median_ms", num(t->step.med * 1e3), "min_ms", num(t->step.min * 1e3), "max_ms",
             num(t->step.max * 1e3), "reps", t->step.reps, "images_per_second", num(t->ips),
             "train_gflops", num(t->gflops), "speedup_over_1_thread",
-            num(t->ips / one_thread_ips(r, t)), "strategy", t->strategy));
+            num(t->ips / one_thread_ips(r, t)), "strategy", t->strategy,
+            "round_images_per_second", rounds));
     }
     for (int i = 0; i < r->n_share; i++) {
         const share_result *s = &r->share[i];

@@ -211,6 +211,38 @@ static lam_status time_config(const char *model, const char *input, int64_t batc
     return st;
 }
 
+/* Fold one round's measurement of a configuration into its running result. */
+static void add_round(train_result *acc, const train_result *t)
+{
+    if (acc->rounds == 0) {
+        *acc = *t;
+        acc->rounds = 1;
+        acc->round_ips[0] = t->ips;
+        return;
+    }
+    acc->step.min = t->step.min < acc->step.min ? t->step.min : acc->step.min;
+    acc->step.max = t->step.max > acc->step.max ? t->step.max : acc->step.max;
+    acc->step.reps += t->step.reps;
+    if (acc->rounds < BENCH_MAX_ROUNDS) {
+        acc->round_ips[acc->rounds++] = t->ips;
+    }
+}
+
+/* Median over rounds: the configuration's figure is the median round, so a minute of
+ * contention from outside (which the load average does not show) spoils one round only. */
+static void finish_rounds(train_result *t)
+{
+    double per_image[BENCH_MAX_ROUNDS];
+    for (int i = 0; i < t->rounds; i++) {
+        per_image[i] = 1.0 / t->round_ips[i];
+    }
+    double work = t->gflops * ((double)t->batch / t->ips); /* GFLOP per step */
+    double med = bench_summarize(per_image, t->rounds).med * (double)t->batch;
+    t->step.med = med;
+    t->ips = (double)t->batch / med;
+    t->gflops = work / med;
+}
+
 int bench_train(bench_run *r, const bench_opts *o)
 {
     static const struct { const char *model, *input; } nets[] = {
@@ -219,26 +251,44 @@ int bench_train(bench_run *r, const bench_opts *o)
     static const int64_t batches[] = {32, 64, 256};
     int warmup = o->quick ? 1 : 5;
     int failures = 0;
-    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
-        for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
-            /* the quick mode keeps one configuration per network at full threads */
-            if (o->quick && batches[b] != 64) {
-                continue;
-            }
-            for (int th = o->quick ? r->env.threads : 1; th <= r->env.threads; th++) {
-                if (r->n_train >= BENCH_MAX_TRAIN) {
-                    break;
+    const int first = r->n_train;
+    for (int round = 0; round < o->rounds; round++) {
+        int k = first;
+        for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
+            for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+                /* the quick mode keeps one configuration per network at full threads */
+                if (o->quick && batches[b] != 64) {
+                    continue;
                 }
-                train_result *tr = &r->train[r->n_train];
-                if (time_config(nets[i].model, nets[i].input, batches[b], th, warmup, o->reps,
-                                tr) == LAM_OK) {
-                    r->n_train++;
-                } else {
-                    failures++;
+                for (int th = o->quick ? r->env.threads : 1; th <= r->env.threads; th++) {
+                    if (k >= BENCH_MAX_TRAIN) {
+                        break;
+                    }
+                    train_result t;
+                    if (round == 0) {
+                        r->train[k].rounds = 0; /* no successful round yet */
+                    }
+                    /* configurations come in the same order every round: slot k is this one */
+                    if (time_config(nets[i].model, nets[i].input, batches[b], th, warmup,
+                                    o->reps, &t) == LAM_OK) {
+                        add_round(&r->train[k], &t);
+                    } else {
+                        failures++;
+                    }
+                    k++;
                 }
             }
         }
+        r->n_train = k > r->n_train ? k : r->n_train;
     }
+    int n = first;
+    for (int i = first; i < r->n_train; i++) {
+        if (r->train[i].rounds > 0) { /* drop configurations that never ran */
+            finish_rounds(&r->train[i]);
+            r->train[n++] = r->train[i];
+        }
+    }
+    r->n_train = n;
     bench_set_threads(r->env.threads);
     return failures;
 }

@@ -37,7 +37,7 @@ static void progress(const char *what)
 /* Parse argv into o; returns -1 to continue, or an exit code. */
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
-    int64_t reps = 0, threads = 0, batch = 0;
+    int64_t reps = 0, threads = 0, batch = 0, rounds = 0;
     double threshold = 10.0, budget = 0.0;
     const cli_opt opts[] = {
         {"--json", ARG_FLAG, &o->json, NULL, "print one JSON object on stdout"},
@@ -52,6 +52,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
          "only ops whose name contains NAME (gemm, conv, linear, maxpool, train, share)"},
         {"--reps", ARG_INT, &reps, "N", "timed runs per kernel and steps per config (20)"},
         {"--threads", ARG_INT, &threads, "T", "largest thread count (OpenMP's default)"},
+        {"--rounds", ARG_INT, &rounds, "N",
+         "passes over the training configurations; the median pass is reported (3)"},
         {"--quick", ARG_FLAG, &o->quick, NULL, "few shapes and reps: a smoke test"},
         {"--naive-budget", ARG_REAL, &budget, "FLOPS",
          "naive twins above this per call run on a smaller batch or not at all (3e8)"},
@@ -75,6 +77,10 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     }
     if (reps < 0 || reps > BENCH_MAX_REPS) {
         bench_error("--reps must be between 1 and 10000");
+        return 2;
+    }
+    if (rounds < 0 || rounds > BENCH_MAX_ROUNDS) {
+        bench_error("--rounds must be between 1 and 16");
         return 2;
     }
     if (threads < 0 || threads > BENCH_MAX_THREADS) {
@@ -101,6 +107,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     }
     o->reps = reps > 0 ? (int)reps : o->quick ? 3 : 20;
     o->threads = (int)threads;
+    o->rounds = rounds > 0 ? (int)rounds : o->quick ? 1 : 3;
     o->batch = batch;
     o->threshold = threshold;
     o->ref_budget = budget > 0.0 ? budget : o->quick ? 2e7 : 3e8;
