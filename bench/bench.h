@@ -88,7 +88,7 @@ typedef struct kern_result {
     ref_mode ref_how;
     int64_t ref_batch;      /* batch the ref was timed on when REF_SCALED */
     double err;             /* max |fast - ref| / max |ref| (or the random-vector check) */
-    char check[32];         /* how err was obtained: "vs naive", "A(Bt) vs Ct", ... */
+    char check[32];         /* how err was obtained: "vs naive", "Ct vs A(Bt)", ... */
     int ok;                 /* err within tolerance */
 } kern_result;
 

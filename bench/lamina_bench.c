@@ -91,6 +91,11 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         bench_error("--batch, --threshold and --naive-budget must not be negative");
         return 2;
     }
+    int64_t shape[3];
+    if (o->input != NULL && bench_parse_input(o->input, shape) == 0) {
+        fprintf(stderr, "lamina-bench: error: --input '%.40s' is not CxHxW or F\n", o->input);
+        return 2;
+    }
     if (o->json && o->csv) {
         bench_error("--json and --csv are exclusive");
         return 2;
