@@ -8,6 +8,7 @@
 #include "fit_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 int64_t lam__model_in_numel(const lam_model *m)
@@ -158,8 +159,23 @@ lam_status lam__fit_io_gather(lam_fit_io *io, int64_t first, int64_t n)
     return LAM_OK;
 }
 
-lam_status lam__fit_check_deterministic(lam_model *m, const char *what)
+lam_status lam__fit_check_full_batch(lam_model *m, const lam_array *x, const lam_array *y,
+                                     const char *what)
 {
+    char name[32];
+    snprintf(name, sizeof name, "%s: x", what);
+    lam_status st = lam__array_check(m->ctx, x, 1, lam__model_in_numel(m), name);
+    if (st == LAM_OK) {
+        snprintf(name, sizeof name, "%s: y", what);
+        st = lam__array_check(m->ctx, y, 1, lam__model_out_numel(m), name);
+    }
+    if (st == LAM_OK && y->rows != x->rows) {
+        st = lam__error(m->ctx, LAM_ERR_SHAPE, "%s: x has %lld rows but y has %lld", what,
+                        (long long)x->rows, (long long)y->rows);
+    }
+    if (st != LAM_OK) {
+        return st;
+    }
     for (int i = 0; i < m->n_layers; i++) {
         lam_layer_kind k = m->layers[i]->desc.kind;
         if (k == LAM_LAYER_DROPOUT || k == LAM_LAYER_BATCHNORM) {

@@ -35,10 +35,12 @@ void lam__fit_io_free(lam_model *m, lam_fit_io *io);
 /* Gather samples first..first+n-1 (in order) into xb (and yb). */
 lam_status lam__fit_io_gather(lam_fit_io *io, int64_t first, int64_t n);
 
-/* Second-order methods need a deterministic loss: refuse dropout and batch norm (whose
+/* The checks LM and L-BFGS share: x (rows x inputs) and y (rows x outputs) are valid arrays
+ * with the same rows, and the loss is deterministic (no dropout or batch norm, whose
  * training-mode output depends on the draw or on the chunking). `what` prefixes the
- * message. Returns LAM_OK or LAM_ERR_ARG. */
-lam_status lam__fit_check_deterministic(lam_model *m, const char *what);
+ * message. Returns LAM_OK, LAM_ERR_ARG or LAM_ERR_SHAPE. */
+lam_status lam__fit_check_full_batch(lam_model *m, const lam_array *x, const lam_array *y,
+                                     const char *what);
 
 /* Copy every parameter (w) or gradient (g) into one flat vector, in lam_model_params order,
  * and back. */

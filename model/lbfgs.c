@@ -338,17 +338,7 @@ static lam_status lb_check(lam_model *m, const lam_lbfgs_desc *d, const lam_arra
         return lam__error(ctx, LAM_ERR_ARG, "lbfgs: need max_iters >= 1, history in 1..1000, "
                           "0 < c1 < c2 < 1, tolerances and max_seconds >= 0");
     }
-    lam_status st = lam__array_check(ctx, x, 1, lam__model_in_numel(m), "lbfgs: x");
-    if (st == LAM_OK) {
-        st = lam__array_check(ctx, y, 1, lam__model_out_numel(m), "lbfgs: y");
-    }
-    if (st == LAM_OK && y->rows != x->rows) {
-        st = lam__error(ctx, LAM_ERR_SHAPE, "lbfgs: x has %lld rows but y has %lld",
-                        (long long)x->rows, (long long)y->rows);
-    }
-    if (st == LAM_OK) {
-        st = lam__fit_check_deterministic(m, "lbfgs");
-    }
+    lam_status st = lam__fit_check_full_batch(m, x, y, "lbfgs");
     if (st == LAM_OK && lam_model_param_count(m) < 1) {
         st = lam__error(ctx, LAM_ERR_ARG, "lbfgs: the model has no parameters");
     }

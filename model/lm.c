@@ -78,18 +78,7 @@ static lam_status lm_check(lam_model *m, const lam_lm_desc *d, const lam_array *
         return lam__error(ctx, LAM_ERR_ARG, "lm: need max_iters >= 1, mu0 > 0, mu_up > 1, "
                           "0 < mu_down < 1, mu0 <= mu_max finite, tol >= 0, max_seconds >= 0");
     }
-    lam_status st = lam__array_check(ctx, x, 1, lam__model_in_numel(m), "lm: x");
-    if (st == LAM_OK) {
-        st = lam__array_check(ctx, y, 1, lam__model_out_numel(m), "lm: y");
-    }
-    if (st == LAM_OK && y->rows != x->rows) {
-        st = lam__error(ctx, LAM_ERR_SHAPE, "lm: x has %lld rows but y has %lld",
-                        (long long)x->rows, (long long)y->rows);
-    }
-    if (st == LAM_OK) {
-        st = lam__fit_check_deterministic(m, "lm");
-    }
-    return st;
+    return lam__fit_check_full_batch(m, x, y, "lm");
 }
 
 #if defined(LAM_HAVE_LAPACKE) && LAM_HAVE_LAPACKE
