@@ -120,6 +120,10 @@ static lam_status build_layers(lam_model *m, const lam_layer_desc *descs, int co
 static lam_status collect_params(lam_model *m)
 {
     int np = 0, nb = 0;
+    m->first_trained = m->n_layers;
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        m->first_trained = m->layers[i]->n_params > 0 ? i : m->first_trained;
+    }
     for (int i = 0; i < m->n_layers; i++) {
         np += m->layers[i]->n_params;
         nb += m->layers[i]->n_buffers;
@@ -422,12 +426,15 @@ lam_status lam_model_backward(lam_model *m)
                           "model: backward needs forward(train=1) then lam_model_loss");
     }
     float *dy = m->grad[0];
-    for (int end = m->n_layers - 1; end >= 0;) {
+    /* Groups before the first trained layer hold no parameters, so their backward and the
+     * trained layer's input gradient would only be thrown away (for `flatten linear ...` that
+     * input gradient is a quarter of the step). */
+    for (int end = m->n_layers - 1; end >= m->first_trained;) {
         const int i = head_of(m, end);
         lam_layer *l = m->layers[i];
         const float *in = i > 0 ? m->acts[i - 1] : m->x;
         float *dx = NULL;
-        if (i > 0) {
+        if (i > m->first_trained) {
             dx = m->in_place[i] ? dy : (dy == m->grad[0] ? m->grad[1] : m->grad[0]);
         }
         lam_status st = m->span[i] == 1

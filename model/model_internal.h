@@ -29,6 +29,9 @@ struct lam_model {
     float *grad[2];          /* ping-pong gradient buffers, each the largest activation */
     lam_param *params;
     int n_params;
+    int first_trained;       /* first layer with parameters (n_layers if none): backward stops
+                              * there, and no layer up to it computes an input gradient, since
+                              * nothing before it could use one */
     lam_param *bufs;
     int n_bufs;
     const float *x;          /* input of the latest forward */

@@ -1,0 +1,135 @@
+/*
+ * What lam_model_backward computes, counted at the GEMM: the test is linked with
+ * -Wl,--wrap=lam__sgemm, so every GEMM the engine issues passes through the counter below.
+ * Layers before the first layer with parameters get no backward, and that layer computes no
+ * input gradient: for `flatten linear:5` the backward is the weight-gradient GEMM alone. The
+ * expected multiply-add counts are written out from the layer shapes, so computing a dropped
+ * input gradient again (or skipping a needed one) changes the count and fails.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kernels.h"
+#include "lamina.h"
+
+static int64_t g_macs;  /* multiply-adds issued through lam__sgemm since the last reset */
+static int64_t g_calls;
+
+/* Declared here: these names exist only through the linker's --wrap. */
+lam_status __real_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                             float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                             float beta, float *c, int64_t ldc);
+lam_status __wrap_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                             float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                             float beta, float *c, int64_t ldc);
+
+lam_status __wrap_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                             float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                             float beta, float *c, int64_t ldc)
+{
+    /* the tests run the model on one thread, so plain counters are enough */
+    g_macs += m * n * k;
+    g_calls++;
+    return __real_lam__sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+static lam_model *build(lam_ctx *ctx, const char *spec, int ndim, const int64_t *shape, int64_t n)
+{
+    lam_model *m = NULL;
+    lam_status st = lam_model_create(ctx, spec, ndim, shape, 3, n, &m);
+    T_CHECK(st == LAM_OK, "%s: create: %s", spec, lam_strerror(st));
+    return m;
+}
+
+/* Forward + loss on random input, then count the backward's multiply-adds. */
+static int64_t backward_macs(lam_model *m, const float *x, int64_t n)
+{
+    static const int32_t labels[4] = {0, 2, 1, 2};
+    const lam_loss_desc d = {LAM_LOSS_SOFTMAX_XENT, 0.0f, 1.0f};
+    const float *out = NULL;
+    double loss = 0.0;
+    lam_model_zero_grad(m);
+    T_CHECK(lam_model_forward(m, x, n, 1, &out) == LAM_OK, "forward");
+    T_CHECK(lam_model_loss(m, &d, labels, NULL, &loss, NULL) == LAM_OK, "loss");
+    g_macs = 0;
+    g_calls = 0;
+    T_CHECK(lam_model_backward(m) == LAM_OK, "backward");
+    return g_macs;
+}
+
+static void check_count(lam_ctx *ctx, const char *spec, int ndim, const int64_t *shape,
+                        int64_t want)
+{
+    const int64_t n = 4;
+    float x[4 * 2 * 6 * 6];
+    t_fill_uniform(x, (int64_t)(sizeof x / sizeof x[0]), -1.0f, 1.0f, 7, 0);
+    lam_model *m = build(ctx, spec, ndim, shape, n);
+    if (m == NULL) {
+        return;
+    }
+    const int64_t got = backward_macs(m, x, n);
+    T_CHECK(got == want, "%s: backward issued %lld multiply-adds in %lld GEMMs, want %lld", spec,
+            (long long)got, (long long)g_calls, (long long)want);
+    lam_model_destroy(m);
+}
+
+/* `flatten linear:5` and `linear:5` on the flattened input, same weights: the same weight
+ * gradient, bit for bit (the skipped work changes nothing that is kept). */
+static void check_same_gradient(lam_ctx *ctx)
+{
+    const int64_t img[3] = {1, 4, 4}, flat[1] = {16}, n = 4;
+    float x[4 * 16];
+    t_fill_uniform(x, 64, -1.0f, 1.0f, 11, 0);
+    lam_model *a = build(ctx, "flatten linear:5 relu linear:out", 3, img, n);
+    lam_model *b = build(ctx, "linear:5 relu linear:out", 1, flat, n);
+    if (a == NULL || b == NULL) {
+        lam_model_destroy(a);
+        lam_model_destroy(b);
+        return;
+    }
+    lam_param *pa = NULL, *pb = NULL;
+    int na = 0, nb = 0;
+    lam_model_params(a, &pa, &na);
+    lam_model_params(b, &pb, &nb);
+    T_CHECK(na == nb, "parameter count %d vs %d", na, nb);
+    for (int i = 0; i < na && i < nb; i++) {
+        memcpy(pb[i].w, pa[i].w, (size_t)pa[i].n * sizeof(float));
+    }
+    backward_macs(a, x, n);
+    backward_macs(b, x, n);
+    for (int i = 0; i < na && i < nb; i++) {
+        t_equal(pa[i].name, pa[i].g, pb[i].g, pa[i].n);
+    }
+    lam_model_destroy(a);
+    lam_model_destroy(b);
+}
+
+int main(void)
+{
+    lam_ctx *ctx = NULL;
+    lam_ctx_config cfg;
+    lam_ctx_config_init(&cfg);
+    cfg.n_threads = 1;
+    if (lam_ctx_create(&cfg, &ctx) != LAM_OK) {
+        return 1;
+    }
+    const int64_t img[3] = {1, 4, 4}, flat[1] = {16}, two[3] = {2, 6, 6}, n = 4;
+    /* dW of linear:5 over 16 inputs, nothing else */
+    check_count(ctx, "flatten linear:5", 3, img, n * 5 * 16);
+    check_count(ctx, "relu linear:5", 1, flat, n * 5 * 16);
+    /* second linear: dW (3x5) and dx (5 from 3); first: dW only */
+    check_count(ctx, "flatten linear:5 relu linear:out", 3, img, n * (3 * 5 * 2 + 5 * 16));
+    check_count(ctx, "linear:5 relu linear:out", 1, flat, n * (3 * 5 * 2 + 5 * 16));
+    /* conv 2->4 channels, 3x3 on 6x6 (4x4 out): dW (4 x 18 x 16 per image) and the bias
+     * gradient as a GEMV against ones (4 x 16), no input-gradient GEMM; linear 64 -> 3: dW, dx */
+    check_count(ctx, "relu conv:4,3 flatten linear:out", 3, two,
+                n * (4 * 18 * 16 + 4 * 16 + 3 * 64 * 2));
+    check_count(ctx, "conv:4,3 relu flatten linear:out", 3, two,
+                n * (4 * 18 * 16 + 4 * 16 + 3 * 64 * 2));
+    /* no parameters at all: nothing to compute */
+    check_count(ctx, "flatten relu", 3, img, 0);
+    check_same_gradient(ctx);
+    lam_ctx_destroy(ctx);
+    return t_exit("backward_work");
+}
