@@ -234,6 +234,95 @@ static void test_formulas(void)
     check_against_ref("rmsprop momentum", &d, 0.01);
 }
 
+/* A step large enough to run in parallel blocks (70,001 + 5 elements, the weight ending in
+ * a partial block): on 1 and on 2 threads it must give the same bits, and both must follow
+ * the double reference element by element. */
+static void run_big(const lam_optim_desc *d, int threads, float *w, float *g, int64_t n,
+                    double *ref, double *s)
+{
+    lam_ctx_config cfg;
+    lam_ctx_config_init(&cfg);
+    cfg.n_threads = threads;
+    lam_ctx *ctx = NULL;
+    if (!T_CHECK(lam_ctx_create(&cfg, &ctx) == LAM_OK, "big: context")) {
+        return;
+    }
+    const int64_t nb = 5;
+    lam_param p[2] = {{"big.weight", w, g, n - nb, 4, 9, 0},
+                      {"big.bias", w + n - nb, g + n - nb, nb, 0, 0, 1}};
+    t_fill_uniform(w, n, -1.0f, 1.0f, SEED, 7);
+    for (int64_t i = 0; ref != NULL && i < n; i++) {
+        ref[i] = w[i];
+    }
+    lam_optim *opt = NULL;
+    if (T_CHECK(lam_optim_create(ctx, d, p, 2, &opt) == LAM_OK, "big: create: %s",
+                lam_ctx_errmsg(ctx))) {
+        for (int k = 0; k < 5; k++) {
+            t_fill_uniform(g, n, -1.0f, 1.0f, SEED, 200 + (uint64_t)k);
+            const double lr = lr_of(0.01, k);
+            for (int64_t i = 0; ref != NULL && i < n; i++) {
+                ref[i] = ref_update(d, lr, k + 1, ref[i], g[i], i >= n - nb, &s[i], &s[n + i],
+                                    &s[2 * n + i]);
+            }
+            T_CHECK(lam_optim_step(opt, lr) == LAM_OK, "big: step %d", k);
+        }
+    }
+    lam_optim_destroy(opt);
+    lam_ctx_destroy(ctx);
+}
+
+static const char *kind_label(lam_optim_kind k)
+{
+    return k == LAM_OPTIM_SGD    ? "sgd"
+           : k == LAM_OPTIM_ADAM ? "adam"
+           : k == LAM_OPTIM_ADAMW ? "adamw"
+                                  : "rmsprop";
+}
+
+static void test_threads_and_blocks(void)
+{
+    const int64_t n = 70006;
+    float *w1 = malloc((size_t)n * sizeof(float)), *w2 = malloc((size_t)n * sizeof(float));
+    float *g = malloc((size_t)n * sizeof(float)), *want = malloc((size_t)n * sizeof(float));
+    double *ref = malloc((size_t)n * sizeof(double));
+    double *s = calloc((size_t)n * 3, sizeof(double));
+    if (w1 == NULL || w2 == NULL || g == NULL || want == NULL || ref == NULL || s == NULL) {
+        T_CHECK(0, "big: out of memory");
+    } else {
+        lam_optim_desc d[4];
+        lam_optim_desc_init(&d[0], LAM_OPTIM_SGD);
+        d[0].momentum = 0.9;
+        d[0].nesterov = 1;
+        d[0].weight_decay = 0.05;
+        lam_optim_desc_init(&d[1], LAM_OPTIM_ADAM);
+        d[1].weight_decay = 0.1;
+        lam_optim_desc_init(&d[2], LAM_OPTIM_ADAMW);
+        d[2].decay_bias = 0;
+        lam_optim_desc_init(&d[3], LAM_OPTIM_RMSPROP);
+        d[3].momentum = 0.9;
+        d[3].centered = 1;
+        for (int k = 0; k < 4; k++) {
+            memset(s, 0, (size_t)n * 3 * sizeof(double));
+            run_big(&d[k], 1, w1, g, n, ref, s);
+            run_big(&d[k], 2, w2, g, n, NULL, NULL);
+            char what[64];
+            snprintf(what, sizeof what, "big %s, 2 threads vs 1", kind_label(d[k].kind));
+            t_equal(what, w2, w1, n);
+            for (int64_t i = 0; i < n; i++) {
+                want[i] = (float)ref[i];
+            }
+            snprintf(what, sizeof what, "big %s vs reference", kind_label(d[k].kind));
+            t_close(what, w1, want, n, 2e-6, 2e-5);
+        }
+    }
+    free(w1);
+    free(w2);
+    free(g);
+    free(want);
+    free(ref);
+    free(s);
+}
+
 /* Adam at t = 1, from the closed form rather than the reference: m_hat = g, v_hat = g^2, so
  * w1 = w0 - lr * g / (|g| + eps). Without bias correction the step would be ~3x smaller. */
 static void test_adam_first_step(void)
@@ -536,6 +625,7 @@ int main(void)
     printf("test_optim: seed %u\n", SEED);
     test_formulas();
     test_adam_first_step();
+    test_threads_and_blocks();
     test_resume();
     test_state_names();
     test_no_alloc_in_step();
