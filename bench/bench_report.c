@@ -30,10 +30,16 @@ static double speedup(const kern_result *k)
     return k->ref_how == REF_SKIPPED ? NAN : k->ref.med / k->fast.med;
 }
 
+/* Percent of the sgemm peak measured at start on as many threads (NaN where none was). */
+static double pct_of(const bench_run *r, int threads, double gf)
+{
+    double peak = threads == 1 ? r->env.peak1 : threads == r->env.threads ? r->env.peakn : NAN;
+    return 100.0 * gf / peak;
+}
+
 static double pct_peak(const bench_run *r, const kern_result *k)
 {
-    double peak = k->threads > 1 ? r->env.peakn : r->env.peak1;
-    return 100.0 * gflops(k->flops, k->fast.med) / peak;
+    return pct_of(r, k->threads > 1 ? r->env.threads : 1, gflops(k->flops, k->fast.med));
 }
 
 /* images/s of the same configuration on 1 thread, or NaN */
@@ -119,8 +125,8 @@ static void text_train(const bench_run *r)
     printf("\nTraining step (lam_model_train_step, SGD momentum 0.9, synthetic data): the "
            "median of %d rounds over all configurations, each the median of %d steps after "
            "warm-up\n", r->train[0].rounds, r->train[0].step.reps / r->train[0].rounds);
-    printf("%-10s %-8s %5s %3s %9s %9s %9s %10s %15s %7s %7s  %s\n", "model", "input",
-           "batch", "thr", "step ms", "min", "max", "images/s", "rounds lo..hi", "GF/s",
+    printf("%-10s %-8s %5s %3s %9s %9s %9s %10s %15s %7s %5s %7s  %s\n", "model", "input",
+           "batch", "thr", "step ms", "min", "max", "images/s", "rounds lo..hi", "GF/s", "%pk",
            "vs 1thr", "strategy");
     for (int i = 0; i < r->n_train; i++) {
         const train_result *t = &r->train[i];
@@ -136,11 +142,14 @@ static void text_train(const bench_run *r)
         }
         char spread[32];
         snprintf(spread, sizeof spread, "%.0f..%.0f", lo, hi);
-        printf("%-10s %-8s %5lld %3d %9.3f %9.3f %9.3f %10.1f %15s %7.1f %7s  %s\n", t->model,
-               t->input, (long long)t->batch, t->threads, t->step.med * 1e3, t->step.min * 1e3,
-               t->step.max * 1e3, t->ips, spread, t->gflops, scale,
-               t->strategy[0] ? t->strategy : "-");
+        printf("%-10s %-8s %5lld %3d %9.3f %9.3f %9.3f %10.1f %15s %7.1f %5.1f %7s  %s\n",
+               t->model, t->input, (long long)t->batch, t->threads, t->step.med * 1e3,
+               t->step.min * 1e3, t->step.max * 1e3, t->ips, spread, t->gflops,
+               pct_of(r, t->threads, t->gflops), scale, t->strategy[0] ? t->strategy : "-");
     }
+    printf("(GF/s: lam_model_train_flops per image x images/s, the step's useful work; %%pk: of "
+           "the sgemm peak measured at start on as many threads, the most any GEMM-bound "
+           "step can do)\n");
 }
 
 static void text_share(const bench_run *r)
@@ -233,11 +242,13 @@ static json_t *run_json(const bench_run *r)
             json_array_append_new(rounds, num(t->round_ips[k]));
         }
         json_array_append_new(train, json_pack(
-            "{s:s, s:s, s:I, s:i, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:s, s:o}", "model", t->model,
+            "{s:s, s:s, s:I, s:i, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:s, s:o}", "model",
+            t->model,
             "input", t->input, "batch", (json_int_t)t->batch, "threads", t->threads,
             "median_ms", num(t->step.med * 1e3), "min_ms", num(t->step.min * 1e3), "max_ms",
             num(t->step.max * 1e3), "reps", t->step.reps, "images_per_second", num(t->ips),
-            "train_gflops", num(t->gflops), "speedup_over_1_thread",
+            "train_gflops", num(t->gflops), "pct_peak", num(pct_of(r, t->threads, t->gflops)),
+            "speedup_over_1_thread",
             num(t->ips / one_thread_ips(r, t)), "strategy", t->strategy,
             "round_images_per_second", rounds));
     }

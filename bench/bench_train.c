@@ -201,7 +201,7 @@ static lam_status time_config(const char *model, const char *input, int64_t batc
     out->threads = threads;
     out->step = bench_time(trainer_step, &t, warmup, reps);
     out->ips = (double)batch / out->step.med;
-    out->gflops = 3.0 * (double)lam_model_flops(t.m) * (double)batch / out->step.med * 1e-9;
+    out->gflops = (double)lam_model_train_flops(t.m) * (double)batch / out->step.med * 1e-9;
     strategy_of(t.m, out->strategy, sizeof out->strategy);
     st = t.st;
     if (st != LAM_OK) {

@@ -322,6 +322,16 @@ int64_t lam_model_flops(const lam_model *m)
     return f;
 }
 
+int64_t lam_model_train_flops(const lam_model *m)
+{
+    int64_t f = 0;
+    for (int i = 0; m != NULL && i < m->n_layers; i++) {
+        const int64_t times = i < m->first_trained ? 1 : i == m->first_trained ? 2 : 3;
+        f += times * m->layers[i]->flops;
+    }
+    return f;
+}
+
 lam_status lam_model_params(lam_model *m, lam_param **params, int *count)
 {
     if (m == NULL || params == NULL || count == NULL) {

@@ -178,6 +178,13 @@ LAM_API void lam_model_out_shape(const lam_model *m, int *ndim, int64_t shape[3]
 LAM_API int64_t lam_model_param_count(const lam_model *m);
 /** FLOPs of one sample's forward pass. */
 LAM_API int64_t lam_model_flops(const lam_model *m);
+/** FLOPs of one sample's training step as lam_model_backward() runs it: every layer's
+ *  forward, plus the weight gradient (as much again) of each layer with parameters, plus the
+ *  input gradient (as much again) of each layer after the first one with parameters. Layers
+ *  before that one have no backward, and it computes no input gradient, so the step is
+ *  3x the forward only when the first layer is trained (mlp: 2.5x). Divide by a step's time
+ *  for the GFLOP/s that lamina-bench compares with the sgemm peak. */
+LAM_API int64_t lam_model_train_flops(const lam_model *m);
 
 /**
  * All parameter views of the model, in layer order. *params points to an array owned by the

@@ -74,6 +74,25 @@ static void check_count(lam_ctx *ctx, const char *spec, int ndim, const int64_t 
     lam_model_destroy(m);
 }
 
+/* lam_model_train_flops counts what the step runs: for linear layers with nothing but
+ * parameter-free layers before the first one, the forward plus two FLOPs per backward
+ * multiply-add seen at the GEMM. */
+static void check_train_flops(lam_ctx *ctx, const char *spec, int ndim, const int64_t *shape)
+{
+    const int64_t n = 4;
+    float x[4 * 16];
+    t_fill_uniform(x, 64, -1.0f, 1.0f, 13, 0);
+    lam_model *m = build(ctx, spec, ndim, shape, n);
+    if (m == NULL) {
+        return;
+    }
+    const int64_t macs = backward_macs(m, x, n);
+    const int64_t want = n * lam_model_flops(m) + 2 * macs;
+    T_CHECK(n * lam_model_train_flops(m) == want, "%s: train flops %lld per sample, the step "
+            "ran %lld", spec, (long long)lam_model_train_flops(m), (long long)(want / n));
+    lam_model_destroy(m);
+}
+
 /* `flatten linear:5` and `linear:5` on the flattened input, same weights: the same weight
  * gradient, bit for bit (the skipped work changes nothing that is kept). */
 static void check_same_gradient(lam_ctx *ctx)
@@ -130,6 +149,9 @@ int main(void)
     /* no parameters at all: nothing to compute */
     check_count(ctx, "flatten relu", 3, img, 0);
     check_same_gradient(ctx);
+    check_train_flops(ctx, "flatten linear:5,bias=0", 3, img);
+    check_train_flops(ctx, "relu linear:5,bias=0 linear:out,bias=0", 1, flat);
+    check_train_flops(ctx, "linear:5,bias=0 linear:7,bias=0 linear:out,bias=0", 1, flat);
     lam_ctx_destroy(ctx);
     return t_exit("backward_work");
 }
