@@ -12,7 +12,13 @@ glibc.malloc.trim_threshold=4294967295
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp
 
 The three are interleaved within every round, in a rotating order, so machine noise falls on
-all of them alike; the table reports the median over rounds of each one's median step.
+all of them alike; the table reports the median over rounds of each one's median step, and
+each ratio as the median over rounds of that round's ratio.
+
+The "ceiling" column is the images/s of a step whose every FLOP ran at the sgemm peak that
+lamina-bench measures (2048^3, before and after the rounds, the higher one), using the
+step's FLOPs from lam_model_train_flops; "ceil/best" is that over PyTorch at its best, the
+largest ratio any engine bound by this machine's sgemm could reach.
 
     bench/compare_pytorch.py --bench build/bench/lamina-bench [--rounds 3] [--all] [--json]
 
@@ -127,6 +133,17 @@ def run_json(cmd, env):
     return json.loads(r.stdout.decode().strip().splitlines()[-1])
 
 
+def measure_peaks(bench):
+    """sgemm peak GFLOP/s on 1 thread and on all, as lamina-bench's header measures it."""
+    r = subprocess.run([bench, "--op", "none", "--json"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+    if r.returncode != 0:
+        return {}
+    env = json.loads(r.stdout.decode())["env"]
+    return {1: env["peak_gflops_1thread"],
+            env["threads"]: max(env["peak_gflops_nthreads"], env["peak_gflops_nthreads_end"])}
+
+
 def load_average():
     try:
         with open("/proc/loadavg") as f:
@@ -183,7 +200,9 @@ def main():
     variants = ("lamina", "shipped", "best")
     me = os.path.abspath(__file__)
     results = {}  # (config index, variant) -> list of images/s, one per round
+    work = {}  # config index -> GFLOP per image, from lamina's train_gflops / images_per_second
     load_start = load_average()
+    peaks = measure_peaks(bench)
     t_start = time.time()
     for rnd in range(a.rounds):
         for ci, (net, inp, batch, threads, _) in enumerate(configs):
@@ -203,24 +222,36 @@ def main():
                     print("compare_pytorch: error: %s" % e, file=sys.stderr)
                     return 1
                 results.setdefault((ci, v), []).append(r["images_per_second"])
+                if v == "lamina":
+                    work[ci] = r["train_gflops"] / r["images_per_second"]
         print("round %d/%d done (%.0f s)" % (rnd + 1, a.rounds, time.time() - t_start),
               file=sys.stderr)
     load_end = load_average()
+    for t, g in measure_peaks(bench).items():
+        peaks[t] = max(g, peaks.get(t, 0.0))
 
     print("lamina vs PyTorch %s (%s), training step images/s, median over %d interleaved "
           "rounds of the median of %d steps after %d warm-up (lamina-bench warms up 5)"
           % (torch_version, py, a.rounds, a.steps, a.warmup))
     print("lamina-bench: %s; load average %.2f at start, %.2f at end" % (bench, load_start,
                                                                         load_end))
-    hdr = "%-18s %5s %3s | %10s %10s %10s | %9s %9s | %s" % (
+    print("sgemm peak (lamina-bench, 2048^3, higher of start and end): %s"
+          % ", ".join("%.1f GFLOP/s on %d thread%s" % (g, t, "s" if t > 1 else "")
+                      for t, g in sorted(peaks.items())))
+    hdr = "%-18s %5s %3s | %10s %10s %10s | %9s %9s | %8s %9s | %s" % (
         "network", "batch", "thr", "lamina", "torch ship", "torch best", "vs ship", "vs best",
-        "issue target")
+        "ceiling", "ceil/best", "issue target")
     print(hdr)
     print("-" * len(hdr))
     rows = []
     for ci, (net, inp, batch, threads, target) in enumerate(configs):
         med = {v: statistics.median(results[(ci, v)]) for v in variants}
-        r_ship, r_best = med["lamina"] / med["shipped"], med["lamina"] / med["best"]
+        # ratios within each round (measured minutes apart at most), then their median: a
+        # slow drift of the machine's speed over the run cancels out of every round's ratio
+        r_ship, r_best = (statistics.median(lam / other for lam, other in
+                                            zip(results[(ci, "lamina")], results[(ci, v)]))
+                          for v in ("shipped", "best"))
+        ceiling = peaks[threads] / work[ci] if threads in peaks and work.get(ci) else float("nan")
         verdict = ""
         if target:
             parts = []
@@ -232,13 +263,14 @@ def main():
                              % (target["shipped"],
                                 "met" if r_ship >= target["shipped"] else "NOT met"))
             verdict = "; ".join(parts)
-        print("%-18s %5d %3d | %10.0f %10.0f %10.0f | %8.2fx %8.2fx | %s"
+        print("%-18s %5d %3d | %10.0f %10.0f %10.0f | %8.2fx %8.2fx | %8.0f %8.2fx | %s"
               % (net + " " + inp, batch, threads, med["lamina"], med["shipped"], med["best"],
-                 r_ship, r_best, verdict))
+                 r_ship, r_best, ceiling, ceiling / med["best"], verdict))
         rows.append({"network": net, "input": inp, "batch": batch, "threads": threads,
                      "lamina": med["lamina"], "torch_shipped": med["shipped"],
                      "torch_best": med["best"], "ratio_vs_shipped": r_ship,
-                     "ratio_vs_best": r_best, "per_round": {v: results[(ci, v)]
+                     "ratio_vs_best": r_best, "ceiling": ceiling,
+                     "gflop_per_image": work.get(ci), "per_round": {v: results[(ci, v)]
                                                             for v in variants},
                      "target": verdict})
     print("\nper round (images/s, in run order within each round's rotation):")
@@ -248,7 +280,9 @@ def main():
     if a.json:
         print(json.dumps({"torch": torch_version, "python": py, "bench": bench,
                           "rounds": a.rounds, "steps": a.steps, "warmup": a.warmup,
-                          "load_start": load_start, "load_end": load_end, "results": rows},
+                          "load_start": load_start, "load_end": load_end,
+                          "sgemm_peak_gflops": {str(t): g for t, g in peaks.items()},
+                          "results": rows},
                          indent=1))
     return 0
 
