@@ -12,6 +12,7 @@
  * does not need its own output in backward. This halves the activation traffic of conv+relu
  * when fusion does not apply. */
 #include "model_internal.h"
+#include "param_blocks.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -460,10 +461,16 @@ lam_status lam_model_backward(lam_model *m)
     return LAM_OK;
 }
 
+static void zero_block(const void *arg, int param, int64_t off, int64_t len)
+{
+    const lam_model *m = arg;
+    memset(m->params[param].g + off, 0, (size_t)len * sizeof(float));
+}
+
 void lam_model_zero_grad(lam_model *m)
 {
-    for (int i = 0; m != NULL && i < m->n_layers; i++) {
-        lam_layer_zero_grad(m->layers[i]);
+    if (m != NULL) {
+        lam__param_blocks(m->ctx, m->params, m->n_params, zero_block, m);
     }
 }
 

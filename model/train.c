@@ -1,8 +1,10 @@
 /* One training step over a batch, with the non-finite guard: a NaN or Inf in the loss or in
  * any gradient stops the step before the optimizer touches the weights. */
 #include "model_internal.h"
+#include "param_blocks.h"
 
 #include <math.h>
+#include <stdatomic.h>
 
 /* Whether x[0..n) is free of NaN and Inf: one multiply-add per element poisons a sum. Eight
  * independent sums so the loop vectorises without reassociation (one running sum was a
@@ -26,9 +28,29 @@ static int all_finite(const float *x, int64_t n)
     return all == 0.0f;
 }
 
-/* Index of the first layer whose parameter gradient holds a non-finite value, or -1. */
+typedef struct finite_arg {
+    const lam_model *m;
+    atomic_int *bad;
+} finite_arg;
+
+static void finite_block(const void *arg, int param, int64_t off, int64_t len)
+{
+    const finite_arg *a = arg;
+    if (!all_finite(a->m->params[param].g + off, len)) {
+        atomic_store_explicit(a->bad, 1, memory_order_relaxed);
+    }
+}
+
+/* Index of the first layer whose parameter gradient holds a non-finite value, or -1. The
+ * common case (all finite) is one parallel pass; only a failure scans again for the name. */
 static int first_bad_layer(const lam_model *m)
 {
+    atomic_int bad = 0;
+    const finite_arg arg = {m, &bad};
+    lam__param_blocks(m->ctx, m->params, m->n_params, finite_block, &arg);
+    if (!atomic_load(&bad)) {
+        return -1;
+    }
     for (int i = 0; i < m->n_layers; i++) {
         const lam_layer *l = m->layers[i];
         for (int j = 0; j < l->n_params; j++) {

@@ -12,13 +12,12 @@
  * All state lives in one block from lam_alloc(), sized at create time, so a step never
  * allocates; the update formulas are written out in include/lamina/optim.h.
  *
- * A step is elementwise, so it runs as fixed blocks of UPDATE_BLOCK elements spread over
- * the context's threads (lam__run_phases): each element's arithmetic is the same whichever
- * thread does it, so the result is bitwise the same for any thread count. On the MLP at
- * batch 256 the serial update was about 6% of a one-thread step and twice that on two. */
+ * A step is elementwise, so it runs in fixed blocks over the context's threads
+ * (lam__param_blocks): each element's arithmetic is the same whichever thread does it, so
+ * the result is bitwise the same for any thread count. */
 #include "core_internal.h"
-#include "kernels.h"
 #include "lamina/optim.h"
+#include "param_blocks.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -27,13 +26,6 @@
 /* Most state arrays any optimizer keeps per parameter (RMSprop: square_avg, momentum,
  * grad_avg). */
 #define MAX_SLOTS 3
-
-/* Elements per work item of a step: 64 KiB of each array, large enough that scheduling is
- * noise, small enough that a 0.5 M-parameter model splits evenly over a few threads. */
-#define UPDATE_BLOCK 16384
-/* Below this many elements in all, a step runs on the calling thread alone: a parallel
- * region costs more than the update. */
-#define PARALLEL_MIN 65536
 
 struct lam_optim {
     lam_ctx *ctx;
@@ -44,9 +36,6 @@ struct lam_optim {
     lam_param *params;    /* copies of the caller's views */
     float **state;        /* n_params * n_slots arrays, parameter-major */
     const char **names;   /* names of the state arrays, same order */
-    int64_t *first_block; /* n_params + 1: parameter i's blocks are [first_block[i],
-                           * first_block[i + 1]) of a step's work items */
-    int64_t n_elements;   /* sum of the parameters' sizes */
 };
 
 void lam_optim_desc_init(lam_optim_desc *desc, lam_optim_kind kind)
@@ -301,8 +290,7 @@ lam_status lam_optim_create(lam_ctx *ctx, const lam_optim_desc *desc, const lam_
     size_t off_params = round_up(sizeof(lam_optim), sizeof(void *));
     size_t off_state = off_params + (size_t)n_params * sizeof(lam_param);
     size_t off_names = off_state + n_arrays * sizeof(float *);
-    size_t off_blocks = round_up(off_names + n_arrays * sizeof(char *), sizeof(int64_t));
-    size_t off_chars = off_blocks + ((size_t)n_params + 1) * sizeof(int64_t);
+    size_t off_chars = off_names + n_arrays * sizeof(char *);
     size_t off_floats = round_up(off_chars + name_chars, LAM_ALIGN);
     size_t total = off_floats;
     if (add_size(&total, float_bytes)) {
@@ -325,12 +313,6 @@ lam_status lam_optim_create(lam_ctx *ctx, const lam_optim_desc *desc, const lam_
     o->state = (float **)(void *)(block + off_state);
     o->names = (const char **)(void *)(block + off_names);
     memcpy(o->params, params, (size_t)n_params * sizeof(lam_param));
-    o->first_block = (int64_t *)(void *)(block + off_blocks);
-    for (int i = 0; i < n_params; i++) {
-        o->n_elements += params[i].n;
-        o->first_block[i + 1] = o->first_block[i] + (params[i].n + UPDATE_BLOCK - 1) /
-                                UPDATE_BLOCK;
-    }
     char *chars = block + off_chars;
     char *floats = block + off_floats;
     for (int i = 0; i < n_params; i++) {
@@ -435,30 +417,18 @@ static void rmsprop_update(const step_scalars *c, int64_t n, float *w, const flo
     }
 }
 
-/* Work item `item` of a step: one block of one parameter (first_block maps it back). */
+/* One block of a step: elements [off, off + n) of parameter `lo`. */
 typedef struct step_arg {
     const lam_optim *opt;
     const step_scalars *c;
 } step_arg;
 
-static void update_block(const void *varg, int64_t item, int lane)
+static void update_block(const void *varg, int lo, int64_t off, int64_t n)
 {
-    (void)lane;
     const step_arg *a = varg;
     const lam_optim *o = a->opt;
     const lam_optim_desc *d = &o->desc;
-    int lo = 0, hi = o->n_params - 1; /* the parameter whose blocks include `item` */
-    while (lo < hi) {
-        int mid = lo + (hi - lo + 1) / 2;
-        if (o->first_block[mid] <= item) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
     const lam_param *p = &o->params[lo];
-    const int64_t off = (item - o->first_block[lo]) * UPDATE_BLOCK;
-    const int64_t n = p->n - off < UPDATE_BLOCK ? p->n - off : UPDATE_BLOCK;
     float *w = p->w + off;
     const float *g = p->g + off;
     float *s[MAX_SLOTS] = {NULL, NULL, NULL};
@@ -522,9 +492,7 @@ lam_status lam_optim_step(lam_optim *opt, double lr)
         c.decay = (float)(1.0 - lr * d->decoupled_weight_decay);
     }
     const step_arg arg = {opt, &c};
-    const lam_phase phase = {update_block, opt->first_block[opt->n_params], 0};
-    lam__run_phases(opt->n_elements >= PARALLEL_MIN ? lam_ctx_threads(opt->ctx) : 1, &arg,
-                    &phase, 1);
+    lam__param_blocks(opt->ctx, opt->params, opt->n_params, update_block, &arg);
     opt->t++;
     return LAM_OK;
 }

@@ -209,8 +209,9 @@ LAM_API lam_status lam_model_forward(lam_model *m, const float *x, int64_t n, in
  */
 LAM_API lam_status lam_model_loss(lam_model *m, const lam_loss_desc *d, const int32_t *labels,
                                   const float *targets, double *loss, int64_t *correct);
-/** Backward through every layer from the gradient lam_model_loss() wrote. Parameter
- *  gradients accumulate. */
+/** Backward from the gradient lam_model_loss() wrote, down to the first layer with
+ *  parameters: parameter gradients accumulate. Layers before that one, and its input
+ *  gradient, are skipped, since nothing could read them. */
 LAM_API lam_status lam_model_backward(lam_model *m);
 LAM_API void lam_model_zero_grad(lam_model *m);
 

@@ -179,6 +179,57 @@ static void test_in_place_matches_layers(lam_ctx *ctx)
     lam_model_destroy(m);
 }
 
+/* The train step's guard on a model large enough for its parallel checks (mlp: 535,818
+ * parameters, over 30 blocks on the context's threads): a gradient that overflows to inf
+ * while the loss stays finite is refused with the layer named, and no weight moves. The
+ * first linear layer's weights are zero (so its output is just its bias, 1), the inputs are
+ * near FLT_MAX: its weight gradient sum_n dy1 * x overflows, nothing before it does. */
+static void test_nonfinite_gradient_guard(lam_ctx *ctx)
+{
+    const int64_t n = 8; /* build()'s max_batch */
+    lam_model *m = NULL;
+    if (!T_CHECK(build(ctx, "mlp", 3, 1, 28, 28, &m) == LAM_OK, "mlp")) {
+        return;
+    }
+    lam_param *p = NULL;
+    int np = 0;
+    lam_model_params(m, &p, &np);
+    memset(p[0].w, 0, (size_t)p[0].n * sizeof(float));
+    for (int64_t i = 0; i < p[1].n; i++) {
+        p[1].w[i] = 1.0f;
+    }
+    for (int k = 2; k < np; k += 2) { /* larger later weights: dy1 well above 1 */
+        for (int64_t i = 0; i < p[k].n; i++) {
+            p[k].w[i] *= 100.0f;
+        }
+    }
+    float *x = malloc((size_t)(n * 784) * sizeof(float));
+    float *before = malloc((size_t)p[2].n * sizeof(float));
+    lam_optim *opt = NULL;
+    lam_optim_desc d;
+    lam_optim_desc_init(&d, LAM_OPTIM_SGD);
+    if (x != NULL && before != NULL &&
+        T_CHECK(lam_optim_create(ctx, &d, p, np, &opt) == LAM_OK, "optimizer")) {
+        for (int64_t i = 0; i < n * 784; i++) {
+            x[i] = 3.0e38f;
+        }
+        int32_t labels[8] = {0, 1, 2, 3, 4, 5, 6, 7}; /* not all the argmax: dy != 0 */
+        memcpy(before, p[2].w, (size_t)p[2].n * sizeof(float));
+        const lam_loss_desc loss = {LAM_LOSS_SOFTMAX_XENT, 0.0f, 1.0f};
+        lam_status st = lam_model_train_step(m, opt, &loss, x, labels, NULL, n, 0.1, 0.0, NULL,
+                                             NULL);
+        const char *msg = lam_ctx_errmsg(ctx);
+        T_CHECK(st == LAM_ERR_NUMERIC && strstr(msg, "non-finite gradient in layer 1 (linear#1)"),
+                "overflowing gradient: status %s, message \"%s\"", lam_strerror(st), msg);
+        T_CHECK(memcmp(before, p[2].w, (size_t)p[2].n * sizeof(float)) == 0,
+                "second linear layer's weights unchanged after the refused step");
+    }
+    lam_optim_destroy(opt);
+    free(x);
+    free(before);
+    lam_model_destroy(m);
+}
+
 int main(void)
 {
     lam_ctx *ctx = NULL;
@@ -188,6 +239,7 @@ int main(void)
     test_layer_errors(ctx);
     test_inference(ctx);
     test_in_place_matches_layers(ctx);
+    test_nonfinite_gradient_guard(ctx);
     lam_ctx_destroy(ctx);
     return t_exit("model");
 }
