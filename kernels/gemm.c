@@ -4,45 +4,23 @@
  *   C(m, n) = alpha * op(A)(m, k) * op(B)(k, n) + beta * C(m, n)
  *
  * row-major, op(X) = X or X^T, leading dimensions in elements. BLAS takes `int` sizes, so
- * every size and leading dimension is checked against INT_MAX before it is narrowed; a
+ * every size and leading dimension is checked against INT_MAX (lam__gemm_check, shared with
+ * the naive twin) before it is narrowed; a
  * refused call returns before touching any operand. The BLAS library's own thread count
  * is never changed here (the host owns it); inside lamina's OpenMP regions the OpenMP
  * build of OpenBLAS runs single-threaded by itself.
  */
-#include <limits.h>
 #include <stddef.h>
 
 #include <cblas.h>
 
 #include "kernels.h"
 
-/* The checks are shared with nothing else: gemm_ref.c repeats them on purpose so the twin
- * stays self-contained. */
-static lam_status check_args(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                             int64_t lda, int64_t ldb, int64_t ldc)
-{
-    if (m < 0 || n < 0 || k < 0 || lda < 0 || ldb < 0 || ldc < 0) {
-        return LAM_ERR_ARG;
-    }
-    if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
-        ldc > INT_MAX) {
-        return LAM_ERR_RANGE;
-    }
-    /* Row-major: the leading dimension is at least the stored row length (and 1). */
-    int64_t a_cols = trans_a ? m : k;
-    int64_t b_cols = trans_b ? k : n;
-    if (lda < (a_cols > 1 ? a_cols : 1) || ldb < (b_cols > 1 ? b_cols : 1) ||
-        ldc < (n > 1 ? n : 1)) {
-        return LAM_ERR_ARG;
-    }
-    return LAM_OK;
-}
-
 lam_status lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                       float *c, int64_t ldc)
 {
-    lam_status st = check_args(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+    lam_status st = lam__gemm_check(trans_a, trans_b, m, n, k, lda, ldb, ldc);
     if (st != LAM_OK) {
         return st;
     }
@@ -77,14 +55,9 @@ lam_status lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
 lam_status lam__dsyrk_tn(int64_t n, int64_t k, const double *a, int64_t lda, double beta,
                          double *c, int64_t ldc)
 {
-    if (n < 0 || k < 0 || lda < (n > 1 ? n : 1) || ldc < (n > 1 ? n : 1)) {
-        return LAM_ERR_ARG;
-    }
-    if (n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldc > INT_MAX) {
-        return LAM_ERR_RANGE;
-    }
-    if (n == 0) {
-        return LAM_OK;
+    lam_status st = lam__syrk_check(n, k, lda, ldc);
+    if (st != LAM_OK || n == 0) {
+        return st;
     }
     if (c == NULL || (k > 0 && a == NULL)) {
         return LAM_ERR_ARG;

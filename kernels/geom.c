@@ -1,5 +1,7 @@
 /*
- * Convolution and pooling geometry: validation and output sizes.
+ * Convolution and pooling geometry, and the GEMM/SYRK argument checks: validation and
+ * output sizes. The fast kernels and their naive twins validate with the same functions, so
+ * both refuse exactly the same calls with the same statuses.
  *
  *   OH = (H + 2*PH - DH*(KH-1) - 1) / SH + 1        (lam_conv_out, the one formula)
  *
@@ -122,5 +124,36 @@ lam_status lam__pool_geom_init(lam_pool_geom *g)
     }
     g->oh = oh;
     g->ow = ow;
+    return LAM_OK;
+}
+
+lam_status lam__gemm_check(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                           int64_t lda, int64_t ldb, int64_t ldc)
+{
+    if (m < 0 || n < 0 || k < 0 || lda < 0 || ldb < 0 || ldc < 0) {
+        return LAM_ERR_ARG;
+    }
+    if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
+        ldc > INT_MAX) {
+        return LAM_ERR_RANGE;
+    }
+    /* Row-major: the leading dimension is at least the stored row length (and 1). */
+    int64_t a_cols = trans_a ? m : k;
+    int64_t b_cols = trans_b ? k : n;
+    if (lda < (a_cols > 1 ? a_cols : 1) || ldb < (b_cols > 1 ? b_cols : 1) ||
+        ldc < (n > 1 ? n : 1)) {
+        return LAM_ERR_ARG;
+    }
+    return LAM_OK;
+}
+
+lam_status lam__syrk_check(int64_t n, int64_t k, int64_t lda, int64_t ldc)
+{
+    if (n < 0 || k < 0 || lda < (n > 1 ? n : 1) || ldc < (n > 1 ? n : 1)) {
+        return LAM_ERR_ARG;
+    }
+    if (n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldc > INT_MAX) {
+        return LAM_ERR_RANGE;
+    }
     return LAM_OK;
 }

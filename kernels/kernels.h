@@ -56,6 +56,12 @@ lam_status lam__dsyrk_tn(int64_t n, int64_t k, const double *a, int64_t lda, dou
                          double *c, int64_t ldc);
 lam_status lam__dsyrk_tn_ref(int64_t n, int64_t k, const double *a, int64_t lda, double beta,
                              double *c, int64_t ldc);
+/* The size and leading-dimension checks of lam__sgemm / lam__dsyrk_tn (kernels/geom.c),
+ * shared with their naive twins: LAM_OK, LAM_ERR_ARG or LAM_ERR_RANGE as documented above.
+ * Operand pointers are checked by the callers, after the m/n == 0 shortcut. */
+lam_status lam__gemm_check(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                           int64_t lda, int64_t ldb, int64_t ldc);
+lam_status lam__syrk_check(int64_t n, int64_t k, int64_t lda, int64_t ldc);
 /* Which OpenBLAS build is loaded: 0 sequential, 1 pthreads, 2 OpenMP, -1 not OpenBLAS. */
 int lam__blas_parallel_kind(void);
 /* OpenBLAS core name and config strings (static), or "unknown". */

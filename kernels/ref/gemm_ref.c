@@ -1,38 +1,18 @@
 /*
- * Naive GEMM twin of lam__sgemm (same checks, same status codes):
+ * Naive GEMM twin of lam__sgemm (the same checks, lam__gemm_check, so the same statuses):
  *
  *   C[i][j] = alpha * sum_p opA[i][p] * opB[p][j] + beta * C[i][j]
  *
  * opA[i][p] = trans_a ? a[p*lda + i] : a[i*lda + p], likewise for B. The sum is in double;
  * beta == 0 does not read C (BLAS semantics).
  */
-#include <limits.h>
-
 #include "kernels.h"
-
-static lam_status check_args(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                             int64_t lda, int64_t ldb, int64_t ldc)
-{
-    if (m < 0 || n < 0 || k < 0 || lda < 0 || ldb < 0 || ldc < 0) {
-        return LAM_ERR_ARG;
-    }
-    if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
-        ldc > INT_MAX) {
-        return LAM_ERR_RANGE;
-    }
-    int64_t a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
-    if (lda < (a_cols > 1 ? a_cols : 1) || ldb < (b_cols > 1 ? b_cols : 1) ||
-        ldc < (n > 1 ? n : 1)) {
-        return LAM_ERR_ARG;
-    }
-    return LAM_OK;
-}
 
 lam_status lam__sgemm_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                           const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                           float *c, int64_t ldc)
 {
-    lam_status st = check_args(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+    lam_status st = lam__gemm_check(trans_a, trans_b, m, n, k, lda, ldb, ldc);
     if (st != LAM_OK || m == 0 || n == 0) {
         return st;
     }
@@ -59,14 +39,9 @@ lam_status lam__sgemm_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_
 lam_status lam__dsyrk_tn_ref(int64_t n, int64_t k, const double *a, int64_t lda, double beta,
                              double *c, int64_t ldc)
 {
-    if (n < 0 || k < 0 || lda < (n > 1 ? n : 1) || ldc < (n > 1 ? n : 1)) {
-        return LAM_ERR_ARG;
-    }
-    if (n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldc > INT_MAX) {
-        return LAM_ERR_RANGE;
-    }
-    if (n == 0) {
-        return LAM_OK;
+    lam_status st = lam__syrk_check(n, k, lda, ldc);
+    if (st != LAM_OK || n == 0) {
+        return st;
     }
     if (c == NULL || (k > 0 && a == NULL)) {
         return LAM_ERR_ARG;
