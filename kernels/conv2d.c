@@ -355,18 +355,9 @@ void lam__conv2d_fused_fwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
 {
     plan pp;
     plan_init(&pp, g, f, nt);
-    pass ps;
-    memset(&ps, 0, sizeof ps);
-    ps.pp = &pp;
-    ps.x = x;
-    ps.w = w;
-    ps.b = b;
-    ps.yo = y;
-    ps.am_out = argmax;
-    ps.ws = ws;
-    ps.aug = b != NULL && !pp.pointwise;
-    ps.wm = ps.aug ? ws_wa(&pp, ws) : w;
-    ps.lda = ps.aug ? pp.ka : pp.k;
+    const int aug = b != NULL && !pp.pointwise;
+    pass ps = {.pp = &pp, .x = x, .w = w, .b = b, .yo = y, .am_out = argmax, .ws = ws,
+               .aug = aug, .wm = aug ? ws_wa(&pp, ws) : w, .lda = aug ? pp.ka : pp.k};
     if (pp.batched) {
         fwd_batched(&ps, nt < 1 ? 1 : nt);
         return;
@@ -576,21 +567,10 @@ void lam__conv2d_fused_bwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
 {
     plan pp;
     plan_init(&pp, g, f, nt);
-    pass ps;
-    memset(&ps, 0, sizeof ps);
-    ps.pp = &pp;
-    ps.x = x;
-    ps.w = w;
-    ps.y = y;
-    ps.am = argmax;
-    ps.dy = dy;
-    ps.dx = dx;
-    ps.dw = dw;
-    ps.db = db;
-    ps.ws = ws;
-    ps.want_dw = (dw != NULL || db != NULL) && x != NULL;
     /* the GEMM yields db only with the ones row; pointwise sums it separately */
-    ps.aug = db != NULL && !pp.pointwise;
+    pass ps = {.pp = &pp, .x = x, .w = w, .y = y, .am = argmax, .dy = dy, .dx = dx, .dw = dw,
+               .db = db, .ws = ws, .aug = db != NULL && !pp.pointwise,
+               .want_dw = (dw != NULL || db != NULL) && x != NULL};
     if (pp.batched) {
         bwd_batched(&ps, nt < 1 ? 1 : nt);
         return;
