@@ -25,6 +25,35 @@ void t_fill_int(float *x, int64_t n, int lo, int hi, uint64_t seed, uint64_t str
     }
 }
 
+void t_fill_case(float *x, int64_t n, int ints, uint64_t seed, uint64_t stream)
+{
+    if (ints) {
+        t_fill_int(x, n, -2, 2, seed, stream);
+    } else {
+        t_fill_uniform(x, n, -1.0f, 1.0f, seed, stream);
+    }
+}
+
+static void *alloc_zeroed(int64_t n, size_t size)
+{
+    void *p = calloc((size_t)(n > 0 ? n : 1), size);
+    if (p == NULL) {
+        printf("FAIL: out of memory (%lld elements of %zu bytes)\n", (long long)n, size);
+        exit(1);
+    }
+    return p;
+}
+
+float *t_alloc_floats(int64_t n)
+{
+    return alloc_zeroed(n, sizeof(float));
+}
+
+int32_t *t_alloc_ints(int64_t n)
+{
+    return alloc_zeroed(n, sizeof(int32_t));
+}
+
 int t_close(const char *what, const float *got, const float *want, int64_t n, double atol,
             double rtol)
 {

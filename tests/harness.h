@@ -17,6 +17,14 @@ void t_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed, uint
 /* Fill with small integers in [lo, hi]: products and sums stay exact in float. */
 void t_fill_int(float *x, int64_t n, int lo, int hi, uint64_t seed, uint64_t stream);
 
+/* The kernel suites' two kinds of data: integers in [-2, 2] (ints != 0; products and sums
+ * stay exact in float, so any summation order agrees bitwise) or uniform in [-1, 1). */
+void t_fill_case(float *x, int64_t n, int ints, uint64_t seed, uint64_t stream);
+
+/* Zeroed arrays of max(n, 1) elements; print FAIL and exit 1 when out of memory. */
+float *t_alloc_floats(int64_t n);
+int32_t *t_alloc_ints(int64_t n);
+
 /* |got - want| <= atol + rtol*|want| for every element; on failure print the worst index,
  * both values and the errors, prefixed with `what`. Returns 1 if ok. */
 int t_close(const char *what, const float *got, const float *want, int64_t n, double atol,

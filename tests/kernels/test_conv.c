@@ -23,15 +23,8 @@
 
 #define SEED 20261129u
 
-static float *alloc_f(int64_t n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    if (p == NULL) {
-        printf("FAIL: out of memory (%lld floats)\n", (long long)n);
-        exit(1);
-    }
-    return p;
-}
+/* Data: t_fill_case. With its ranges and the table's sizes every integer sum stays far
+ * below 2^24, so integer inputs must agree exactly. */
 
 typedef struct bufs {
     int64_t xn, yn, wn, coln;
@@ -46,23 +39,23 @@ static void bufs_alloc(bufs *B, const lam_conv_geom *g, int64_t ws_n)
     B->yn = g->n * g->c_out * g->oh * g->ow;
     B->wn = g->c_out * cig * g->kh * g->kw;
     B->coln = cig * g->kh * g->kw * g->oh * g->ow;
-    B->x = alloc_f(B->xn);
-    B->w = alloc_f(B->wn);
-    B->b = alloc_f(g->c_out);
-    B->dy = alloc_f(B->yn);
-    B->dw0 = alloc_f(B->wn);
-    B->db0 = alloc_f(g->c_out);
-    B->y1 = alloc_f(B->yn);
-    B->y2 = alloc_f(B->yn);
-    B->dx1 = alloc_f(B->xn);
-    B->dx2 = alloc_f(B->xn);
-    B->dw1 = alloc_f(B->wn);
-    B->dw2 = alloc_f(B->wn);
-    B->db1 = alloc_f(g->c_out);
-    B->db2 = alloc_f(g->c_out);
-    B->col1 = alloc_f(B->coln);
-    B->col2 = alloc_f(B->coln);
-    B->ws = alloc_f(ws_n);
+    B->x = t_alloc_floats(B->xn);
+    B->w = t_alloc_floats(B->wn);
+    B->b = t_alloc_floats(g->c_out);
+    B->dy = t_alloc_floats(B->yn);
+    B->dw0 = t_alloc_floats(B->wn);
+    B->db0 = t_alloc_floats(g->c_out);
+    B->y1 = t_alloc_floats(B->yn);
+    B->y2 = t_alloc_floats(B->yn);
+    B->dx1 = t_alloc_floats(B->xn);
+    B->dx2 = t_alloc_floats(B->xn);
+    B->dw1 = t_alloc_floats(B->wn);
+    B->dw2 = t_alloc_floats(B->wn);
+    B->db1 = t_alloc_floats(g->c_out);
+    B->db2 = t_alloc_floats(g->c_out);
+    B->col1 = t_alloc_floats(B->coln);
+    B->col2 = t_alloc_floats(B->coln);
+    B->ws = t_alloc_floats(ws_n);
 }
 
 static void bufs_free(bufs *B)
@@ -71,17 +64,6 @@ static void bufs_free(bufs *B)
                     B->dx2, B->dw1, B->dw2, B->db1, B->db2, B->col1, B->col2, B->ws};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         free(all[i]);
-    }
-}
-
-/* Uniform [-1, 1) or integers in [-2, 2]: with these ranges and the table's sizes every
- * integer sum stays far below 2^24. */
-static void fill(float *p, int64_t n, int ints, uint64_t stream)
-{
-    if (ints) {
-        t_fill_int(p, n, -2, 2, SEED, stream);
-    } else {
-        t_fill_uniform(p, n, -1.0f, 1.0f, SEED, stream);
     }
 }
 
@@ -123,8 +105,8 @@ static void test_im2col(const lam_conv_geom *g, bufs *B, const char *label, int 
         t_equal(what, B->col1, B->col2, B->coln);
 
         /* col2im onto a nonzero image: it must accumulate, and only into its group. */
-        fill(B->col1, B->coln, ints, 40);
-        fill(B->dx1, img, ints, 41);
+        t_fill_case(B->col1, B->coln, ints, SEED, 40);
+        t_fill_case(B->dx1, img, ints, SEED, 41);
         memcpy(B->dx2, B->dx1, (size_t)img * sizeof(float));
         lam__col2im(g, B->col1, gr * cig, B->dx1);
         lam__col2im_ref(g, B->col1, gr * cig, B->dx2);
@@ -192,9 +174,9 @@ static void test_threads(const lam_conv_geom *g, bufs *B, const char *label)
 static void test_null_bias_and_accumulation(const lam_conv_geom *g, bufs *B, const char *label)
 {
     char what[300];
-    fill(B->x, B->xn, 1, 1);
-    fill(B->w, B->wn, 1, 2);
-    fill(B->dy, B->yn, 1, 4);
+    t_fill_case(B->x, B->xn, 1, SEED, 1);
+    t_fill_case(B->w, B->wn, 1, SEED, 2);
+    t_fill_case(B->dy, B->yn, 1, SEED, 4);
     lam__conv2d_fwd(g, B->x, B->w, NULL, B->y1, B->ws, 2);
     lam__conv2d_fwd_ref(g, B->x, B->w, NULL, B->y2, NULL, 1);
     snprintf(what, sizeof what, "conv fwd b=NULL %s", label);
@@ -234,12 +216,12 @@ static void test_table(void)
         bufs B;
         bufs_alloc(&B, &g, ws_n);
         for (int ints = 0; ints <= 1; ints++) {
-            fill(B.x, B.xn, ints, 1);
-            fill(B.w, B.wn, ints, 2);
-            fill(B.b, g.c_out, ints, 3);
-            fill(B.dy, B.yn, ints, 4);
-            fill(B.dw0, B.wn, ints, 5);
-            fill(B.db0, g.c_out, ints, 6);
+            t_fill_case(B.x, B.xn, ints, SEED, 1);
+            t_fill_case(B.w, B.wn, ints, SEED, 2);
+            t_fill_case(B.b, g.c_out, ints, SEED, 3);
+            t_fill_case(B.dy, B.yn, ints, SEED, 4);
+            t_fill_case(B.dw0, B.wn, ints, SEED, 5);
+            t_fill_case(B.db0, g.c_out, ints, SEED, 6);
             test_im2col(&g, &B, label, ints);
             test_passes(&g, &B, label, ints);
         }

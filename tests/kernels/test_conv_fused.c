@@ -26,25 +26,6 @@
 
 #define SEED 20261203u
 
-static float *alloc_f(int64_t n)
-{
-    float *p = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
-    if (p == NULL) {
-        printf("FAIL: out of memory (%lld floats)\n", (long long)n);
-        exit(1);
-    }
-    return p;
-}
-
-static void fill(float *p, int64_t n, int ints, uint64_t stream)
-{
-    if (ints) {
-        t_fill_int(p, n, -2, 2, SEED, stream);
-    } else {
-        t_fill_uniform(p, n, -1.0f, 1.0f, SEED, stream);
-    }
-}
-
 /* Integers: exact up to the sign of zero (relu(-0) and max over zeros may differ in it). */
 static void compare(const char *what, const float *got, const float *want, int64_t n, int ints,
                     int64_t red_len)
@@ -74,28 +55,24 @@ static void bufs_alloc(bufs *B, const lam_conv_geom *g, const lam_conv_fusion *f
     B->wsr_n = lam__conv2d_fused_workspace_ref(g, f, 1);
     float **fl[] = {&B->x, &B->dx1, &B->dx2};
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) {
-        *fl[i] = alloc_f(B->xn);
+        *fl[i] = t_alloc_floats(B->xn);
     }
     float **yl[] = {&B->dy, &B->y1, &B->y2};
     for (size_t i = 0; i < sizeof yl / sizeof yl[0]; i++) {
-        *yl[i] = alloc_f(B->yn);
+        *yl[i] = t_alloc_floats(B->yn);
     }
     float **wl[] = {&B->w, &B->dw0, &B->dw1, &B->dw2};
     for (size_t i = 0; i < sizeof wl / sizeof wl[0]; i++) {
-        *wl[i] = alloc_f(B->wn);
+        *wl[i] = t_alloc_floats(B->wn);
     }
     float **bl[] = {&B->b, &B->db0, &B->db1, &B->db2};
     for (size_t i = 0; i < sizeof bl / sizeof bl[0]; i++) {
-        *bl[i] = alloc_f(g->c_out);
+        *bl[i] = t_alloc_floats(g->c_out);
     }
-    B->ws = alloc_f(B->ws_n);
-    B->wsr = alloc_f(B->wsr_n);
-    B->a1 = calloc((size_t)B->yn, sizeof(int32_t));
-    B->a2 = calloc((size_t)B->yn, sizeof(int32_t));
-    if (B->a1 == NULL || B->a2 == NULL) {
-        printf("FAIL: out of memory\n");
-        exit(1);
-    }
+    B->ws = t_alloc_floats(B->ws_n);
+    B->wsr = t_alloc_floats(B->wsr_n);
+    B->a1 = t_alloc_ints(B->yn);
+    B->a2 = t_alloc_ints(B->yn);
 }
 
 static void bufs_free(bufs *B)
@@ -224,21 +201,21 @@ static void run_geometry(const t_conv_shape *s, int idx)
                 /* uniform inputs for the chunked strategy only: the batched one is checked
                  * exactly on integers, and its GEMMs round like the chunked ones */
                 for (int ints = 1; ints >= (st ? 1 : 0); ints--) {
-                    fill(B.x, B.xn, ints, 1);
-                    fill(B.w, B.wn, ints, 2);
-                    fill(B.b, g.c_out, ints, 3);
-                    fill(B.dy, B.yn, ints, 4);
-                    fill(B.dw0, B.wn, ints, 5);
-                    fill(B.db0, g.c_out, ints, 6);
+                    t_fill_case(B.x, B.xn, ints, SEED, 1);
+                    t_fill_case(B.w, B.wn, ints, SEED, 2);
+                    t_fill_case(B.b, g.c_out, ints, SEED, 3);
+                    t_fill_case(B.dy, B.yn, ints, SEED, 4);
+                    t_fill_case(B.dw0, B.wn, ints, SEED, 5);
+                    t_fill_case(B.db0, g.c_out, ints, SEED, 6);
                     fast_and_ref(&g, &f, &B, label, ints);
                 }
                 /* uniform data: on integers any summation order is exact */
-                fill(B.x, B.xn, 0, 1);
-                fill(B.w, B.wn, 0, 2);
-                fill(B.b, g.c_out, 0, 3);
-                fill(B.dy, B.yn, 0, 4);
-                fill(B.dw0, B.wn, 0, 5);
-                fill(B.db0, g.c_out, 0, 6);
+                t_fill_case(B.x, B.xn, 0, SEED, 1);
+                t_fill_case(B.w, B.wn, 0, SEED, 2);
+                t_fill_case(B.b, g.c_out, 0, SEED, 3);
+                t_fill_case(B.dy, B.yn, 0, SEED, 4);
+                t_fill_case(B.dw0, B.wn, 0, SEED, 5);
+                t_fill_case(B.db0, g.c_out, 0, SEED, 6);
                 threads(&g, &f, &B, label);
                 bufs_free(&B);
             }

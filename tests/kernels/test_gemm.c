@@ -16,16 +16,6 @@
 
 #define SEED 7321u
 
-static float *alloc_f(int64_t n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    if (p == NULL) {
-        printf("FAIL: out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
 /* Fill a rows x cols matrix with leading dimension ld; the padding gets `pad_value`. */
 static void fill_mat(float *p, int64_t rows, int64_t cols, int64_t ld, int ints,
                      uint64_t stream, float pad_value)
@@ -56,9 +46,9 @@ static void gemm_case(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t p
     const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
     const int64_t lda = a_cols + pad, ldb = b_cols + pad, ldc = n + pad;
     const float alpha = ints ? 1.0f : 0.75f, beta = ints ? 1.0f : -0.5f;
-    float *a = alloc_f(a_rows * lda), *b = alloc_f(b_rows * ldb);
-    float *c1 = alloc_f(m * ldc), *c2 = alloc_f(m * ldc);
-    float *p1 = alloc_f(m * n), *p2 = alloc_f(m * n);
+    float *a = t_alloc_floats(a_rows * lda), *b = t_alloc_floats(b_rows * ldb);
+    float *c1 = t_alloc_floats(m * ldc), *c2 = t_alloc_floats(m * ldc);
+    float *p1 = t_alloc_floats(m * n), *p2 = t_alloc_floats(m * n);
     fill_mat(a, a_rows, a_cols, lda, ints, 1, NAN);
     fill_mat(b, b_rows, b_cols, ldb, ints, 2, NAN);
     fill_mat(c1, m, n, ldc, ints, 3, 12345.0f);
@@ -204,7 +194,7 @@ static double residual_excess(const float *a, const float *b, const float *c, in
 static void test_large(void)
 {
     const int64_t m = 300, n = 517, k = 700;
-    float *a = alloc_f(m * k), *b = alloc_f(n * k), *c = alloc_f(m * n), *t = alloc_f(n);
+    float *a = t_alloc_floats(m * k), *b = t_alloc_floats(n * k), *c = t_alloc_floats(m * n), *t = t_alloc_floats(n);
     t_fill_uniform(a, m * k, -1.0f, 1.0f, SEED, 11);
     t_fill_uniform(b, n * k, -1.0f, 1.0f, SEED, 12);
     t_fill_uniform(t, n, -1.0f, 1.0f, SEED, 13);

@@ -19,35 +19,6 @@
 
 #define SEED 99173u
 
-static float *alloc_f(int64_t n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    if (p == NULL) {
-        printf("FAIL: out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
-static int32_t *alloc_i(int64_t n)
-{
-    int32_t *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
-    if (p == NULL) {
-        printf("FAIL: out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
-static void fill(float *p, int64_t n, int ints, uint64_t stream)
-{
-    if (ints) {
-        t_fill_int(p, n, -2, 2, SEED, stream);
-    } else {
-        t_fill_uniform(p, n, -1.0f, 1.0f, SEED, stream);
-    }
-}
-
 /* ------------------------------------------------------------------ pooling */
 
 static void pool_case(lam_pool_geom g, int ints)
@@ -63,11 +34,11 @@ static void pool_case(lam_pool_geom g, int ints)
              (long long)g.kw, (long long)g.sh, (long long)g.sw, (long long)g.ph,
              (long long)g.pw, ints ? "int" : "uniform");
     const int64_t xn = g.n * g.c * g.h * g.w, yn = g.n * g.c * g.oh * g.ow;
-    float *x = alloc_f(xn), *dy = alloc_f(yn), *y1 = alloc_f(yn), *y2 = alloc_f(yn);
-    float *dx1 = alloc_f(xn), *dx2 = alloc_f(xn);
-    int32_t *a1 = alloc_i(yn), *a2 = alloc_i(yn);
-    fill(x, xn, ints, 1);
-    fill(dy, yn, ints, 2);
+    float *x = t_alloc_floats(xn), *dy = t_alloc_floats(yn), *y1 = t_alloc_floats(yn), *y2 = t_alloc_floats(yn);
+    float *dx1 = t_alloc_floats(xn), *dx2 = t_alloc_floats(xn);
+    int32_t *a1 = t_alloc_ints(yn), *a2 = t_alloc_ints(yn);
+    t_fill_case(x, xn, ints, SEED, 1);
+    t_fill_case(dy, yn, ints, SEED, 2);
 
     lam__maxpool_fwd(&g, x, y1, a1, 2);
     lam__maxpool_fwd_ref(&g, x, y2, a2, 1);
@@ -187,12 +158,12 @@ static void test_pool_planes(void)
             continue;
         }
         const int64_t xn = g.h * g.w, yn = g.oh * g.ow;
-        float *x = alloc_f(xn), *y1 = alloc_f(yn), *y2 = alloc_f(yn), *dy = alloc_f(yn);
-        float *dym = alloc_f(yn), *dx1 = alloc_f(xn), *dx2 = alloc_f(xn);
-        int32_t *a1 = alloc_i(yn), *a2 = alloc_i(yn);
+        float *x = t_alloc_floats(xn), *y1 = t_alloc_floats(yn), *y2 = t_alloc_floats(yn), *dy = t_alloc_floats(yn);
+        float *dym = t_alloc_floats(yn), *dx1 = t_alloc_floats(xn), *dx2 = t_alloc_floats(xn);
+        int32_t *a1 = t_alloc_ints(yn), *a2 = t_alloc_ints(yn);
         for (int ints = 0; ints <= 1; ints++) {
-            fill(x, xn, ints, 11 + i);
-            fill(dy, yn, ints, 12 + i);
+            t_fill_case(x, xn, ints, SEED, 11 + i);
+            t_fill_case(dy, yn, ints, SEED, 12 + i);
             for (int relu = 0; relu <= 1; relu++) {
                 for (int isa = LAM_POOL_ISA_SCALAR; isa <= max_isa; isa++) {
                     lam__maxpool_plane_fwd_isa(&g, x, relu, y1, a1, isa);
@@ -286,8 +257,8 @@ static void act_compare(const char *what, lam_act a, const float *got, const flo
 static void test_act(void)
 {
     const int64_t n = 1200;
-    float *x = alloc_f(n), *y1 = alloc_f(n), *y2 = alloc_f(n), *dy = alloc_f(n);
-    float *dx1 = alloc_f(n), *dx2 = alloc_f(n), *tmp = alloc_f(n);
+    float *x = t_alloc_floats(n), *y1 = t_alloc_floats(n), *y2 = t_alloc_floats(n), *dy = t_alloc_floats(n);
+    float *dx1 = t_alloc_floats(n), *dx2 = t_alloc_floats(n), *tmp = t_alloc_floats(n);
     t_fill_uniform(x, n, -6.0f, 6.0f, SEED, 10);
     t_fill_uniform(dy, n, -1.0f, 1.0f, SEED, 11);
     const float special[] = {0.0f, -0.0f, 1e-7f, -1e-7f, 20.0f, -20.0f, 80.0f, -80.0f,
@@ -353,8 +324,8 @@ static void test_bias(void)
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const int64_t n = shapes[si][0], c = shapes[si][1], hw = shapes[si][2];
         const int64_t total = n * c * hw;
-        float *y1 = alloc_f(total), *y2 = alloc_f(total), *b = alloc_f(c);
-        float *db1 = alloc_f(c), *db2 = alloc_f(c);
+        float *y1 = t_alloc_floats(total), *y2 = t_alloc_floats(total), *b = t_alloc_floats(c);
+        float *db1 = t_alloc_floats(c), *db2 = t_alloc_floats(c);
         t_fill_uniform(b, c, -1.0f, 1.0f, SEED, 21);
         for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
             for (int with_b = 0; with_b <= 1; with_b++) {
@@ -369,8 +340,8 @@ static void test_bias(void)
             }
         }
         for (int ints = 0; ints <= 1; ints++) {
-            fill(y1, total, ints, 22);
-            fill(db1, c, ints, 23);
+            t_fill_case(y1, total, ints, SEED, 22);
+            t_fill_case(db1, c, ints, SEED, 23);
             memcpy(db2, db1, (size_t)c * sizeof(float));
             lam__bias_grad(n, c, hw, y1, db1);
             lam__bias_grad_ref(n, c, hw, y1, db2);
@@ -395,17 +366,17 @@ static void test_bias(void)
 static void linear_case(int64_t n, int64_t in, int64_t out, int ints)
 {
     char what[160];
-    float *x = alloc_f(n * in), *w = alloc_f(out * in), *b = alloc_f(out);
-    float *dy = alloc_f(n * out), *y1 = alloc_f(n * out), *y2 = alloc_f(n * out);
-    float *dx1 = alloc_f(n * in), *dx2 = alloc_f(n * in);
-    float *dw1 = alloc_f(out * in), *dw2 = alloc_f(out * in);
-    float *db1 = alloc_f(out), *db2 = alloc_f(out);
-    fill(x, n * in, ints, 31);
-    fill(w, out * in, ints, 32);
-    fill(b, out, ints, 33);
-    fill(dy, n * out, ints, 34);
-    fill(dw1, out * in, ints, 35);
-    fill(db1, out, ints, 36);
+    float *x = t_alloc_floats(n * in), *w = t_alloc_floats(out * in), *b = t_alloc_floats(out);
+    float *dy = t_alloc_floats(n * out), *y1 = t_alloc_floats(n * out), *y2 = t_alloc_floats(n * out);
+    float *dx1 = t_alloc_floats(n * in), *dx2 = t_alloc_floats(n * in);
+    float *dw1 = t_alloc_floats(out * in), *dw2 = t_alloc_floats(out * in);
+    float *db1 = t_alloc_floats(out), *db2 = t_alloc_floats(out);
+    t_fill_case(x, n * in, ints, SEED, 31);
+    t_fill_case(w, out * in, ints, SEED, 32);
+    t_fill_case(b, out, ints, SEED, 33);
+    t_fill_case(dy, n * out, ints, SEED, 34);
+    t_fill_case(dw1, out * in, ints, SEED, 35);
+    t_fill_case(db1, out, ints, SEED, 36);
     memcpy(dw2, dw1, (size_t)(out * in) * sizeof(float));
     memcpy(db2, db1, (size_t)out * sizeof(float));
     const char *kind = ints ? "int" : "uniform";
@@ -445,18 +416,18 @@ static void linear_case(int64_t n, int64_t in, int64_t out, int ints)
 static void linear_fused_case(int64_t n, int64_t in, int64_t out, lam_act act, int ints)
 {
     char what[160];
-    float *x = alloc_f(n * in), *w = alloc_f(out * in), *b = alloc_f(out);
-    float *dy = alloc_f(n * out), *dy1 = alloc_f(n * out), *dy2 = alloc_f(n * out);
-    float *y1 = alloc_f(n * out), *y2 = alloc_f(n * out);
-    float *dx1 = alloc_f(n * in), *dx2 = alloc_f(n * in);
-    float *dw0 = alloc_f(out * in), *dw1 = alloc_f(out * in), *dw2 = alloc_f(out * in);
-    float *db0 = alloc_f(out), *db1 = alloc_f(out), *db2 = alloc_f(out);
-    fill(x, n * in, ints, 41);
-    fill(w, out * in, ints, 42);
-    fill(b, out, ints, 43);
-    fill(dy, n * out, ints, 44);
-    fill(dw0, out * in, ints, 45);
-    fill(db0, out, ints, 46);
+    float *x = t_alloc_floats(n * in), *w = t_alloc_floats(out * in), *b = t_alloc_floats(out);
+    float *dy = t_alloc_floats(n * out), *dy1 = t_alloc_floats(n * out), *dy2 = t_alloc_floats(n * out);
+    float *y1 = t_alloc_floats(n * out), *y2 = t_alloc_floats(n * out);
+    float *dx1 = t_alloc_floats(n * in), *dx2 = t_alloc_floats(n * in);
+    float *dw0 = t_alloc_floats(out * in), *dw1 = t_alloc_floats(out * in), *dw2 = t_alloc_floats(out * in);
+    float *db0 = t_alloc_floats(out), *db1 = t_alloc_floats(out), *db2 = t_alloc_floats(out);
+    t_fill_case(x, n * in, ints, SEED, 41);
+    t_fill_case(w, out * in, ints, SEED, 42);
+    t_fill_case(b, out, ints, SEED, 43);
+    t_fill_case(dy, n * out, ints, SEED, 44);
+    t_fill_case(dw0, out * in, ints, SEED, 45);
+    t_fill_case(db0, out, ints, SEED, 46);
     const char *kind = ints ? "int" : "uniform";
     snprintf(what, sizeof what, "linear fused %s act %d n%lld in%lld out%lld", kind, (int)act,
              (long long)n, (long long)in, (long long)out);
