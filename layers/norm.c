@@ -28,64 +28,73 @@ static void bn_forward_channel(lam_layer *l, const float *x, float *y, int64_t n
     float *mean = l->ws, *invstd = l->ws + c, *rmean = l->ws + 2 * c, *rvar = l->ws + 3 * c;
     double eps = l->desc.alpha, mom = l->desc.momentum;
     double m = (double)(n * hw);
-    {
-        double mu, istd;
-        if (train) {
-            double s = 0.0, s2 = 0.0;
-            for (int64_t i = 0; i < n; i++) {
-                const float *p = x + (i * c + ch) * hw;
-                for (int64_t j = 0; j < hw; j++) {
-                    s += p[j];
-                }
-            }
-            mu = s / m;
-            for (int64_t i = 0; i < n; i++) {
-                const float *p = x + (i * c + ch) * hw;
-                for (int64_t j = 0; j < hw; j++) {
-                    double d = p[j] - mu;
-                    s2 += d * d;
-                }
-            }
-            double var = s2 / m;
-            istd = 1.0 / sqrt(var + eps);
-            mean[ch] = (float)mu;
-            invstd[ch] = (float)istd;
-            double unbiased = m > 1 ? s2 / (m - 1) : var;
-            rmean[ch] = (float)((1.0 - mom) * rmean[ch] + mom * mu);
-            rvar[ch] = (float)((1.0 - mom) * rvar[ch] + mom * unbiased);
-        } else {
-            mu = rmean[ch];
-            istd = 1.0 / sqrt((double)rvar[ch] + eps);
-        }
-        float a = (float)(gamma[ch] * istd), b = (float)(beta[ch] - gamma[ch] * istd * mu);
+    double mu, istd;
+    if (train) {
+        double s = 0.0, s2 = 0.0;
         for (int64_t i = 0; i < n; i++) {
             const float *p = x + (i * c + ch) * hw;
-            float *q = y + (i * c + ch) * hw;
             for (int64_t j = 0; j < hw; j++) {
-                q[j] = a * p[j] + b;
+                s += p[j];
             }
+        }
+        mu = s / m;
+        for (int64_t i = 0; i < n; i++) {
+            const float *p = x + (i * c + ch) * hw;
+            for (int64_t j = 0; j < hw; j++) {
+                double d = p[j] - mu;
+                s2 += d * d;
+            }
+        }
+        double var = s2 / m;
+        istd = 1.0 / sqrt(var + eps);
+        mean[ch] = (float)mu;
+        invstd[ch] = (float)istd;
+        double unbiased = m > 1 ? s2 / (m - 1) : var;
+        rmean[ch] = (float)((1.0 - mom) * rmean[ch] + mom * mu);
+        rvar[ch] = (float)((1.0 - mom) * rvar[ch] + mom * unbiased);
+    } else {
+        mu = rmean[ch];
+        istd = 1.0 / sqrt((double)rvar[ch] + eps);
+    }
+    float a = (float)(gamma[ch] * istd), b = (float)(beta[ch] - gamma[ch] * istd * mu);
+    for (int64_t i = 0; i < n; i++) {
+        const float *p = x + (i * c + ch) * hw;
+        float *q = y + (i * c + ch) * hw;
+        for (int64_t j = 0; j < hw; j++) {
+            q[j] = a * p[j] + b;
         }
     }
 }
 
-static lam_status bn_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
+/* A pass over the channels: each is independent, so they run as the items of one
+ * lam__run_phases phase (no OpenMP region at all on one thread). */
+typedef struct bn_pass {
+    lam_layer *l;
+    const float *x, *dy;
+    float *y, *dx;
+    int64_t n;
+    int train;
+} bn_pass;
+
+static void item_forward(const void *arg, int64_t ch, int lane)
+{
+    const bn_pass *ps = arg;
+    (void)lane;
+    bn_forward_channel(ps->l, ps->x, ps->y, ps->n, ps->train, ch);
+}
+
+static void run_channels(const bn_pass *ps, lam_item_fn fn)
 {
     int64_t c, hw;
-    plane_dims(l, &c, &hw);
-    const int nt = lam_ctx_threads(l->ctx);
-    /* one thread: no OpenMP region (libgomp allocates a team for a region of one thread) */
-    if (nt <= 1) {
-        for (int64_t ch = 0; ch < c; ch++) {
-            bn_forward_channel(l, x, y, n, train, ch);
-        }
-        return LAM_OK;
-    }
-#ifdef LAM_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (int64_t ch = 0; ch < c; ch++) {
-        bn_forward_channel(l, x, y, n, train, ch);
-    }
+    plane_dims(ps->l, &c, &hw);
+    const lam_phase ph = {fn, c, 0};
+    lam__run_phases(lam_ctx_threads(ps->l->ctx), ps, &ph, 1);
+}
+
+static lam_status bn_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
+{
+    const bn_pass ps = {.l = l, .x = x, .y = y, .n = n, .train = train};
+    run_channels(&ps, item_forward);
     return LAM_OK;
 }
 
@@ -99,52 +108,44 @@ static void bn_backward_channel(lam_layer *l, const float *x, const float *dy, f
     float *dgamma = l->params[0].g, *dbeta = l->params[1].g;
     const float *mean = l->ws, *invstd = l->ws + c;
     double m = (double)(n * hw);
-    {
-        double sdy = 0.0, sdyx = 0.0;
-        double mu = mean[ch], istd = invstd[ch];
-        for (int64_t i = 0; i < n; i++) {
-            const float *p = x + (i * c + ch) * hw, *g = dy + (i * c + ch) * hw;
-            for (int64_t j = 0; j < hw; j++) {
-                sdy += g[j];
-                sdyx += g[j] * (p[j] - mu) * istd;
-            }
-        }
-        dgamma[ch] += (float)sdyx;
-        dbeta[ch] += (float)sdy;
-        if (dx == NULL) {
-            return;
-        }
-        double k = gamma[ch] * istd / m;
-        for (int64_t i = 0; i < n; i++) {
-            const float *p = x + (i * c + ch) * hw, *g = dy + (i * c + ch) * hw;
-            float *q = dx + (i * c + ch) * hw;
-            for (int64_t j = 0; j < hw; j++) {
-                double xhat = (p[j] - mu) * istd;
-                q[j] = (float)(k * (m * g[j] - sdy - xhat * sdyx));
-            }
+    double sdy = 0.0, sdyx = 0.0;
+    double mu = mean[ch], istd = invstd[ch];
+    for (int64_t i = 0; i < n; i++) {
+        const float *p = x + (i * c + ch) * hw, *g = dy + (i * c + ch) * hw;
+        for (int64_t j = 0; j < hw; j++) {
+            sdy += g[j];
+            sdyx += g[j] * (p[j] - mu) * istd;
         }
     }
+    dgamma[ch] += (float)sdyx;
+    dbeta[ch] += (float)sdy;
+    if (dx == NULL) {
+        return;
+    }
+    double k = gamma[ch] * istd / m;
+    for (int64_t i = 0; i < n; i++) {
+        const float *p = x + (i * c + ch) * hw, *g = dy + (i * c + ch) * hw;
+        float *q = dx + (i * c + ch) * hw;
+        for (int64_t j = 0; j < hw; j++) {
+            double xhat = (p[j] - mu) * istd;
+            q[j] = (float)(k * (m * g[j] - sdy - xhat * sdyx));
+        }
+    }
+}
+
+static void item_backward(const void *arg, int64_t ch, int lane)
+{
+    const bn_pass *ps = arg;
+    (void)lane;
+    bn_backward_channel(ps->l, ps->x, ps->dy, ps->dx, ps->n, ch);
 }
 
 static lam_status bn_backward(lam_layer *l, const float *x, const float *y, const float *dy,
                               float *dx, int64_t n)
 {
     (void)y;
-    int64_t c, hw;
-    plane_dims(l, &c, &hw);
-    const int nt = lam_ctx_threads(l->ctx);
-    if (nt <= 1) {
-        for (int64_t ch = 0; ch < c; ch++) {
-            bn_backward_channel(l, x, dy, dx, n, ch);
-        }
-        return LAM_OK;
-    }
-#ifdef LAM_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (int64_t ch = 0; ch < c; ch++) {
-        bn_backward_channel(l, x, dy, dx, n, ch);
-    }
+    const bn_pass ps = {.l = l, .x = x, .dy = dy, .dx = dx, .n = n};
+    run_channels(&ps, item_backward);
     return LAM_OK;
 }
 
