@@ -145,9 +145,6 @@ static void plane_fwd_2x2(const lam_pool_geom *g, const float *restrict x, int r
     }
 }
 
-
-
-
 void lam__maxpool_plane_fwd_isa(const lam_pool_geom *g, const float *x, int relu, float *y,
                                 int32_t *argmax, int isa)
 {
@@ -247,8 +244,6 @@ static void plane_bwd_2x2(const lam_pool_geom *g, const float *restrict dy,
     }
 }
 
-
-
 void lam__maxpool_plane_bwd_isa(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
                                 const float *ymask, float *dx, int isa)
 {
@@ -331,25 +326,31 @@ static void plane(plane_op op, const lam_pool_geom *g, const float *in, float *o
     }
 }
 
-/* Over every plane; one thread runs a plain loop, no OpenMP region (libgomp allocates a team
- * for each region of one thread, and a training step must not allocate). */
+typedef struct planes_pass {
+    plane_op op;
+    const lam_pool_geom *g;
+    const float *in;
+    float *out;
+    const int32_t *am_in;
+    int32_t *am_out;
+    int isa;
+} planes_pass;
+
+static void item_plane(const void *arg, int64_t pl, int lane)
+{
+    const planes_pass *ps = arg;
+    (void)lane;
+    plane(ps->op, ps->g, ps->in, ps->out, ps->am_in, ps->am_out, pl, ps->isa);
+}
+
+/* Over every plane, one item each (lam__run_phases: no OpenMP region on one thread). */
 static void planes(plane_op op, const lam_pool_geom *g, const float *in, float *out,
                    const int32_t *am_in, int32_t *am_out, int nt)
 {
-    const int64_t n = g->n * g->c;
-    const int isa = lam__pool_best_isa(); /* once per call, not per plane */
-    if (nt <= 1 || n <= 1) {
-        for (int64_t pl = 0; pl < n; pl++) {
-            plane(op, g, in, out, am_in, am_out, pl, isa);
-        }
-        return;
-    }
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (int64_t pl = 0; pl < n; pl++) {
-        plane(op, g, in, out, am_in, am_out, pl, isa);
-    }
+    /* the ISA is asked once per call, not per plane */
+    const planes_pass ps = {op, g, in, out, am_in, am_out, lam__pool_best_isa()};
+    const lam_phase ph = {item_plane, g->n * g->c, 0};
+    lam__run_phases(g->n * g->c > 1 ? nt : 1, &ps, &ph, 1);
 }
 
 void lam__maxpool_fwd(const lam_pool_geom *g, const float *x, float *y, int32_t *argmax, int nt)

@@ -55,6 +55,31 @@ lam_status lam__act_setup(lam_layer *l)
 
 /* ----------------------------------------------------------------- dropout */
 
+/* Elements per work item of the dropout forward, and the fewest worth a parallel region. */
+#define DROPOUT_BLOCK 16384
+#define DROPOUT_PARALLEL_MIN 65536
+
+typedef struct dropout_pass {
+    const float *x;
+    float *y, *mask;
+    float p, scale;
+    uint64_t seed, stream;
+    int64_t count;
+} dropout_pass;
+
+static void item_dropout(const void *arg, int64_t blk, int lane)
+{
+    const dropout_pass *ps = arg;
+    (void)lane;
+    const int64_t end = (blk + 1) * DROPOUT_BLOCK < ps->count ? (blk + 1) * DROPOUT_BLOCK
+                                                              : ps->count;
+    for (int64_t i = blk * DROPOUT_BLOCK; i < end; i++) {
+        ps->mask[i] = lam_rng_uniform(ps->seed, ps->stream, (uint64_t)i) < ps->p ? 0.0f
+                                                                                 : ps->scale;
+        ps->y[i] = ps->x[i] * ps->mask[i];
+    }
+}
+
 /* Masks come from the counter-based RNG keyed by (seed, layer stream, step), so a resumed run
  * draws the same masks as an uninterrupted one, whatever the thread count. */
 static lam_status dropout_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
@@ -67,27 +92,10 @@ static lam_status dropout_forward(lam_layer *l, const float *x, float *y, int64_
         }
         return LAM_OK;
     }
-    uint64_t seed = lam_ctx_seed(l->ctx);
-    uint64_t stream = (l->stream << 40) ^ (uint64_t)l->step;
-    float scale = 1.0f / (1.0f - p);
-    float *mask = l->ws;
-    const int nt = lam_ctx_threads(l->ctx);
-    /* small or one thread: no OpenMP region at all (libgomp allocates a team for a region
-     * of one thread, and a training step must not allocate) */
-    if (nt <= 1 || count <= 65536) {
-        for (int64_t i = 0; i < count; i++) {
-            mask[i] = lam_rng_uniform(seed, stream, (uint64_t)i) < p ? 0.0f : scale;
-            y[i] = x[i] * mask[i];
-        }
-        return LAM_OK;
-    }
-#ifdef LAM_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (int64_t i = 0; i < count; i++) {
-        mask[i] = lam_rng_uniform(seed, stream, (uint64_t)i) < p ? 0.0f : scale;
-        y[i] = x[i] * mask[i];
-    }
+    const dropout_pass ps = {x, y, l->ws, p, 1.0f / (1.0f - p), lam_ctx_seed(l->ctx),
+                             (l->stream << 40) ^ (uint64_t)l->step, count};
+    const lam_phase ph = {item_dropout, (count + DROPOUT_BLOCK - 1) / DROPOUT_BLOCK, 0};
+    lam__run_phases(count > DROPOUT_PARALLEL_MIN ? lam_ctx_threads(l->ctx) : 1, &ps, &ph, 1);
     return LAM_OK;
 }
 

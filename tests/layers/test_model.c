@@ -230,6 +230,51 @@ static void test_nonfinite_gradient_guard(lam_ctx *ctx)
     lam_model_destroy(m);
 }
 
+/* Dropout over 150,000 values (the size at which its forward runs in blocks on the
+ * context's threads): the same mask on 1 and 2 threads, every value 0 or x * (1 / (1 - p)), and
+ * about a fraction p dropped. */
+static void test_dropout_threads(void)
+{
+    const int64_t f = 150000, shape[1] = {150000};
+    float *x = malloc((size_t)f * sizeof(float)), *y[2] = {NULL, NULL};
+    for (int t = 0; t < 2 && x != NULL; t++) {
+        t_fill_uniform(x, f, 0.5f, 1.0f, 5, 0);
+        lam_ctx_config cfg;
+        lam_ctx_config_init(&cfg);
+        cfg.n_threads = t + 1;
+        cfg.seed = 77;
+        lam_ctx *ctx = NULL;
+        lam_model *m = NULL;
+        const float *out = NULL;
+        if (T_CHECK(lam_ctx_create(&cfg, &ctx) == LAM_OK, "context") &&
+            T_CHECK(lam_model_create(ctx, "dropout:0.25", 1, shape, 0, 1, &m) == LAM_OK,
+                    "dropout model") &&
+            T_CHECK(lam_model_forward(m, x, 1, 1, &out) == LAM_OK, "forward")) {
+            y[t] = malloc((size_t)f * sizeof(float));
+            if (y[t] != NULL) {
+                memcpy(y[t], out, (size_t)f * sizeof(float));
+            }
+        }
+        lam_model_destroy(m);
+        lam_ctx_destroy(ctx);
+    }
+    if (y[0] != NULL && y[1] != NULL) {
+        t_equal("dropout, 2 threads vs 1", y[1], y[0], f);
+        int64_t dropped = 0, bad = -1;
+        for (int64_t i = 0; i < f; i++) {
+            dropped += y[0][i] == 0.0f;
+            bad = bad < 0 && y[0][i] != 0.0f && y[0][i] != x[i] * (1.0f / 0.75f) ? i : bad;
+        }
+        T_CHECK(bad < 0, "dropout: value %lld is neither 0 nor x * (1 / (1 - p))", (long long)bad);
+        T_CHECK(dropped > f / 4 - 1000 && dropped < f / 4 + 1000,
+                "dropout: %lld of %lld dropped, want about a quarter", (long long)dropped,
+                (long long)f);
+    }
+    free(x);
+    free(y[0]);
+    free(y[1]);
+}
+
 int main(void)
 {
     lam_ctx *ctx = NULL;
@@ -240,6 +285,7 @@ int main(void)
     test_inference(ctx);
     test_in_place_matches_layers(ctx);
     test_nonfinite_gradient_guard(ctx);
+    test_dropout_threads();
     lam_ctx_destroy(ctx);
     return t_exit("model");
 }
