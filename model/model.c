@@ -121,9 +121,9 @@ static lam_status build_layers(lam_model *m, const lam_layer_desc *descs, int co
 static lam_status collect_params(lam_model *m)
 {
     int np = 0, nb = 0;
-    m->first_trained = m->n_layers;
-    for (int i = m->n_layers - 1; i >= 0; i--) {
-        m->first_trained = m->layers[i]->n_params > 0 ? i : m->first_trained;
+    m->first_trained = 0;
+    while (m->first_trained < m->n_layers && m->layers[m->first_trained]->n_params == 0) {
+        m->first_trained++;
     }
     for (int i = 0; i < m->n_layers; i++) {
         np += m->layers[i]->n_params;
