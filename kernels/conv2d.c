@@ -79,7 +79,7 @@ typedef struct plan {
     const lam_conv_geom *g;
     lam_act act;                /* NONE or RELU */
     const lam_pool_geom *pg;    /* NULL: no pool */
-    int pool_isa;               /* resolved LAM_POOL_ISA_* of its planes */
+    int isa;                    /* resolved LAM_ISA_* of im2col and the pool planes */
     int batched;
     int pointwise;              /* col == x: no im2col (chunked only) */
     int64_t cig, cog, k, ka;    /* ka = K + 1: room for the bias row */
@@ -100,8 +100,8 @@ static void plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion *f
     pp->g = g;
     pp->act = f->act == LAM_ACT_RELU ? LAM_ACT_RELU : LAM_ACT_NONE;
     pp->pg = f->pool;
-    /* asked once per pass, never per plane (see lam__pool_best_isa) */
-    pp->pool_isa = pp->pg != NULL ? lam__pool_best_isa() : LAM_POOL_ISA_AUTO;
+    /* asked once per pass, never per image or plane (see lam__best_isa) */
+    pp->isa = lam__best_isa();
     pp->batched = f->strategy == LAM_CONV_BATCHED;
     pp->pointwise = !pp->batched && is_pointwise(g);
     pp->cig = g->c_in / g->groups;
@@ -257,7 +257,7 @@ static void fwd_gemm_image(const plan *pp, const float *xi, const float *wm, int
     for (int64_t gr = 0; gr < g->groups; gr++) {
         const float *cm = xi + gr * pp->cig * p;
         if (!pp->pointwise) {
-            lam__im2col_ld(g, xi, gr * pp->cig, col, p);
+            lam__im2col_ld_isa(g, xi, gr * pp->cig, col, p, pp->isa);
             cm = col;
         }
         (void)lam__sgemm(0, 0, pp->cog, p, kk, 1.0f, wm + gr * pp->cog * lda, lda, cm, p, beta,
@@ -274,7 +274,7 @@ static void epilogue_image(const plan *pp, const float *t, int64_t ld, float *yi
     if (pp->pg != NULL) {
         for (int64_t co = 0; co < g->c_out; co++) {
             lam__maxpool_plane_fwd_isa(pp->pg, t + co * ld, relu, yi + co * pp->ohw,
-                                       ai + co * pp->ohw, pp->pool_isa);
+                                       ai + co * pp->ohw, pp->isa);
         }
         return;
     }
@@ -309,8 +309,8 @@ static void item_im2col(const void *arg, int64_t j, int lane)
     const pass *ps = arg;
     (void)lane;
     const plan *pp = ps->pp;
-    lam__im2col_ld(pp->g, ps->x + (ps->s0 + j) * pp->xs, ps->gr * pp->cig,
-                   ws_col(pp, ps->ws, 0) + j * pp->p, pp->lane_ld);
+    lam__im2col_ld_isa(pp->g, ps->x + (ps->s0 + j) * pp->xs, ps->gr * pp->cig,
+                       ws_col(pp, ps->ws, 0) + j * pp->p, pp->lane_ld, pp->isa);
 }
 
 static void item_epilogue(const void *arg, int64_t j, int lane)
@@ -390,7 +390,7 @@ static const float *prologue_image(const plan *pp, const float *dyi, const float
         for (int64_t co = 0; co < g->c_out; co++) {
             const int64_t o = co * pp->ohw;
             lam__maxpool_plane_bwd_isa(pp->pg, dyi + o, ai + o, relu ? yi + o : NULL,
-                                       t + co * ld, pp->pool_isa);
+                                       t + co * ld, pp->isa);
         }
         return t;
     }
@@ -419,7 +419,7 @@ static void bwd_image(const plan *pp, const float *xi, const float *w, const flo
         for (int64_t gr = 0; gr < g->groups; gr++) {
             const float *cm = xi + gr * cig * p;
             if (!pp->pointwise) {
-                lam__im2col_ld(g, xi, gr * cig, col, p);
+                lam__im2col_ld_isa(g, xi, gr * cig, col, p, pp->isa);
                 cm = col;
             }
             (void)lam__sgemm(0, 1, cog, k + aug, p, 1.0f, src + gr * cog * p, p, cm, p,

@@ -10,7 +10,8 @@
  * Speed: for each (c, ki, kj) row the range of output positions whose tap is inside the
  * image is computed once (two divisions per row, none per element), so the inner loops
  * are branch-free copies (memcpy when SW == 1) and zero fills; stride-1 'same' rows are
- * one block copy per (c, ki, kj).
+ * one block copy per (c, ki, kj). With AVX-512 (kernels/im2col_avx512.c), stride-1
+ * columns are masked vector copies instead.
  */
 #include <string.h>
 
@@ -67,6 +68,17 @@ void lam__im2col(const lam_conv_geom *g, const float *x, int64_t c0, float *col)
 
 void lam__im2col_ld(const lam_conv_geom *g, const float *x, int64_t c0, float *col, int64_t ld)
 {
+    lam__im2col_ld_isa(g, x, c0, col, ld, LAM_ISA_AUTO);
+}
+
+void lam__im2col_ld_isa(const lam_conv_geom *g, const float *x, int64_t c0, float *col,
+                        int64_t ld, int isa)
+{
+    isa = isa == LAM_ISA_AUTO ? lam__best_isa() : isa;
+    if (isa == LAM_ISA_AVX512 && g->sw == 1) {
+        lam__im2col_sw1_avx512(g, x, c0, col, ld);
+        return;
+    }
     const int64_t cig = g->c_in / g->groups;
     const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow, sw = g->sw;
     const int64_t p = oh * ow;

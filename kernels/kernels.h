@@ -80,6 +80,14 @@ typedef struct lam_conv_geom {
 /* Fill oh/ow from the rest; LAM_OK or LAM_ERR_SHAPE/ARG/RANGE if inconsistent or too big. */
 lam_status lam__conv_geom_init(lam_conv_geom *g);
 
+/* Instruction sets of the run-time-dispatched kernels: the scalar loops, SSE2, AVX-512 (only
+ * where lam__best_isa() says so), or AUTO, which asks lam__best_isa on every call (without
+ * glibc's CPU table that is a CPUID, which traps to the hypervisor in a VM: resolve it once
+ * per pass). */
+enum { LAM_ISA_AUTO = 0, LAM_ISA_SCALAR = 1, LAM_ISA_SSE2 = 2, LAM_ISA_AVX512 = 3 };
+/* kernels/isa.c: the best instruction set on this CPU (no state kept). */
+int lam__best_isa(void);
+
 /* im2col for ONE image of ONE group:
  * col(C_in/groups * KH * KW, OH * OW) from x(C_in, H, W) starting at channel c0.
  * Zero where the window falls on padding. */
@@ -88,6 +96,12 @@ void lam__im2col_ref(const lam_conv_geom *g, const float *x, int64_t c0, float *
 /* The same with a row pitch: col row r starts at col + r*ld (ld >= OH*OW), so several
  * images can sit side by side in one matrix (batch folded into a GEMM's N). */
 void lam__im2col_ld(const lam_conv_geom *g, const float *x, int64_t c0, float *col, int64_t ld);
+/* ... with the instruction set chosen by the caller (LAM_ISA_*, AUTO asks lam__best_isa). */
+void lam__im2col_ld_isa(const lam_conv_geom *g, const float *x, int64_t c0, float *col,
+                        int64_t ld, int isa);
+/* kernels/im2col_avx512.c: SW == 1 only, and only where lam__best_isa() gives AVX512 */
+void lam__im2col_sw1_avx512(const lam_conv_geom *g, const float *x, int64_t c0, float *col,
+                            int64_t ld);
 /* col2im: x(C_in, H, W) channels c0.. += scatter-add of col. (accumulates; caller zeroes) */
 void lam__col2im(const lam_conv_geom *g, const float *col, int64_t c0, float *x);
 void lam__col2im_ref(const lam_conv_geom *g, const float *col, int64_t c0, float *x);
@@ -146,17 +160,11 @@ void lam__maxpool_bwd_ref(const lam_pool_geom *g, const float *dy, const int32_t
  * not used. Backward: dx(H, W) overwritten, dy(OH, OW) routed to argmax; with ymask != NULL
  * only where ymask > 0 (the backward of a relu folded into the pool: ymask is the pooled
  * output). */
-/* The same with the instruction set of the 2x2 stride-2 path chosen by the caller: the
- * scalar loops, SSE2, AVX-512 (only where lam__pool_best_isa() says so), or AUTO, which asks
- * the CPU on every call (CPUID traps to the hypervisor in a VM: resolve once per pass). */
-enum { LAM_POOL_ISA_AUTO = 0, LAM_POOL_ISA_SCALAR = 1, LAM_POOL_ISA_SSE2 = 2,
-       LAM_POOL_ISA_AVX512 = 3 };
+/* The same with the instruction set of the 2x2 stride-2 path chosen by the caller (LAM_ISA_*). */
 void lam__maxpool_plane_fwd_isa(const lam_pool_geom *g, const float *x, int relu, float *y,
                                 int32_t *argmax, int isa);
 void lam__maxpool_plane_bwd_isa(const lam_pool_geom *g, const float *dy, const int32_t *argmax,
                                 const float *ymask, float *dx, int isa);
-/* The best instruction set of the 2x2 planes on this CPU (CPUID and XGETBV, no state kept). */
-int lam__pool_best_isa(void);
 /* kernels/pool_avx512.c: the 2x2 stride-2 planes with AVX-512 (call only when available) */
 void lam__maxpool_2x2_fwd_avx512(const lam_pool_geom *g, const float *x, int relu, float *y,
                                  int32_t *argmax);

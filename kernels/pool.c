@@ -149,11 +149,11 @@ void lam__maxpool_plane_fwd_isa(const lam_pool_geom *g, const float *x, int relu
                                 int32_t *argmax, int isa)
 {
     if (is_2x2(g)) {
-        isa = isa == LAM_POOL_ISA_AUTO ? lam__pool_best_isa() : isa;
-        if (isa == LAM_POOL_ISA_AVX512) {
+        isa = isa == LAM_ISA_AUTO ? lam__best_isa() : isa;
+        if (isa == LAM_ISA_AVX512) {
             lam__maxpool_2x2_fwd_avx512(g, x, relu, y, argmax);
         } else {
-            plane_fwd_2x2(g, x, relu, y, argmax, isa == LAM_POOL_ISA_SSE2);
+            plane_fwd_2x2(g, x, relu, y, argmax, isa == LAM_ISA_SSE2);
         }
         return;
     }
@@ -248,11 +248,11 @@ void lam__maxpool_plane_bwd_isa(const lam_pool_geom *g, const float *dy, const i
                                 const float *ymask, float *dx, int isa)
 {
     if (is_2x2(g)) {
-        isa = isa == LAM_POOL_ISA_AUTO ? lam__pool_best_isa() : isa;
-        if (isa == LAM_POOL_ISA_AVX512) {
+        isa = isa == LAM_ISA_AUTO ? lam__best_isa() : isa;
+        if (isa == LAM_ISA_AVX512) {
             lam__maxpool_2x2_bwd_avx512(g, dy, argmax, ymask, dx);
         } else {
-            plane_bwd_2x2(g, dy, argmax, ymask, dx, isa == LAM_POOL_ISA_SSE2);
+            plane_bwd_2x2(g, dy, argmax, ymask, dx, isa == LAM_ISA_SSE2);
         }
         return;
     }
@@ -348,7 +348,7 @@ static void planes(plane_op op, const lam_pool_geom *g, const float *in, float *
                    const int32_t *am_in, int32_t *am_out, int nt)
 {
     /* the ISA is asked once per call, not per plane */
-    const planes_pass ps = {op, g, in, out, am_in, am_out, lam__pool_best_isa()};
+    const planes_pass ps = {op, g, in, out, am_in, am_out, lam__best_isa()};
     const lam_phase ph = {item_plane, g->n * g->c, 0};
     lam__run_phases(g->n * g->c > 1 ? nt : 1, &ps, &ph, 1);
 }

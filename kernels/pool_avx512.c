@@ -13,56 +13,9 @@
 
 #if defined(__GNUC__) && defined(__x86_64__)
 
-#include <cpuid.h>
-#include <immintrin.h>
 #include <string.h>
 
-#if defined(__has_include)
-#if __has_include(<sys/platform/x86.h>)
-#include <sys/platform/x86.h> /* glibc >= 2.33: the loader's CPU feature table */
-#define LAM_HAVE_X86_PLATFORM 1
-#endif
-#endif
-
-#define AVX512 __attribute__((target("avx512f")))
-
-/* CPUID and XGETBV directly (without glibc's table): __builtin_cpu_supports would link
- * libgcc's writable __cpu_model into the library, which keeps no global state. */
-#ifndef LAM_HAVE_X86_PLATFORM
-static int cpu_has_avx512f(void)
-{
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || __get_cpuid_max(0, 0) < 7) {
-        return 0;
-    }
-    __cpuid_count(7, 0, a, b, c, d);
-    if (!(b & bit_AVX512F)) {
-        return 0;
-    }
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    (void)hi;
-    /* the OS saves XMM, YMM, opmask and both ZMM halves (XCR0 bits 1, 2, 5, 6, 7) */
-    return (lo & 0xe6u) == 0xe6u;
-}
-#endif
-
-int lam__pool_best_isa(void)
-{
-#ifdef LAM_HAVE_X86_PLATFORM
-    /* glibc asked the CPU once at start-up; "active" includes the OS saving ZMM state. A
-     * CPUID instruction traps to the hypervisor in a VM: ~14 us each on the dev machine. */
-    return CPU_FEATURE_ACTIVE(AVX512F) ? LAM_POOL_ISA_AVX512 : LAM_POOL_ISA_SSE2;
-#else
-    return cpu_has_avx512f() ? LAM_POOL_ISA_AVX512 : LAM_POOL_ISA_SSE2;
-#endif
-}
-
-/* bits [0, n) set; none for n <= 0, all 16 for n >= 16 */
-static inline __mmask16 first_bits(int64_t n)
-{
-    return (__mmask16)(n <= 0 ? 0u : n >= 16 ? 0xffffu : (1u << n) - 1u);
-}
+#include "avx512.h"
 
 /* v wins over best (masks): !(v <= best) && best is a number, as in pool.c */
 static inline AVX512 __mmask16 takes16(__m512 v, __m512 best)
@@ -176,15 +129,6 @@ AVX512 void lam__maxpool_2x2_bwd_avx512(const lam_pool_geom *g, const float *dy,
 }
 
 #else
-
-int lam__pool_best_isa(void)
-{
-#if defined(__SSE2__)
-    return LAM_POOL_ISA_SSE2;
-#else
-    return LAM_POOL_ISA_SCALAR;
-#endif
-}
 
 void lam__maxpool_2x2_fwd_avx512(const lam_pool_geom *g, const float *x, int relu, float *y,
                                  int32_t *argmax)

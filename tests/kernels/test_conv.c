@@ -97,12 +97,16 @@ static void test_im2col(const lam_conv_geom *g, bufs *B, const char *label, int 
     for (int64_t gr = 0; gr < g->groups; gr++) {
         /* Last image of the batch: catches offsets that only work for image 0. */
         const float *xi = B->x + (g->n - 1) * img;
-        memset(B->col1, 0xff, (size_t)B->coln * sizeof(float)); /* NaN: unwritten shows */
         memset(B->col2, 0xff, (size_t)B->coln * sizeof(float));
-        lam__im2col(g, xi, gr * cig, B->col1);
         lam__im2col_ref(g, xi, gr * cig, B->col2);
-        snprintf(what, sizeof what, "im2col %s group %lld", label, (long long)gr);
-        t_equal(what, B->col1, B->col2, B->coln);
+        /* the portable loops and, where the CPU has it, the AVX-512 ones */
+        for (int isa = LAM_ISA_SSE2; isa <= lam__best_isa(); isa++) {
+            memset(B->col1, 0xff, (size_t)B->coln * sizeof(float)); /* NaN: unwritten shows */
+            lam__im2col_ld_isa(g, xi, gr * cig, B->col1, g->oh * g->ow, isa);
+            snprintf(what, sizeof what, "im2col %s group %lld isa %d", label, (long long)gr,
+                     isa);
+            t_equal(what, B->col1, B->col2, B->coln);
+        }
 
         /* col2im onto a nonzero image: it must accumulate, and only into its group. */
         t_fill_case(B->col1, B->coln, ints, SEED, 40);

@@ -143,7 +143,7 @@ static void test_pool(void)
 static void test_pool_planes(void)
 {
     /* every 2x2 path: scalar, SSE2 and, on a CPU that has it, AVX-512 */
-    const int max_isa = lam__pool_best_isa();
+    const int max_isa = lam__best_isa();
     /* h, w, k, s, p; widths around the SIMD blocks (4 and 16 windows) */
     const int64_t shapes[][5] = {{8, 8, 2, 2, 0},  {5, 9, 2, 2, 0},   {6, 10, 2, 2, 0},
                                  {4, 5, 2, 2, 0},  {3, 3, 2, 2, 0},   {28, 28, 2, 2, 0},
@@ -165,7 +165,7 @@ static void test_pool_planes(void)
             t_fill_case(x, xn, ints, SEED, 11 + i);
             t_fill_case(dy, yn, ints, SEED, 12 + i);
             for (int relu = 0; relu <= 1; relu++) {
-                for (int isa = LAM_POOL_ISA_SCALAR; isa <= max_isa; isa++) {
+                for (int isa = LAM_ISA_SCALAR; isa <= max_isa; isa++) {
                     lam__maxpool_plane_fwd_isa(&g, x, relu, y1, a1, isa);
                     lam__maxpool_fwd_ref(&g, x, y2, a2, 1);
                     T_CHECK(memcmp(a1, a2, (size_t)yn * sizeof(int32_t)) == 0,
@@ -216,7 +216,7 @@ static void test_pool_planes(void)
                     x[2 * ox + tap[3]] = 3.0f;
                 }
             }
-            for (int isa = LAM_POOL_ISA_SCALAR; isa <= max_isa; isa++) {
+            for (int isa = LAM_ISA_SCALAR; isa <= max_isa; isa++) {
                 lam__maxpool_plane_fwd_isa(&g, x, 0, y, am, isa);
                 int ok = 1;
                 for (int ox = 0; ox < 8; ox++) {

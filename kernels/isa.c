@@ -1,0 +1,64 @@
+/*
+ * Which instruction set the run-time-dispatched kernels may use on this CPU. The library is
+ * built for baseline x86-64 (Debian's packages run anywhere), so the AVX-512 loops
+ * (pool_avx512.c, im2col_avx512.c: compiled with a target attribute) run only where this
+ * says so.
+ * Callers resolve it once per pass, never per plane or row.
+ */
+#include "kernels.h"
+
+#if defined(__GNUC__) && defined(__x86_64__)
+
+#include <cpuid.h>
+
+#if defined(__has_include)
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h> /* glibc >= 2.33: the loader's CPU feature table */
+#define LAM_HAVE_X86_PLATFORM 1
+#endif
+#endif
+
+/* CPUID and XGETBV directly (without glibc's table): __builtin_cpu_supports would link
+ * libgcc's writable __cpu_model into the library, which keeps no global state. */
+#ifndef LAM_HAVE_X86_PLATFORM
+static int cpu_has_avx512f(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || __get_cpuid_max(0, 0) < 7) {
+        return 0;
+    }
+    __cpuid_count(7, 0, a, b, c, d);
+    if (!(b & bit_AVX512F)) {
+        return 0;
+    }
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    /* the OS saves XMM, YMM, opmask and both ZMM halves (XCR0 bits 1, 2, 5, 6, 7) */
+    return (lo & 0xe6u) == 0xe6u;
+}
+#endif
+
+int lam__best_isa(void)
+{
+#ifdef LAM_HAVE_X86_PLATFORM
+    /* glibc asked the CPU once at start-up; "active" includes the OS saving ZMM state. A
+     * CPUID instruction traps to the hypervisor in a VM: ~14 us each on the dev machine. */
+    return CPU_FEATURE_ACTIVE(AVX512F) ? LAM_ISA_AVX512 : LAM_ISA_SSE2;
+#else
+    return cpu_has_avx512f() ? LAM_ISA_AVX512 : LAM_ISA_SSE2;
+#endif
+}
+
+#else
+
+int lam__best_isa(void)
+{
+#if defined(__SSE2__)
+    return LAM_ISA_SSE2;
+#else
+    return LAM_ISA_SCALAR;
+#endif
+}
+
+#endif
