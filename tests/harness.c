@@ -145,18 +145,33 @@ void t_alloc_hook(lam_ctx_config *cfg, t_alloc *a)
     cfg->alloc_user = a;
 }
 
-lam_ctx *t_ctx_counting(t_alloc *a)
+static lam_ctx *ctx_counting(t_alloc *a, int set_seed, uint64_t seed)
 {
-    memset(a, 0, sizeof *a);
     lam_ctx_config cfg;
     lam_ctx_config_init(&cfg);
-    t_alloc_hook(&cfg, a);
+    if (set_seed) {
+        cfg.seed = seed;
+    }
+    if (a != NULL) {
+        memset(a, 0, sizeof *a);
+        t_alloc_hook(&cfg, a);
+    }
     lam_ctx *ctx = NULL;
     if (lam_ctx_create(&cfg, &ctx) != LAM_OK) {
         printf("FAIL: cannot create a context\n");
         exit(1);
     }
     return ctx;
+}
+
+lam_ctx *t_ctx_counting(t_alloc *a)
+{
+    return ctx_counting(a, 0, 0);
+}
+
+lam_ctx *t_ctx_counting_seed(t_alloc *a, uint64_t seed)
+{
+    return ctx_counting(a, 1, seed);
 }
 
 int t_exit(const char *suite)

@@ -50,8 +50,11 @@ typedef struct t_alloc {
 struct lam_ctx_config;
 /* Point cfg's allocator hooks at the counting allocator on `a` (a is not reset). */
 void t_alloc_hook(struct lam_ctx_config *cfg, t_alloc *a);
-/* A context whose allocator is the counting hook on `a` (reset first). Exits 1 on failure. */
+/* A context whose allocator is the counting hook on `a` (reset first; NULL: the library's
+ * own allocator), default config otherwise. Exits 1 on failure. */
 struct lam_ctx *t_ctx_counting(t_alloc *a);
+/* The same with cfg.seed = seed. */
+struct lam_ctx *t_ctx_counting_seed(t_alloc *a, uint64_t seed);
 
 /* Print "N passed, M failed" and return the process exit code. */
 int t_exit(const char *suite);

@@ -20,21 +20,6 @@
 
 static char dir[64]; /* this run's temporary directory */
 
-static lam_ctx *make_ctx(t_alloc *c)
-{
-    lam_ctx_config cfg;
-    lam_ctx_config_init(&cfg);
-    if (c != NULL) {
-        t_alloc_hook(&cfg, c);
-    }
-    lam_ctx *ctx = NULL;
-    if (lam_ctx_create(&cfg, &ctx) != LAM_OK) {
-        printf("cannot create a context\n");
-        exit(1);
-    }
-    return ctx;
-}
-
 static const char *in_dir(char *buf, size_t n, const char *name)
 {
     snprintf(buf, n, "%s/%s", dir, name);
@@ -190,7 +175,7 @@ static void check_rt(lam_ctx *ctx, const lam_st_file *f, const char *what)
 static void test_round_trip(void)
 {
     t_alloc c = {0};
-    lam_ctx *ctx = make_ctx(&c);
+    lam_ctx *ctx = t_ctx_counting(&c);
     char path[128];
     in_dir(path, sizeof path, "rt.safetensors");
     lam_st_entry e[N_RT];
@@ -241,7 +226,7 @@ static void test_round_trip(void)
 
 static void test_write_args(void)
 {
-    lam_ctx *ctx = make_ctx(NULL);
+    lam_ctx *ctx = t_ctx_counting(NULL);
     char path[128];
     in_dir(path, sizeof path, "args.safetensors");
     float x[4] = {0};
@@ -329,7 +314,7 @@ static void expect_bad_json(lam_ctx *ctx, const char *name, const char *json, si
 static void test_bad_files(void)
 {
     t_alloc c = {0};
-    lam_ctx *ctx = make_ctx(&c);
+    lam_ctx *ctx = t_ctx_counting(&c);
     const unsigned char five[5] = {1, 0, 0, 0, 0};
     expect_bad(ctx, "empty.st", five, 0, LAM_ERR_FORMAT, "0 bytes, too short");
     expect_bad(ctx, "short_len.st", five, 5, LAM_ERR_FORMAT, "too short");
@@ -507,7 +492,7 @@ static int same_file(const char *path, const unsigned char *want, size_t n)
 static void test_atomic(void)
 {
     t_alloc c = {0};
-    lam_ctx *ctx = make_ctx(&c);
+    lam_ctx *ctx = t_ctx_counting(&c);
     char path[128];
     in_dir(path, sizeof path, "atomic.safetensors");
     lam_st_entry e[N_RT];
@@ -602,7 +587,7 @@ static void test_atomic(void)
 static void test_nomem(void)
 {
     t_alloc c = {0};
-    lam_ctx *ctx = make_ctx(&c);
+    lam_ctx *ctx = t_ctx_counting(&c);
     char path[128];
     in_dir(path, sizeof path, "nomem.safetensors");
     lam_st_entry e[N_RT];
@@ -675,7 +660,7 @@ static const char *const smp_v[2] = {"lamina", "\xc3\xbc" "n" "\xc3\xaf" "code"}
 
 static int sample(const char *mode, const char *path)
 {
-    lam_ctx *ctx = make_ctx(NULL);
+    lam_ctx *ctx = t_ctx_counting(NULL);
     int ok = 0;
     if (strcmp(mode, "--write-sample") == 0) {
         ok = lam__st_write(ctx, path, smp, 6, smp_k, smp_v, 2, NULL) == LAM_OK;

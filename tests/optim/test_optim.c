@@ -14,51 +14,6 @@
 #define NB 5
 #define STEPS 7
 
-/* ------------------------------------------------------------ counting allocator */
-
-typedef struct counter {
-    long allocs, frees;
-    long fail_at; /* the fail_at-th allocation (1-based) fails; 0 = never */
-} counter;
-
-static void *count_alloc(void *user, size_t size, size_t align)
-{
-    counter *c = user;
-    c->allocs++;
-    if (c->fail_at > 0 && c->allocs >= c->fail_at) {
-        c->allocs--;
-        return NULL;
-    }
-    return aligned_alloc(align, (size + align - 1) / align * align);
-}
-
-static void count_free(void *user, void *p)
-{
-    counter *c = user;
-    if (p != NULL) {
-        c->frees++;
-    }
-    free(p);
-}
-
-static lam_ctx *make_ctx(counter *c)
-{
-    lam_ctx_config cfg;
-    lam_ctx_config_init(&cfg);
-    cfg.seed = SEED;
-    if (c != NULL) {
-        cfg.alloc = count_alloc;
-        cfg.free = count_free;
-        cfg.alloc_user = c;
-    }
-    lam_ctx *ctx = NULL;
-    if (lam_ctx_create(&cfg, &ctx) != LAM_OK) {
-        printf("FAIL: cannot create a context\n");
-        exit(1);
-    }
-    return ctx;
-}
-
 /* -------------------------------------------------------------- the model */
 
 /* Two parameters, a weight and a bias, so decay_bias and per-parameter state are hit. */
@@ -149,7 +104,7 @@ static double ref_update(const lam_optim_desc *d, double lr, int64_t t, double w
 /* Run STEPS steps of lamina and of the reference from the same start; compare each step. */
 static void check_against_ref(const char *what, const lam_optim_desc *d, double base_lr)
 {
-    lam_ctx *ctx = make_ctx(NULL);
+    lam_ctx *ctx = t_ctx_counting_seed(NULL, SEED);
     model m;
     model_init(&m);
     double rw[NW + NB];
@@ -327,7 +282,7 @@ static void test_threads_and_blocks(void)
  * w1 = w0 - lr * g / (|g| + eps). Without bias correction the step would be ~3x smaller. */
 static void test_adam_first_step(void)
 {
-    lam_ctx *ctx = make_ctx(NULL);
+    lam_ctx *ctx = t_ctx_counting_seed(NULL, SEED);
     model m;
     model_init(&m);
     model_grad(&m, 0);
@@ -353,7 +308,7 @@ static void test_adam_first_step(void)
  * everything, rebuild and continue. restore_t = 0 deliberately forgets t. */
 static void run(const lam_optim_desc *d, int total, int split, int restore_t, model *m)
 {
-    lam_ctx *ctx = make_ctx(NULL);
+    lam_ctx *ctx = t_ctx_counting_seed(NULL, SEED);
     model_init(m);
     lam_optim *opt = NULL;
     if (lam_optim_create(ctx, d, m->p, 2, &opt) != LAM_OK) {
@@ -426,7 +381,7 @@ static void test_resume(void)
 
 static void test_state_names(void)
 {
-    lam_ctx *ctx = make_ctx(NULL);
+    lam_ctx *ctx = t_ctx_counting_seed(NULL, SEED);
     model m;
     model_init(&m);
     m.p[1].name = NULL;
@@ -476,8 +431,8 @@ static void test_no_alloc_in_step(void)
 {
     lam_optim_kind kinds[] = {LAM_OPTIM_SGD, LAM_OPTIM_ADAM, LAM_OPTIM_ADAMW, LAM_OPTIM_RMSPROP};
     for (int i = 0; i < 4; i++) {
-        counter c = {0, 0, 0};
-        lam_ctx *ctx = make_ctx(&c);
+        t_alloc c; /* fail_at stays 0: calls counts allocations */
+        lam_ctx *ctx = t_ctx_counting_seed(&c, SEED);
         model m;
         model_init(&m);
         lam_optim_desc d;
@@ -486,30 +441,29 @@ static void test_no_alloc_in_step(void)
             d.momentum = 0.9;
         }
         lam_optim *opt = NULL;
-        long before_create = c.allocs;
+        int64_t before_create = c.calls;
         T_CHECK(lam_optim_create(ctx, &d, m.p, 2, &opt) == LAM_OK, "count: create");
-        T_CHECK(c.allocs == before_create + 1, "create should make one allocation, made %ld",
-                c.allocs - before_create);
-        long before = c.allocs;
+        T_CHECK(c.calls == before_create + 1, "create should make one allocation, made %lld",
+                (long long)(c.calls - before_create));
+        int64_t before = c.calls;
         for (int k = 0; k < 20; k++) {
             model_grad(&m, k);
             lam_optim_step(opt, 0.01);
         }
-        T_CHECK(c.allocs == before, "optimizer %d: step allocated %ld times", i,
-                c.allocs - before);
+        T_CHECK(c.calls == before, "optimizer %d: step allocated %lld times", i,
+                (long long)(c.calls - before));
         lam_optim_destroy(opt);
         lam_optim_destroy(NULL);
         lam_ctx_destroy(ctx);
-        T_CHECK(c.allocs == c.frees, "optimizer %d: %ld allocs, %ld frees", i, c.allocs,
-                c.frees);
+        T_CHECK(c.live == 0, "optimizer %d: %lld blocks not freed", i, (long long)c.live);
     }
 }
 
 static void test_nomem(void)
 {
-    counter c = {0, 0, 0};
-    lam_ctx *ctx = make_ctx(&c);
-    c.fail_at = c.allocs + 1; /* the next allocation fails */
+    t_alloc c;
+    lam_ctx *ctx = t_ctx_counting_seed(&c, SEED);
+    c.fail_at = c.calls + 1; /* the next allocation fails */
     model m;
     model_init(&m);
     lam_optim_desc d;
@@ -520,11 +474,11 @@ static void test_nomem(void)
     T_CHECK(opt == (lam_optim *)&c, "nomem: out written on failure");
     T_CHECK(strstr(lam_ctx_errmsg(ctx), "optim_create") != NULL, "nomem: message '%s'",
             lam_ctx_errmsg(ctx));
-    T_CHECK(c.allocs - c.frees == 1, "nomem: %ld blocks outstanding besides the context",
-            c.allocs - c.frees - 1);
+    T_CHECK(c.live == 1, "nomem: %lld blocks outstanding besides the context",
+            (long long)(c.live - 1));
     c.fail_at = 0;
     lam_ctx_destroy(ctx);
-    T_CHECK(c.allocs == c.frees, "nomem: leak %ld", c.allocs - c.frees);
+    T_CHECK(c.live == 0, "nomem: leak %lld", (long long)c.live);
 }
 
 /* ---------------------------------------------------------------- bad arguments */
@@ -555,7 +509,7 @@ static void bad_desc(lam_ctx *ctx, model *m, const lam_optim_desc *d, const char
 
 static void test_bad_args(void)
 {
-    lam_ctx *ctx = make_ctx(NULL);
+    lam_ctx *ctx = t_ctx_counting_seed(NULL, SEED);
     model m;
     model_init(&m);
     lam_optim_desc d, base;

@@ -174,30 +174,11 @@ static void test_clip_nonfinite(void)
     lam_ctx_destroy(ctx);
 }
 
-static long g_allocs;
-
-static void *count_alloc(void *user, size_t size, size_t align)
-{
-    (void)user;
-    g_allocs++;
-    return aligned_alloc(align, (size + align - 1) / align * align);
-}
-
-static void count_free(void *user, void *p)
-{
-    (void)user;
-    free(p);
-}
-
 /* A large gradient: the norm must equal a double sum, and the clipped norm max_norm. */
 static void test_clip_large(void)
 {
-    lam_ctx_config cfg;
-    lam_ctx_config_init(&cfg);
-    cfg.alloc = count_alloc;
-    cfg.free = count_free;
-    lam_ctx *ctx = NULL;
-    lam_ctx_create(&cfg, &ctx);
+    t_alloc a;
+    lam_ctx *ctx = t_ctx_counting(&a);
     const int64_t n1 = 100003, n2 = 777;
     float *g = malloc((size_t)(n1 + n2) * sizeof(float));
     t_fill_uniform(g, n1 + n2, -1.0f, 1.0f, SEED, 5);
@@ -207,9 +188,9 @@ static void test_clip_large(void)
         sum += (double)g[i] * g[i];
     }
     double norm = 0.0, norm2 = 0.0;
-    long before = g_allocs;
+    int64_t before = a.calls;
     T_CHECK(lam_clip_grad_norm(ctx, p, 2, 2.0, &norm) == LAM_OK, "large clip");
-    T_CHECK(g_allocs == before, "clip allocated %ld times", g_allocs - before);
+    T_CHECK(a.calls == before, "clip allocated %lld times", (long long)(a.calls - before));
     T_CHECK(fabs(norm - sqrt(sum)) <= 1e-12 * sqrt(sum), "norm %.17g vs %.17g", norm, sqrt(sum));
     lam_clip_grad_norm(ctx, p, 2, 1e9, &norm2);
     T_CHECK(fabs(norm2 - 2.0) < 1e-5, "norm after clipping %.9g, want 2", norm2);
