@@ -15,31 +15,57 @@
 
 #include "avx512.h"
 
-/* One col row (tap offsets offy, offx) for output columns [ox0, ox0 + 16): lanes [lo, hi)
- * read the image, the rest of the cnt lanes are zero. An expand-load places the first
- * image column in lane lo without forming a pointer before the row. */
+/* Lanes [lo, hi) of a 16-float window starting at image column ix of a row of width w: the
+ * columns inside the row. Sets *expand when the window starts left of the row. */
+static inline AVX512 __mmask16 cols_mask(int64_t w, int64_t ix, int *expand)
+{
+    const int64_t lo = ix < 0 ? -ix : 0;
+    *expand = lo > 0;
+    return (__mmask16)(first_bits(w - ix) & ~first_bits(lo));
+}
+
+/* The window itself: lanes outside the row read as zero, and no pointer is formed before
+ * the row (an expand-load puts column 0 in lane -ix; the mask is one run of lanes). */
+static inline AVX512 __m512 load_cols(const float *row, int64_t ix, __mmask16 m, int expand)
+{
+    return expand ? _mm512_maskz_expandloadu_ps(m, row) : _mm512_maskz_loadu_ps(m, row + ix);
+}
+
+/* Output rows [*lo, *hi) whose image row oy*SH + offy lies inside the image. */
+static inline void valid_rows(const lam_conv_geom *g, int64_t offy, int64_t *lo, int64_t *hi)
+{
+    int64_t l = offy < 0 ? (-offy + g->sh - 1) / g->sh : 0;
+    int64_t u = g->h - 1 - offy < 0 ? 0 : (g->h - 1 - offy) / g->sh + 1;
+    l = l < g->oh ? l : g->oh;
+    u = u < g->oh ? u : g->oh;
+    *lo = l;
+    *hi = u > l ? u : l;
+}
+
+/* One col row (tap offsets offy, offx) for output columns [ox0, ox0 + 16): the lanes on
+ * image columns read them, the rest of the row's lanes are zero. The geometry is copied to
+ * locals and the rows are split into zero / copy / zero runs: a masked store may alias
+ * anything, so the compiler would otherwise reload g and branch on every row. */
 static inline AVX512 void tap_segment(const lam_conv_geom *g, const float *xc, int64_t offy,
                                       int64_t offx, int64_t ox0, float *dst)
 {
-    const int64_t cnt = g->ow - ox0 < 16 ? g->ow - ox0 : 16;
-    int64_t lo = -offx - ox0, hi = g->w - offx - ox0;
-    lo = lo < 0 ? 0 : lo;
-    hi = hi > cnt ? cnt : hi;
-    const __mmask16 mo = first_bits(cnt);
-    const __mmask16 mv = (__mmask16)(first_bits(hi) & ~first_bits(lo));
-    const int64_t first = ox0 + offx + lo; /* image column of lane lo */
+    const int64_t ow = g->ow, oh = g->oh, step = g->sh * g->w;
+    const __mmask16 mo = first_bits(ow - ox0);
+    int ex;
+    const __mmask16 mv = cols_mask(g->w, ox0 + offx, &ex) & mo;
     const __m512 zero = _mm512_setzero_ps();
-    for (int64_t oy = 0; oy < g->oh; oy++) {
-        const int64_t iy = oy * g->sh + offy;
-        float *d = dst + oy * g->ow + ox0;
-        if (iy < 0 || iy >= g->h || mv == 0) {
-            _mm512_mask_storeu_ps(d, mo, zero);
-            continue;
-        }
-        const float *src = xc + iy * g->w + first;
-        const __m512 v = lo > 0 ? _mm512_maskz_expandloadu_ps(mv, src)
-                                : _mm512_maskz_loadu_ps(mv, src);
-        _mm512_mask_storeu_ps(d, mo, v);
+    int64_t lo, hi;
+    valid_rows(g, offy, &lo, &hi);
+    float *d = dst + ox0;
+    for (int64_t oy = 0; oy < lo; oy++) {
+        _mm512_mask_storeu_ps(d + oy * ow, mo, zero);
+    }
+    const float *row = xc + (lo * g->sh + offy) * g->w;
+    for (int64_t oy = lo; oy < hi; oy++, row += step) {
+        _mm512_mask_storeu_ps(d + oy * ow, mo, load_cols(row, ox0 + offx, mv, ex));
+    }
+    for (int64_t oy = hi; oy < oh; oy++) {
+        _mm512_mask_storeu_ps(d + oy * ow, mo, zero);
     }
 }
 
