@@ -176,6 +176,7 @@ void bench_measure(const kcase *kc, void *self, kern_result *k, int64_t n_full,
 /* bench_conv.c: plain and fused convolutions */
 void bench_conv(bench_run *r, const bench_opts *o, int64_t batch);
 void bench_conv_fused(bench_run *r, const bench_opts *o, int64_t batch);
+void bench_im2col(bench_run *r, const bench_opts *o, int64_t batch);
 
 /* ---------------------------------------------------------------- sections */
 void bench_env_init(bench_env *e, const bench_opts *o);

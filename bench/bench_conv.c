@@ -4,7 +4,7 @@
  * the fused block the model runs (conv + bias + relu + 2x2 max-pool forward; its backward
  * giving dx, dW and db in one pass) under both GEMM strategies: "chunked" (OpenMP over
  * chunks of images, one single-threaded GEMM per image) and "batched" (images folded into
- * the GEMMs' N, threaded by BLAS).
+ * the GEMMs' N, threaded by BLAS). Also im2col alone, per instruction set.
  */
 #include <math.h>
 #include <stdio.h>
@@ -179,6 +179,95 @@ void bench_conv(bench_run *r, const bench_opts *o, int64_t batch)
         free(s.ws);
         free(s.out);
         free(s.out_ref);
+    }
+}
+
+/* ---------------------------------------------------------------- im2col */
+
+/* im2col of every image of the batch into one column buffer (as a chunked conv does, so
+ * it stays in cache), with the instruction set given (the best one, and the portable loops
+ * where they differ) against the naive twin. */
+typedef struct im2col_self {
+    lam_conv_geom g;
+    int isa;
+    float *x, *col, *col_ref;
+} im2col_self;
+
+static void im2col_run(im2col_self *s, int ref)
+{
+    const lam_conv_geom *g = &s->g;
+    const int64_t xs = g->c_in * g->h * g->w, p = g->oh * g->ow;
+    for (int64_t i = 0; i < g->n; i++) {
+        for (int64_t gr = 0; gr < g->groups; gr++) {
+            const int64_t c0 = gr * (g->c_in / g->groups);
+            if (ref) {
+                lam__im2col_ref(g, s->x + i * xs, c0, s->col_ref);
+            } else {
+                lam__im2col_ld_isa(g, s->x + i * xs, c0, s->col, p, s->isa);
+            }
+        }
+    }
+}
+
+static void im2col_fast(void *p)
+{
+    im2col_run(p, 0);
+}
+
+static void im2col_ref(void *p)
+{
+    im2col_run(p, 1);
+}
+
+static double im2col_err(void *p)
+{
+    const im2col_self *s = p;
+    const lam_conv_geom *g = &s->g;
+    /* both hold the last image's last group */
+    return bench_rel_err(s->col, s->col_ref, (g->c_in / g->groups) * g->kh * g->kw * g->oh *
+                                                 g->ow);
+}
+
+static void im2col_set_batch(void *p, int64_t n)
+{
+    im2col_self *s = p;
+    s->g.n = n;
+}
+
+void bench_im2col(bench_run *r, const bench_opts *o, int64_t batch)
+{
+    static const kcase kc = {im2col_fast, im2col_ref, NULL, im2col_err, NULL,
+                             im2col_set_batch};
+    const int best = lam__best_isa();
+    for (size_t i = 0; i < 3; i++) { /* the seed CNN's convs: 1x28x28, its conv2, 3x32x32 */
+        const conv_case *cc = &conv_cases[i];
+        lam_conv_geom g;
+        if ((o->quick && !cc->quick) || !conv_geom_of(cc, batch, &g)) {
+            continue;
+        }
+        const int64_t k = (g.c_in / g.groups) * g.kh * g.kw, p = g.oh * g.ow;
+        im2col_self s = {g, best, bench_floats(batch * g.c_in * g.h * g.w),
+                         bench_floats(k * p), bench_floats(k * p)};
+        bench_fill(s.x, batch * g.c_in * g.h * g.w, 25);
+        for (int isa = best; isa >= LAM_ISA_SSE2; isa = isa == LAM_ISA_AVX512 ? LAM_ISA_SSE2
+                                                                             : isa - 1) {
+            char shape[72];
+            snprintf(shape, sizeof shape, "%s n%lld %lldx%lldx%lld k%lldx%lld %s", cc->name,
+                     (long long)batch, (long long)g.c_in, (long long)g.h, (long long)g.w,
+                     (long long)g.kh, (long long)g.kw, isa == LAM_ISA_AVX512 ? "avx512"
+                                                                             : "portable");
+            /* "FLOPs": one per column element written (a copy, memory-bound) */
+            kern_result *k_row = bench_new_kern(r, "im2col", shape, (double)(batch * k * p));
+            if (k_row == NULL) {
+                break;
+            }
+            s.isa = isa;
+            s.g.n = batch;
+            bench_measure(&kc, &s, k_row, batch, o);
+        }
+        free(s.x);
+        free(s.col);
+        free(s.col_ref);
     }
 }
 
