@@ -173,6 +173,9 @@ kern_result *bench_new_kern(bench_run *r, const char *op, const char *shape, dou
 /* Verify once, time fast at batch n_full, then the naive twin (maybe on a smaller batch). */
 void bench_measure(const kcase *kc, void *self, kern_result *k, int64_t n_full,
                    const bench_opts *o);
+/* Both: a new row (op, shape, flops) measured on self; -1 when the table is full. */
+int bench_row(bench_run *r, const char *op, const char *shape, double flops, const kcase *kc,
+              void *self, int64_t n_full, const bench_opts *o);
 /* bench_conv.c: plain and fused convolutions */
 void bench_conv(bench_run *r, const bench_opts *o, int64_t batch);
 void bench_conv_fused(bench_run *r, const bench_opts *o, int64_t batch);

@@ -163,14 +163,12 @@ void bench_conv(bench_run *r, const bench_opts *o, int64_t batch)
                      cc->name, (long long)batch, (long long)g.c_in, (long long)g.h,
                      (long long)g.w, (long long)g.c_out, (long long)g.kh, (long long)g.kw,
                      (long long)g.sh, (long long)g.groups);
-            kern_result *k = bench_new_kern(r, pass_op[pass], shape, flops);
-            if (k == NULL) {
-                break;
-            }
             s.pass = (conv_pass)pass;
             s.g.n = batch;
-            s.out_n = conv_out_floats(&s);
-            bench_measure(&kc, &s, k, batch, o);
+            s.out_n = conv_out_floats(&s); /* at the full batch: prepare clears it all */
+            if (bench_row(r, pass_op[pass], shape, flops, &kc, &s, batch, o) != 0) {
+                break;
+            }
         }
         free(s.x);
         free(s.w);
@@ -257,13 +255,10 @@ void bench_im2col(bench_run *r, const bench_opts *o, int64_t batch)
                      (long long)g.kh, (long long)g.kw, isa == LAM_ISA_AVX512 ? "avx512"
                                                                              : "portable");
             /* "FLOPs": one per column element written (a copy, memory-bound) */
-            kern_result *k_row = bench_new_kern(r, "im2col", shape, (double)(batch * k * p));
-            if (k_row == NULL) {
+            s.isa = isa;
+            if (bench_row(r, "im2col", shape, (double)(batch * k * p), &kc, &s, batch, o) != 0) {
                 break;
             }
-            s.isa = isa;
-            s.g.n = batch;
-            bench_measure(&kc, &s, k_row, batch, o);
         }
         free(s.x);
         free(s.col);
@@ -414,13 +409,10 @@ static void fused_case(bench_run *r, const bench_opts *o, const char *name, lam_
         snprintf(shape, sizeof shape, "%s+relu+pool2 n%lld %s", name, (long long)batch,
                  strategy == LAM_CONV_BATCHED ? "batched" : "chunked");
         /* the backward makes dx and dW: two GEMMs of the forward's size */
-        kern_result *k = bench_new_kern(r, op, shape, bwd ? 2.0 * flops : flops);
-        if (k == NULL) {
+        s.bwd = bwd;
+        if (bench_row(r, op, shape, bwd ? 2.0 * flops : flops, &kc, &s, batch, o) != 0) {
             break;
         }
-        s.bwd = bwd;
-        fused_set_batch(&s, batch);
-        bench_measure(&kc, &s, k, batch, o);
     }
     free(s.x);
     free(s.w);

@@ -96,6 +96,17 @@ void bench_measure(const kcase *kc, void *self, kern_result *k, int64_t n_full,
     }
 }
 
+int bench_row(bench_run *r, const char *op, const char *shape, double flops, const kcase *kc,
+              void *self, int64_t n_full, const bench_opts *o)
+{
+    kern_result *k = bench_new_kern(r, op, shape, flops);
+    if (k == NULL) {
+        return -1;
+    }
+    bench_measure(kc, self, k, n_full, o);
+    return 0;
+}
+
 /* ------------------------------------------------------------------- GEMM */
 
 typedef struct gemm_self {
@@ -348,13 +359,10 @@ static void bench_linear(bench_run *r, const bench_opts *o)
             snprintf(shape, sizeof shape, "%s n%lld %lld>%lld%s", cases[i].name, (long long)n,
                      (long long)in, (long long)out, op >= LIN_FUSED_FWD ? " +relu" : "");
             double flops = (is_bwd((linear_op)op) ? 4.0 : 2.0) * n * in * out;
-            kern_result *k = bench_new_kern(r, linear_op_name[op], shape, flops);
-            if (k == NULL) {
+            s.op = (linear_op)op;
+            if (bench_row(r, linear_op_name[op], shape, flops, &kc, &s, n, o) != 0) {
                 break;
             }
-            s.op = (linear_op)op;
-            s.n = n;
-            bench_measure(&kc, &s, k, n, o);
         }
         free(s.x);
         free(s.w);
@@ -463,13 +471,10 @@ static void bench_pool(bench_run *r, const bench_opts *o, int64_t batch)
             /* "FLOPs" of a pooling pass: one per compared (fwd) or routed (bwd) element;
              * pooling is memory-bound, so its % of the sgemm peak is only indicative */
             double ops = bwd ? (double)ny : (double)ny * g.kh * g.kw;
-            kern_result *k = bench_new_kern(r, op, shape, ops);
-            if (k == NULL) {
+            s.bwd = bwd;
+            if (bench_row(r, op, shape, ops, &kc, &s, batch, o) != 0) {
                 break;
             }
-            s.bwd = bwd;
-            s.g.n = batch;
-            bench_measure(&kc, &s, k, batch, o);
         }
         free(s.x);
         free(s.dy);
