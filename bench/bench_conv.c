@@ -4,7 +4,7 @@
  * the fused block the model runs (conv + bias + relu + 2x2 max-pool forward; its backward
  * giving dx, dW and db in one pass) under both GEMM strategies: "chunked" (OpenMP over
  * chunks of images, one single-threaded GEMM per image) and "batched" (images folded into
- * the GEMMs' N, threaded by BLAS). Also im2col alone, per instruction set.
+ * the GEMMs' N, threaded by BLAS). Also im2col and col2im alone, per instruction set.
  */
 #include <math.h>
 #include <stdio.h>
@@ -180,15 +180,16 @@ void bench_conv(bench_run *r, const bench_opts *o, int64_t batch)
     }
 }
 
-/* ---------------------------------------------------------------- im2col */
+/* ------------------------------------------------------------ im2col, col2im */
 
 /* im2col of every image of the batch into one column buffer (as a chunked conv does, so
- * it stays in cache), with the instruction set given (the best one, and the portable loops
- * where they differ) against the naive twin. */
+ * it stays in cache), and col2im of one column buffer onto every image (accumulating), with
+ * the instruction set given (the best one, and the portable loops where they differ)
+ * against the naive twins. */
 typedef struct im2col_self {
     lam_conv_geom g;
-    int isa;
-    float *x, *col, *col_ref;
+    int isa, adjoint;       /* adjoint: col2im */
+    float *x, *col, *col_ref, *dx, *dx_ref;
 } im2col_self;
 
 static void im2col_run(im2col_self *s, int ref)
@@ -198,7 +199,11 @@ static void im2col_run(im2col_self *s, int ref)
     for (int64_t i = 0; i < g->n; i++) {
         for (int64_t gr = 0; gr < g->groups; gr++) {
             const int64_t c0 = gr * (g->c_in / g->groups);
-            if (ref) {
+            if (s->adjoint && ref) {
+                lam__col2im_ref(g, s->col, c0, s->dx_ref + i * xs);
+            } else if (s->adjoint) {
+                lam__col2im_ld_isa(g, s->col, p, c0, s->dx + i * xs, s->isa);
+            } else if (ref) {
                 lam__im2col_ref(g, s->x + i * xs, c0, s->col_ref);
             } else {
                 lam__im2col_ld_isa(g, s->x + i * xs, c0, s->col, p, s->isa);
@@ -217,10 +222,23 @@ static void im2col_ref(void *p)
     im2col_run(p, 1);
 }
 
+static void im2col_prepare(void *p)
+{
+    const im2col_self *s = p;
+    const size_t bytes = (size_t)(s->g.n * s->g.c_in * s->g.h * s->g.w) * sizeof(float);
+    if (s->adjoint) {
+        memset(s->dx, 0, bytes);
+        memset(s->dx_ref, 0, bytes);
+    }
+}
+
 static double im2col_err(void *p)
 {
     const im2col_self *s = p;
     const lam_conv_geom *g = &s->g;
+    if (s->adjoint) {
+        return bench_rel_err(s->dx, s->dx_ref, g->n * g->c_in * g->h * g->w);
+    }
     /* both hold the last image's last group */
     return bench_rel_err(s->col, s->col_ref, (g->c_in / g->groups) * g->kh * g->kw * g->oh *
                                                  g->ow);
@@ -234,7 +252,7 @@ static void im2col_set_batch(void *p, int64_t n)
 
 void bench_im2col(bench_run *r, const bench_opts *o, int64_t batch)
 {
-    static const kcase kc = {im2col_fast, im2col_ref, NULL, im2col_err, NULL,
+    static const kcase kc = {im2col_fast, im2col_ref, im2col_prepare, im2col_err, NULL,
                              im2col_set_batch};
     const int best = lam__best_isa();
     for (size_t i = 0; i < 3; i++) { /* the seed CNN's convs: 1x28x28, its conv2, 3x32x32 */
@@ -244,25 +262,35 @@ void bench_im2col(bench_run *r, const bench_opts *o, int64_t batch)
             continue;
         }
         const int64_t k = (g.c_in / g.groups) * g.kh * g.kw, p = g.oh * g.ow;
-        im2col_self s = {g, best, bench_floats(batch * g.c_in * g.h * g.w),
-                         bench_floats(k * p), bench_floats(k * p)};
-        bench_fill(s.x, batch * g.c_in * g.h * g.w, 25);
-        for (int isa = best; isa >= LAM_ISA_SSE2; isa = isa == LAM_ISA_AVX512 ? LAM_ISA_SSE2
-                                                                             : isa - 1) {
-            char shape[72];
-            snprintf(shape, sizeof shape, "%s n%lld %lldx%lldx%lld k%lldx%lld %s", cc->name,
-                     (long long)batch, (long long)g.c_in, (long long)g.h, (long long)g.w,
-                     (long long)g.kh, (long long)g.kw, isa == LAM_ISA_AVX512 ? "avx512"
-                                                                             : "portable");
-            /* "FLOPs": one per column element written (a copy, memory-bound) */
-            s.isa = isa;
-            if (bench_row(r, "im2col", shape, (double)(batch * k * p), &kc, &s, batch, o) != 0) {
-                break;
+        const int64_t nx = batch * g.c_in * g.h * g.w;
+        im2col_self s = {g, best, 0, bench_floats(nx), bench_floats(k * p),
+                         bench_floats(k * p), bench_floats(nx), bench_floats(nx)};
+        bench_fill(s.x, nx, 25);
+        bench_fill(s.col, k * p, 26);
+        for (s.adjoint = 0; s.adjoint <= 1; s.adjoint++) {
+            const char *op = s.adjoint ? "col2im" : "im2col";
+            if (!bench_want(o, op)) {
+                continue;
+            }
+            for (int isa = best; isa >= LAM_ISA_SSE2;
+                 isa = isa == LAM_ISA_AVX512 ? LAM_ISA_SSE2 : isa - 1) {
+                char shape[72];
+                snprintf(shape, sizeof shape, "%s n%lld %lldx%lldx%lld k%lldx%lld %s",
+                         cc->name, (long long)batch, (long long)g.c_in, (long long)g.h,
+                         (long long)g.w, (long long)g.kh, (long long)g.kw,
+                         isa == LAM_ISA_AVX512 ? "avx512" : "portable");
+                /* "FLOPs": one per column element moved (memory-bound) */
+                s.isa = isa;
+                if (bench_row(r, op, shape, (double)(batch * k * p), &kc, &s, batch, o) != 0) {
+                    break;
+                }
             }
         }
         free(s.x);
         free(s.col);
         free(s.col_ref);
+        free(s.dx);
+        free(s.dx_ref);
     }
 }
 

@@ -114,8 +114,8 @@ static void text_kernels(const bench_run *r)
         printf("%-16s %.1e%s\n", k->check, k->err, k->ok ? "" : "  FAIL");
     }
     printf("(~ naive time measured on a smaller batch, scaled per sample; n/a: above the "
-           "naive FLOP budget. pooling counts one op per compared or routed element; im2col\n"
-           " one per column element written, on one thread, per instruction set.)\n");
+           "naive FLOP budget. pooling counts one op per compared or routed element; im2col and\n"
+           " col2im one per column element moved, on one thread, per instruction set.)\n");
 }
 
 static void text_train(const bench_run *r)

@@ -79,7 +79,7 @@ typedef struct plan {
     const lam_conv_geom *g;
     lam_act act;                /* NONE or RELU */
     const lam_pool_geom *pg;    /* NULL: no pool */
-    int isa;                    /* resolved LAM_ISA_* of im2col and the pool planes */
+    int isa;                    /* resolved LAM_ISA_* of im2col, col2im and the pool */
     int batched;
     int pointwise;              /* col == x: no im2col (chunked only) */
     int64_t cig, cog, k, ka;    /* ka = K + 1: room for the bias row */
@@ -441,7 +441,7 @@ static void bwd_image(const plan *pp, const float *xi, const float *w, const flo
     for (int64_t gr = 0; gr < g->groups; gr++) {
         (void)lam__sgemm(1, 0, k, p, cog, 1.0f, w + gr * cog * k, k, src + gr * cog * p, p,
                          0.0f, col, p);
-        lam__col2im_ld(g, col, p, gr * cig, dxi);
+        lam__col2im_ld_isa(g, col, p, gr * cig, dxi, pp->isa);
     }
 }
 
@@ -520,8 +520,8 @@ static void item_col2im(const void *arg, int64_t j, int lane)
     const pass *ps = arg;
     (void)lane;
     const plan *pp = ps->pp;
-    lam__col2im_ld(pp->g, ws_col(pp, ps->ws, 0) + j * pp->p, pp->lane_ld, ps->gr * pp->cig,
-                   ps->dx + (ps->s0 + j) * pp->xs);
+    lam__col2im_ld_isa(pp->g, ws_col(pp, ps->ws, 0) + j * pp->p, pp->lane_ld,
+                       ps->gr * pp->cig, ps->dx + (ps->s0 + j) * pp->xs, pp->isa);
 }
 
 static void bwd_batched(pass *ps, int nt)

@@ -11,7 +11,8 @@
  * image is computed once (two divisions per row, none per element), so the inner loops
  * are branch-free copies (memcpy when SW == 1) and zero fills; stride-1 'same' rows are
  * one block copy per (c, ki, kj). With AVX-512 (kernels/im2col_avx512.c), stride-1
- * columns are masked vector copies instead.
+ * columns are masked vector copies instead, and the stride-1 col2im sums its taps in
+ * 16-lane registers.
  */
 #include <string.h>
 
@@ -185,8 +186,19 @@ static void col2im_s1_k3(const lam_conv_geom *g, const float *col, int64_t ld, i
 
 void lam__col2im_ld(const lam_conv_geom *g, const float *col, int64_t ld, int64_t c0, float *x)
 {
+    lam__col2im_ld_isa(g, col, ld, c0, x, LAM_ISA_AUTO);
+}
+
+void lam__col2im_ld_isa(const lam_conv_geom *g, const float *col, int64_t ld, int64_t c0,
+                        float *x, int isa)
+{
     const int64_t cig = g->c_in / g->groups;
     const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow, sw = g->sw;
+    isa = isa == LAM_ISA_AUTO ? lam__best_isa() : isa;
+    if (isa == LAM_ISA_AVX512 && g->sh == 1 && sw == 1 && g->kw <= 16) {
+        lam__col2im_s1_avx512(g, col, ld, c0, x);
+        return;
+    }
     if (g->sh == 1 && sw == 1 && g->dh == 1 && g->dw == 1 && g->kw == 3) {
         col2im_s1_k3(g, col, ld, c0, x);
         return;

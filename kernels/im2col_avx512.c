@@ -87,7 +87,60 @@ AVX512 void lam__im2col_sw1_avx512(const lam_conv_geom *g, const float *x, int64
     }
 }
 
+/* col2im for SH == SW == 1 (any padding, dilation, KW <= 16): pixel (iy, ix) of image
+ * channel c gains col row (c, ki, kj) at output (iy + PH - ki*DH, ix + PW - kj*DW) for every
+ * tap whose output exists. All the taps of one image row are summed in a register (ki
+ * outer, kj inner) and the row is read and written once, 16 columns at a time: adding each
+ * ki's sum into the image in turn made every row wait for its own masked store of the
+ * previous ki (no store-to-load forwarding). Taps off the output read as zero. */
+AVX512 void lam__col2im_s1_avx512(const lam_conv_geom *g, const float *col, int64_t ld,
+                                  int64_t c0, float *x)
+{
+    const int64_t cig = g->c_in / g->groups, h = g->h, w = g->w, oh = g->oh, ow = g->ow;
+    const int64_t kh = g->kh, kw = g->kw, ph = g->ph, pw = g->pw, dh = g->dh, dw = g->dw;
+    for (int64_t ix0 = 0; ix0 < w; ix0 += 16) {
+        /* per tap column kj: the lanes whose output column exists, hoisted out of the rows */
+        __mmask16 m[16];
+        int ex[16];
+        const __mmask16 mx = first_bits(w - ix0);
+        for (int64_t kj = 0; kj < kw; kj++) {
+            m[kj] = cols_mask(ow, ix0 + pw - kj * dw, &ex[kj]) & mx;
+        }
+        for (int64_t c = 0; c < cig; c++) {
+            float *xc = x + (c0 + c) * h * w;
+            const float *cc = col + c * kh * kw * ld;
+            for (int64_t iy = 0; iy < h; iy++) {
+                __m512 acc = _mm512_setzero_ps();
+                for (int64_t ki = 0; ki < kh; ki++) {
+                    const int64_t oy = iy + ph - ki * dh;
+                    if (oy < 0 || oy >= oh) {
+                        continue;
+                    }
+                    const float *r = cc + ki * kw * ld + oy * ow;
+                    for (int64_t kj = 0; kj < kw; kj++) {
+                        acc = _mm512_add_ps(acc, load_cols(r + kj * ld, ix0 + pw - kj * dw,
+                                                           m[kj], ex[kj]));
+                    }
+                }
+                float *xr = xc + iy * w + ix0;
+                _mm512_mask_storeu_ps(xr, mx, _mm512_add_ps(_mm512_maskz_loadu_ps(mx, xr),
+                                                            acc));
+            }
+        }
+    }
+}
+
 #else
+
+void lam__col2im_s1_avx512(const lam_conv_geom *g, const float *col, int64_t ld, int64_t c0,
+                           float *x)
+{
+    (void)g;
+    (void)col;
+    (void)ld;
+    (void)c0;
+    (void)x;
+}
 
 void lam__im2col_sw1_avx512(const lam_conv_geom *g, const float *x, int64_t c0, float *col,
                             int64_t ld)

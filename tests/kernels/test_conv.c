@@ -110,12 +110,16 @@ static void test_im2col(const lam_conv_geom *g, bufs *B, const char *label, int 
 
         /* col2im onto a nonzero image: it must accumulate, and only into its group. */
         t_fill_case(B->col1, B->coln, ints, SEED, 40);
-        t_fill_case(B->dx1, img, ints, SEED, 41);
-        memcpy(B->dx2, B->dx1, (size_t)img * sizeof(float));
-        lam__col2im(g, B->col1, gr * cig, B->dx1);
+        t_fill_case(B->dx2, img, ints, SEED, 41);
+        memcpy(B->dx1, B->dx2, (size_t)img * sizeof(float));
         lam__col2im_ref(g, B->col1, gr * cig, B->dx2);
-        snprintf(what, sizeof what, "col2im %s group %lld", label, (long long)gr);
-        compare(what, B->dx1, B->dx2, img, ints, g->kh * g->kw);
+        for (int isa = LAM_ISA_SSE2; isa <= lam__best_isa(); isa++) {
+            t_fill_case(B->dx1, img, ints, SEED, 41);
+            lam__col2im_ld_isa(g, B->col1, g->oh * g->ow, gr * cig, B->dx1, isa);
+            snprintf(what, sizeof what, "col2im %s group %lld isa %d", label, (long long)gr,
+                     isa);
+            compare(what, B->dx1, B->dx2, img, ints, g->kh * g->kw);
+        }
     }
 }
 
