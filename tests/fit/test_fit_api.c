@@ -335,7 +335,7 @@ static void test_full_batch_gradient(void)
     int64_t p = lam_model_param_count(a);
     double *ga = malloc((size_t)p * 8), *gb = malloc((size_t)p * 8);
     float *w = malloc((size_t)p * 4), *gaf = malloc((size_t)p * 4), *gbf = malloc((size_t)p * 4);
-    double fa, fb;
+    double fa = 0.0, fb = 0.0;
     T_CHECK(lam__fit_mse(a, &ia, ga, &fa) == LAM_OK && lam__fit_mse(b, &ib, gb, &fb) == LAM_OK,
             "mse");
     T_CHECK(fabs(fa - fb) <= 1e-12 * fb, "loss by chunks %.17g vs whole %.17g", fa, fb);
