@@ -187,6 +187,32 @@ lam_status lam__fit_check_full_batch(lam_model *m, const lam_array *x, const lam
     return LAM_OK;
 }
 
+lam_status lam__fit_full_batch(lam_model *m, const lam_full_batch_method *method,
+                               const void *desc, const lam_array *x, const lam_array *y,
+                               lam_fit_report *rep)
+{
+    if (m == NULL) {
+        return LAM_ERR_ARG;
+    }
+    const double t0 = lam_time_now();
+    lam_fit_report local;
+    rep = rep != NULL ? rep : &local;
+    memset(rep, 0, sizeof *rep);
+    lam_status st = method->check(m, desc, x, y);
+    if (st != LAM_OK) {
+        return st;
+    }
+    lam_fit_io io;
+    st = lam__fit_io_init(m, x, y, m->max_batch, &io);
+    if (st != LAM_OK) {
+        return st;
+    }
+    st = method->run(m, desc, &io, t0, rep);
+    lam__fit_io_free(m, &io);
+    rep->seconds = lam_time_now() - t0;
+    return st;
+}
+
 void lam__params_get(lam_model *m, float *flat)
 {
     for (int i = 0; i < m->n_params; i++) {

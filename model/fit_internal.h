@@ -42,6 +42,19 @@ lam_status lam__fit_io_gather(lam_fit_io *io, int64_t first, int64_t n);
 lam_status lam__fit_check_full_batch(lam_model *m, const lam_array *x, const lam_array *y,
                                      const char *what);
 
+/* The frame every full-batch method (L-BFGS, Levenberg-Marquardt) shares: clear the report
+ * (a local one when rep is NULL), check the method's settings and the arrays, gather x and y
+ * through a lam_fit_io of the model's batch, run, free, and record the wall time. run gets
+ * the start time for its max_seconds limit. */
+typedef struct lam_full_batch_method {
+    lam_status (*check)(lam_model *m, const void *desc, const lam_array *x, const lam_array *y);
+    lam_status (*run)(lam_model *m, const void *desc, lam_fit_io *io, double t0,
+                      lam_fit_report *rep);
+} lam_full_batch_method;
+lam_status lam__fit_full_batch(lam_model *m, const lam_full_batch_method *method,
+                               const void *desc, const lam_array *x, const lam_array *y,
+                               lam_fit_report *rep);
+
 /* Copy every parameter (w) or gradient (g) into one flat vector, in lam_model_params order,
  * and back. */
 void lam__params_get(lam_model *m, float *flat);

@@ -323,9 +323,10 @@ static lam_status lb_run(lb_state *st, const lam_lbfgs_desc *dsc, double t0,
     return rc;
 }
 
-static lam_status lb_check(lam_model *m, const lam_lbfgs_desc *d, const lam_array *x,
+static lam_status lb_check(lam_model *m, const void *desc, const lam_array *x,
                            const lam_array *y)
 {
+    const lam_lbfgs_desc *d = desc;
     lam_ctx *ctx = m->ctx;
     if (d == NULL) {
         return lam__error(ctx, LAM_ERR_ARG, "lbfgs: desc is NULL");
@@ -345,29 +346,16 @@ static lam_status lb_check(lam_model *m, const lam_lbfgs_desc *d, const lam_arra
     return st;
 }
 
-lam_status lam_fit_lbfgs(lam_model *m, const lam_lbfgs_desc *d, const lam_array *x,
-                         const lam_array *y, lam_fit_report *rep)
+/* The history and work vectors, then the iterations (lam__fit_full_batch owns io). */
+static lam_status lb_alloc_run(lam_model *m, const void *desc, lam_fit_io *io, double t0,
+                               lam_fit_report *rep)
 {
-    if (m == NULL) {
-        return LAM_ERR_ARG;
-    }
-    const double t0 = lam_time_now();
-    lam_fit_report local;
-    rep = rep != NULL ? rep : &local;
-    memset(rep, 0, sizeof *rep);
-    lam_status rc = lb_check(m, d, x, y);
-    if (rc != LAM_OK) {
-        return rc;
-    }
-    lam_fit_io io;
-    rc = lam__fit_io_init(m, x, y, m->max_batch, &io);
-    if (rc != LAM_OK) {
-        return rc;
-    }
+    const lam_lbfgs_desc *d = desc;
+    lam_status rc;
     lb_state st;
     memset(&st, 0, sizeof st);
     st.m = m;
-    st.io = &io;
+    st.io = io;
     st.p = lam_model_param_count(m);
     st.hist = d->history;
     lam_ctx *ctx = m->ctx;
@@ -400,7 +388,12 @@ lam_status lam_fit_lbfgs(lam_model *m, const lam_lbfgs_desc *d, const lam_array 
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
         lam_free(ctx, ps[i]);
     }
-    lam__fit_io_free(m, &io);
-    rep->seconds = lam_time_now() - t0;
     return rc;
+}
+
+lam_status lam_fit_lbfgs(lam_model *m, const lam_lbfgs_desc *d, const lam_array *x,
+                         const lam_array *y, lam_fit_report *rep)
+{
+    static const lam_full_batch_method method = {lb_check, lb_alloc_run};
+    return lam__fit_full_batch(m, &method, d, x, y, rep);
 }

@@ -402,17 +402,12 @@ static lam_status lm_run(lam_model *m, const lam_lm_desc *d, lam_fit_io *io, lm_
 
 #endif
 
-lam_status lam_fit_lm(lam_model *m, const lam_lm_desc *d, const lam_array *x,
-                      const lam_array *y, lam_fit_report *rep)
+/* The method's settings and arrays, then (with LAPACKE) whether P^2 floats and LAPACK's int
+ * can hold the normal equations. */
+static lam_status lm_check_all(lam_model *m, const void *desc, const lam_array *x,
+                               const lam_array *y)
 {
-    if (m == NULL) {
-        return LAM_ERR_ARG;
-    }
-    const double t0 = lam_time_now();
-    lam_fit_report local;
-    rep = rep != NULL ? rep : &local;
-    memset(rep, 0, sizeof *rep);
-    lam_status st = lm_check(m, d, x, y);
+    lam_status st = lm_check(m, desc, x, y);
     if (st != LAM_OK) {
         return st;
     }
@@ -425,22 +420,37 @@ lam_status lam_fit_lm(lam_model *m, const lam_lm_desc *d, const lam_array *x,
                           "lm: %lld parameters (needs 1 .. LAPACK's int, and P^2 floats)",
                           (long long)p);
     }
-    lam_fit_io io;
-    st = lam__fit_io_init(m, x, y, m->max_batch, &io);
-    if (st != LAM_OK) {
-        return st;
-    }
-    lm_work w;
-    st = lm_alloc(m->ctx, p, io.out, &w);
-    if (st == LAM_OK) {
-        st = lm_run(m, d, &io, &w, t0, rep);
-        lm_free(m->ctx, &w);
-    }
-    lam__fit_io_free(m, &io);
-    rep->seconds = lam_time_now() - t0;
-    return st;
+    return LAM_OK;
 #else
     return lam__error(m->ctx, LAM_ERR_ARG, "lm: lamina was built without LAPACKE (meson "
                       "option lapacke); Levenberg-Marquardt needs its Cholesky solver");
 #endif
+}
+
+/* The work arrays, then the iterations (lam__fit_full_batch owns io). */
+static lam_status lm_alloc_run(lam_model *m, const void *desc, lam_fit_io *io, double t0,
+                               lam_fit_report *rep)
+{
+#if defined(LAM_HAVE_LAPACKE) && LAM_HAVE_LAPACKE
+    lm_work w;
+    lam_status st = lm_alloc(m->ctx, lam_model_param_count(m), io->out, &w);
+    if (st == LAM_OK) {
+        st = lm_run(m, desc, io, &w, t0, rep);
+        lm_free(m->ctx, &w);
+    }
+    return st;
+#else
+    (void)desc;
+    (void)io;
+    (void)t0;
+    (void)rep;
+    return lam__error(m->ctx, LAM_ERR_ARG, "lm: built without LAPACKE");
+#endif
+}
+
+lam_status lam_fit_lm(lam_model *m, const lam_lm_desc *d, const lam_array *x,
+                      const lam_array *y, lam_fit_report *rep)
+{
+    static const lam_full_batch_method method = {lm_check_all, lm_alloc_run};
+    return lam__fit_full_batch(m, &method, d, x, y, rep);
 }
