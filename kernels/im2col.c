@@ -18,25 +18,6 @@
 
 #include "kernels.h"
 
-/* Output positions o in [*lo, *hi) have o*s + off inside [0, in); off = k*dil - pad. */
-static void valid_range(int64_t out, int64_t in, int64_t s, int64_t off, int64_t *lo,
-                        int64_t *hi)
-{
-    int64_t l = off < 0 ? (-off + s - 1) / s : 0;
-    int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / s + 1;
-    if (l > out) {
-        l = out;
-    }
-    if (h > out) {
-        h = out;
-    }
-    if (h < l) {
-        h = l;
-    }
-    *lo = l;
-    *hi = h;
-}
-
 /* One im2col row when input and output rows have the same pitch (stride 1, OW == W: the
  * 'same' convolutions of most CNNs): the valid block is a single shifted copy. Entries that
  * wrap around from the neighbouring input row land exactly in the padding columns
@@ -89,11 +70,11 @@ void lam__im2col_ld_isa(const lam_conv_geom *g, const float *x, int64_t c0, floa
         for (int64_t ki = 0; ki < g->kh; ki++) {
             const int64_t offy = ki * g->dh - g->ph;
             int64_t ylo, yhi;
-            valid_range(oh, h, g->sh, offy, &ylo, &yhi);
+            lam__valid_range(oh, h, g->sh, offy, &ylo, &yhi);
             for (int64_t kj = 0; kj < g->kw; kj++) {
                 const int64_t offx = kj * g->dw - g->pw;
                 int64_t xlo, xhi;
-                valid_range(ow, w, sw, offx, &xlo, &xhi);
+                lam__valid_range(ow, w, sw, offx, &xlo, &xhi);
                 float *restrict dst = col + ((c * g->kh + ki) * g->kw + kj) * ld;
                 if (same_pitch && yhi > ylo && xhi > xlo) {
                     im2col_row_block(dst, xc + (ylo + offy) * w + xlo + offx, ow, p, ylo, yhi,
@@ -208,11 +189,11 @@ void lam__col2im_ld_isa(const lam_conv_geom *g, const float *col, int64_t ld, in
         for (int64_t ki = 0; ki < g->kh; ki++) {
             const int64_t offy = ki * g->dh - g->ph;
             int64_t ylo, yhi;
-            valid_range(oh, h, g->sh, offy, &ylo, &yhi);
+            lam__valid_range(oh, h, g->sh, offy, &ylo, &yhi);
             for (int64_t kj = 0; kj < g->kw; kj++) {
                 const int64_t offx = kj * g->dw - g->pw;
                 int64_t xlo, xhi;
-                valid_range(ow, w, sw, offx, &xlo, &xhi);
+                lam__valid_range(ow, w, sw, offx, &xlo, &xhi);
                 const float *src = col + ((c * g->kh + ki) * g->kw + kj) * ld;
                 const int64_t cnt = xhi - xlo;
                 if (cnt == 0) {

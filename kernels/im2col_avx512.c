@@ -1,7 +1,8 @@
 /*
- * im2col for stride-1 columns (SW == 1, any SH, padding and dilation) with AVX-512, chosen
- * at run time like the pooling planes (kernels/isa.c). Bitwise the same as lam__im2col_ld: it
- * only moves floats and writes zeros.
+ * im2col for stride-1 columns (SW == 1, any SH, padding and dilation) and col2im for stride 1
+ * with AVX-512, chosen at run time like the pooling planes (kernels/isa.c). im2col is bitwise
+ * the same as lam__im2col_ld (it only moves floats and writes zeros); col2im sums each
+ * pixel's taps in its own fixed order (see below).
  *
  * Why: on the seed CNN's first layer (C_in = 1, 28x28, 3x3) the portable loops cost as much
  * as a third of the layer's GEMMs, in memset/memcpy calls of one row each and scalar stores
@@ -31,17 +32,6 @@ static inline AVX512 __m512 load_cols(const float *row, int64_t ix, __mmask16 m,
     return expand ? _mm512_maskz_expandloadu_ps(m, row) : _mm512_maskz_loadu_ps(m, row + ix);
 }
 
-/* Output rows [*lo, *hi) whose image row oy*SH + offy lies inside the image. */
-static inline void valid_rows(const lam_conv_geom *g, int64_t offy, int64_t *lo, int64_t *hi)
-{
-    int64_t l = offy < 0 ? (-offy + g->sh - 1) / g->sh : 0;
-    int64_t u = g->h - 1 - offy < 0 ? 0 : (g->h - 1 - offy) / g->sh + 1;
-    l = l < g->oh ? l : g->oh;
-    u = u < g->oh ? u : g->oh;
-    *lo = l;
-    *hi = u > l ? u : l;
-}
-
 /* One col row (tap offsets offy, offx) for output columns [ox0, ox0 + 16): the lanes on
  * image columns read them, the rest of the row's lanes are zero. The geometry is copied to
  * locals and the rows are split into zero / copy / zero runs: a masked store may alias
@@ -55,7 +45,7 @@ static inline AVX512 void tap_segment(const lam_conv_geom *g, const float *xc, i
     const __mmask16 mv = cols_mask(g->w, ox0 + offx, &ex) & mo;
     const __m512 zero = _mm512_setzero_ps();
     int64_t lo, hi;
-    valid_rows(g, offy, &lo, &hi);
+    lam__valid_range(oh, g->h, g->sh, offy, &lo, &hi);
     float *d = dst + ox0;
     for (int64_t oy = 0; oy < lo; oy++) {
         _mm512_mask_storeu_ps(d + oy * ow, mo, zero);

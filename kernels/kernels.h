@@ -88,6 +88,26 @@ enum { LAM_ISA_AUTO = 0, LAM_ISA_SCALAR = 1, LAM_ISA_SSE2 = 2, LAM_ISA_AVX512 = 
 /* kernels/isa.c: the best instruction set on this CPU (no state kept). */
 int lam__best_isa(void);
 
+/* Output positions o in [*lo, *hi) have o*s + off inside [0, in); off = k*dil - pad (the
+ * rows and columns of im2col/col2im that read the image rather than padding). */
+static inline void lam__valid_range(int64_t out, int64_t in, int64_t s, int64_t off,
+                                    int64_t *lo, int64_t *hi)
+{
+    int64_t l = off < 0 ? (-off + s - 1) / s : 0;
+    int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / s + 1;
+    if (l > out) {
+        l = out;
+    }
+    if (h > out) {
+        h = out;
+    }
+    if (h < l) {
+        h = l;
+    }
+    *lo = l;
+    *hi = h;
+}
+
 /* im2col for ONE image of ONE group:
  * col(C_in/groups * KH * KW, OH * OW) from x(C_in, H, W) starting at channel c0.
  * Zero where the window falls on padding. */
