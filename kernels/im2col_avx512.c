@@ -16,20 +16,24 @@
 
 #include "avx512.h"
 
-/* Lanes [lo, hi) of a 16-float window starting at image column ix of a row of width w: the
- * columns inside the row. Sets *expand when the window starts left of the row. */
-static inline AVX512 __mmask16 cols_mask(int64_t w, int64_t ix, int *expand)
+/* A 16-float window starting at image column ix of a row of width w: returns the lanes on
+ * columns inside the row, one run [lo, hi). *expand is set when the window starts left of
+ * the row (then an expand-load puts column 0 in lane lo), and *at is where a plain masked
+ * load starts: ix, or 0 when the run is empty or expanded, so that no pointer outside the
+ * row is ever formed (the loads touch only the mask's lanes). */
+static inline AVX512 __mmask16 cols_mask(int64_t w, int64_t ix, int *expand, int64_t *at)
 {
     const int64_t lo = ix < 0 ? -ix : 0;
-    *expand = lo > 0;
-    return (__mmask16)(first_bits(w - ix) & ~first_bits(lo));
+    const __mmask16 m = (__mmask16)(first_bits(w - ix) & ~first_bits(lo));
+    *expand = lo > 0 && m != 0;
+    *at = m != 0 && lo == 0 ? ix : 0;
+    return m;
 }
 
-/* The window itself: lanes outside the row read as zero, and no pointer is formed before
- * the row (an expand-load puts column 0 in lane -ix; the mask is one run of lanes). */
-static inline AVX512 __m512 load_cols(const float *row, int64_t ix, __mmask16 m, int expand)
+/* The window of cols_mask: lanes outside the row read as zero. */
+static inline AVX512 __m512 load_cols(const float *row, int64_t at, __mmask16 m, int expand)
 {
-    return expand ? _mm512_maskz_expandloadu_ps(m, row) : _mm512_maskz_loadu_ps(m, row + ix);
+    return expand ? _mm512_maskz_expandloadu_ps(m, row) : _mm512_maskz_loadu_ps(m, row + at);
 }
 
 /* One col row (tap offsets offy, offx) for output columns [ox0, ox0 + 16): the lanes on
@@ -39,10 +43,11 @@ static inline AVX512 __m512 load_cols(const float *row, int64_t ix, __mmask16 m,
 static inline AVX512 void tap_segment(const lam_conv_geom *g, const float *xc, int64_t offy,
                                       int64_t offx, int64_t ox0, float *dst)
 {
-    const int64_t ow = g->ow, oh = g->oh, step = g->sh * g->w;
+    const int64_t ow = g->ow, oh = g->oh;
     const __mmask16 mo = first_bits(ow - ox0);
     int ex;
-    const __mmask16 mv = cols_mask(g->w, ox0 + offx, &ex) & mo;
+    int64_t at;
+    const __mmask16 mv = cols_mask(g->w, ox0 + offx, &ex, &at) & mo;
     const __m512 zero = _mm512_setzero_ps();
     int64_t lo, hi;
     lam__valid_range(oh, g->h, g->sh, offy, &lo, &hi);
@@ -50,9 +55,12 @@ static inline AVX512 void tap_segment(const lam_conv_geom *g, const float *xc, i
     for (int64_t oy = 0; oy < lo; oy++) {
         _mm512_mask_storeu_ps(d + oy * ow, mo, zero);
     }
-    const float *row = xc + (lo * g->sh + offy) * g->w;
-    for (int64_t oy = lo; oy < hi; oy++, row += step) {
-        _mm512_mask_storeu_ps(d + oy * ow, mo, load_cols(row, ox0 + offx, mv, ex));
+    if (hi > lo) {
+        const int64_t step = g->sh * g->w;
+        const float *row = xc + (lo * g->sh + offy) * g->w; /* inside the image */
+        for (int64_t oy = lo; oy < hi; oy++, row += step) {
+            _mm512_mask_storeu_ps(d + oy * ow, mo, load_cols(row, at, mv, ex));
+        }
     }
     for (int64_t oy = hi; oy < oh; oy++) {
         _mm512_mask_storeu_ps(d + oy * ow, mo, zero);
@@ -92,9 +100,10 @@ AVX512 void lam__col2im_s1_avx512(const lam_conv_geom *g, const float *col, int6
         /* per tap column kj: the lanes whose output column exists, hoisted out of the rows */
         __mmask16 m[16];
         int ex[16];
+        int64_t at[16];
         const __mmask16 mx = first_bits(w - ix0);
         for (int64_t kj = 0; kj < kw; kj++) {
-            m[kj] = cols_mask(ow, ix0 + pw - kj * dw, &ex[kj]) & mx;
+            m[kj] = cols_mask(ow, ix0 + pw - kj * dw, &ex[kj], &at[kj]) & mx;
         }
         for (int64_t c = 0; c < cig; c++) {
             float *xc = x + (c0 + c) * h * w;
@@ -108,8 +117,8 @@ AVX512 void lam__col2im_s1_avx512(const lam_conv_geom *g, const float *col, int6
                     }
                     const float *r = cc + ki * kw * ld + oy * ow;
                     for (int64_t kj = 0; kj < kw; kj++) {
-                        acc = _mm512_add_ps(acc, load_cols(r + kj * ld, ix0 + pw - kj * dw,
-                                                           m[kj], ex[kj]));
+                        acc = _mm512_add_ps(acc, load_cols(r + kj * ld, at[kj], m[kj],
+                                                           ex[kj]));
                     }
                 }
                 float *xr = xc + iy * w + ix0;
