@@ -34,6 +34,16 @@ void t_fill_case(float *x, int64_t n, int ints, uint64_t seed, uint64_t stream)
     }
 }
 
+void t_fill_pass(const t_pass_data *d, int ints, uint64_t seed, uint64_t first)
+{
+    t_fill_case(d->x, d->xn, ints, seed, first);
+    t_fill_case(d->w, d->wn, ints, seed, first + 1);
+    t_fill_case(d->b, d->bn, ints, seed, first + 2);
+    t_fill_case(d->dy, d->yn, ints, seed, first + 3);
+    t_fill_case(d->dw, d->wn, ints, seed, first + 4);
+    t_fill_case(d->db, d->bn, ints, seed, first + 5);
+}
+
 static void *alloc_zeroed(int64_t n, size_t size)
 {
     void *p = calloc((size_t)(n > 0 ? n : 1), size);

@@ -20,6 +20,14 @@ void t_fill_int(float *x, int64_t n, int lo, int hi, uint64_t seed, uint64_t str
 /* The kernel suites' two kinds of data: integers in [-2, 2] (ints != 0; products and sums
  * stay exact in float, so any summation order agrees bitwise) or uniform in [-1, 1). */
 void t_fill_case(float *x, int64_t n, int ints, uint64_t seed, uint64_t stream);
+/* The inputs of a layer-pass test, each with t_fill_case from its own stream: x (xn), w and
+ * the weight-gradient accumulator dw (wn), b and db (bn), dy (yn), from streams first,
+ * first + 1 (w), + 2 (b), + 3 (dy), + 4 (dw), + 5 (db). */
+typedef struct t_pass_data {
+    float *x, *w, *b, *dy, *dw, *db;
+    int64_t xn, wn, bn, yn;
+} t_pass_data;
+void t_fill_pass(const t_pass_data *d, int ints, uint64_t seed, uint64_t first);
 
 /* Zeroed arrays of max(n, 1) elements; print FAIL and exit 1 when out of memory. */
 float *t_alloc_floats(int64_t n);

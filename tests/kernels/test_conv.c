@@ -223,13 +223,9 @@ static void test_table(void)
         }
         bufs B;
         bufs_alloc(&B, &g, ws_n);
+        const t_pass_data pd = {B.x, B.w, B.b, B.dy, B.dw0, B.db0, B.xn, B.wn, g.c_out, B.yn};
         for (int ints = 0; ints <= 1; ints++) {
-            t_fill_case(B.x, B.xn, ints, SEED, 1);
-            t_fill_case(B.w, B.wn, ints, SEED, 2);
-            t_fill_case(B.b, g.c_out, ints, SEED, 3);
-            t_fill_case(B.dy, B.yn, ints, SEED, 4);
-            t_fill_case(B.dw0, B.wn, ints, SEED, 5);
-            t_fill_case(B.db0, g.c_out, ints, SEED, 6);
+            t_fill_pass(&pd, ints, SEED, 1);
             test_im2col(&g, &B, label, ints);
             test_passes(&g, &B, label, ints);
         }

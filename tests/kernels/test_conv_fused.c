@@ -198,24 +198,15 @@ static void run_geometry(const t_conv_shape *s, int idx)
                          st ? "batched" : "chunked");
                 bufs B;
                 bufs_alloc(&B, &g, &f);
+                const t_pass_data pd = {B.x, B.w, B.b, B.dy, B.dw0, B.db0, B.xn, B.wn, g.c_out, B.yn};
                 /* uniform inputs for the chunked strategy only: the batched one is checked
                  * exactly on integers, and its GEMMs round like the chunked ones */
                 for (int ints = 1; ints >= (st ? 1 : 0); ints--) {
-                    t_fill_case(B.x, B.xn, ints, SEED, 1);
-                    t_fill_case(B.w, B.wn, ints, SEED, 2);
-                    t_fill_case(B.b, g.c_out, ints, SEED, 3);
-                    t_fill_case(B.dy, B.yn, ints, SEED, 4);
-                    t_fill_case(B.dw0, B.wn, ints, SEED, 5);
-                    t_fill_case(B.db0, g.c_out, ints, SEED, 6);
+                    t_fill_pass(&pd, ints, SEED, 1);
                     fast_and_ref(&g, &f, &B, label, ints);
                 }
                 /* uniform data: on integers any summation order is exact */
-                t_fill_case(B.x, B.xn, 0, SEED, 1);
-                t_fill_case(B.w, B.wn, 0, SEED, 2);
-                t_fill_case(B.b, g.c_out, 0, SEED, 3);
-                t_fill_case(B.dy, B.yn, 0, SEED, 4);
-                t_fill_case(B.dw0, B.wn, 0, SEED, 5);
-                t_fill_case(B.db0, g.c_out, 0, SEED, 6);
+                t_fill_pass(&pd, 0, SEED, 1);
                 threads(&g, &f, &B, label);
                 bufs_free(&B);
             }

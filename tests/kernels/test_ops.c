@@ -371,12 +371,8 @@ static void linear_case(int64_t n, int64_t in, int64_t out, int ints)
     float *dx1 = t_alloc_floats(n * in), *dx2 = t_alloc_floats(n * in);
     float *dw1 = t_alloc_floats(out * in), *dw2 = t_alloc_floats(out * in);
     float *db1 = t_alloc_floats(out), *db2 = t_alloc_floats(out);
-    t_fill_case(x, n * in, ints, SEED, 31);
-    t_fill_case(w, out * in, ints, SEED, 32);
-    t_fill_case(b, out, ints, SEED, 33);
-    t_fill_case(dy, n * out, ints, SEED, 34);
-    t_fill_case(dw1, out * in, ints, SEED, 35);
-    t_fill_case(db1, out, ints, SEED, 36);
+    t_fill_pass(&(t_pass_data){x, w, b, dy, dw1, db1, n * in, out * in, out, n * out}, ints, SEED,
+                31);
     memcpy(dw2, dw1, (size_t)(out * in) * sizeof(float));
     memcpy(db2, db1, (size_t)out * sizeof(float));
     const char *kind = ints ? "int" : "uniform";
@@ -422,12 +418,8 @@ static void linear_fused_case(int64_t n, int64_t in, int64_t out, lam_act act, i
     float *dx1 = t_alloc_floats(n * in), *dx2 = t_alloc_floats(n * in);
     float *dw0 = t_alloc_floats(out * in), *dw1 = t_alloc_floats(out * in), *dw2 = t_alloc_floats(out * in);
     float *db0 = t_alloc_floats(out), *db1 = t_alloc_floats(out), *db2 = t_alloc_floats(out);
-    t_fill_case(x, n * in, ints, SEED, 41);
-    t_fill_case(w, out * in, ints, SEED, 42);
-    t_fill_case(b, out, ints, SEED, 43);
-    t_fill_case(dy, n * out, ints, SEED, 44);
-    t_fill_case(dw0, out * in, ints, SEED, 45);
-    t_fill_case(db0, out, ints, SEED, 46);
+    t_fill_pass(&(t_pass_data){x, w, b, dy, dw0, db0, n * in, out * in, out, n * out}, ints, SEED,
+                41);
     const char *kind = ints ? "int" : "uniform";
     snprintf(what, sizeof what, "linear fused %s act %d n%lld in%lld out%lld", kind, (int)act,
              (long long)n, (long long)in, (long long)out);
