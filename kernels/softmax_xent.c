@@ -13,6 +13,10 @@
 
 #include "kernels.h"
 
+/* e^(x_j - m) of a row's first EXP_KEEP logits is kept from the sum for the gradient:
+ * exp was most of the loss's time (two per logit; 34 us of a 3.5 ms MLP step at batch 256). */
+#define EXP_KEEP 64
+
 lam_status lam__softmax_xent(int64_t n, int64_t k, const float *logits, const int32_t *labels,
                              float smoothing, double *loss, float *dlogits, float *probs)
 {
@@ -31,7 +35,7 @@ lam_status lam__softmax_xent(int64_t n, int64_t k, const float *logits, const in
         }
     }
     const double s = smoothing, off = s / (double)k, inv_n = 1.0 / (double)n;
-    double total = 0.0;
+    double total = 0.0, kept[EXP_KEEP];
     for (int64_t i = 0; i < n; i++) {
         const float *x = logits + i * k;
         const int64_t y = labels[i];
@@ -43,7 +47,11 @@ lam_status lam__softmax_xent(int64_t n, int64_t k, const float *logits, const in
         double sum = 0.0, gap = 0.0;
         for (int64_t j = 0; j < k; j++) {
             const double d = (double)m - (double)x[j];
-            sum += exp(-d);
+            const double e = exp(-d);
+            if (j < EXP_KEEP) {
+                kept[j] = e;
+            }
+            sum += e;
             gap += d;
         }
         const double log_s = log(sum);
@@ -53,7 +61,8 @@ lam_status lam__softmax_xent(int64_t n, int64_t k, const float *logits, const in
         }
         const double inv_sum = 1.0 / sum;
         for (int64_t j = 0; j < k; j++) {
-            const double p = exp((double)x[j] - (double)m) * inv_sum;
+            /* -d == x_j - m exactly (negation is exact), so a kept e is the same bits */
+            const double p = (j < EXP_KEEP ? kept[j] : exp((double)x[j] - (double)m)) * inv_sum;
             const double q = (j == y ? 1.0 - s : 0.0) + off;
             if (probs != NULL) {
                 probs[i * k + j] = (float)p;

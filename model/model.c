@@ -10,7 +10,12 @@
  * In-place layers: relu, leaky relu (slope >= 0), dropout and flatten write their output over
  * their input when that input is a buffer of ours (not the caller's x) and the layer before
  * does not need its own output in backward. This halves the activation traffic of conv+relu
- * when fusion does not apply. */
+ * when fusion does not apply.
+ *
+ * Leading views: flatten layers at the start of the model read the caller's x, which is
+ * const, so they cannot run in place; instead their output *is* x (no buffer, no copy). For
+ * `flatten linear ...` the copy was 60 us of a 3.5 ms MLP step at batch 256. A layer right
+ * after them is never in place, since that would write over the caller's x. */
 #include "model_internal.h"
 #include "param_blocks.h"
 
@@ -40,7 +45,7 @@ static int needs_own_output(const lam_model *m, int end)
 static int can_run_in_place(const lam_model *m, int i)
 {
     const lam_layer_desc *d = &m->layers[i]->desc;
-    if (i == 0 || m->span[i] != 1) {
+    if (i <= m->lead_views || m->span[i] != 1) {
         return 0;
     }
     if (d->kind == LAM_LAYER_FLATTEN) {
@@ -166,7 +171,12 @@ static lam_status plan_buffers(lam_model *m)
         offs[i] = SIZE_MAX; /* not materialised: folded into a group */
         m->in_place[i] = 0;
     }
-    for (int i = 0; i < m->n_layers; i += m->span[i]) {
+    m->lead_views = 0;
+    while (m->lead_views < m->n_layers && m->span[m->lead_views] == 1 &&
+           m->layers[m->lead_views]->desc.kind == LAM_LAYER_FLATTEN) {
+        m->lead_views++;
+    }
+    for (int i = m->lead_views; i < m->n_layers; i += m->span[i]) {
         const int end = i + m->span[i] - 1;
         const lam_layer *l = m->layers[end];
         m->in_place[i] = can_run_in_place(m, i);
@@ -370,12 +380,17 @@ lam_status lam_model_forward(lam_model *m, const float *x, int64_t n, int train,
     }
     m->have_dout = 0;
     m->trained = 0;
+    m->x = x;
     const float *in = x;
     for (int i = 0; i < m->n_layers; i += m->span[i]) {
         const int end = i + m->span[i] - 1;
         lam_layer *l = m->layers[i];
         for (int j = i; j <= end; j++) {
             m->layers[j]->step = m->step;
+        }
+        if (i < m->lead_views) {
+            l->last_train_n = train ? n : 0;
+            continue; /* its output is x */
         }
         lam_status st = m->span[i] == 1 ? l->ops->forward(l, in, m->acts[end], n, train)
                                         : lam__layer_forward_fused(l, in, m->acts[end], n, train);
@@ -387,11 +402,10 @@ lam_status lam_model_forward(lam_model *m, const float *x, int64_t n, int train,
         }
         in = m->acts[end];
     }
-    m->x = x;
     m->n = n;
     m->trained = train != 0;
     if (out != NULL) {
-        *out = m->acts[m->n_layers - 1];
+        *out = lam__model_output(m, m->n_layers - 1);
     }
     return LAM_OK;
 }
@@ -405,7 +419,7 @@ lam_status lam_model_loss(lam_model *m, const lam_loss_desc *d, const int32_t *l
     if (m->n == 0) {
         return lam__error(m->ctx, LAM_ERR_STATE, "model: loss before any forward");
     }
-    const float *y = m->acts[m->n_layers - 1];
+    const float *y = lam__model_output(m, m->n_layers - 1);
     int64_t k = out_numel(m);
     lam_status st = lam_loss_eval(m->ctx, d, m->n, k, y, labels, targets, loss, m->grad[0]);
     if (st != LAM_OK) {
@@ -443,7 +457,7 @@ lam_status lam_model_backward(lam_model *m)
     for (int end = m->n_layers - 1; end >= m->first_trained;) {
         const int i = head_of(m, end);
         lam_layer *l = m->layers[i];
-        const float *in = i > 0 ? m->acts[i - 1] : m->x;
+        const float *in = i > 0 ? lam__model_output(m, i - 1) : m->x;
         float *dx = NULL;
         if (i > m->first_trained) {
             dx = m->in_place[i] ? dy : (dy == m->grad[0] ? m->grad[1] : m->grad[0]);

@@ -26,6 +26,8 @@ struct lam_model {
     int *span;               /* layers computed by layer i's call: 1 alone, 2-3 when the model
                               * folded relu/max-pool into it, 0 when folded into an earlier
                               * one (its acts[] entry is then NULL) */
+    int lead_views;          /* leading flatten layers: their output is the caller's x itself,
+                              * never copied (acts[] NULL); see lam__model_output */
     float *grad[2];          /* ping-pong gradient buffers, each the largest activation */
     lam_param *params;
     int n_params;
@@ -41,5 +43,12 @@ struct lam_model {
     int64_t step;
     lam_arena arena;
 };
+
+/* Output of layer i in the latest forward: the caller's x for a leading view, else acts[i]
+ * (NULL for a layer folded into a group). */
+static inline const float *lam__model_output(const lam_model *m, int i)
+{
+    return i < m->lead_views ? m->x : m->acts[i];
+}
 
 #endif

@@ -69,7 +69,7 @@ static int first_bad_layer(const lam_model *m)
 static int first_bad_output(const lam_model *m, int64_t n)
 {
     for (int i = 0; i < m->n_layers; i++) {
-        const float *a = m->acts[i];
+        const float *a = lam__model_output(m, i);
         if (a == NULL) {
             continue; /* folded into the group that ends at a later layer */
         }

@@ -5,6 +5,9 @@
  * input gradient: for `flatten linear:5` the backward is the weight-gradient GEMM alone. The
  * expected multiply-add counts are written out from the layer shapes, so computing a dropped
  * input gradient again (or skipping a needed one) changes the count and fails.
+ *
+ * The forward's side of the same promise: flatten layers at the start of a model are views
+ * of the caller's x (no copy), and the layer after them never runs in place over that x.
  */
 #include <stdint.h>
 #include <string.h>
@@ -124,6 +127,48 @@ static void check_same_gradient(lam_ctx *ctx)
     lam_model_destroy(b);
 }
 
+/* A model's leading flatten is x itself; `flatten relu linear` leaves x alone (relu would run
+ * in place over a buffer of ours, never over the caller's) and computes what `relu linear`
+ * computes on the flattened input. */
+static void check_leading_view(lam_ctx *ctx)
+{
+    const int64_t img[3] = {1, 4, 4}, flat[1] = {16}, n = 4;
+    float x[4 * 16], keep[4 * 16];
+    t_fill_uniform(x, 64, -1.0f, 1.0f, 17, 0);
+    memcpy(keep, x, sizeof x);
+    lam_model *v = build(ctx, "flatten", 3, img, n);
+    const float *out = NULL;
+    if (v != NULL) {
+        T_CHECK(lam_model_forward(v, x, n, 0, &out) == LAM_OK, "flatten: forward");
+        T_CHECK(out == x, "flatten: the output is a copy, not the caller's x");
+        lam_model_destroy(v);
+    }
+    lam_model *a = build(ctx, "flatten relu linear:out", 3, img, n);
+    lam_model *b = build(ctx, "relu linear:out", 1, flat, n);
+    if (a == NULL || b == NULL) {
+        lam_model_destroy(a);
+        lam_model_destroy(b);
+        return;
+    }
+    lam_param *pa = NULL, *pb = NULL;
+    int na = 0, nb = 0;
+    lam_model_params(a, &pa, &na);
+    lam_model_params(b, &pb, &nb);
+    for (int i = 0; i < na && i < nb; i++) {
+        memcpy(pb[i].w, pa[i].w, (size_t)pa[i].n * sizeof(float));
+    }
+    backward_macs(a, x, n);
+    t_equal("x after flatten relu", x, keep, 64);
+    const float *ya = NULL, *yb = NULL;
+    T_CHECK(lam_model_forward(a, x, n, 0, &ya) == LAM_OK, "forward a");
+    T_CHECK(lam_model_forward(b, x, n, 0, &yb) == LAM_OK, "forward b");
+    if (ya != NULL && yb != NULL) {
+        t_equal("flatten relu linear vs relu linear", ya, yb, n * 3);
+    }
+    lam_model_destroy(a);
+    lam_model_destroy(b);
+}
+
 int main(void)
 {
     lam_ctx *ctx = NULL;
@@ -149,6 +194,7 @@ int main(void)
     /* no parameters at all: nothing to compute */
     check_count(ctx, "flatten relu", 3, img, 0);
     check_same_gradient(ctx);
+    check_leading_view(ctx);
     check_train_flops(ctx, "flatten linear:5,bias=0", 3, img);
     check_train_flops(ctx, "relu linear:5,bias=0 linear:out,bias=0", 1, flat);
     check_train_flops(ctx, "linear:5,bias=0 linear:7,bias=0 linear:out,bias=0", 1, flat);
