@@ -338,13 +338,13 @@ static void fwd_batched(pass *ps, int nt)
     for (ps->s0 = 0; ps->s0 < g->n; ps->s0 += pp->group) {
         const int64_t gn = g->n - ps->s0 < pp->group ? g->n - ps->s0 : pp->group;
         for (ps->gr = 0; ps->gr < g->groups; ps->gr++) {
-            const lam_phase ph = {item_im2col, gn, 0};
+            const lam_phase ph = {item_im2col, gn, 1};
             lam__run_phases(nt, ps, &ph, 1);
             (void)lam__sgemm(0, 0, pp->cog, gn * p, pp->k + ps->aug, 1.0f,
                              ps->wm + ps->gr * pp->cog * ps->lda, ps->lda, col, ld, 0.0f,
                              scr + ps->gr * pp->cog * ld, ld);
         }
-        const lam_phase ph = {item_epilogue, gn, 0};
+        const lam_phase ph = {item_epilogue, gn, 1};
         lam__run_phases(nt, ps, &ph, 1);
     }
 }
@@ -536,12 +536,12 @@ static void bwd_batched(pass *ps, int nt)
     }
     for (ps->s0 = 0; ps->s0 < g->n; ps->s0 += pp->group) {
         const int64_t gn = g->n - ps->s0 < pp->group ? g->n - ps->s0 : pp->group;
-        const lam_phase pro = {item_prologue, gn, 0};
+        const lam_phase pro = {item_prologue, gn, 1};
         lam__run_phases(nt, ps, &pro, 1);
         for (ps->gr = 0; ps->gr < g->groups; ps->gr++) {
             const float *src = scr + ps->gr * cog * ld;
             if (ps->want_dw) {
-                const lam_phase im = {item_im2col, gn, 0};
+                const lam_phase im = {item_im2col, gn, 1};
                 lam__run_phases(nt, ps, &im, 1);
                 /* one GEMM chain over the batch: K = images * P, in batch order */
                 (void)lam__sgemm(0, 1, cog, k + ps->aug, gn * p, 1.0f, src, ld, col, ld,
@@ -551,7 +551,7 @@ static void bwd_batched(pass *ps, int nt)
             if (ps->dx != NULL) {
                 (void)lam__sgemm(1, 0, k, gn * p, cog, 1.0f, ps->w + ps->gr * cog * k, k, src,
                                  ld, 0.0f, col, ld);
-                const lam_phase c2 = {item_col2im, gn, 0};
+                const lam_phase c2 = {item_col2im, gn, 1};
                 lam__run_phases(nt, ps, &c2, 1);
             }
         }
@@ -584,7 +584,7 @@ void lam__conv2d_fused_bwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
     const int64_t red = ps.want_dw ? pp.parts * g->c_out * pp.ka : 0;
     const int serial_reduce = red < REDUCE_PARALLEL;
     const lam_phase ph[2] = {{item_bwd_chunk, pp.parts, 1},
-                             {item_reduce, ps.want_dw && !serial_reduce ? g->c_out : 0, 0}};
+                             {item_reduce, ps.want_dw && !serial_reduce ? g->c_out : 0, 1}};
     lam__run_phases((int)pp.lanes, &ps, ph, 2);
     if (ps.want_dw && serial_reduce) {
         reduce_rows(&pp, ws, ps.aug, dw, db, 0, g->c_out);

@@ -31,7 +31,9 @@ typedef void (*lam_item_fn)(const void *arg, int64_t item, int lane);
 typedef struct lam_phase {
     lam_item_fn fn;
     int64_t n;        /* items */
-    int dynamic;      /* schedule(dynamic, 1): for uneven or many items */
+    int dynamic;      /* schedule(dynamic, 1): for uneven items or a busy machine; else
+                       * static, which gives a thread the same items in two phases of the
+                       * same length (what it wrote in the first is still in its cache) */
 } lam_phase;
 /* Run the phases in order in one parallel region of `threads` threads (a barrier after each
  * phase); one thread runs plain loops without any OpenMP call (kernels/par.c). */

@@ -131,7 +131,7 @@ void lam__linear_fused_fwd(int64_t n, int64_t in, int64_t out, lam_act act, cons
 {
     lin_pass lp = {n, in, out, act, x, w, b, NULL, y, NULL, NULL, NULL, NULL, 0, 0};
     lp.nbo = col_blocks(out);
-    const lam_phase ph = {item_fwd, lp.nbo, 0};
+    const lam_phase ph = {item_fwd, lp.nbo, 1};
     lam__run_phases(pass_threads(n, in, out, nt), &lp, &ph, 1);
 }
 

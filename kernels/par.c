@@ -54,10 +54,17 @@ void lam__run_phases(int threads, const void *arg, const lam_phase *ph, int nph)
             if (n == 0) {
                 continue; /* every thread skips it alike: no barrier for nothing */
             }
-            if (k == last) {
+            if (k == last && ph[k].dynamic) {
                 /* the end of the region is the barrier: the loop's own would be a second */
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1) nowait
+#endif
+                for (int64_t i = 0; i < n; i++) {
+                    fn(arg, i, lane);
+                }
+            } else if (k == last) {
+#ifdef _OPENMP
+#pragma omp for schedule(static) nowait
 #endif
                 for (int64_t i = 0; i < n; i++) {
                     fn(arg, i, lane);

@@ -349,7 +349,7 @@ static void planes(plane_op op, const lam_pool_geom *g, const float *in, float *
 {
     /* the ISA is asked once per call, not per plane */
     const planes_pass ps = {op, g, in, out, am_in, am_out, lam__best_isa()};
-    const lam_phase ph = {item_plane, g->n * g->c, 0};
+    const lam_phase ph = {item_plane, g->n * g->c, 1};
     lam__run_phases(g->n * g->c > 1 ? nt : 1, &ps, &ph, 1);
 }
 

@@ -94,7 +94,7 @@ static lam_status dropout_forward(lam_layer *l, const float *x, float *y, int64_
     }
     const dropout_pass ps = {x, y, l->ws, p, 1.0f / (1.0f - p), lam_ctx_seed(l->ctx),
                              (l->stream << 40) ^ (uint64_t)l->step, count};
-    const lam_phase ph = {item_dropout, (count + DROPOUT_BLOCK - 1) / DROPOUT_BLOCK, 0};
+    const lam_phase ph = {item_dropout, (count + DROPOUT_BLOCK - 1) / DROPOUT_BLOCK, 1};
     lam__run_phases(count > DROPOUT_PARALLEL_MIN ? lam_ctx_threads(l->ctx) : 1, &ps, &ph, 1);
     return LAM_OK;
 }

@@ -87,7 +87,7 @@ static void run_channels(const bn_pass *ps, lam_item_fn fn)
 {
     int64_t c, hw;
     plane_dims(ps->l, &c, &hw);
-    const lam_phase ph = {fn, c, 0};
+    const lam_phase ph = {fn, c, 1};
     lam__run_phases(lam_ctx_threads(ps->l->ctx), ps, &ph, 1);
 }
 

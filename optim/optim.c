@@ -17,6 +17,7 @@
  * the result is bitwise the same for any thread count. */
 #include "core_internal.h"
 #include "lamina/optim.h"
+#include "optim_internal.h"
 #include "param_blocks.h"
 
 #include <math.h>
@@ -461,40 +462,99 @@ static void update_block(const void *varg, int lo, int64_t off, int64_t n)
     }
 }
 
-lam_status lam_optim_step(lam_optim *opt, double lr)
+/* The per-step scalars of lr, or LAM_ERR_ARG for a bad lr. */
+static lam_status step_scalars_of(const lam_optim *opt, double lr, step_scalars *c)
 {
-    if (opt == NULL) {
-        return LAM_ERR_ARG;
-    }
     if (!isfinite(lr) || lr < 0.0) {
         return lam__error(opt->ctx, LAM_ERR_ARG, "optim_step: lr = %g, must be finite and >= 0",
                           lr);
     }
     const lam_optim_desc *d = &opt->desc;
     const double t = (double)(opt->t + 1);
-    step_scalars c;
-    memset(&c, 0, sizeof c);
-    c.lr_neg = (float)-lr;
-    c.mom = (float)d->momentum;
-    c.one_minus_damp = (float)(1.0 - d->dampening);
-    c.b1 = (float)d->beta1;
-    c.omb1 = (float)(1.0 - d->beta1);
-    c.b2 = (float)d->beta2;
-    c.omb2 = (float)(1.0 - d->beta2);
-    c.eps = (float)d->eps;
-    c.alpha = (float)d->alpha;
-    c.oma = (float)(1.0 - d->alpha);
+    memset(c, 0, sizeof *c);
+    c->lr_neg = (float)-lr;
+    c->mom = (float)d->momentum;
+    c->one_minus_damp = (float)(1.0 - d->dampening);
+    c->b1 = (float)d->beta1;
+    c->omb1 = (float)(1.0 - d->beta1);
+    c->b2 = (float)d->beta2;
+    c->omb2 = (float)(1.0 - d->beta2);
+    c->eps = (float)d->eps;
+    c->alpha = (float)d->alpha;
+    c->oma = (float)(1.0 - d->alpha);
     if (d->kind == LAM_OPTIM_ADAM || d->kind == LAM_OPTIM_ADAMW) {
         double bc1 = 1.0 - pow(d->beta1, t);
         double bc2 = 1.0 - pow(d->beta2, t);
-        c.step_size_neg = (float)-(lr / bc1);
-        c.bc2_sqrt = (float)sqrt(bc2);
-        c.decay = (float)(1.0 - lr * d->decoupled_weight_decay);
+        c->step_size_neg = (float)-(lr / bc1);
+        c->bc2_sqrt = (float)sqrt(bc2);
+        c->decay = (float)(1.0 - lr * d->decoupled_weight_decay);
+    }
+    return LAM_OK;
+}
+
+lam_status lam_optim_step(lam_optim *opt, double lr)
+{
+    if (opt == NULL) {
+        return LAM_ERR_ARG;
+    }
+    step_scalars c;
+    lam_status st = step_scalars_of(opt, lr, &c);
+    if (st != LAM_OK) {
+        return st;
     }
     const step_arg arg = {opt, &c};
     lam__param_blocks(opt->ctx, opt->params, opt->n_params, update_block, &arg);
     opt->t++;
     return LAM_OK;
+}
+
+typedef struct guarded_arg {
+    step_arg step;
+    const atomic_int *stop;
+} guarded_arg;
+
+static void update_unless_stopped(const void *varg, int lo, int64_t off, int64_t n)
+{
+    const guarded_arg *a = varg;
+    /* the barrier after the check pass orders this load after every check's store */
+    if (!atomic_load_explicit(a->stop, memory_order_relaxed)) {
+        update_block(&a->step, lo, off, n);
+    }
+}
+
+lam_status lam__optim_step_guarded(lam_optim *opt, double lr, lam_param_block_fn check,
+                                   const void *check_arg, const atomic_int *stop)
+{
+    if (opt == NULL || check == NULL || stop == NULL) {
+        return LAM_ERR_ARG;
+    }
+    step_scalars c;
+    lam_status st = step_scalars_of(opt, lr, &c);
+    if (st != LAM_OK) {
+        return st;
+    }
+    const guarded_arg arg = {{opt, &c}, stop};
+    lam__param_blocks2(opt->ctx, opt->params, opt->n_params, check, check_arg,
+                       update_unless_stopped, &arg);
+    if (atomic_load(stop)) {
+        return LAM_ERR_NUMERIC; /* nothing was updated; the caller says why */
+    }
+    opt->t++;
+    return LAM_OK;
+}
+
+int lam__optim_covers(const lam_optim *opt, const lam_param *params, int n)
+{
+    if (opt == NULL || opt->n_params != n) {
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        if (opt->params[i].w != params[i].w || opt->params[i].g != params[i].g ||
+            opt->params[i].n != params[i].n) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* -------------------------------------------------------- state and accessors */

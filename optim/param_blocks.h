@@ -18,4 +18,9 @@ typedef void (*lam_param_block_fn)(const void *arg, int param, int64_t off, int6
 void lam__param_blocks(lam_ctx *ctx, const lam_param *params, int n, lam_param_block_fn fn,
                        const void *arg);
 
+/* fn1 on every block, then fn2 on every block, in one parallel region with a barrier between
+ * (one fork/join for both), each thread taking the same blocks in both passes. */
+void lam__param_blocks2(lam_ctx *ctx, const lam_param *params, int n, lam_param_block_fn fn1,
+                        const void *arg1, lam_param_block_fn fn2, const void *arg2);
+
 #endif

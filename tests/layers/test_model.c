@@ -184,11 +184,17 @@ static void test_in_place_matches_layers(lam_ctx *ctx)
  * while the loss stays finite is refused with the layer named, and no weight moves. The
  * first linear layer's weights are zero (so its output is just its bias, 1), the inputs are
  * near FLT_MAX: its weight gradient sum_n dy1 * x overflows, nothing before it does. */
-static void test_nonfinite_gradient_guard(lam_ctx *ctx)
+static void nonfinite_gradient_guard(int threads)
 {
     const int64_t n = 8; /* build()'s max_batch */
+    lam_ctx_config cfg;
+    lam_ctx_config_init(&cfg);
+    cfg.n_threads = threads;
+    lam_ctx *ctx = NULL;
     lam_model *m = NULL;
-    if (!T_CHECK(build(ctx, "mlp", 3, 1, 28, 28, &m) == LAM_OK, "mlp")) {
+    if (!T_CHECK(lam_ctx_create(&cfg, &ctx) == LAM_OK, "context") ||
+        !T_CHECK(build(ctx, "mlp", 3, 1, 28, 28, &m) == LAM_OK, "mlp")) {
+        lam_ctx_destroy(ctx);
         return;
     }
     lam_param *p = NULL;
@@ -203,31 +209,60 @@ static void test_nonfinite_gradient_guard(lam_ctx *ctx)
             p[k].w[i] *= 100.0f;
         }
     }
+    int64_t total = 0;
+    for (int k = 0; k < np; k++) {
+        total += p[k].n;
+    }
     float *x = malloc((size_t)(n * 784) * sizeof(float));
-    float *before = malloc((size_t)p[2].n * sizeof(float));
+    float *before = malloc((size_t)total * sizeof(float));
     lam_optim *opt = NULL;
     lam_optim_desc d;
     lam_optim_desc_init(&d, LAM_OPTIM_SGD);
+    d.momentum = 0.9; /* state that a partial update would change too */
     if (x != NULL && before != NULL &&
         T_CHECK(lam_optim_create(ctx, &d, p, np, &opt) == LAM_OK, "optimizer")) {
         for (int64_t i = 0; i < n * 784; i++) {
             x[i] = 3.0e38f;
         }
         int32_t labels[8] = {0, 1, 2, 3, 4, 5, 6, 7}; /* not all the argmax: dy != 0 */
-        memcpy(before, p[2].w, (size_t)p[2].n * sizeof(float));
+        for (int k = 0, o = 0; k < np; o += (int)p[k].n, k++) {
+            memcpy(before + o, p[k].w, (size_t)p[k].n * sizeof(float));
+        }
         const lam_loss_desc loss = {LAM_LOSS_SOFTMAX_XENT, 0.0f, 1.0f};
         lam_status st = lam_model_train_step(m, opt, &loss, x, labels, NULL, n, 0.1, 0.0, NULL,
                                              NULL);
         const char *msg = lam_ctx_errmsg(ctx);
         T_CHECK(st == LAM_ERR_NUMERIC && strstr(msg, "non-finite gradient in layer 1 (linear#1)"),
-                "overflowing gradient: status %s, message \"%s\"", lam_strerror(st), msg);
-        T_CHECK(memcmp(before, p[2].w, (size_t)p[2].n * sizeof(float)) == 0,
-                "second linear layer's weights unchanged after the refused step");
+                "%d threads, overflowing gradient: status %s, message \"%s\"", threads,
+                lam_strerror(st), msg);
+        /* every weight (the later layers' gradients are finite), the state and the count */
+        for (int k = 0, o = 0; k < np; o += (int)p[k].n, k++) {
+            T_CHECK(memcmp(before + o, p[k].w, (size_t)p[k].n * sizeof(float)) == 0,
+                    "%d threads: %s changed by the refused step", threads, p[k].name);
+            float *v = NULL;
+            int64_t len = 0, moved = 0;
+            lam_status sg = lam_optim_state_get(opt, k, NULL, &v, &len);
+            for (int64_t i = 0; sg == LAM_OK && i < len; i++) {
+                moved += v[i] != 0.0f;
+            }
+            T_CHECK(sg == LAM_OK && len == p[k].n && moved == 0, "%d threads: momentum of %s: "
+                    "%lld values changed by the refused step", threads, p[k].name,
+                    (long long)moved);
+        }
+        T_CHECK(lam_optim_get_step(opt) == 0, "%d threads: optimizer step %lld after a refused "
+                "step", threads, (long long)lam_optim_get_step(opt));
     }
     lam_optim_destroy(opt);
     free(x);
     free(before);
     lam_model_destroy(m);
+    lam_ctx_destroy(ctx);
+}
+
+static void test_nonfinite_gradient_guard(void)
+{
+    nonfinite_gradient_guard(1);
+    nonfinite_gradient_guard(2);
 }
 
 /* Dropout over 150,000 values (the size at which its forward runs in blocks on the
@@ -284,7 +319,7 @@ int main(void)
     test_layer_errors(ctx);
     test_inference(ctx);
     test_in_place_matches_layers(ctx);
-    test_nonfinite_gradient_guard(ctx);
+    test_nonfinite_gradient_guard();
     test_dropout_threads();
     lam_ctx_destroy(ctx);
     return t_exit("model");
