@@ -320,8 +320,10 @@ static void test_fit_is_the_loop(void)
     fit_data_free(&d);
 }
 
-/* The full-batch gradient: same for chunks of 7 and of 40 (up to float rounding of the
- * chunk sums), and equal to central differences of the double loss. */
+/* The full-batch gradient: same for chunks of 7 and of 40 (up to float rounding: the
+ * predictions themselves may differ in the last bits, since BLAS kernels may round a 7-row
+ * product differently from a 40-row one, as OpenBLAS's Haswell kernels do), and equal to
+ * central differences of the double loss. */
 static void test_full_batch_gradient(void)
 {
     fit_data d;
@@ -338,7 +340,8 @@ static void test_full_batch_gradient(void)
     double fa = 0.0, fb = 0.0;
     T_CHECK(lam__fit_mse(a, &ia, ga, &fa) == LAM_OK && lam__fit_mse(b, &ib, gb, &fb) == LAM_OK,
             "mse");
-    T_CHECK(fabs(fa - fb) <= 1e-12 * fb, "loss by chunks %.17g vs whole %.17g", fa, fb);
+    /* a lost or doubled chunk moves the loss by ~1/6 here; rounding by ~1e-8 */
+    T_CHECK(fabs(fa - fb) <= 1e-6 * fb, "loss by chunks %.17g vs whole %.17g", fa, fb);
     for (int64_t i = 0; i < p; i++) {
         gaf[i] = (float)ga[i];
         gbf[i] = (float)gb[i];
