@@ -1,7 +1,8 @@
 /*
  * Timing helpers and the header of lamina-bench: CPU, compiler and flags, the OpenBLAS core,
- * config and threading build, thread settings, and the sgemm peak measured at start (the
- * ceiling every "% of peak" column is relative to).
+ * config and threading build, thread settings, and the sgemm peak measured at start (with
+ * the one measured again at the end, the higher of the two is the ceiling every "% of peak"
+ * column is relative to).
  */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MADV_HUGEPAGE */
 
