@@ -55,7 +55,9 @@ void lam__linear_bwd(int64_t n, int64_t in, int64_t out, const float *x, const f
  * does not guarantee: with OPENBLAS_CORETYPE=Haswell, OpenBLAS 0.3.21's threaded sgemm
  * differs in the last bits from its single-threaded one on every seed-CNN shape.
  *
- *   forward    y(:, c0:c1) = act(x W(c0:c1, :)^T + b(c0:c1))      blocks over `out`
+ *   forward    y(:, c0:c1) = act(x W(c0:c1, :)^T + b(c0:c1))      blocks over `out`, or,
+ *              y(r0:r1, :) = act(x(r0:r1, :) W^T + b)              for an output too narrow
+ *                                                                  to split, over rows
  *   backward   dy *= [y > 0] (relu; in place), then
  *              dx(:, c0:c1) = dy W(:, c0:c1)                       blocks over `in`
  *              dW(:, c0:c1) += dy^T x(:, c0:c1)                    blocks over `in`
@@ -77,7 +79,8 @@ typedef struct lin_pass {
     lam_act act;
     const float *x, *w, *b, *y;
     float *yo, *dy, *dx, *dw, *db;
-    int64_t nbo, nbi;  /* blocks over out (forward) and over in (backward) */
+    int64_t nbo, nbr;  /* forward: blocks over out, and over rows when out has one block */
+    int64_t nbi;       /* backward: blocks over in */
 } lin_pass;
 
 /* At most 4 blocks of at least 32 columns: a power of two so 2 or 4 threads share them
@@ -100,27 +103,29 @@ static void col_range(int64_t cols, int64_t nb, int64_t blk, int64_t *c0, int64_
     *c1 = *c0 + width < cols ? *c0 + width : cols;
 }
 
+/* Block blk of the forward: columns (blk % nbo) of rows (blk / nbo). */
 static void item_fwd(const void *arg, int64_t blk, int lane)
 {
     const lin_pass *lp = arg;
     (void)lane;
-    int64_t c0, c1;
-    col_range(lp->out, lp->nbo, blk, &c0, &c1);
-    if (c1 <= c0) {
+    int64_t c0, c1, r0, r1;
+    col_range(lp->out, lp->nbo, blk % lp->nbo, &c0, &c1);
+    col_range(lp->n, lp->nbr, blk / lp->nbo, &r0, &r1);
+    if (c1 <= c0 || r1 <= r0) {
         return;
     }
-    float *y = lp->yo + c0;
+    float *y = lp->yo + r0 * lp->out + c0;
     if (lp->b != NULL) {
-        for (int64_t i = 0; i < lp->n; i++) {
+        for (int64_t i = 0; i < r1 - r0; i++) {
             for (int64_t j = c0; j < c1; j++) {
                 y[i * lp->out + j - c0] = lp->b[j];
             }
         }
     }
-    (void)lam__sgemm(0, 1, lp->n, c1 - c0, lp->in, 1.0f, lp->x, lp->in, lp->w + c0 * lp->in,
-                     lp->in, lp->b != NULL ? 1.0f : 0.0f, y, lp->out);
+    (void)lam__sgemm(0, 1, r1 - r0, c1 - c0, lp->in, 1.0f, lp->x + r0 * lp->in, lp->in,
+                     lp->w + c0 * lp->in, lp->in, lp->b != NULL ? 1.0f : 0.0f, y, lp->out);
     if (lp->act != LAM_ACT_NONE) {
-        for (int64_t i = 0; i < lp->n; i++) {
+        for (int64_t i = 0; i < r1 - r0; i++) {
             lam__act_fwd(lp->act, 0.0f, c1 - c0, y + i * lp->out, y + i * lp->out);
         }
     }
@@ -129,9 +134,12 @@ static void item_fwd(const void *arg, int64_t blk, int lane)
 void lam__linear_fused_fwd(int64_t n, int64_t in, int64_t out, lam_act act, const float *x,
                            const float *w, const float *b, float *y, int nt)
 {
-    lin_pass lp = {n, in, out, act, x, w, b, NULL, y, NULL, NULL, NULL, NULL, 0, 0};
+    lin_pass lp = {n, in, out, act, x, w, b, NULL, y, NULL, NULL, NULL, NULL, 0, 0, 0};
     lp.nbo = col_blocks(out);
-    const lam_phase ph = {item_fwd, lp.nbo, 1};
+    /* a 10-wide classifier would otherwise be one block: one thread working, one waiting
+     * (27 us of the MLP's step at batch 256). Rows share the weights instead of the input. */
+    lp.nbr = lp.nbo == 1 ? col_blocks(n) : 1;
+    const lam_phase ph = {item_fwd, lp.nbo * lp.nbr, 1};
     lam__run_phases(pass_threads(n, in, out, nt), &lp, &ph, 1);
 }
 
@@ -177,7 +185,7 @@ void lam__linear_fused_bwd(int64_t n, int64_t in, int64_t out, lam_act act, cons
                            const float *w, const float *y, float *dy, float *dx, float *dw,
                            float *db, int nt)
 {
-    lin_pass lp = {n, in, out, act, x, w, NULL, y, NULL, dy, dx, dw, db, 0, 0};
+    lin_pass lp = {n, in, out, act, x, w, NULL, y, NULL, dy, dx, dw, db, 0, 0, 0};
     lp.nbi = col_blocks(in);
     const int64_t items = (dx != NULL ? lp.nbi : 0) + (dw != NULL ? lp.nbi : 0) + (db != NULL);
     /* the relu mask first, on this thread: one pass over dy (n x out) is cheaper than the
