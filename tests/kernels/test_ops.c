@@ -467,9 +467,9 @@ static void test_linear(void)
         linear_case(sizes[i][0], sizes[i][1], sizes[i][2], 1);
     }
     /* widths across the column-block rule: 1, 2 and 4 blocks, ragged last blocks; narrow
-     * outputs whose forward splits rows instead (4 blocks, and 2 ragged ones) */
+     * outputs whose forward splits rows instead (4 blocks on threads, 2 ragged ones) */
     const int64_t fused[][3] = {{64, 3136, 120}, {64, 120, 84}, {30, 84, 10}, {3, 1, 1},
-                                {9, 300, 70}, {17, 1000, 129}, {256, 96, 10}, {100, 50, 7}};
+                                {9, 300, 70}, {17, 1000, 129}, {512, 128, 10}, {100, 50, 7}};
     for (size_t i = 0; i < sizeof fused / sizeof fused[0]; i++) {
         for (int ints = 0; ints <= 1; ints++) {
             linear_fused_case(fused[i][0], fused[i][1], fused[i][2], LAM_ACT_NONE, ints);

@@ -5,6 +5,8 @@
  *    blocks and the fused linear + relu layers;
  *  - a small CNN + MLP with a conv + relu block without pool, a conv + pool block without
  *    relu, an unfused relu-less conv and dropout, at batch 20;
+ *  - the mlp at batch 128: a leading flatten that is a view of x, and linear passes large
+ *    enough to run in parallel, the 10-wide classifier's forward split over rows;
  * each under both conv strategies:
  *  - chunked (the OpenMP OpenBLAS): the host's OpenMP thread count follows the context's, as
  *    `lamina --threads` sets it, so with 1 thread the BLAS calls lamina makes outside any
@@ -157,6 +159,7 @@ int main(void)
         lam_conv_strategy st = s ? LAM_CONV_BATCHED : LAM_CONV_CHUNKED;
         compare_threads("seed-cnn", fmnist, 30, st);
         compare_threads(mixed, small, 20, st);
+        compare_threads("mlp", fmnist, 128, st);
     }
     return t_exit("determinism");
 }
