@@ -197,7 +197,8 @@ LAM_API lam_status lam_model_buffers(lam_model *m, lam_param **bufs, int *count)
 
 /**
  * Forward n samples of x (n, in_shape) (1 <= n <= max_batch). *out receives the output
- * (n, out_shape), owned by the model and valid until the next forward.
+ * (n, out_shape), owned by the model and valid until the next forward (for a model made of
+ * flatten layers only, the output is x itself: leading flattens are views, not copies).
  * x is read, never written, and must stay unchanged until backward.
  */
 LAM_API lam_status lam_model_forward(lam_model *m, const float *x, int64_t n, int train,
