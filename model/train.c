@@ -120,27 +120,26 @@ lam_status lam_model_train_step(lam_model *m, lam_optim *opt, const lam_loss_des
     if (st != LAM_OK) {
         return st;
     }
+    int bad = -1; /* the first layer with a non-finite gradient, once one was seen */
     if (clip_norm == 0.0 && lam__optim_covers(opt, m->params, m->n_params)) {
         /* the check and the update in one region; the check's blocks are the update's */
-        atomic_int bad = 0;
-        const finite_arg arg = {m, &bad};
-        st = lam__optim_step_guarded(opt, lr, finite_block, &arg, &bad);
+        atomic_int stop = 0;
+        const finite_arg arg = {m, &stop};
+        st = lam__optim_step_guarded(opt, lr, finite_block, &arg, &stop);
+        bad = st == LAM_ERR_NUMERIC ? first_bad_layer(m) : -1;
     } else {
-        st = first_bad_layer(m) >= 0 ? LAM_ERR_NUMERIC : LAM_OK;
-        if (st == LAM_OK && clip_norm > 0.0) {
+        bad = first_bad_layer(m);
+        if (bad < 0 && clip_norm > 0.0) {
             double norm;
             st = lam_clip_grad_norm(m->ctx, m->params, m->n_params, clip_norm, &norm);
         }
-        if (st == LAM_OK) {
+        if (bad < 0 && st == LAM_OK) {
             st = lam_optim_step(opt, lr);
         }
     }
-    if (st == LAM_ERR_NUMERIC) {
-        const int bad = first_bad_layer(m);
-        if (bad >= 0) {
-            return lam__error(m->ctx, LAM_ERR_NUMERIC, "step %lld: non-finite gradient in layer "
-                              "%d (%s)", (long long)m->step, bad, m->layers[bad]->name);
-        }
+    if (bad >= 0) {
+        return lam__error(m->ctx, LAM_ERR_NUMERIC, "step %lld: non-finite gradient in layer %d "
+                          "(%s)", (long long)m->step, bad, m->layers[bad]->name);
     }
     if (st != LAM_OK) {
         return st;
