@@ -1,7 +1,7 @@
 /*
  * Kernel section: every fast kernel lam__X against its naive twin lam__X_ref (same
- * signature), on GEMM squares, the seed network's GEMM shapes, linear layers and
- * max-pooling; convolutions (plain and fused) are in bench_conv.c.
+ * signature), on GEMM squares, the seed network's GEMM shapes, linear layers, max-pooling
+ * and batch norm; convolutions (plain and fused) are in bench_conv.c.
  *
  * Per case: verify fast vs naive once (max |fast - ref| / max |ref|), then 2 warm-up runs
  * and R timed runs of the fast kernel, then the naive one. The naive twins run at about
@@ -485,6 +485,128 @@ static void bench_pool(bench_run *r, const bench_opts *o, int64_t batch)
     }
 }
 
+/* ------------------------------------------------------------- batch norm */
+
+/* Training forward and backward of batch norm on ResNet-20's activations. Memory-bound, so
+ * the "FLOPs" of a row are the bytes the pass must move at least (forward: read x, write y,
+ * 8 B per value; backward: read x and dy, write dx, 12 B), and its GFLOP/s column is GB/s. */
+typedef struct bn_self {
+    int bwd;
+    int64_t n, c, hw;
+    int nt;
+    float *x, *dy, *gamma, *beta, *mean, *invstd, *var, *ws;
+    float *y, *y_ref, *g, *g_ref; /* g: dgamma | dbeta */
+} bn_self;
+
+static void bn_run(bn_self *s, int ref)
+{
+    float *o = ref ? s->y_ref : s->y, *g = ref ? s->g_ref : s->g;
+    if (!s->bwd) {
+        float *m = g, *is = g + s->c, *v = g + 2 * s->c;
+        (ref ? lam__bn_fwd_train_ref : lam__bn_fwd_train)(s->n, s->c, s->hw, s->x, s->gamma,
+                                                          s->beta, 1e-5f, m, is, v, o, s->ws,
+                                                          s->nt);
+    } else {
+        /* both twins use the saved statistics of one fast forward */
+        (ref ? lam__bn_bwd_ref : lam__bn_bwd)(s->n, s->c, s->hw, s->x, s->dy, s->gamma, s->mean,
+                                              s->invstd, g, g + s->c, o, s->ws, s->nt);
+    }
+}
+
+static void bn_fast(void *p)
+{
+    bn_run(p, 0);
+}
+
+static void bn_ref(void *p)
+{
+    bn_run(p, 1);
+}
+
+static void bn_prepare(void *p)
+{
+    bn_self *s = p;
+    memset(s->g, 0, (size_t)(3 * s->c) * sizeof(float));
+    memset(s->g_ref, 0, (size_t)(3 * s->c) * sizeof(float));
+}
+
+static double bn_err(void *p)
+{
+    bn_self *s = p;
+    double e = bench_rel_err(s->y, s->y_ref, s->n * s->c * s->hw);
+    /* mean, invstd, var (forward) or dgamma, dbeta (backward), each on its own scale */
+    for (int k = 0; k < (s->bwd ? 2 : 3); k++) {
+        e = fmax(e, bench_rel_err(s->g + k * s->c, s->g_ref + k * s->c, s->c));
+    }
+    return e;
+}
+
+static void bn_set_batch(void *p, int64_t n)
+{
+    bn_self *s = p;
+    s->n = n;
+}
+
+static void bench_bn(bench_run *r, const bench_opts *o, int64_t batch)
+{
+    static const kcase kc = {bn_fast, bn_ref, bn_prepare, bn_err, NULL, bn_set_batch};
+    static const struct { const char *name; int64_t c, hw; int quick; } cases[] = {
+        {"resnet20-stage1", 16, 1024, 1},
+        {"resnet20-stage2", 32, 256, 0},
+        {"resnet20-stage3", 64, 64, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (o->quick && !cases[i].quick) {
+            continue;
+        }
+        const int64_t c = cases[i].c, hw = cases[i].hw, total = batch * c * hw;
+        bn_self s;
+        memset(&s, 0, sizeof s);
+        s.n = batch;
+        s.c = c;
+        s.hw = hw;
+        s.nt = r->env.threads;
+        s.x = bench_floats(total);
+        s.dy = bench_floats(total);
+        s.y = bench_floats(total);
+        s.y_ref = bench_floats(total);
+        s.gamma = bench_floats(c);
+        s.beta = bench_floats(c);
+        s.mean = bench_floats(c);
+        s.invstd = bench_floats(c);
+        s.var = bench_floats(c);
+        s.g = bench_floats(3 * c);
+        s.g_ref = bench_floats(3 * c);
+        s.ws = bench_floats(lam__bn_workspace(batch, c, hw, s.nt));
+        bench_fill(s.x, total, 51);
+        bench_fill(s.dy, total, 52);
+        bench_fill(s.gamma, c, 53);
+        bench_fill(s.beta, c, 54);
+        lam__bn_fwd_train(batch, c, hw, s.x, s.gamma, s.beta, 1e-5f, s.mean, s.invstd, s.var,
+                          s.y, s.ws, s.nt);
+        for (int bwd = 0; bwd <= 1; bwd++) {
+            const char *op = bwd ? "bn_bwd" : "bn_fwd_train";
+            if (!bench_want(o, op)) {
+                continue;
+            }
+            char shape[72];
+            snprintf(shape, sizeof shape, "%s n%lld c%lld hw%lld (GB/s)", cases[i].name,
+                     (long long)batch, (long long)c, (long long)hw);
+            s.bwd = bwd;
+            s.n = batch;
+            if (bench_row(r, op, shape, (bwd ? 12.0 : 8.0) * (double)total, &kc, &s, batch, o) !=
+                0) {
+                break;
+            }
+        }
+        float *all[] = {s.x, s.dy, s.y, s.y_ref, s.gamma, s.beta, s.mean, s.invstd, s.var,
+                        s.g, s.g_ref, s.ws};
+        for (size_t j = 0; j < sizeof all / sizeof all[0]; j++) {
+            free(all[j]);
+        }
+    }
+}
+
 int bench_kernels(bench_run *r, const bench_opts *o)
 {
     bench_set_threads(r->env.threads);
@@ -507,6 +629,9 @@ int bench_kernels(bench_run *r, const bench_opts *o)
     }
     if (bench_want(o, "maxpool_fwd") || bench_want(o, "maxpool_bwd")) {
         bench_pool(r, o, 64);
+    }
+    if (bench_want(o, "bn_fwd_train") || bench_want(o, "bn_bwd")) {
+        bench_bn(r, o, 64);
     }
     int bad = 0;
     for (int i = 0; i < r->n_kern; i++) {

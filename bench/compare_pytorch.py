@@ -46,6 +46,8 @@ DEFAULT_CONFIGS = [
     ("seed-cnn", "1x28x28", 64, 2, {"best": 1.3, "shipped": 4.0}),
     ("seed-cnn", "3x32x32", 64, None, {"best": 1.2}),
     ("mlp", "1x28x28", 256, None, {"best": 1.2}),
+    ("resnet20", "1x28x28", 64, 2, {"best": 1.3}),
+    ("resnet20", "3x32x32", 64, 2, {"best": 1.3}),
 ]
 
 
@@ -63,6 +65,11 @@ def build_net(torch, name, shape):
     if name == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, 512), nn.ReLU(),
                              nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+    if name == "resnet20":
+        # the one definition, shared with the ResNet-20 golden fixture and training script
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from torch_resnet import resnet20
+        return resnet20(in_channels=c, num_classes=10)
     raise ValueError("unknown network " + name)
 
 

@@ -50,7 +50,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         {"--threshold", ARG_REAL, &threshold, "PCT", "regression threshold of --compare (10)"},
         {"--op", ARG_STR, &o->op, "NAME",
          "only ops whose name contains NAME (gemm, conv, im2col, col2im,\n"
-         "                             linear, maxpool, train, share)"},
+         "                             linear, maxpool, bn, train, share)"},
         {"--reps", ARG_INT, &reps, "N", "timed runs per kernel and steps per config (20)"},
         {"--threads", ARG_INT, &threads, "T", "largest thread count (OpenMP's default)"},
         {"--rounds", ARG_INT, &rounds, "N",

@@ -10,8 +10,11 @@
 #define LAM_ALIGN 64
 
 struct lam_ctx {
-    lam_ctx_config cfg;      /* alloc/free always non-NULL after create */
+    lam_ctx_desc cfg;        /* alloc/free always non-NULL after create */
     int n_threads;           /* resolved, >= 1 */
+    int gemm_strategy;       /* 0: by the BLAS build (lam__gemm_outside); 1: GEMMs outside
+                              * lamina's regions (conv "batched", linear "blas"); 2: inside
+                              * ("chunked", "split"). Only tests set it, before building. */
     char errmsg[LAM_ERRMSG_MAX];
 };
 
@@ -28,9 +31,15 @@ lam_status lam__verror(lam_ctx *ctx, lam_status st, const char *fmt, va_list ap)
 void lam__clear_error(lam_ctx *ctx);
 void lam__log(lam_ctx *ctx, int level, const char *fmt, ...) LAM_PRINTF(3, 4);
 
+/* 1 when the n reserved words of a descriptor are all zero (see lamina/core.h). */
+int lam__reserved_zero(const uint64_t *words, int n);
+
 /* Overflow-checked size arithmetic: return 0 and set *out, or return 1 on overflow. */
 int lam__mul_i64(int64_t a, int64_t b, int64_t *out);
 int lam__add_i64(int64_t a, int64_t b, int64_t *out);
+
+/* 1 when x[0..n) holds no NaN or Inf. */
+int lam__all_finite(const float *x, int64_t n);
 
 /* Allocate n floats, zero-filled, checked; message names `what` on failure. */
 float *lam__alloc_floats(lam_ctx *ctx, int64_t n, const char *what);
@@ -61,5 +70,19 @@ void lam__permute(uint64_t seed, uint64_t stream, int64_t n, int64_t *perm);
  * dataset splits, kept apart from each other and from the small stream numbers layers use. */
 #define LAM__STREAM_SHUFFLE 0x5348554600000000ull /* "SHUF" */
 #define LAM__STREAM_SPLIT 0x53504c4954000000ull   /* "SPLIT" */
+
+/* Parallel phases (core/par.c): the one way lamina's loops use OpenMP. */
+/* Work item `item` of a phase; `lane` (< threads) picks per-thread scratch only. */
+typedef void (*lam_item_fn)(const void *arg, int64_t item, int lane);
+typedef struct lam_phase {
+    lam_item_fn fn;
+    int64_t n;        /* items */
+    int dynamic;      /* schedule(dynamic, 1): for uneven items or a busy machine; else
+                       * static, which gives a thread the same items in two phases of the
+                       * same length (what it wrote in the first is still in its cache) */
+} lam_phase;
+/* Run the phases in order in one parallel region of `threads` threads (a barrier after each
+ * phase); one thread runs plain loops without any OpenMP call (core/par.c). */
+void lam__run_phases(int threads, const void *arg, const lam_phase *ph, int nph);
 
 #endif

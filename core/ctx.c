@@ -25,28 +25,56 @@ static void libc_free(void *user, void *p)
     free(p);
 }
 
-void lam_ctx_config_init(lam_ctx_config *cfg)
+void lam_ctx_desc_init(lam_ctx_desc *d)
 {
-    if (cfg == NULL) {
+    if (d == NULL) {
         return;
     }
-    memset(cfg, 0, sizeof *cfg);
-    cfg->kernels = LAM_KERNELS_FAST;
+    memset(d, 0, sizeof *d);
+    d->kernels = LAM_KERNELS_FAST;
 }
 
-lam_status lam_ctx_create(const lam_ctx_config *cfg, lam_ctx **out)
+void lam_ctx_config_init(lam_ctx_config *cfg)
 {
-    lam_ctx_config c;
+    lam_ctx_desc_init(cfg);
+}
+
+const char *lam_version(void)
+{
+    return LAM_VERSION;
+}
+
+int lam_version_number(void)
+{
+    return LAM_VERSION_MAJOR * 10000 + LAM_VERSION_MINOR * 100 + LAM_VERSION_PATCH;
+}
+
+/* Whether every reserved word of a descriptor is zero: a program built against a newer
+ * header that sets a field this library does not know must fail, not be ignored. */
+int lam__reserved_zero(const uint64_t *words, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (words[i] != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+lam_status lam_ctx_create(const lam_ctx_desc *desc, lam_ctx **out)
+{
+    lam_ctx_desc c;
     if (out == NULL) {
         return LAM_ERR_ARG;
     }
-    if (cfg != NULL) {
-        c = *cfg;
+    if (desc != NULL) {
+        c = *desc;
     } else {
-        lam_ctx_config_init(&c);
+        lam_ctx_desc_init(&c);
     }
     if (c.n_threads < 0 || (c.alloc == NULL) != (c.free == NULL) ||
-        (c.kernels != LAM_KERNELS_FAST && c.kernels != LAM_KERNELS_REF)) {
+        (c.kernels != LAM_KERNELS_FAST && c.kernels != LAM_KERNELS_REF) ||
+        !lam__reserved_zero(c.reserved, 8)) {
         return LAM_ERR_ARG;
     }
     if (c.alloc == NULL) {

@@ -25,6 +25,28 @@ int lam__add_i64(int64_t a, int64_t b, int64_t *out)
     return 0;
 }
 
+/* Whether x[0..n) is free of NaN and Inf: one multiply-add per element poisons a sum. Eight
+ * independent sums so the loop vectorises without reassociation (one running sum was a
+ * 4-cycle dependency chain per element: 0.4 ms per seed-CNN step). */
+int lam__all_finite(const float *x, int64_t n)
+{
+    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int j = 0; j < 8; j++) {
+            acc[j] += x[i + j] * 0.0f;
+        }
+    }
+    for (; i < n; i++) {
+        acc[0] += x[i] * 0.0f;
+    }
+    float all = 0.0f;
+    for (int j = 0; j < 8; j++) {
+        all += acc[j];
+    }
+    return all == 0.0f;
+}
+
 lam_status lam_shape_numel(int ndim, const int64_t *shape, int64_t *out)
 {
     if (shape == NULL || out == NULL || ndim < 1 || ndim > LAM_MAX_DIM) {

@@ -72,7 +72,7 @@ static int team_size(int nt, int64_t chunks)
     return (int64_t)nt < chunks ? nt : (int)chunks;
 }
 
-static const lam_conv_fusion plain = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED};
+static const lam_conv_fusion plain = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0};
 
 /* Everything a pass needs, derived once per call. */
 typedef struct plan {
@@ -82,6 +82,7 @@ typedef struct plan {
     int isa;                    /* resolved LAM_ISA_* of im2col, col2im and the pool */
     int batched;
     int pointwise;              /* col == x: no im2col (chunked only) */
+    int dx_acc;                 /* dx += instead of dx = */
     int64_t cig, cog, k, ka;    /* ka = K + 1: room for the bias row */
     int64_t p, ohw;             /* conv output plane, block output plane */
     int64_t xs, ys;             /* per-image floats of x and of the block output */
@@ -104,6 +105,7 @@ static void plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion *f
     pp->isa = lam__best_isa();
     pp->batched = f->strategy == LAM_CONV_BATCHED;
     pp->pointwise = !pp->batched && is_pointwise(g);
+    pp->dx_acc = f->dx_acc;
     pp->cig = g->c_in / g->groups;
     pp->cog = g->c_out / g->groups;
     pp->k = k_of(g);
@@ -433,11 +435,13 @@ static void bwd_image(const plan *pp, const float *xi, const float *w, const flo
         /* col == dx: write the GEMM straight into it. */
         for (int64_t gr = 0; gr < g->groups; gr++) {
             (void)lam__sgemm(1, 0, cig, p, cog, 1.0f, w + gr * cog * k, k, src + gr * cog * p,
-                             p, 0.0f, dxi + gr * cig * p, p);
+                             p, pp->dx_acc ? 1.0f : 0.0f, dxi + gr * cig * p, p);
         }
         return;
     }
-    memset(dxi, 0, (size_t)pp->xs * sizeof(float));
+    if (!pp->dx_acc) {
+        memset(dxi, 0, (size_t)pp->xs * sizeof(float)); /* col2im adds into dx */
+    }
     for (int64_t gr = 0; gr < g->groups; gr++) {
         (void)lam__sgemm(1, 0, k, p, cog, 1.0f, w + gr * cog * k, k, src + gr * cog * p, p,
                          0.0f, col, p);
@@ -510,7 +514,7 @@ static void item_prologue(const void *arg, int64_t j, int lane)
     (void)prologue_image(pp, ps->dy + s * pp->ys, ps->y != NULL ? ps->y + s * pp->ys : NULL,
                          ps->am != NULL ? ps->am + s * pp->ys : NULL,
                          ws_scr(pp, ps->ws, 0) + j * pp->p, pp->lane_ld);
-    if (ps->dx != NULL) {
+    if (ps->dx != NULL && !pp->dx_acc) {
         memset(ps->dx + s * pp->xs, 0, (size_t)pp->xs * sizeof(float));
     }
 }

@@ -20,24 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lamina/core.h"
+#include "core_internal.h"
 
 /* Samples per chunk of the batch-parallel loops. Fixed so results are thread-count-free. */
 #define LAM_CHUNK 4
-
-/* ---------------------------------------------------------- parallel phases */
-/* Work item `item` of a phase; `lane` (< threads) picks per-thread scratch only. */
-typedef void (*lam_item_fn)(const void *arg, int64_t item, int lane);
-typedef struct lam_phase {
-    lam_item_fn fn;
-    int64_t n;        /* items */
-    int dynamic;      /* schedule(dynamic, 1): for uneven items or a busy machine; else
-                       * static, which gives a thread the same items in two phases of the
-                       * same length (what it wrote in the first is still in its cache) */
-} lam_phase;
-/* Run the phases in order in one parallel region of `threads` threads (a barrier after each
- * phase); one thread runs plain loops without any OpenMP call (kernels/par.c). */
-void lam__run_phases(int threads, const void *arg, const lam_phase *ph, int nph);
 
 /* ------------------------------------------------------------------ GEMM */
 /* C(m,n) = alpha * op(A)(m,k) * op(B)(k,n) + beta * C, row-major, leading dims in elements.
@@ -145,6 +131,9 @@ void lam__conv2d_fwd_ref(const lam_conv_geom *g, const float *x, const float *w,
 /* dx(N, C_in, H, W) = conv_transpose(dy, w). Overwrites dx. */
 void lam__conv2d_bwd_data(const lam_conv_geom *g, const float *dy, const float *w, float *dx,
                           float *ws, int nt);
+/* lam__conv2d_bwd_data_ref that adds into dx when acc is set. */
+void lam__conv2d_bwd_data_acc_ref(const lam_conv_geom *g, const float *dy, const float *w,
+                                  float *dx, int acc);
 void lam__conv2d_bwd_data_ref(const lam_conv_geom *g, const float *dy, const float *w, float *dx,
                               float *ws, int nt);
 /* dw(C_out, C_in/groups, KH, KW) += corr(x, dy); db(C_out) += sum dy (db may be NULL). */
@@ -253,6 +242,8 @@ typedef struct lam_conv_fusion {
     const lam_pool_geom *pool;  /* max pool after the activation (pool->c == C_out, its h/w
                                  * == OH/OW), or NULL */
     lam_conv_strategy strategy;
+    int dx_acc;                 /* backward: dx += the input gradient instead of dx = (a
+                                 * model adding a second consumer's share into it) */
 } lam_conv_fusion;
 
 /* Floats of workspace for a fused conv (f NULL: plain conv, chunked). */
@@ -268,7 +259,7 @@ void lam__conv2d_fused_fwd_ref(const lam_conv_geom *g, const lam_conv_fusion *f,
                                const float *w, const float *b, float *y, int32_t *argmax,
                                float *ws, int nt);
 /* Backward of the fused block from y and argmax of its forward and dy (shaped like y):
- * dx overwritten (NULL: skipped), dw += and db += (each may be NULL; x may be NULL when
+ * dx overwritten, or added to with f->dx_acc (NULL: skipped), dw += and db += (each may be NULL; x may be NULL when
  * both are). */
 void lam__conv2d_fused_bwd(const lam_conv_geom *g, const lam_conv_fusion *f, const float *x,
                            const float *w, const float *y, const int32_t *argmax,
@@ -287,6 +278,49 @@ void lam__bias_act_ref(int64_t n, int64_t c, int64_t hw, const float *b, lam_act
 /* db(c) += sum over n and hw of dy(n, c, hw). */
 void lam__bias_grad(int64_t n, int64_t c, int64_t hw, const float *dy, float *db);
 void lam__bias_grad_ref(int64_t n, int64_t c, int64_t hw, const float *dy, float *db);
+
+/* ------------------------------------------------------------- batch norm */
+/* Batch normalisation as torch.nn.BatchNorm1d/2d: x(n, c, hw) contiguous ((n, c) feature
+ * vectors are hw = 1), statistics per channel over its M = n*hw values (kernels/bn.c).
+ * The fast kernels split each channel into blocks fixed by (n, c, hw) alone and sum them in
+ * that order, so results are bitwise the same for every nt. The running statistics are the
+ * layer's business, not these kernels'. */
+
+/* Floats of workspace lam__bn_fwd_train and lam__bn_bwd need for this shape: 4 * c * nb
+ * (nb <= about 64 blocks per channel), the same for every nt (which is unused); 0 when n, c
+ * or hw is 0. The twin needs none (returns 0). ws must be aligned to 8 bytes (it holds
+ * doubles); any malloc'd or lamina-allocated buffer is. */
+int64_t lam__bn_workspace(int64_t n, int64_t c, int64_t hw, int nt);
+int64_t lam__bn_workspace_ref(int64_t n, int64_t c, int64_t hw, int nt);
+/* Training forward. In: x(n, c, hw); gamma(c) and beta(c), each may be NULL (1 and 0:
+ * affine=False); eps > 0 usually (>= 0 allowed). Out: mean(c), invstd(c) = 1/sqrt(var +
+ * eps) with var biased, var_unbiased(c) = var * M/(M-1) (var when M == 1), all three
+ * required; y(n, c, hw) = gamma * (x - mean) * invstd + beta, overwritten, may equal x.
+ * ws: lam__bn_workspace(n, c, hw, nt) floats. n and hw must be >= 1 (c == 0: no-op). */
+void lam__bn_fwd_train(int64_t n, int64_t c, int64_t hw, const float *x, const float *gamma,
+                       const float *beta, float eps, float *mean, float *invstd,
+                       float *var_unbiased, float *y, float *ws, int nt);
+void lam__bn_fwd_train_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *gamma,
+                           const float *beta, float eps, float *mean, float *invstd,
+                           float *var_unbiased, float *y, float *ws, int nt);
+/* Inference: y(n, c, hw) = scale(c) * x(n, c, hw) + shift(c), overwritten, y may equal x;
+ * the caller folds running statistics, gamma and beta into scale and shift. No workspace. */
+void lam__bn_fwd_affine(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale,
+                        const float *shift, float *y, int nt);
+void lam__bn_fwd_affine_ref(int64_t n, int64_t c, int64_t hw, const float *x,
+                            const float *scale, const float *shift, float *y, int nt);
+/* Backward. In: x(n, c, hw) and mean(c), invstd(c) of the training forward, dy(n, c, hw),
+ * gamma(c) (NULL: 1). With xhat = (x - mean) * invstd:
+ *   dgamma(c) += sum dy*xhat, dbeta(c) += sum dy   (ACCUMULATE; each may be NULL)
+ *   dx(n, c, hw) = gamma*invstd/M * (M*dy - sum dy - xhat * sum dy*xhat)   (OVERWRITTEN;
+ *   dx NULL: parameter gradients only; dx may equal dy).
+ * ws: lam__bn_workspace(n, c, hw, nt) floats. */
+void lam__bn_bwd(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
+                 const float *gamma, const float *mean, const float *invstd, float *dgamma,
+                 float *dbeta, float *dx, float *ws, int nt);
+void lam__bn_bwd_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
+                     const float *gamma, const float *mean, const float *invstd, float *dgamma,
+                     float *dbeta, float *dx, float *ws, int nt);
 
 /* ------------------------------------------------- softmax + cross-entropy */
 /* For logits(n, k) and labels(n) in [0, k): loss = mean over n of
@@ -335,6 +369,13 @@ typedef struct lam_kernels {
     void (*bias_grad)(int64_t, int64_t, int64_t, const float *, float *);
     lam_status (*softmax_xent)(int64_t, int64_t, const float *, const int32_t *, float,
                                double *, float *, float *);
+    int64_t (*bn_workspace)(int64_t, int64_t, int64_t, int);
+    void (*bn_fwd_train)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
+                         float, float *, float *, float *, float *, float *, int);
+    void (*bn_fwd_affine)(int64_t, int64_t, int64_t, const float *, const float *,
+                          const float *, float *, int);
+    void (*bn_bwd)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
+                   const float *, const float *, float *, float *, float *, float *, int);
 } lam_kernels;
 
 extern const lam_kernels lam__kernels_fast;

@@ -25,6 +25,10 @@ const lam_kernels lam__kernels_fast = {
     .bias_act = lam__bias_act,
     .bias_grad = lam__bias_grad,
     .softmax_xent = lam__softmax_xent,
+    .bn_workspace = lam__bn_workspace,
+    .bn_fwd_train = lam__bn_fwd_train,
+    .bn_fwd_affine = lam__bn_fwd_affine,
+    .bn_bwd = lam__bn_bwd,
 };
 
 const lam_kernels lam__kernels_ref = {
@@ -48,6 +52,10 @@ const lam_kernels lam__kernels_ref = {
     .bias_act = lam__bias_act_ref,
     .bias_grad = lam__bias_grad_ref,
     .softmax_xent = lam__softmax_xent_ref,
+    .bn_workspace = lam__bn_workspace_ref,
+    .bn_fwd_train = lam__bn_fwd_train_ref,
+    .bn_fwd_affine = lam__bn_fwd_affine_ref,
+    .bn_bwd = lam__bn_bwd_ref,
 };
 
 const lam_kernels *lam__kernels_for(lam_kernel_set set)

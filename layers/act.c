@@ -1,4 +1,5 @@
-/* Element-wise layers: the activations (math in kernels/act.c) and inverted dropout. */
+/* Element-wise layers: the activations (math in kernels/act.c) and inverted dropout. Any
+ * sample shape; the output has the input's shape. */
 #include "layer_internal.h"
 
 #include <string.h>
@@ -15,43 +16,71 @@ static lam_act act_of(lam_layer_kind kind)
     }
 }
 
-static lam_status act_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
+/* relu and leaky relu with a slope >= 0 have y > 0 exactly where x > 0, so their backward
+ * can read y instead of x: in place, x is gone; out of place, x need not stay alive. */
+static int grad_from_y(const lam_layer *l)
+{
+    return l->desc.kind == LAM_LAYER_RELU ||
+           (l->desc.kind == LAM_LAYER_LEAKY_RELU && l->desc.alpha >= 0.0f);
+}
+
+static lam_status act_forward(lam_layer *l, const float *const *x, float *y, int64_t n,
+                              int train)
 {
     (void)train;
-    l->k->act_fwd(act_of(l->desc.kind), l->desc.alpha, n * l->in_numel, x, y);
+    l->k->act_fwd(act_of(l->desc.kind), l->desc.alpha, n * l->in_numel[0], x[0], y);
     return LAM_OK;
 }
 
-static lam_status act_backward(lam_layer *l, const float *x, const float *y, const float *dy,
-                               float *dx, int64_t n)
+static lam_status act_backward(lam_layer *l, const float *const *x, const float *y,
+                               const float *dy, float *const *dx, unsigned acc, int64_t n)
 {
-    if (dx != NULL) {
-        l->k->act_bwd(act_of(l->desc.kind), l->desc.alpha, n * l->in_numel, x, y, dy, dx);
+    (void)acc;
+    if (dx[0] != NULL) {
+        const float *in = grad_from_y(l) ? y : x[0];
+        l->k->act_bwd(act_of(l->desc.kind), l->desc.alpha, n * l->in_numel[0], in, y, dy,
+                      dx[0]);
     }
     return LAM_OK;
 }
 
-static const lam_layer_ops act_ops[] = {
-    {"relu", act_forward, act_backward},   {"leakyrelu", act_forward, act_backward},
-    {"sigmoid", act_forward, act_backward}, {"tanh", act_forward, act_backward},
-    {"gelu", act_forward, act_backward},
-};
-
-static void same_shape(lam_layer *l)
+static unsigned act_reads(const lam_layer *l)
 {
-    l->out_ndim = l->in_ndim;
-    for (int i = 0; i < l->in_ndim; i++) {
-        l->out_shape[i] = l->in_shape[i];
+    if (grad_from_y(l)) {
+        return LAM_READS_Y;
     }
+    return l->desc.kind == LAM_LAYER_GELU || l->desc.kind == LAM_LAYER_LEAKY_RELU
+               ? LAM_READS_X(0)
+               : LAM_READS_X(0) | LAM_READS_Y;
 }
 
-lam_status lam__act_setup(lam_layer *l)
+static lam_status act_setup(lam_layer *l)
 {
-    l->ops = &act_ops[act_of(l->desc.kind) - LAM_ACT_RELU];
-    same_shape(l);
-    l->flops = l->in_numel;
+    l->out = l->in[0];
+    l->flops = l->in_numel[0];
     return LAM_OK;
 }
+
+const lam_kind lam__kind_relu = {.id = LAM_LAYER_RELU, .name = "relu", .min_in = 1, .max_in = 1,
+                            .flags = LAM_KIND_IN_PLACE, .setup = act_setup,
+                            .forward = act_forward, .backward = act_backward,
+                            .reads = act_reads};
+const lam_kind lam__kind_leaky_relu = {.id = LAM_LAYER_LEAKY_RELU, .name = "leakyrelu", .min_in = 1, .max_in = 1,
+                            .flags = LAM_KIND_IN_PLACE, .setup = act_setup,
+                            .forward = act_forward, .backward = act_backward,
+                            .reads = act_reads};
+const lam_kind lam__kind_sigmoid = {.id = LAM_LAYER_SIGMOID, .name = "sigmoid", .min_in = 1, .max_in = 1,
+                            .flags = LAM_KIND_IN_PLACE, .setup = act_setup,
+                            .forward = act_forward, .backward = act_backward,
+                            .reads = act_reads};
+const lam_kind lam__kind_tanh = {.id = LAM_LAYER_TANH, .name = "tanh", .min_in = 1, .max_in = 1,
+                            .flags = LAM_KIND_IN_PLACE, .setup = act_setup,
+                            .forward = act_forward, .backward = act_backward,
+                            .reads = act_reads};
+const lam_kind lam__kind_gelu = {.id = LAM_LAYER_GELU, .name = "gelu", .min_in = 1, .max_in = 1,
+                            .flags = LAM_KIND_IN_PLACE, .setup = act_setup,
+                            .forward = act_forward, .backward = act_backward,
+                            .reads = act_reads};
 
 /* ----------------------------------------------------------------- dropout */
 
@@ -82,9 +111,11 @@ static void item_dropout(const void *arg, int64_t blk, int lane)
 
 /* Masks come from the counter-based RNG keyed by (seed, layer stream, step), so a resumed run
  * draws the same masks as an uninterrupted one, whatever the thread count. */
-static lam_status dropout_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
+static lam_status dropout_forward(lam_layer *l, const float *const *xs, float *y, int64_t n,
+                                  int train)
 {
-    int64_t count = n * l->in_numel;
+    const float *x = xs[0];
+    int64_t count = n * l->in_numel[0];
     float p = l->desc.alpha;
     if (!train || p == 0.0f) {
         if (y != x) {
@@ -92,42 +123,66 @@ static lam_status dropout_forward(lam_layer *l, const float *x, float *y, int64_
         }
         return LAM_OK;
     }
-    const dropout_pass ps = {x, y, l->ws, p, 1.0f / (1.0f - p), lam_ctx_seed(l->ctx),
+    const dropout_pass ps = {x, y, l->state, p, 1.0f / (1.0f - p), lam_ctx_seed(l->ctx),
                              (l->stream << 40) ^ (uint64_t)l->step, count};
     const lam_phase ph = {item_dropout, (count + DROPOUT_BLOCK - 1) / DROPOUT_BLOCK, 1};
     lam__run_phases(count > DROPOUT_PARALLEL_MIN ? lam_ctx_threads(l->ctx) : 1, &ps, &ph, 1);
     return LAM_OK;
 }
 
-static lam_status dropout_backward(lam_layer *l, const float *x, const float *y,
-                                   const float *dy, float *dx, int64_t n)
+static lam_status dropout_backward(lam_layer *l, const float *const *x, const float *y,
+                                   const float *dy, float *const *dxs, unsigned acc, int64_t n)
 {
     (void)x;
     (void)y;
+    (void)acc;
+    float *dx = dxs[0];
     if (dx == NULL) {
         return LAM_OK;
     }
-    int64_t count = n * l->in_numel;
+    int64_t count = n * l->in_numel[0];
     if (l->desc.alpha == 0.0f) {
-        memcpy(dx, dy, (size_t)count * sizeof(float));
+        if (dx != dy) {
+            memcpy(dx, dy, (size_t)count * sizeof(float));
+        }
         return LAM_OK;
     }
+    const float *mask = l->state;
     for (int64_t i = 0; i < count; i++) {
-        dx[i] = dy[i] * l->ws[i];
+        dx[i] = dy[i] * mask[i];
     }
     return LAM_OK;
 }
 
-static const lam_layer_ops dropout_ops = {"dropout", dropout_forward, dropout_backward};
-
-lam_status lam__dropout_setup(lam_layer *l)
+static unsigned dropout_reads(const lam_layer *l)
 {
-    l->ops = &dropout_ops;
+    (void)l;
+    return 0; /* its own mask only */
+}
+
+static lam_status dropout_setup(lam_layer *l)
+{
     if (!(l->desc.alpha >= 0.0f && l->desc.alpha < 1.0f)) {
         return lam__layer_error(l, LAM_ERR_ARG, "drop probability %g not in [0, 1)",
                                 (double)l->desc.alpha);
     }
-    same_shape(l);
-    l->ws = lam__alloc_floats(l->ctx, l->max_batch * l->in_numel, l->name);
-    return l->ws != NULL ? LAM_OK : LAM_ERR_NOMEM;
+    l->out = l->in[0];
+    /* the mask is the state: one float per element of the largest batch */
+    l->ws_bytes = l->max_batch * l->in_numel[0] * (int64_t)sizeof(float);
+    if (lam__layer_state(l, (size_t)l->ws_bytes) == NULL) {
+        return LAM_ERR_NOMEM;
+    }
+    return LAM_OK;
 }
+
+const lam_kind lam__kind_dropout = {
+    .id = LAM_LAYER_DROPOUT,
+    .name = "dropout",
+    .min_in = 1,
+    .max_in = 1,
+    .flags = LAM_KIND_IN_PLACE,
+    .setup = dropout_setup,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+    .reads = dropout_reads,
+};

@@ -13,122 +13,172 @@
 
 #include <stdio.h>
 
+typedef struct conv_state {
+    lam_conv_geom g;
+    lam_conv_strategy strategy;
+    lam_act fuse_act;          /* relu folded in by a model, LAM_ACT_NONE if none */
+    lam_layer *fuse_pool;      /* max pool folded in by a model, or NULL */
+    float *ws;                 /* im2col columns and per-chunk gradient partials */
+    int64_t ws_n;
+} conv_state;
+
 static lam_conv_fusion fusion_of(const lam_layer *l, int fused)
 {
-    lam_conv_fusion f = {LAM_ACT_NONE, NULL, l->conv_strategy};
+    const conv_state *s = l->state;
+    lam_conv_fusion f = {LAM_ACT_NONE, NULL, s->strategy, 0};
     if (fused) {
-        f.act = l->fuse_act;
-        f.pool = l->fuse_pool != NULL ? &l->fuse_pool->pool : NULL;
+        f.act = s->fuse_act;
+        f.pool = s->fuse_pool != NULL ? lam__maxpool_geom(s->fuse_pool) : NULL;
     }
     return f;
 }
 
-static lam_status conv_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
+static const float *bias_of(lam_layer *l)
+{
+    return l->n_params > 1 ? lam__param(l, 1)->w : NULL;
+}
+
+static void run_forward(lam_layer *l, const float *x, float *y, int64_t n, int fused)
+{
+    conv_state *s = l->state;
+    lam_conv_geom g = s->g;
+    g.n = n;
+    lam_conv_fusion f = fusion_of(l, fused);
+    int32_t *am = fused && s->fuse_pool != NULL ? lam__maxpool_argmax(s->fuse_pool) : NULL;
+    l->k->conv2d_fused_fwd(&g, &f, x, lam__param(l, 0)->w, bias_of(l), y, am, s->ws,
+                           lam_ctx_threads(l->ctx));
+}
+
+/* Weight and input gradients in one pass: one parallel region, dy read once per image. */
+static void run_backward(lam_layer *l, const float *x, const float *y, const float *dy,
+                         float *dx, unsigned acc, int64_t n, int fused)
+{
+    conv_state *s = l->state;
+    lam_conv_geom g = s->g;
+    g.n = n;
+    float *db = l->n_params > 1 ? lam__param(l, 1)->g : NULL;
+    lam_conv_fusion f = fusion_of(l, fused);
+    f.dx_acc = (int)(acc & 1u);
+    const int32_t *am = fused && s->fuse_pool != NULL ? lam__maxpool_argmax(s->fuse_pool)
+                                                      : NULL;
+    l->k->conv2d_fused_bwd(&g, &f, x, lam__param(l, 0)->w, fused ? y : NULL, am, dy, dx,
+                           lam__param(l, 0)->g, db, s->ws, lam_ctx_threads(l->ctx));
+}
+
+static lam_status conv_forward(lam_layer *l, const float *const *x, float *y, int64_t n,
+                               int train)
 {
     (void)train;
-    lam_conv_geom g = l->conv;
-    g.n = n;
-    const float *b = l->n_params > 1 ? l->params[1].w : NULL;
-    lam_conv_fusion f = fusion_of(l, 0);
-    l->k->conv2d_fused_fwd(&g, &f, x, l->params[0].w, b, y, NULL, l->ws,
-                           lam_ctx_threads(l->ctx));
+    run_forward(l, x[0], y, n, 0);
     return LAM_OK;
 }
 
-static lam_status conv_backward(lam_layer *l, const float *x, const float *y, const float *dy,
-                                float *dx, int64_t n)
+static lam_status conv_backward(lam_layer *l, const float *const *x, const float *y,
+                                const float *dy, float *const *dx, unsigned acc, int64_t n)
 {
-    (void)y;
-    lam_conv_geom g = l->conv;
-    g.n = n;
-    float *db = l->n_params > 1 ? l->params[1].g : NULL;
-    lam_conv_fusion f = fusion_of(l, 0);
-    /* weight and input gradients in one pass: one parallel region, dy read once per image */
-    l->k->conv2d_fused_bwd(&g, &f, x, l->params[0].w, NULL, NULL, dy, dx, l->params[0].g, db,
-                           l->ws, lam_ctx_threads(l->ctx));
+    run_backward(l, x[0], y, dy, dx[0], acc, n, 0);
     return LAM_OK;
 }
 
-lam_status lam__conv2d_forward_fused(lam_layer *l, const float *x, float *y, int64_t n)
+static lam_status conv_forward_fused(lam_layer *l, const float *x, float *y, int64_t n,
+                                     int train)
 {
-    lam_conv_geom g = l->conv;
-    g.n = n;
-    const float *b = l->n_params > 1 ? l->params[1].w : NULL;
-    lam_conv_fusion f = fusion_of(l, 1);
-    int32_t *am = l->fuse_pool != NULL ? l->fuse_pool->argmax : NULL;
-    l->k->conv2d_fused_fwd(&g, &f, x, l->params[0].w, b, y, am, l->ws,
-                           lam_ctx_threads(l->ctx));
+    (void)train;
+    run_forward(l, x, y, n, 1);
     return LAM_OK;
 }
 
-lam_status lam__conv2d_backward_fused(lam_layer *l, const float *x, const float *y,
-                                      const float *dy, float *dx, int64_t n)
+static lam_status conv_backward_fused(lam_layer *l, const float *x, const float *y, float *dy,
+                                      float *dx, unsigned acc, int64_t n)
 {
-    lam_conv_geom g = l->conv;
-    g.n = n;
-    float *db = l->n_params > 1 ? l->params[1].g : NULL;
-    lam_conv_fusion f = fusion_of(l, 1);
-    const int32_t *am = l->fuse_pool != NULL ? l->fuse_pool->argmax : NULL;
-    l->k->conv2d_fused_bwd(&g, &f, x, l->params[0].w, y, am, dy, dx, l->params[0].g, db, l->ws,
-                           lam_ctx_threads(l->ctx));
+    run_backward(l, x, y, dy, dx, acc, n, 1);
     return LAM_OK;
 }
 
 static void describe(lam_layer *l)
 {
-    const char *base = l->conv_strategy == LAM_CONV_BATCHED ? "batched" : "chunked";
+    const conv_state *s = l->state;
+    const char *base = s->strategy == LAM_CONV_BATCHED ? "batched" : "chunked";
     snprintf(l->strategy, sizeof l->strategy, "%s%s%s", base,
-             l->fuse_act == LAM_ACT_RELU ? "+relu" : "", l->fuse_pool != NULL ? "+maxpool" : "");
+             s->fuse_act == LAM_ACT_RELU ? "+relu" : "", s->fuse_pool != NULL ? "+maxpool" : "");
 }
 
-/* (Re)size the workspace for the current fusion; called at create and by the model. */
+/* (Re)size the workspace for the current fusion; called at setup and by the model. */
 static lam_status size_workspace(lam_layer *l)
 {
+    conv_state *s = l->state;
     lam_conv_fusion f = fusion_of(l, 1);
-    int64_t need = l->k->conv2d_fused_workspace(&l->conv, &f, lam_ctx_threads(l->ctx));
+    int64_t need = l->k->conv2d_fused_workspace(&s->g, &f, lam_ctx_threads(l->ctx));
     if (need < 0) {
         return lam__layer_error(l, LAM_ERR_RANGE, "workspace too large");
     }
-    if (need <= l->ws_n) {
+    if (need <= s->ws_n) {
         return LAM_OK;
     }
-    float *ws = lam__alloc_floats(l->ctx, need, l->name);
+    float *ws = lam__layer_scratch(l, need);
     if (ws == NULL) {
         return LAM_ERR_NOMEM;
     }
-    lam_free(l->ctx, l->ws);
-    l->ws = ws;
-    l->ws_n = need;
+    lam_free(l->ctx, s->ws);
+    l->ws_bytes -= s->ws_n * (int64_t)sizeof(float);
+    s->ws = ws;
+    s->ws_n = need;
     return LAM_OK;
 }
 
-lam_status lam__conv2d_fuse(lam_layer *l)
+static int conv_can_fuse(const lam_layer *l, lam_act act, const lam_layer *pool)
 {
+    (void)l;
+    return (act == LAM_ACT_NONE || act == LAM_ACT_RELU) &&
+           (pool == NULL || pool->desc.kind == LAM_LAYER_MAXPOOL);
+}
+
+static lam_status conv_fuse(lam_layer *l, lam_act act, lam_layer *pool)
+{
+    conv_state *s = l->state;
+    s->fuse_act = act;
+    s->fuse_pool = pool;
     describe(l);
     return size_workspace(l);
 }
 
-static const lam_layer_ops conv_ops = {"conv2d", conv_forward, conv_backward};
+static unsigned conv_reads(const lam_layer *l)
+{
+    const conv_state *s = l->state;
+    /* x for the weight gradient; a folded relu masks dy by the group's output */
+    return LAM_READS_X(0) | (s->fuse_act != LAM_ACT_NONE || s->fuse_pool ? LAM_READS_Y : 0);
+}
 
-lam_status lam__conv2d_setup(lam_layer *l)
+static void conv_destroy(lam_layer *l)
+{
+    conv_state *s = l->state;
+    if (s != NULL) {
+        lam_free(l->ctx, s->ws);
+    }
+}
+
+static lam_status conv_setup(lam_layer *l)
 {
     const lam_layer_desc *d = &l->desc;
-    l->ops = &conv_ops;
-    if (l->in_ndim != 3) {
-        return lam__layer_error(l, LAM_ERR_SHAPE,
-                                "input is 1-D (%lld features); conv2d needs (C,H,W)",
-                                (long long)l->in_shape[0]);
+    if (l->in[0].ndim != 3) {
+        char sh[64];
+        return lam__layer_error(l, LAM_ERR_SHAPE, "input is %s; conv2d needs (C,H,W)",
+                                lam__shape_str(l->in[0].ndim, l->in[0].dim, sh, sizeof sh));
     }
     if (d->out < 1 || d->kh < 1 || d->kw < 1 || d->sh < 0 || d->sw < 0 || d->ph < 0 ||
         d->pw < 0 || d->dh < 1 || d->dw < 1 || d->groups < 1) {
         return lam__layer_error(l, LAM_ERR_ARG, "bad descriptor (out %lld, kernel %lldx%lld)",
                                 (long long)d->out, (long long)d->kh, (long long)d->kw);
     }
-    lam_conv_geom *g = &l->conv;
+    conv_state *s = lam__layer_state(l, sizeof *s);
+    if (s == NULL) {
+        return LAM_ERR_NOMEM;
+    }
+    lam_conv_geom *g = &s->g;
     g->n = l->max_batch;
-    g->c_in = l->in_shape[0];
-    g->h = l->in_shape[1];
-    g->w = l->in_shape[2];
+    g->c_in = l->in[0].dim[0];
+    g->h = l->in[0].dim[1];
+    g->w = l->in[0].dim[2];
     g->c_out = d->out;
     g->kh = d->kh;
     g->kw = d->kw;
@@ -156,20 +206,38 @@ lam_status lam__conv2d_setup(lam_layer *l)
     if (st != LAM_OK) {
         return lam__layer_error(l, st, "geometry rejected by the kernels");
     }
-    l->out_ndim = 3;
-    l->out_shape[0] = g->c_out;
-    l->out_shape[1] = g->oh;
-    l->out_shape[2] = g->ow;
-    int64_t k_per_out = g->c_in / g->groups * g->kh * g->kw;
+    l->out = (lam_shape){3, {g->c_out, g->oh, g->ow}};
+    const int64_t k_per_out = g->c_in / g->groups * g->kh * g->kw;
     l->flops = 2 * g->c_out * g->oh * g->ow * k_per_out;
-    st = lam__layer_alloc_params(l, g->c_out * k_per_out, d->bias ? g->c_out : 0, k_per_out,
-                                 g->c_out / g->groups * g->kh * g->kw);
+    const int64_t wshape[4] = {g->c_out, g->c_in / g->groups, g->kh, g->kw};
+    const int64_t fan_out = g->c_out / g->groups * g->kh * g->kw;
+    st = lam__layer_tensor(l, "weight", 0, 4, wshape, k_per_out, fan_out, 0);
+    if (st == LAM_OK && d->bias) {
+        st = lam__layer_tensor(l, "bias", 0, 1, &g->c_out, k_per_out, fan_out, 1);
+    }
     if (st != LAM_OK) {
         return st;
     }
-    lam__layer_init_uniform(l);
     /* a pthreads OpenBLAS must not be called from lamina's threads: see the rule above */
-    l->conv_strategy = lam__blas_parallel_kind() == 1 ? LAM_CONV_BATCHED : LAM_CONV_CHUNKED;
+    s->strategy = lam__gemm_outside(l->ctx) ? LAM_CONV_BATCHED : LAM_CONV_CHUNKED;
     describe(l);
     return size_workspace(l);
 }
+
+const lam_kind lam__kind_conv2d = {
+    .id = LAM_LAYER_CONV2D,
+    .name = "conv2d",
+    .min_in = 1,
+    .max_in = 1,
+    .flags = LAM_KIND_ACCUMULATES, /* col2im adds into dx (kernels' dx_acc) */
+    .setup = conv_setup,
+    .init = lam__layer_init_uniform,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .reads = conv_reads,
+    .can_fuse = conv_can_fuse,
+    .fuse = conv_fuse,
+    .forward_fused = conv_forward_fused,
+    .backward_fused = conv_backward_fused,
+    .destroy = conv_destroy,
+};

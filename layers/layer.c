@@ -1,8 +1,8 @@
-/* Layer objects: creation from a descriptor, argument checks, and dispatch to the ops table of
- * the kind. Kind-specific math lives in conv2d.c, linear.c, act.c, pool.c, norm.c. */
+/* The public layer calls: creation of standalone layers, argument and tensor checks, and
+ * dispatch to the kind's ops through the registry. Kind-specific math lives in conv2d.c,
+ * linear.c, act.c, pool.c, shape.c, norm.c and merge.c. */
 #include "layer_internal.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +16,7 @@ void lam_layer_desc_init(lam_layer_desc *d, lam_layer_kind kind)
     d->dh = d->dw = 1;
     d->groups = 1;
     d->bias = 1;
+    d->axis = -1;
     switch (kind) {
     case LAM_LAYER_LEAKY_RELU: d->alpha = 0.01f; break;
     case LAM_LAYER_DROPOUT: d->alpha = 0.5f; break;
@@ -27,177 +28,26 @@ void lam_layer_desc_init(lam_layer_desc *d, lam_layer_kind kind)
     }
 }
 
-const char *lam__shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
+lam_status lam_layer_create_inputs(lam_ctx *ctx, const lam_layer_desc *d, int n_in,
+                                   const lam_shape *in, int64_t max_batch, uint64_t stream,
+                                   lam_layer **out)
 {
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < ndim && used < size; i++) {
-        int w = snprintf(buf + used, size - used, i ? "x%lld" : "%lld", (long long)shape[i]);
-        if (w < 0) {
-            break;
-        }
-        used += (size_t)w;
-    }
-    return buf;
-}
-
-lam_status lam__layer_error(const lam_layer *l, lam_status st, const char *fmt, ...)
-{
-    char detail[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    return lam__error(l->ctx, st, "layer %d (%s): %s", l->index, l->ops->name, detail);
-}
-
-lam_status lam__layer_alloc_params(lam_layer *l, int64_t n_w, int64_t n_b, int64_t fan_in,
-                                   int64_t fan_out)
-{
-    int64_t n = n_w + n_b;
-    l->block = lam__alloc_floats(l->ctx, 2 * n, l->name);
-    if (l->block == NULL) {
-        return LAM_ERR_NOMEM;
-    }
-    const char *suffix[2] = {"weight", "bias"};
-    int64_t sizes[2] = {n_w, n_b};
-    int64_t off = 0;
-    l->n_params = 0;
-    for (int i = 0; i < 2; i++) {
-        if (sizes[i] == 0) {
-            continue;
-        }
-        lam_param *p = &l->params[l->n_params];
-        snprintf(l->param_names[l->n_params], sizeof l->param_names[0], "%s.%s", l->name,
-                 suffix[i]);
-        p->name = l->param_names[l->n_params];
-        p->w = l->block + off;
-        p->g = l->block + n + off;
-        p->n = sizes[i];
-        p->fan_in = fan_in;
-        p->fan_out = fan_out;
-        p->is_bias = i == 1;
-        off += sizes[i];
-        l->n_params++;
-    }
-    return LAM_OK;
-}
-
-void lam__layer_init_uniform(lam_layer *l)
-{
-    uint64_t seed = lam_ctx_seed(l->ctx);
-    for (int i = 0; i < l->n_params; i++) {
-        lam_param *p = &l->params[i];
-        float bound = p->fan_in > 0 ? 1.0f / sqrtf((float)p->fan_in) : 0.0f;
-        /* each tensor draws from its own stream: 2*layer stream + tensor index */
-        uint64_t stream = l->stream * 2 + (uint64_t)i;
-        for (int64_t j = 0; j < p->n; j++) {
-            p->w[j] = bound * (2.0f * lam_rng_uniform(seed, stream, (uint64_t)j) - 1.0f);
-        }
-    }
-}
-
-static lam_status (*setup_for(lam_layer_kind kind))(lam_layer *)
-{
-    switch (kind) {
-    case LAM_LAYER_CONV2D: return lam__conv2d_setup;
-    case LAM_LAYER_LINEAR: return lam__linear_setup;
-    case LAM_LAYER_RELU:
-    case LAM_LAYER_LEAKY_RELU:
-    case LAM_LAYER_SIGMOID:
-    case LAM_LAYER_TANH:
-    case LAM_LAYER_GELU: return lam__act_setup;
-    case LAM_LAYER_MAXPOOL:
-    case LAM_LAYER_AVGPOOL: return lam__pool_setup;
-    case LAM_LAYER_GLOBAL_AVGPOOL:
-    case LAM_LAYER_FLATTEN: return lam__shape_setup;
-    case LAM_LAYER_DROPOUT: return lam__dropout_setup;
-    case LAM_LAYER_BATCHNORM: return lam__batchnorm_setup;
-    }
-    return NULL;
-}
-
-static const char *kind_name(lam_layer_kind kind)
-{
-    switch (kind) {
-    case LAM_LAYER_CONV2D: return "conv2d";
-    case LAM_LAYER_LINEAR: return "linear";
-    case LAM_LAYER_RELU: return "relu";
-    case LAM_LAYER_LEAKY_RELU: return "leakyrelu";
-    case LAM_LAYER_SIGMOID: return "sigmoid";
-    case LAM_LAYER_TANH: return "tanh";
-    case LAM_LAYER_GELU: return "gelu";
-    case LAM_LAYER_MAXPOOL: return "maxpool";
-    case LAM_LAYER_AVGPOOL: return "avgpool";
-    case LAM_LAYER_GLOBAL_AVGPOOL: return "gap";
-    case LAM_LAYER_FLATTEN: return "flatten";
-    case LAM_LAYER_DROPOUT: return "dropout";
-    case LAM_LAYER_BATCHNORM: return "batchnorm";
-    }
-    return "?";
-}
-
-lam_status lam__layer_create_at(lam_ctx *ctx, const lam_layer_desc *d, int in_ndim,
-                                const int64_t *in_shape, int64_t max_batch, uint64_t stream,
-                                int index, lam_layer **out)
-{
-    if (ctx == NULL || out == NULL) {
-        return LAM_ERR_ARG;
-    }
-    if (d == NULL || setup_for(d->kind) == NULL) {
-        return lam__error(ctx, LAM_ERR_ARG, "layer %d: unknown layer kind", index);
-    }
-    if ((in_ndim != 1 && in_ndim != 3) || in_shape == NULL) {
-        return lam__error(ctx, LAM_ERR_SHAPE, "layer %d (%s): input must be (C,H,W) or (F)",
-                          index, kind_name(d->kind));
-    }
-    if (max_batch < 1 || max_batch > (INT64_C(1) << 31)) {
-        return lam__error(ctx, LAM_ERR_ARG, "layer %d (%s): max_batch %lld out of range", index,
-                          kind_name(d->kind), (long long)max_batch);
-    }
-    lam_layer *l = lam_alloc(ctx, sizeof *l);
-    if (l == NULL) {
-        return LAM_ERR_NOMEM;
-    }
-    memset(l, 0, sizeof *l);
-    static const lam_layer_ops placeholder = {"?", NULL, NULL};
-    l->ops = &placeholder;
-    l->ctx = ctx;
-    l->k = lam__kernels_for(ctx->cfg.kernels);
-    l->desc = *d;
-    l->index = index;
-    snprintf(l->name, sizeof l->name, "%s#%d", kind_name(d->kind), index);
-    l->in_ndim = in_ndim;
-    for (int i = 0; i < in_ndim; i++) {
-        if (in_shape[i] < 1) {
-            lam_free(ctx, l);
-            return lam__error(ctx, LAM_ERR_SHAPE, "layer %d (%s): input dimension %d is %lld",
-                              index, kind_name(d->kind), i, (long long)in_shape[i]);
-        }
-        l->in_shape[i] = in_shape[i];
-    }
-    if (lam_shape_numel(in_ndim, in_shape, &l->in_numel) != LAM_OK ||
-        lam__mul_i64(l->in_numel, max_batch, &(int64_t){0})) {
-        lam_free(ctx, l);
-        return lam__error(ctx, LAM_ERR_RANGE, "layer %d (%s): input too large", index,
-                          kind_name(d->kind));
-    }
-    l->max_batch = max_batch;
-    l->stream = stream;
-    lam_status st = setup_for(d->kind)(l);
-    if (st == LAM_OK) {
-        int64_t on;
-        if (lam_shape_numel(l->out_ndim, l->out_shape, &on) != LAM_OK ||
-            lam__mul_i64(on, max_batch, &(int64_t){0})) {
-            st = lam__layer_error(l, LAM_ERR_RANGE, "output too large");
-        } else {
-            l->out_numel = on;
-        }
-    }
+    lam_layer *l = NULL;
+    lam_status st = lam__layer_setup(ctx, d, n_in, in, max_batch, stream, 0, NULL, &l);
     if (st != LAM_OK) {
-        lam_layer_destroy(l);
         return st;
     }
+    /* a standalone layer owns one block: weights, gradients, buffers */
+    const int64_t np = lam__layer_param_floats(l), nb = lam__layer_buffer_floats(l);
+    if (np + nb > 0) {
+        l->own = lam__alloc_floats(ctx, 2 * np + nb, l->name);
+        if (l->own == NULL) {
+            lam__layer_free(l);
+            return LAM_ERR_NOMEM;
+        }
+    }
+    lam__layer_bind(l, l->own, l->own != NULL ? l->own + np : NULL,
+                    l->own != NULL ? l->own + 2 * np : NULL);
     *out = l;
     return LAM_OK;
 }
@@ -206,26 +56,46 @@ lam_status lam_layer_create(lam_ctx *ctx, const lam_layer_desc *d, int in_ndim,
                             const int64_t *in_shape, int64_t max_batch, uint64_t stream,
                             lam_layer **out)
 {
-    return lam__layer_create_at(ctx, d, in_ndim, in_shape, max_batch, stream, 0, out);
+    if (ctx == NULL || out == NULL) {
+        return LAM_ERR_ARG;
+    }
+    if (in_shape == NULL || in_ndim < 1 || in_ndim > LAM_MAX_SAMPLE_DIM) {
+        return lam__error(ctx, LAM_ERR_SHAPE, "layer 0 (%s): input must be (D), (T,D) or "
+                          "(C,H,W), not %d-D", d != NULL ? lam__kind_name(d->kind) : "?",
+                          in_ndim);
+    }
+    lam_shape s = {in_ndim, {1, 1, 1}};
+    for (int i = 0; i < in_ndim; i++) {
+        s.dim[i] = in_shape[i];
+    }
+    return lam_layer_create_inputs(ctx, d, 1, &s, max_batch, stream, out);
 }
 
 void lam_layer_destroy(lam_layer *l)
 {
-    if (l == NULL) {
-        return;
+    if (l != NULL && !l->in_model) {
+        lam__layer_free(l);
     }
-    lam_free(l->ctx, l->block);
-    lam_free(l->ctx, l->ws);
-    lam_free(l->ctx, l->argmax);
-    lam_free(l->ctx, l);
+}
+
+lam_shape lam_layer_output_shape(const lam_layer *l)
+{
+    lam_shape none = {0, {0, 0, 0}};
+    return l != NULL ? l->out : none;
 }
 
 void lam_layer_out_shape(const lam_layer *l, int *ndim, int64_t shape[3])
 {
-    *ndim = l->out_ndim;
-    for (int i = 0; i < l->out_ndim; i++) {
-        shape[i] = l->out_shape[i];
+    lam_shape s = lam_layer_output_shape(l);
+    *ndim = s.ndim;
+    for (int i = 0; i < s.ndim; i++) {
+        shape[i] = s.dim[i];
     }
+}
+
+int lam_layer_input_count(const lam_layer *l)
+{
+    return l != NULL ? l->n_in : 0;
 }
 
 const char *lam_layer_name(const lam_layer *l)
@@ -233,85 +103,159 @@ const char *lam_layer_name(const lam_layer *l)
     return l != NULL ? l->name : "";
 }
 
-/* The batch size of a (N, sample) tensor, or -1 if it is not that shape and contiguous. */
-static int64_t batch_of(const lam_layer *l, const lam_tensor *t, int ndim, const int64_t *shape,
-                        const char *what)
+const char *lam_layer_kind_name(const lam_layer *l)
 {
-    char want[64], got[64];
+    return l != NULL ? l->kind->name : "";
+}
+
+/* The batch size of a (N, sample) tensor, or -1 if it is not that shape and contiguous
+ * (-2: not contiguous). */
+static int64_t batch_of(const lam_layer *l, const lam_tensor *t, const lam_shape *s,
+                        const char *what, int which)
+{
+    char want[64], got[64], nm[48];
+    if (which >= 0) {
+        snprintf(nm, sizeof nm, "%s %d", what, which);
+    } else {
+        snprintf(nm, sizeof nm, "%s", what);
+    }
     if (t == NULL || t->data == NULL) {
-        lam__layer_error(l, LAM_ERR_ARG, "%s is NULL", what);
+        lam__layer_error(l, LAM_ERR_ARG, "%s is NULL", nm);
         return -1;
     }
-    int ok = t->ndim == ndim + 1;
-    for (int i = 0; ok && i < ndim; i++) {
-        ok = t->shape[i + 1] == shape[i];
+    int ok = t->ndim == s->ndim + 1;
+    for (int i = 0; ok && i < s->ndim; i++) {
+        ok = t->shape[i + 1] == s->dim[i];
     }
     if (!ok) {
-        lam__shape_str(ndim, shape, want, sizeof want);
+        lam__shape_str(s->ndim, s->dim, want, sizeof want);
         lam__shape_str(t->ndim, t->shape, got, sizeof got);
-        lam__layer_error(l, LAM_ERR_SHAPE, "%s is %s, expected Nx%s", what, got, want);
+        lam__layer_error(l, LAM_ERR_SHAPE, "%s is %s, expected Nx%s", nm, got, want);
         return -1;
     }
     if (!lam_tensor_is_contiguous(t)) {
-        lam__layer_error(l, LAM_ERR_LAYOUT, "%s is not contiguous", what);
+        lam__layer_error(l, LAM_ERR_LAYOUT, "%s is not contiguous", nm);
         return -2;
     }
     return t->shape[0];
 }
 
-static lam_status batch_status(int64_t n)
+static lam_status batch_status(const lam_tensor *t, int64_t n)
 {
+    if (t == NULL || t->data == NULL) {
+        return LAM_ERR_ARG;
+    }
     return n == -2 ? LAM_ERR_LAYOUT : LAM_ERR_SHAPE;
 }
 
-lam_status lam_layer_forward(lam_layer *l, const lam_tensor *x, lam_tensor *y, int train)
+/* Check the inputs (and, with dy, the output gradient) and return their common batch. */
+static lam_status check_batch(lam_layer *l, int n_in, const lam_tensor *x, const lam_tensor *y,
+                              const lam_tensor *dy, int64_t *n_out)
+{
+    if (n_in != l->n_in || x == NULL) {
+        return lam__layer_error(l, LAM_ERR_ARG, "called with %d input%s, the layer has %d%s",
+                                n_in, n_in == 1 ? "" : "s", l->n_in,
+                                l->n_in > 1 && n_in == 1 ? " (use the *_inputs calls)" : "");
+    }
+    int64_t n = -1;
+    for (int i = 0; i < n_in; i++) {
+        int64_t b = batch_of(l, &x[i], &l->in[i], "input", n_in > 1 ? i : -1);
+        if (b < 0) {
+            return batch_status(&x[i], b);
+        }
+        if (n >= 0 && b != n) {
+            return lam__layer_error(l, LAM_ERR_SHAPE, "inputs have batches %lld and %lld",
+                                    (long long)n, (long long)b);
+        }
+        n = b;
+    }
+    const lam_tensor *outs[2] = {y, dy};
+    const char *names[2] = {"output", "output gradient"};
+    for (int k = 0; k < 2; k++) {
+        if (k == 1 && dy == NULL) {
+            break;
+        }
+        int64_t b = batch_of(l, outs[k], &l->out, names[k], -1);
+        if (b < 0) {
+            return batch_status(outs[k], b);
+        }
+        if (b != n) {
+            return lam__layer_error(l, LAM_ERR_SHAPE, "batch %lld, %s batch %lld",
+                                    (long long)n, names[k], (long long)b);
+        }
+    }
+    if (n < 1 || n > l->max_batch) {
+        return lam__layer_error(l, LAM_ERR_SHAPE, "batch %lld, max_batch %lld", (long long)n,
+                                (long long)l->max_batch);
+    }
+    *n_out = n;
+    return LAM_OK;
+}
+
+lam_status lam_layer_forward_inputs(lam_layer *l, int n_in, const lam_tensor *x, lam_tensor *y,
+                                    int train)
 {
     if (l == NULL) {
         return LAM_ERR_ARG;
     }
-    int64_t n = batch_of(l, x, l->in_ndim, l->in_shape, "input");
-    if (n < 0) {
-        return x == NULL || x->data == NULL ? LAM_ERR_ARG : batch_status(n);
+    int64_t n = 0;
+    lam_status st = check_batch(l, n_in, x, y, NULL, &n);
+    if (st != LAM_OK) {
+        return st;
     }
-    int64_t ny = batch_of(l, y, l->out_ndim, l->out_shape, "output");
-    if (ny < 0) {
-        return y == NULL || y->data == NULL ? LAM_ERR_ARG : batch_status(ny);
+    const float *xs[LAM_MAX_INPUTS];
+    for (int i = 0; i < n_in; i++) {
+        xs[i] = x[i].data;
     }
-    if (n != ny || n < 1 || n > l->max_batch) {
-        return lam__layer_error(l, LAM_ERR_SHAPE, "batch %lld (output %lld), max_batch %lld",
-                                (long long)n, (long long)ny, (long long)l->max_batch);
-    }
-    lam_status st = l->ops->forward(l, x->data, y->data, n, train);
+    st = l->kind->forward(l, xs, y->data, n, train);
     l->last_train_n = st == LAM_OK && train ? n : 0;
     return st;
 }
 
-lam_status lam_layer_backward(lam_layer *l, const lam_tensor *x, const lam_tensor *y,
-                              const lam_tensor *dy, lam_tensor *dx)
+lam_status lam_layer_forward(lam_layer *l, const lam_tensor *x, lam_tensor *y, int train)
+{
+    return lam_layer_forward_inputs(l, 1, x, y, train);
+}
+
+lam_status lam_layer_backward_inputs(lam_layer *l, int n_in, const lam_tensor *x,
+                                     const lam_tensor *y, const lam_tensor *dy, lam_tensor *dx)
 {
     if (l == NULL) {
         return LAM_ERR_ARG;
     }
-    int64_t n = batch_of(l, x, l->in_ndim, l->in_shape, "input");
-    int64_t ny = n < 0 ? n : batch_of(l, y, l->out_ndim, l->out_shape, "output");
-    int64_t nd = ny < 0 ? ny : batch_of(l, dy, l->out_ndim, l->out_shape, "output gradient");
-    int64_t nx = n;
-    if (nd >= 0 && dx != NULL) {
-        nx = batch_of(l, dx, l->in_ndim, l->in_shape, "input gradient");
+    int64_t n = 0;
+    lam_status st = check_batch(l, n_in, x, y, dy, &n);
+    if (st != LAM_OK) {
+        return st;
     }
-    if (n < 0 || ny < 0 || nd < 0 || nx < 0) {
-        int64_t bad = n < 0 ? n : ny < 0 ? ny : nd < 0 ? nd : nx;
-        return batch_status(bad);
-    }
-    if (ny != n || nd != n || nx != n) {
-        return lam__layer_error(l, LAM_ERR_SHAPE, "batch sizes differ");
+    const float *xs[LAM_MAX_INPUTS];
+    float *dxs[LAM_MAX_INPUTS];
+    for (int i = 0; i < n_in; i++) {
+        xs[i] = x[i].data;
+        dxs[i] = NULL;
+        if (dx != NULL && dx[i].data != NULL) {
+            int64_t b = batch_of(l, &dx[i], &l->in[i], "input gradient", n_in > 1 ? i : -1);
+            if (b < 0) {
+                return batch_status(&dx[i], b);
+            }
+            if (b != n) {
+                return lam__layer_error(l, LAM_ERR_SHAPE, "batch sizes differ");
+            }
+            dxs[i] = dx[i].data;
+        }
     }
     if (l->last_train_n != n) {
         return lam__layer_error(l, LAM_ERR_STATE,
                                 "backward of batch %lld needs a forward(train=1) on it first",
                                 (long long)n);
     }
-    return l->ops->backward(l, x->data, y->data, dy->data, dx != NULL ? dx->data : NULL, n);
+    return l->kind->backward(l, xs, y->data, dy->data, dxs, 0, n);
+}
+
+lam_status lam_layer_backward(lam_layer *l, const lam_tensor *x, const lam_tensor *y,
+                              const lam_tensor *dy, lam_tensor *dx)
+{
+    return lam_layer_backward_inputs(l, 1, x, y, dy, dx);
 }
 
 lam_status lam_layer_params(lam_layer *l, lam_param *out, int *count)
@@ -322,7 +266,7 @@ lam_status lam_layer_params(lam_layer *l, lam_param *out, int *count)
     if (out != NULL) {
         int n = *count < l->n_params ? *count : l->n_params;
         for (int i = 0; i < n; i++) {
-            out[i] = l->params[i];
+            out[i] = *lam__param(l, i);
         }
     }
     *count = l->n_params;
@@ -331,21 +275,17 @@ lam_status lam_layer_params(lam_layer *l, lam_param *out, int *count)
 
 void lam_layer_zero_grad(lam_layer *l)
 {
-    if (l == NULL) {
-        return;
-    }
-    for (int i = 0; i < l->n_params; i++) {
-        memset(l->params[i].g, 0, (size_t)l->params[i].n * sizeof(float));
+    for (int i = 0; l != NULL && i < l->n_params; i++) {
+        const lam_param *p = lam__param(l, i);
+        if (p->g != NULL) {
+            memset(p->g, 0, (size_t)p->n * sizeof(float));
+        }
     }
 }
 
 int64_t lam_layer_param_count(const lam_layer *l)
 {
-    int64_t n = 0;
-    for (int i = 0; l != NULL && i < l->n_params; i++) {
-        n += l->params[i].n;
-    }
-    return n;
+    return l != NULL ? lam__layer_param_floats(l) : 0;
 }
 
 int64_t lam_layer_flops(const lam_layer *l)
@@ -356,55 +296,4 @@ int64_t lam_layer_flops(const lam_layer *l)
 const char *lam_layer_strategy(const lam_layer *l)
 {
     return l != NULL ? l->strategy : "";
-}
-
-/* ------------------------------------------------------------ model fusion */
-
-int lam__layer_can_fuse(const lam_layer *l, lam_act act, const lam_layer *pool)
-{
-    if (l == NULL || (act != LAM_ACT_NONE && act != LAM_ACT_RELU)) {
-        return 0;
-    }
-    if (l->desc.kind == LAM_LAYER_CONV2D) {
-        return pool == NULL || pool->desc.kind == LAM_LAYER_MAXPOOL;
-    }
-    return l->desc.kind == LAM_LAYER_LINEAR && pool == NULL && act == LAM_ACT_RELU;
-}
-
-lam_status lam__layer_fuse(lam_layer *l, lam_act act, lam_layer *pool, lam_layer *act_layer)
-{
-    if (!lam__layer_can_fuse(l, act, pool)) {
-        return lam__layer_error(l, LAM_ERR_ARG, "cannot fuse");
-    }
-    l->fuse_act = act;
-    l->fuse_pool = pool;
-    lam_layer *absorbed[2] = {act_layer, pool};
-    for (int i = 0; i < 2; i++) {
-        if (absorbed[i] != NULL) {
-            snprintf(absorbed[i]->strategy, sizeof absorbed[i]->strategy, "in %s", l->name);
-        }
-    }
-    if (l->desc.kind == LAM_LAYER_CONV2D) {
-        return lam__conv2d_fuse(l);
-    }
-    lam__linear_describe(l);
-    return LAM_OK;
-}
-
-lam_status lam__layer_forward_fused(lam_layer *l, const float *x, float *y, int64_t n,
-                                    int train)
-{
-    if (l->desc.kind == LAM_LAYER_CONV2D) {
-        return lam__conv2d_forward_fused(l, x, y, n);
-    }
-    return lam__linear_forward_fused(l, x, y, n, train);
-}
-
-lam_status lam__layer_backward_fused(lam_layer *l, const float *x, const float *y, float *dy,
-                                     float *dx, int64_t n)
-{
-    if (l->desc.kind == LAM_LAYER_CONV2D) {
-        return lam__conv2d_backward_fused(l, x, y, dy, dx, n);
-    }
-    return lam__linear_backward_fused(l, x, y, dy, dx, n);
 }

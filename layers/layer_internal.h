@@ -1,111 +1,191 @@
-/* Layers: a small ops table per kind. Not installed. */
+/* Layers inside the library: the kind registry, the layer object, and the helpers every kind
+ * calls back into (layer_util.c). Not installed.
+ *
+ * A layer kind is one lam_kind entry in the registry (registry.c): its name, how many inputs
+ * it takes, and its ops. setup checks the input shapes, sets the output shape and FLOPs,
+ * declares the parameter and buffer tensors (a named list: a convolution has two, an LSTM
+ * will have four per layer) and allocates the kind's private state. The storage of the
+ * tensors is bound afterwards by whoever owns it: a model binds every layer's tensors into
+ * its one parameter block and one gradient block, a standalone layer gets its own. Then init
+ * fills the parameters.
+ *
+ * The dispatcher (layer.c, the public calls) and the kinds (conv2d.c, linear.c, ...) never
+ * include each other's code: both sit on this header and layer_util.c. */
 #ifndef LAM_LAYER_INTERNAL_H
 #define LAM_LAYER_INTERNAL_H
 
 #include "core_internal.h"
 #include "kernels.h"
-#include "lamina/model.h"
+#include "lamina/layer.h"
 
-typedef struct lam_layer_ops {
-    const char *name; /* "conv2d", "linear", ... */
-    /* y (n, out) from x (n, in). */
-    lam_status (*forward)(lam_layer *l, const float *x, float *y, int64_t n, int train);
-    /* dx (n, in) overwritten (NULL: skip), parameter grads accumulate. */
-    lam_status (*backward)(lam_layer *l, const float *x, const float *y, const float *dy,
-                           float *dx, int64_t n);
-} lam_layer_ops;
+#define LAM_NAME_MAX 96
+
+/* What a kind's backward reads besides dy (for the memory plan: a value read in backward
+ * lives until then). Bit i: input i's forward value; LAM_READS_Y: the layer's own output. */
+#define LAM_READS_Y (1u << 16)
+#define LAM_READS_X(i) (1u << (i))
+#define LAM_READS_ALL_X 0xffffu
+
+/* Kind flags. */
+enum {
+    /* The output is input 0's values under another shape (flatten): a model passes the same
+     * memory on, never copies. */
+    LAM_KIND_VIEW = 1,
+    /* forward may write its output over input 0 (y == x) and backward its input gradient
+     * over dy (dx == dy); a model does so when nothing else needs input 0. */
+    LAM_KIND_IN_PLACE = 2,
+    /* backward honours an accumulate mask: dx[i] += instead of = for the bits set. Other
+     * kinds get scratch buffers that the model adds in itself. */
+    LAM_KIND_ACCUMULATES = 4,
+    /* backward may be called with dx[i] == dy for one input (add: an alias of the gradient) */
+    LAM_KIND_PASSES_DY = 8,
+};
+
+/* One parameter or buffer tensor: the public view and the shape PyTorch gives it. */
+typedef struct lam_ptensor {
+    lam_param view;            /* name points at .name; w/g bound by the owner */
+    char name[LAM_NAME_MAX + 32]; /* "<layer name>.<suffix>" */
+    int ndim;
+    int64_t shape[4];
+    int buffer;                /* 1: a buffer (running statistics), no gradient */
+} lam_ptensor;
+
+typedef struct lam_kind lam_kind;
 
 struct lam_layer {
-    const lam_layer_ops *ops;
+    const lam_kind *kind;
     lam_ctx *ctx;
     const lam_kernels *k;
     lam_layer_desc desc;
-    int index;                 /* position in a model (0 standalone), used in names */
-    char name[32];             /* "conv2d#3" */
-    int in_ndim, out_ndim;     /* 1 or 3 */
-    int64_t in_shape[3], out_shape[3];
-    int64_t in_numel, out_numel; /* per sample */
+    int index;                 /* node index in a model (0 standalone), used in names */
+    char name[LAM_NAME_MAX];   /* the spec's name=, else "<kind>#<index>" */
+    int user_named;            /* name came from the spec */
+    int in_model;              /* owned by a model: lam_layer_destroy leaves it alone */
+    int n_in;
+    lam_shape in[LAM_MAX_INPUTS];
+    int64_t in_numel[LAM_MAX_INPUTS]; /* per sample */
+    lam_shape out;
+    int64_t out_numel;
     int64_t max_batch;
     uint64_t stream;           /* RNG stream for init and dropout */
     int64_t step;              /* dropout draws from (seed, stream, step) */
     int64_t last_train_n;      /* batch of the latest forward(train=1); 0 = none */
 
-    float *block;              /* parameters then their gradients, one allocation */
-    lam_param params[2];
-    char param_names[2][48];
-    int n_params;
-    lam_param buffers[2];      /* batch-norm running mean/var (g = NULL) */
-    int n_buffers;
+    lam_ptensor *tensors;      /* parameters first, then buffers */
+    int n_params, n_buffers, cap_tensors;
+    float *own;                /* a standalone layer's weights, gradients and buffers */
     int64_t flops;             /* per sample, forward */
-
-    /* kind-specific scratch, sized for max_batch at create */
-    lam_conv_geom conv;
-    lam_pool_geom pool;
-    float *ws;                 /* conv workspace; bn saved mean/invstd; dropout mask */
-    int64_t ws_n;              /* floats in ws */
-    int32_t *argmax;           /* max-pool */
-
-    /* How the layer runs (lam_layer_strategy). A model may fold the activation and max
-     * pool after a conv or linear layer into it (lam__layer_fuse); the folded layers then
-     * do no work of their own in the model's step, and the public per-layer calls keep
-     * their unfused meaning. */
-    lam_conv_strategy conv_strategy;
-    int gemm_outside;          /* linear: GEMMs outside lamina's regions (pthreads BLAS) */
-    lam_act fuse_act;          /* activation folded into this layer, LAM_ACT_NONE if none */
-    struct lam_layer *fuse_pool; /* max pool folded into this conv, or NULL */
-    char strategy[64];
+    int64_t ws_bytes;          /* bytes of the kind's private scratch (reports) */
+    void *state;               /* the kind's private state (lam__layer_state) */
+    char strategy[LAM_NAME_MAX + 32]; /* how it runs (lam_layer_strategy) */
 };
 
-/* Per-kind setup: check the input shape, fill out_shape/flops, and say how many parameter
- * floats the block needs (weights then bias). Returns LAM_ERR_SHAPE with a message. */
-lam_status lam__conv2d_setup(lam_layer *l);
-lam_status lam__linear_setup(lam_layer *l);
-lam_status lam__act_setup(lam_layer *l);
-lam_status lam__pool_setup(lam_layer *l);
-lam_status lam__shape_setup(lam_layer *l); /* flatten, global average pool */
-lam_status lam__dropout_setup(lam_layer *l);
-lam_status lam__batchnorm_setup(lam_layer *l);
+struct lam_kind {
+    lam_layer_kind id;
+    const char *name;          /* "conv2d", "add", ... */
+    int min_in, max_in;
+    unsigned flags;            /* LAM_KIND_* */
+    /* Check inputs, set out/out_numel/flops, declare tensors, allocate state. */
+    lam_status (*setup)(lam_layer *l);
+    /* Fill the parameters once their storage is bound (NULL: they stay zero). */
+    void (*init)(lam_layer *l);
+    /* y (n, out) from x[i] (n, in[i]). */
+    lam_status (*forward)(lam_layer *l, const float *const *x, float *y, int64_t n, int train);
+    /* dx[i] (n, in[i]) overwritten (NULL: skip), or added to for the bits of acc (kinds with
+     * LAM_KIND_ACCUMULATES only); parameter gradients accumulate. */
+    lam_status (*backward)(lam_layer *l, const float *const *x, const float *y,
+                           const float *dy, float *const *dx, unsigned acc, int64_t n);
+    /* LAM_READS_* of backward (NULL: every input and the output). */
+    unsigned (*reads)(const lam_layer *l);
+    /* Folding: whether l can absorb the activation `act` (NONE or RELU) and the max pool
+     * layer `pool` (NULL: none) that follow it; fuse records it and sizes the workspace;
+     * forward_fused / backward_fused then compute the whole group (y the group's output,
+     * dy its gradient, which a linear layer masks in place; acc bit 0 as in backward, for
+     * kinds with LAM_KIND_ACCUMULATES). NULL: the kind does not fold. */
+    int (*can_fuse)(const lam_layer *l, lam_act act, const lam_layer *pool);
+    lam_status (*fuse)(lam_layer *l, lam_act act, lam_layer *pool);
+    lam_status (*forward_fused)(lam_layer *l, const float *x, float *y, int64_t n, int train);
+    lam_status (*backward_fused)(lam_layer *l, const float *x, const float *y, float *dy,
+                                 float *dx, unsigned acc, int64_t n);
+    /* Free what state points to (NULL: state is one block, freed by the dispatcher). */
+    void (*destroy)(lam_layer *l);
+};
 
-/* Allocate the parameter block with n_w weights and n_b biases (n_b may be 0) and fill
- * l->params; names are "<layer name>.weight" / ".bias". Used by setups. */
-lam_status lam__layer_alloc_params(lam_layer *l, int64_t n_w, int64_t n_b, int64_t fan_in,
-                                   int64_t fan_out);
-/* Initialise weights and biases as PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+/* ------------------------------------------------------------------ registry */
+
+/* The kind of a public kind id, or NULL. */
+const lam_kind *lam__kind_of(lam_layer_kind id);
+/* Short kind name ("conv2d"), "?" when unknown. */
+const char *lam__kind_name(lam_layer_kind id);
+
+/* Every kind's table entry (one per file that implements it). */
+extern const lam_kind lam__kind_conv2d, lam__kind_linear, lam__kind_relu, lam__kind_leaky_relu,
+    lam__kind_sigmoid, lam__kind_tanh, lam__kind_gelu, lam__kind_maxpool, lam__kind_avgpool,
+    lam__kind_gap, lam__kind_flatten, lam__kind_dropout, lam__kind_batchnorm, lam__kind_add,
+    lam__kind_concat, lam__kind_mul;
+
+/* ------------------------------------------------------------- layer_util.c */
+
+/* Set up a layer (no storage bound yet): checks, the kind's setup. `name` NULL gives
+ * "<kind>#<index>". On failure the layer is destroyed and *out untouched. */
+lam_status lam__layer_setup(lam_ctx *ctx, const lam_layer_desc *d, int n_in,
+                            const lam_shape *in, int64_t max_batch, uint64_t stream, int index,
+                            const char *name, lam_layer **out);
+/* Floats of parameters (weights or gradients) and of buffers the layer declared. */
+int64_t lam__layer_param_floats(const lam_layer *l);
+int64_t lam__layer_buffer_floats(const lam_layer *l);
+/* Point the tensors at caller storage: w and g hold lam__layer_param_floats() floats each
+ * (g may be NULL for inference-only owners), buf lam__layer_buffer_floats(). Then init.
+ * Returns LAM_OK. */
+lam_status lam__layer_bind(lam_layer *l, float *w, float *g, float *buf);
+/* Free the layer's own things (state, tensors, views, own storage) and the layer. */
+void lam__layer_free(lam_layer *l);
+
+/* Declare a parameter (buffer = 0) or buffer (1) tensor "<layer name>.<suffix>" of shape
+ * shape[0..ndim). fan_in/fan_out feed initializers; is_bias exempts from weight decay when
+ * asked. Returns LAM_ERR_NOMEM or LAM_ERR_RANGE (too large). */
+lam_status lam__layer_tensor(lam_layer *l, const char *suffix, int buffer, int ndim,
+                             const int64_t *shape, int64_t fan_in, int64_t fan_out,
+                             int is_bias);
+/* Allocate the kind's private state of `bytes` (zeroed) into l->state. */
+void *lam__layer_state(lam_layer *l, size_t bytes);
+/* A float scratch array of n floats (zeroed) counted in l->ws_bytes; the kind frees it
+ * with lam_free in its destroy op. */
+float *lam__layer_scratch(lam_layer *l, int64_t n);
+/* Parameter i's view (after bind); buffer i's view. */
+static inline lam_param *lam__param(lam_layer *l, int i)
+{
+    return &l->tensors[i].view;
+}
+static inline lam_param *lam__buffer(lam_layer *l, int i)
+{
+    return &l->tensors[l->n_params + i].view;
+}
+
+/* PyTorch's default initialisation of every parameter: U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+ * tensor i drawing from stream 2*stream + i. */
 void lam__layer_init_uniform(lam_layer *l);
 
-/* Create with the layer's position in a model (used in its name and messages). */
-lam_status lam__layer_create_at(lam_ctx *ctx, const lam_layer_desc *d, int in_ndim,
-                                const int64_t *in_shape, int64_t max_batch, uint64_t stream,
-                                int index, lam_layer **out);
-
-/* Model-level fusion. lam__layer_can_fuse: whether l (conv2d or linear) can absorb `act`
- * (LAM_ACT_RELU or NONE) and, for conv2d, the max-pool layer `pool` (may be NULL) that
- * follows. lam__layer_fuse sizes the workspace for it (create time, may fail with NOMEM)
- * and marks the absorbed layers; lam__layer_forward_fused / backward_fused then compute the
- * whole group: y is the output of the group's last layer, dy its gradient (a linear layer
- * masks it in place), x and dx the group's input and its gradient. */
-int lam__layer_can_fuse(const lam_layer *l, lam_act act, const lam_layer *pool);
-lam_status lam__layer_fuse(lam_layer *l, lam_act act, lam_layer *pool, lam_layer *act_layer);
-lam_status lam__layer_forward_fused(lam_layer *l, const float *x, float *y, int64_t n,
-                                    int train);
-lam_status lam__layer_backward_fused(lam_layer *l, const float *x, const float *y, float *dy,
-                                     float *dx, int64_t n);
-/* Kind-specific halves of the above (conv2d.c, linear.c). */
-lam_status lam__conv2d_fuse(lam_layer *l);
-lam_status lam__conv2d_forward_fused(lam_layer *l, const float *x, float *y, int64_t n);
-lam_status lam__conv2d_backward_fused(lam_layer *l, const float *x, const float *y,
-                                      const float *dy, float *dx, int64_t n);
-void lam__linear_describe(lam_layer *l); /* l->strategy from gemm_outside and fuse_act */
-lam_status lam__linear_forward_fused(lam_layer *l, const float *x, float *y, int64_t n,
-                                     int train);
-lam_status lam__linear_backward_fused(lam_layer *l, const float *x, const float *y, float *dy,
-                                      float *dx, int64_t n);
-
-/* Format "layer <i> (<kind>): " + message, set the context error, return st. */
+/* Format "layer <i> (<kind>[ <name>]): " + message, set the context error, return st. */
 lam_status lam__layer_error(const lam_layer *l, lam_status st, const char *fmt, ...)
     LAM_PRINTF(3, 4);
+/* "layer <i> (<kind>[ <name>])" into buf, for messages of the model. */
+const char *lam__layer_label(const lam_layer *l, char *buf, size_t size);
 
 /* Shape text "64x7x7" into buf. */
 const char *lam__shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
+/* Elements of a sample shape (checked: LAM_ERR_RANGE on overflow). */
+lam_status lam__shape_numel(const lam_shape *s, int64_t *n);
+/* 1 when two sample shapes are equal. */
+int lam__shape_eq(const lam_shape *a, const lam_shape *b);
+
+/* Whether GEMMs must run outside lamina's parallel regions, threaded by BLAS: with a
+ * pthreads OpenBLAS, which oversubscribes the cores when called from OpenMP threads (or as
+ * a test forced it with ctx->gemm_strategy). */
+int lam__gemm_outside(const lam_ctx *ctx);
+
+/* Max pool geometry and argmax of a max-pool layer, for the convolution that folds it. */
+lam_pool_geom *lam__maxpool_geom(lam_layer *pool);
+int32_t *lam__maxpool_argmax(lam_layer *pool);
 
 #endif

@@ -72,3 +72,13 @@ lam_status lam_loss_eval(lam_ctx *ctx, const lam_loss_desc *d, int64_t n, int64_
     }
     return LAM_OK;
 }
+
+void lam_loss_desc_init(lam_loss_desc *d, lam_loss_kind kind)
+{
+    if (d == NULL) {
+        return;
+    }
+    d->kind = kind;
+    d->smoothing = 0.0f;
+    d->delta = 1.0f;
+}

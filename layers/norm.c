@@ -2,190 +2,146 @@
  *   train:     y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta, var_B biased;
  *              running = (1 - momentum) * running + momentum * stat_B (var unbiased)
  *   inference: the running statistics replace the batch ones.
- * Over channels for (C,H,W) samples (statistics over N*H*W), over features for (F) (over N).
- * Backward with xhat = (x - mean) * invstd and M = N*H*W values per channel:
- *   dgamma += sum dy*xhat, dbeta += sum dy,
- *   dx = gamma * invstd / M * (M*dy - sum dy - xhat * sum dy*xhat). */
+ * Per channel: over N*H*W for (C,H,W), over N*L for (C,L), over N for (D). The passes are
+ * kernels/bn.c (blocks fixed by the shape, so bitwise the same on any thread count); this
+ * file owns the parameters (weight = gamma, bias = beta), the buffers running_mean and
+ * running_var (PyTorch's names) and the statistics backward needs. */
 #include "layer_internal.h"
 
 #include <math.h>
 
-/* ws layout: saved mean (C), saved invstd (C), running mean (C), running var (C) */
-
-static void plane_dims(const lam_layer *l, int64_t *c, int64_t *hw)
-{
-    *c = l->in_shape[0];
-    *hw = l->in_ndim == 3 ? l->in_shape[1] * l->in_shape[2] : 1;
-}
-
-/* One channel of the forward. */
-static void bn_forward_channel(lam_layer *l, const float *x, float *y, int64_t n, int train,
-                               int64_t ch)
-{
+typedef struct bn_state {
     int64_t c, hw;
-    plane_dims(l, &c, &hw);
-    const float *gamma = l->params[0].w, *beta = l->params[1].w;
-    float *mean = l->ws, *invstd = l->ws + c, *rmean = l->ws + 2 * c, *rvar = l->ws + 3 * c;
-    double eps = l->desc.alpha, mom = l->desc.momentum;
-    double m = (double)(n * hw);
-    double mu, istd;
+    float *mean, *invstd, *var_unbiased; /* of the latest training forward */
+    float *scale, *shift;                /* inference: running statistics folded in */
+    float *ws;                           /* kernel workspace for the largest batch */
+    int64_t ws_n;
+} bn_state;
+
+static lam_status bn_forward(lam_layer *l, const float *const *x, float *y, int64_t n,
+                             int train)
+{
+    bn_state *s = l->state;
+    const float *gamma = lam__param(l, 0)->w, *beta = lam__param(l, 1)->w;
+    float *rmean = lam__buffer(l, 0)->w, *rvar = lam__buffer(l, 1)->w;
+    const int nt = lam_ctx_threads(l->ctx);
     if (train) {
-        double s = 0.0, s2 = 0.0;
-        for (int64_t i = 0; i < n; i++) {
-            const float *p = x + (i * c + ch) * hw;
-            for (int64_t j = 0; j < hw; j++) {
-                s += p[j];
-            }
+        if (l->k->bn_workspace(n, s->c, s->hw, nt) > s->ws_n) {
+            return lam__layer_error(l, LAM_ERR_STATE, "batch %lld needs more workspace",
+                                    (long long)n);
         }
-        mu = s / m;
-        for (int64_t i = 0; i < n; i++) {
-            const float *p = x + (i * c + ch) * hw;
-            for (int64_t j = 0; j < hw; j++) {
-                double d = p[j] - mu;
-                s2 += d * d;
-            }
+        l->k->bn_fwd_train(n, s->c, s->hw, x[0], gamma, beta, l->desc.alpha, s->mean,
+                           s->invstd, s->var_unbiased, y, s->ws, nt);
+        const double mom = l->desc.momentum;
+        for (int64_t ch = 0; ch < s->c; ch++) {
+            rmean[ch] = (float)((1.0 - mom) * rmean[ch] + mom * s->mean[ch]);
+            rvar[ch] = (float)((1.0 - mom) * rvar[ch] + mom * s->var_unbiased[ch]);
         }
-        double var = s2 / m;
-        istd = 1.0 / sqrt(var + eps);
-        mean[ch] = (float)mu;
-        invstd[ch] = (float)istd;
-        double unbiased = m > 1 ? s2 / (m - 1) : var;
-        rmean[ch] = (float)((1.0 - mom) * rmean[ch] + mom * mu);
-        rvar[ch] = (float)((1.0 - mom) * rvar[ch] + mom * unbiased);
-    } else {
-        mu = rmean[ch];
-        istd = 1.0 / sqrt((double)rvar[ch] + eps);
+        return LAM_OK;
     }
-    float a = (float)(gamma[ch] * istd), b = (float)(beta[ch] - gamma[ch] * istd * mu);
-    for (int64_t i = 0; i < n; i++) {
-        const float *p = x + (i * c + ch) * hw;
-        float *q = y + (i * c + ch) * hw;
-        for (int64_t j = 0; j < hw; j++) {
-            q[j] = a * p[j] + b;
-        }
+    for (int64_t ch = 0; ch < s->c; ch++) {
+        double istd = 1.0 / sqrt((double)rvar[ch] + l->desc.alpha);
+        s->scale[ch] = (float)(gamma[ch] * istd);
+        s->shift[ch] = (float)(beta[ch] - gamma[ch] * istd * rmean[ch]);
     }
-}
-
-/* A pass over the channels: each is independent, so they run as the items of one
- * lam__run_phases phase (no OpenMP region at all on one thread). */
-typedef struct bn_pass {
-    lam_layer *l;
-    const float *x, *dy;
-    float *y, *dx;
-    int64_t n;
-    int train;
-} bn_pass;
-
-static void item_forward(const void *arg, int64_t ch, int lane)
-{
-    const bn_pass *ps = arg;
-    (void)lane;
-    bn_forward_channel(ps->l, ps->x, ps->y, ps->n, ps->train, ch);
-}
-
-static void run_channels(const bn_pass *ps, lam_item_fn fn)
-{
-    int64_t c, hw;
-    plane_dims(ps->l, &c, &hw);
-    const lam_phase ph = {fn, c, 1};
-    lam__run_phases(lam_ctx_threads(ps->l->ctx), ps, &ph, 1);
-}
-
-static lam_status bn_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
-{
-    const bn_pass ps = {.l = l, .x = x, .y = y, .n = n, .train = train};
-    run_channels(&ps, item_forward);
+    l->k->bn_fwd_affine(n, s->c, s->hw, x[0], s->scale, s->shift, y, nt);
     return LAM_OK;
 }
 
-/* One channel of the backward. */
-static void bn_backward_channel(lam_layer *l, const float *x, const float *dy, float *dx,
-                                int64_t n, int64_t ch)
-{
-    int64_t c, hw;
-    plane_dims(l, &c, &hw);
-    const float *gamma = l->params[0].w;
-    float *dgamma = l->params[0].g, *dbeta = l->params[1].g;
-    const float *mean = l->ws, *invstd = l->ws + c;
-    double m = (double)(n * hw);
-    double sdy = 0.0, sdyx = 0.0;
-    double mu = mean[ch], istd = invstd[ch];
-    for (int64_t i = 0; i < n; i++) {
-        const float *p = x + (i * c + ch) * hw, *g = dy + (i * c + ch) * hw;
-        for (int64_t j = 0; j < hw; j++) {
-            sdy += g[j];
-            sdyx += g[j] * (p[j] - mu) * istd;
-        }
-    }
-    dgamma[ch] += (float)sdyx;
-    dbeta[ch] += (float)sdy;
-    if (dx == NULL) {
-        return;
-    }
-    double k = gamma[ch] * istd / m;
-    for (int64_t i = 0; i < n; i++) {
-        const float *p = x + (i * c + ch) * hw, *g = dy + (i * c + ch) * hw;
-        float *q = dx + (i * c + ch) * hw;
-        for (int64_t j = 0; j < hw; j++) {
-            double xhat = (p[j] - mu) * istd;
-            q[j] = (float)(k * (m * g[j] - sdy - xhat * sdyx));
-        }
-    }
-}
-
-static void item_backward(const void *arg, int64_t ch, int lane)
-{
-    const bn_pass *ps = arg;
-    (void)lane;
-    bn_backward_channel(ps->l, ps->x, ps->dy, ps->dx, ps->n, ch);
-}
-
-static lam_status bn_backward(lam_layer *l, const float *x, const float *y, const float *dy,
-                              float *dx, int64_t n)
+static lam_status bn_backward(lam_layer *l, const float *const *x, const float *y,
+                              const float *dy, float *const *dx, unsigned acc, int64_t n)
 {
     (void)y;
-    const bn_pass ps = {.l = l, .x = x, .dy = dy, .dx = dx, .n = n};
-    run_channels(&ps, item_backward);
+    (void)acc;
+    bn_state *s = l->state;
+    l->k->bn_bwd(n, s->c, s->hw, x[0], dy, lam__param(l, 0)->w, s->mean, s->invstd,
+                 lam__param(l, 0)->g, lam__param(l, 1)->g, dx[0], s->ws,
+                 lam_ctx_threads(l->ctx));
     return LAM_OK;
 }
 
-static const lam_layer_ops bn_ops = {"batchnorm", bn_forward, bn_backward};
-
-lam_status lam__batchnorm_setup(lam_layer *l)
+static unsigned bn_reads(const lam_layer *l)
 {
-    l->ops = &bn_ops;
+    (void)l;
+    return LAM_READS_X(0);
+}
+
+static void bn_init(lam_layer *l)
+{
+    const bn_state *s = l->state;
+    for (int64_t ch = 0; ch < s->c; ch++) {
+        lam__param(l, 0)->w[ch] = 1.0f;  /* gamma */
+        lam__param(l, 1)->w[ch] = 0.0f;  /* beta */
+        lam__buffer(l, 0)->w[ch] = 0.0f; /* running mean */
+        lam__buffer(l, 1)->w[ch] = 1.0f; /* running var */
+    }
+}
+
+static void bn_destroy(lam_layer *l)
+{
+    bn_state *s = l->state;
+    if (s != NULL) {
+        lam_free(l->ctx, s->mean);
+        lam_free(l->ctx, s->ws);
+    }
+}
+
+/* The kernels' workspace is fixed by the shape; take the most any batch up to max_batch
+ * needs, so a short last batch never finds it too small. */
+static int64_t workspace_floats(const lam_layer *l, int64_t c, int64_t hw)
+{
+    int64_t most = 0;
+    for (int64_t n = 1; n <= l->max_batch; n++) {
+        int64_t w = l->k->bn_workspace(n, c, hw, lam_ctx_threads(l->ctx));
+        most = w > most ? w : most;
+    }
+    return most;
+}
+
+static lam_status bn_setup(lam_layer *l)
+{
     if (!(l->desc.alpha > 0.0f) || !(l->desc.momentum >= 0.0f && l->desc.momentum <= 1.0f)) {
         return lam__layer_error(l, LAM_ERR_ARG, "eps %g must be > 0, momentum %g in [0, 1]",
                                 (double)l->desc.alpha, (double)l->desc.momentum);
     }
-    int64_t c = l->in_shape[0];
-    l->out_ndim = l->in_ndim;
-    for (int i = 0; i < l->in_ndim; i++) {
-        l->out_shape[i] = l->in_shape[i];
-    }
-    l->flops = 2 * l->in_numel;
-    lam_status st = lam__layer_alloc_params(l, c, c, 0, 0);
-    if (st != LAM_OK) {
+    const int64_t c = l->in[0].dim[0], hw = l->in_numel[0] / c;
+    l->out = l->in[0];
+    l->flops = 2 * l->in_numel[0];
+    lam_status st;
+    if ((st = lam__layer_tensor(l, "weight", 0, 1, &c, c, c, 1)) != LAM_OK ||
+        (st = lam__layer_tensor(l, "bias", 0, 1, &c, 0, 0, 1)) != LAM_OK ||
+        (st = lam__layer_tensor(l, "running_mean", 1, 1, &c, 0, 0, 0)) != LAM_OK ||
+        (st = lam__layer_tensor(l, "running_var", 1, 1, &c, 0, 0, 0)) != LAM_OK) {
         return st;
     }
-    for (int64_t i = 0; i < c; i++) {
-        l->params[0].w[i] = 1.0f; /* gamma */
-    }
-    l->params[0].is_bias = 1; /* a scale, not a matrix: exempt from fan-based init */
-    l->ws = lam__alloc_floats(l->ctx, 4 * c, l->name);
-    if (l->ws == NULL) {
+    bn_state *s = lam__layer_state(l, sizeof *s);
+    if (s == NULL) {
         return LAM_ERR_NOMEM;
     }
-    for (int64_t i = 0; i < c; i++) {
-        l->ws[3 * c + i] = 1.0f; /* running var */
+    s->c = c;
+    s->hw = hw;
+    s->mean = lam__layer_scratch(l, 5 * c);
+    s->ws_n = workspace_floats(l, c, hw);
+    s->ws = s->ws_n > 0 ? lam__layer_scratch(l, s->ws_n) : NULL;
+    if (s->mean == NULL || (s->ws_n > 0 && s->ws == NULL)) {
+        return LAM_ERR_NOMEM;
     }
-    static const char *const names[2] = {"running_mean", "running_var"};
-    for (int i = 0; i < 2; i++) {
-        l->buffers[i].name = names[i];
-        l->buffers[i].w = l->ws + (2 + i) * c;
-        l->buffers[i].g = NULL;
-        l->buffers[i].n = c;
-    }
-    l->n_buffers = 2;
+    s->invstd = s->mean + c;
+    s->var_unbiased = s->mean + 2 * c;
+    s->scale = s->mean + 3 * c;
+    s->shift = s->mean + 4 * c;
     return LAM_OK;
 }
+
+const lam_kind lam__kind_batchnorm = {
+    .id = LAM_LAYER_BATCHNORM,
+    .name = "batchnorm",
+    .min_in = 1,
+    .max_in = 1,
+    .setup = bn_setup,
+    .init = bn_init,
+    .forward = bn_forward,
+    .backward = bn_backward,
+    .reads = bn_reads,
+    .destroy = bn_destroy,
+};

@@ -1,63 +1,96 @@
-/* Pooling and reshaping layers: max-pool (keeps its argmax for backward), average pool,
- * global average pool (C,H,W) -> (C), and flatten (C,H,W) -> (C*H*W). */
+/* Pooling layers on (C, H, W) samples: max pool (keeps its argmax for backward) and average
+ * pool (padding counted in the divisor, as PyTorch's count_include_pad=True). */
 #include "layer_internal.h"
 
 #include <string.h>
 
-static lam_status maxpool_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
+typedef struct pool_state {
+    lam_pool_geom g;
+    int32_t *argmax;           /* max pool: (N, C, OH, OW) flat indices in each plane */
+} pool_state;
+
+lam_pool_geom *lam__maxpool_geom(lam_layer *pool)
+{
+    return &((pool_state *)pool->state)->g;
+}
+
+int32_t *lam__maxpool_argmax(lam_layer *pool)
+{
+    return ((pool_state *)pool->state)->argmax;
+}
+
+static lam_pool_geom geom_for(const lam_layer *l, int64_t n)
+{
+    lam_pool_geom g = ((const pool_state *)l->state)->g;
+    g.n = n;
+    return g;
+}
+
+static lam_status maxpool_forward(lam_layer *l, const float *const *x, float *y, int64_t n,
+                                  int train)
 {
     (void)train;
-    lam_pool_geom g = l->pool;
-    g.n = n;
-    l->k->maxpool_fwd(&g, x, y, l->argmax, lam_ctx_threads(l->ctx));
+    lam_pool_geom g = geom_for(l, n);
+    l->k->maxpool_fwd(&g, x[0], y, lam__maxpool_argmax(l), lam_ctx_threads(l->ctx));
     return LAM_OK;
 }
 
-static lam_status maxpool_backward(lam_layer *l, const float *x, const float *y,
-                                   const float *dy, float *dx, int64_t n)
+static lam_status maxpool_backward(lam_layer *l, const float *const *x, const float *y,
+                                   const float *dy, float *const *dx, unsigned acc, int64_t n)
 {
     (void)x;
     (void)y;
-    if (dx != NULL) {
-        lam_pool_geom g = l->pool;
-        g.n = n;
-        l->k->maxpool_bwd(&g, dy, l->argmax, dx, lam_ctx_threads(l->ctx));
+    (void)acc;
+    if (dx[0] != NULL) {
+        lam_pool_geom g = geom_for(l, n);
+        l->k->maxpool_bwd(&g, dy, lam__maxpool_argmax(l), dx[0], lam_ctx_threads(l->ctx));
     }
     return LAM_OK;
 }
 
-static lam_status avgpool_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
+static lam_status avgpool_forward(lam_layer *l, const float *const *x, float *y, int64_t n,
+                                  int train)
 {
     (void)train;
-    lam_pool_geom g = l->pool;
-    g.n = n;
-    l->k->avgpool_fwd(&g, x, y, lam_ctx_threads(l->ctx));
+    lam_pool_geom g = geom_for(l, n);
+    l->k->avgpool_fwd(&g, x[0], y, lam_ctx_threads(l->ctx));
     return LAM_OK;
 }
 
-static lam_status avgpool_backward(lam_layer *l, const float *x, const float *y,
-                                   const float *dy, float *dx, int64_t n)
+static lam_status avgpool_backward(lam_layer *l, const float *const *x, const float *y,
+                                   const float *dy, float *const *dx, unsigned acc, int64_t n)
 {
     (void)x;
     (void)y;
-    if (dx != NULL) {
-        lam_pool_geom g = l->pool;
-        g.n = n;
-        l->k->avgpool_bwd(&g, dy, dx, lam_ctx_threads(l->ctx));
+    (void)acc;
+    if (dx[0] != NULL) {
+        lam_pool_geom g = geom_for(l, n);
+        l->k->avgpool_bwd(&g, dy, dx[0], lam_ctx_threads(l->ctx));
     }
     return LAM_OK;
 }
 
-static const lam_layer_ops maxpool_ops = {"maxpool", maxpool_forward, maxpool_backward};
-static const lam_layer_ops avgpool_ops = {"avgpool", avgpool_forward, avgpool_backward};
+static unsigned pool_reads(const lam_layer *l)
+{
+    (void)l;
+    return 0; /* max pool routes dy by its argmax; average pool needs nothing */
+}
 
-lam_status lam__pool_setup(lam_layer *l)
+static void pool_destroy(lam_layer *l)
+{
+    pool_state *s = l->state;
+    if (s != NULL) {
+        lam_free(l->ctx, s->argmax);
+    }
+}
+
+static lam_status pool_setup(lam_layer *l)
 {
     const lam_layer_desc *d = &l->desc;
-    int is_max = d->kind == LAM_LAYER_MAXPOOL;
-    l->ops = is_max ? &maxpool_ops : &avgpool_ops;
-    if (l->in_ndim != 3) {
-        return lam__layer_error(l, LAM_ERR_SHAPE, "input is 1-D; pooling needs (C,H,W)");
+    const int is_max = d->kind == LAM_LAYER_MAXPOOL;
+    if (l->in[0].ndim != 3) {
+        return lam__layer_error(l, LAM_ERR_SHAPE, "input is %d-D; pooling needs (C,H,W)",
+                                l->in[0].ndim);
     }
     if (d->kh < 1 || d->kw < 1 || d->sh < 0 || d->sw < 0 || d->ph < 0 || d->pw < 0) {
         return lam__layer_error(l, LAM_ERR_ARG, "bad window %lldx%lld", (long long)d->kh,
@@ -67,11 +100,15 @@ lam_status lam__pool_setup(lam_layer *l)
         return lam__layer_error(l, LAM_ERR_ARG, "padding %lld exceeds half the window %lld",
                                 (long long)d->ph, (long long)d->kh);
     }
-    lam_pool_geom *g = &l->pool;
+    pool_state *s = lam__layer_state(l, sizeof *s);
+    if (s == NULL) {
+        return LAM_ERR_NOMEM;
+    }
+    lam_pool_geom *g = &s->g;
     g->n = l->max_batch;
-    g->c = l->in_shape[0];
-    g->h = l->in_shape[1];
-    g->w = l->in_shape[2];
+    g->c = l->in[0].dim[0];
+    g->h = l->in[0].dim[1];
+    g->w = l->in[0].dim[2];
     g->kh = d->kh;
     g->kw = d->kw;
     g->sh = d->sh ? d->sh : d->kh;
@@ -87,89 +124,40 @@ lam_status lam__pool_setup(lam_layer *l)
     if (st != LAM_OK) {
         return lam__layer_error(l, st, "geometry rejected by the kernels");
     }
-    l->out_ndim = 3;
-    l->out_shape[0] = g->c;
-    l->out_shape[1] = g->oh;
-    l->out_shape[2] = g->ow;
+    l->out = (lam_shape){3, {g->c, g->oh, g->ow}};
     l->flops = g->c * g->oh * g->ow * g->kh * g->kw;
     if (is_max) {
         int64_t count = l->max_batch * g->c * g->oh * g->ow;
-        l->argmax = lam_alloc(l->ctx, (size_t)count * sizeof(int32_t));
-        if (l->argmax == NULL) {
+        s->argmax = lam_alloc(l->ctx, (size_t)count * sizeof(int32_t));
+        if (s->argmax == NULL) {
             return LAM_ERR_NOMEM;
         }
-        memset(l->argmax, 0, (size_t)count * sizeof(int32_t));
+        memset(s->argmax, 0, (size_t)count * sizeof(int32_t));
+        l->ws_bytes = count * (int64_t)sizeof(int32_t);
     }
     return LAM_OK;
 }
 
-/* ------------------------------------------------ flatten and global pooling */
+const lam_kind lam__kind_maxpool = {
+    .id = LAM_LAYER_MAXPOOL,
+    .name = "maxpool",
+    .min_in = 1,
+    .max_in = 1,
+    .setup = pool_setup,
+    .forward = maxpool_forward,
+    .backward = maxpool_backward,
+    .reads = pool_reads,
+    .destroy = pool_destroy,
+};
 
-static lam_status flatten_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
-{
-    (void)train;
-    if (y != x) {
-        memcpy(y, x, (size_t)(n * l->in_numel) * sizeof(float));
-    }
-    return LAM_OK;
-}
-
-static lam_status flatten_backward(lam_layer *l, const float *x, const float *y,
-                                   const float *dy, float *dx, int64_t n)
-{
-    (void)x;
-    (void)y;
-    if (dx != NULL && dx != dy) {
-        memcpy(dx, dy, (size_t)(n * l->in_numel) * sizeof(float));
-    }
-    return LAM_OK;
-}
-
-static lam_status gap_forward(lam_layer *l, const float *x, float *y, int64_t n, int train)
-{
-    (void)train;
-    int64_t c = l->in_shape[0], hw = l->in_shape[1] * l->in_shape[2];
-    for (int64_t i = 0; i < n * c; i++) {
-        const float *p = x + i * hw;
-        double s = 0.0;
-        for (int64_t j = 0; j < hw; j++) {
-            s += p[j];
-        }
-        y[i] = (float)(s / (double)hw);
-    }
-    return LAM_OK;
-}
-
-static lam_status gap_backward(lam_layer *l, const float *x, const float *y, const float *dy,
-                               float *dx, int64_t n)
-{
-    (void)x;
-    (void)y;
-    if (dx == NULL) {
-        return LAM_OK;
-    }
-    int64_t c = l->in_shape[0], hw = l->in_shape[1] * l->in_shape[2];
-    for (int64_t i = 0; i < n * c; i++) {
-        float v = dy[i] / (float)hw;
-        for (int64_t j = 0; j < hw; j++) {
-            dx[i * hw + j] = v;
-        }
-    }
-    return LAM_OK;
-}
-
-static const lam_layer_ops flatten_ops = {"flatten", flatten_forward, flatten_backward};
-static const lam_layer_ops gap_ops = {"gap", gap_forward, gap_backward};
-
-lam_status lam__shape_setup(lam_layer *l)
-{
-    int is_gap = l->desc.kind == LAM_LAYER_GLOBAL_AVGPOOL;
-    l->ops = is_gap ? &gap_ops : &flatten_ops;
-    if (is_gap && l->in_ndim != 3) {
-        return lam__layer_error(l, LAM_ERR_SHAPE, "input is 1-D; global pooling needs (C,H,W)");
-    }
-    l->out_ndim = 1;
-    l->out_shape[0] = is_gap ? l->in_shape[0] : l->in_numel;
-    l->flops = is_gap ? l->in_numel : 0;
-    return LAM_OK;
-}
+const lam_kind lam__kind_avgpool = {
+    .id = LAM_LAYER_AVGPOOL,
+    .name = "avgpool",
+    .min_in = 1,
+    .max_in = 1,
+    .setup = pool_setup,
+    .forward = avgpool_forward,
+    .backward = avgpool_backward,
+    .reads = pool_reads,
+    .destroy = pool_destroy,
+};

@@ -55,9 +55,9 @@ typedef struct t_alloc {
     size_t max_size; /* largest request seen (including the failed one) */
 } t_alloc;
 
-struct lam_ctx_config;
+struct lam_ctx_desc;
 /* Point cfg's allocator hooks at the counting allocator on `a` (a is not reset). */
-void t_alloc_hook(struct lam_ctx_config *cfg, t_alloc *a);
+void t_alloc_hook(struct lam_ctx_desc *cfg, t_alloc *a);
 /* A context whose allocator is the counting hook on `a` (reset first; NULL: the library's
  * own allocator), default config otherwise. Exits 1 on failure. */
 struct lam_ctx *t_ctx_counting(t_alloc *a);

@@ -45,6 +45,16 @@ typedef enum lam_status {
 /** Static text for a status code; never NULL (unknown codes give "unknown status"). */
 LAM_API const char *lam_strerror(int status);
 
+/** The library's version, "MAJOR.MINOR.PATCH" (static text). Compare it with the header's
+ *  LAM_VERSION_STRING to detect a program running against another build. */
+LAM_API const char *lam_version(void);
+/** The same as one number, MAJOR * 10000 + MINOR * 100 + PATCH. */
+LAM_API int lam_version_number(void);
+#define LAM_VERSION_MAJOR 0
+#define LAM_VERSION_MINOR 2
+#define LAM_VERSION_PATCH 0
+#define LAM_VERSION_STRING "0.2.0"
+
 /* ------------------------------------------------------------------ context */
 
 typedef struct lam_ctx lam_ctx;
@@ -62,8 +72,12 @@ typedef enum lam_kernel_set {
     LAM_KERNELS_REF = 1,  /**< naive loops accumulating in double: slow, for debugging */
 } lam_kernel_set;
 
-/** Configuration of a context. Fill with lam_ctx_config_init(), then change fields. */
-typedef struct lam_ctx_config {
+/**
+ * How to make a context. Fill with lam_ctx_desc_init(), then change fields. Like every
+ * descriptor of lamina, it ends in reserved words that must stay zero, so a field added
+ * later does not change the struct's size or break a program built against this header.
+ */
+typedef struct lam_ctx_desc {
     int n_threads;      /**< threads for lamina's own parallel loops; 0 = OpenMP's default */
     uint64_t seed;      /**< seed of every random stream drawn from this context */
     lam_kernel_set kernels;
@@ -72,18 +86,27 @@ typedef struct lam_ctx_config {
     void *alloc_user;   /**< passed to alloc/free */
     lam_log_fn log;     /**< NULL: messages are dropped */
     void *log_user;
-} lam_ctx_config;
+    uint64_t reserved[8]; /**< must be zero */
+} lam_ctx_desc;
 
-/** Fill `cfg` with defaults: n_threads 0, seed 0, fast kernels, libc allocator, no log. */
+/** Fill `d` with defaults: n_threads 0, seed 0, fast kernels, libc allocator, no log,
+ *  reserved words zero. NULL is a no-op. */
+LAM_API void lam_ctx_desc_init(lam_ctx_desc *d);
+
+/** The name this descriptor had before every descriptor was called `_desc`; kept so that
+ *  existing programs compile unchanged. New code uses lam_ctx_desc. */
+typedef lam_ctx_desc lam_ctx_config;
+/** Same as lam_ctx_desc_init(); kept for existing callers. */
 LAM_API void lam_ctx_config_init(lam_ctx_config *cfg);
 
 /**
  * Create a context.
- * @param[in]  cfg  configuration, or NULL for the defaults; copied.
- * @param[out] out  the new context, written only on success.
- * @return LAM_OK, LAM_ERR_ARG (out is NULL, n_threads < 0, alloc without free), LAM_ERR_NOMEM.
+ * @param[in]  desc  configuration, or NULL for the defaults; copied.
+ * @param[out] out   the new context, written only on success.
+ * @return LAM_OK, LAM_ERR_ARG (out is NULL, n_threads < 0, alloc without free, an unknown
+ *         kernel set, a reserved word not zero), LAM_ERR_NOMEM.
  */
-LAM_API lam_status lam_ctx_create(const lam_ctx_config *cfg, lam_ctx **out);
+LAM_API lam_status lam_ctx_create(const lam_ctx_desc *desc, lam_ctx **out);
 
 /** Destroy a context. NULL is a no-op. Objects created from it must be destroyed first. */
 LAM_API void lam_ctx_destroy(lam_ctx *ctx);
@@ -152,12 +175,23 @@ LAM_API int64_t lam_tensor_numel(const lam_tensor *t);
 /** 1 if the tensor's strides are the contiguous row-major ones, else 0. */
 LAM_API int lam_tensor_is_contiguous(const lam_tensor *t);
 
+/** Most dimensions of one sample: (D), (T, D) or (C, H, W). */
+#define LAM_MAX_SAMPLE_DIM 3
+
+/** The shape of one sample (a batch adds the outer dimension N). dim[0] is outermost;
+ *  entries past ndim are ignored. */
+typedef struct lam_shape {
+    int ndim;                         /**< 1, 2 or 3 */
+    int64_t dim[LAM_MAX_SAMPLE_DIM];
+} lam_shape;
+
 /**
  * A view of one parameter tensor and its gradient, as flat arrays (owned by a layer or a
  * model; valid until that object is destroyed). Optimizers work on arrays of these.
  */
 typedef struct lam_param {
-    const char *name;  /**< e.g. "conv2d#0.weight"; static or owned by the layer */
+    const char *name;  /**< e.g. "layer1.0.conv1.weight" or "conv2d#0.weight"; owned by the
+                            layer or model */
     float *w;          /**< values, n floats */
     float *g;          /**< gradient, n floats */
     int64_t n;
@@ -182,6 +216,18 @@ LAM_API float lam_rng_normal(uint64_t seed, uint64_t stream, uint64_t index);
 
 /** Seconds from an arbitrary fixed point, from CLOCK_MONOTONIC. Thread-safe. */
 LAM_API double lam_time_now(void);
+
+/**
+ * Write a file atomically, as lamina writes its checkpoints: the bytes go to a new
+ * temporary file next to `path` (created exclusively, so a planted symlink is refused),
+ * which is flushed, fsynced and renamed over `path`; then the directory is fsynced. A
+ * reader sees the old file or the new one, never a mix, and on any failure the old file
+ * is untouched and no temporary file remains.
+ * @return LAM_OK, LAM_ERR_ARG (NULL or empty path, NULL data with n > 0), LAM_ERR_NOMEM,
+ *         LAM_ERR_IO (the message names the path and the reason).
+ */
+LAM_API lam_status lam_file_write_atomic(lam_ctx *ctx, const char *path, const void *data,
+                                         size_t n);
 
 /** Output size of a convolution or pooling window: (in + 2*pad - dil*(k-1) - 1) / stride + 1.
  *  Returns 0 or less when the window does not fit, and 0 when a term overflows int64. */

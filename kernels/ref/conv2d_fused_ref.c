@@ -89,6 +89,6 @@ void lam__conv2d_fused_bwd_ref(const lam_conv_geom *g, const lam_conv_fusion *f,
         }
     }
     if (dx != NULL) {
-        lam__conv2d_bwd_data_ref(g, dc, w, dx, NULL, 1);
+        lam__conv2d_bwd_data_acc_ref(g, dc, w, dx, f != NULL && f->dx_acc);
     }
 }

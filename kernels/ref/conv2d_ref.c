@@ -64,6 +64,12 @@ void lam__conv2d_bwd_data_ref(const lam_conv_geom *g, const float *dy, const flo
 {
     (void)ws;
     (void)nt;
+    lam__conv2d_bwd_data_acc_ref(g, dy, w, dx, 0);
+}
+
+void lam__conv2d_bwd_data_acc_ref(const lam_conv_geom *g, const float *dy, const float *w,
+                                  float *dx, int acc)
+{
     const int64_t cig = g->c_in / g->groups, cog = g->c_out / g->groups;
     for (int64_t n = 0; n < g->n; n++) {
         for (int64_t c = 0; c < g->c_in; c++) {
@@ -88,7 +94,8 @@ void lam__conv2d_bwd_data_ref(const lam_conv_geom *g, const float *dy, const flo
                             }
                         }
                     }
-                    dx[x_at(g, n, c, iy, ix)] = (float)s;
+                    float *d = &dx[x_at(g, n, c, iy, ix)];
+                    *d = acc ? (float)((double)*d + s) : (float)s;
                 }
             }
         }

@@ -169,8 +169,15 @@ static void parse(const char *spec, parsed *p)
         T_CHECK(0, "context");
         return;
     }
-    lam_status st = lam__spec_parse(ctx, spec, 3, p->d, 8, &p->n);
-    T_CHECK(st == LAM_OK, "parse '%s': %s", spec, lam_ctx_errmsg(ctx));
+    lam_spec_node *nodes = NULL;
+    int n = 0;
+    lam_status st = lam__spec_parse(ctx, spec, 3, &nodes, &n);
+    T_CHECK(st == LAM_OK && n <= 8, "parse '%s': %s", spec, lam_ctx_errmsg(ctx));
+    for (int i = 0; st == LAM_OK && i < n && i < 8; i++) {
+        p->d[i] = nodes[i].desc;
+    }
+    p->n = st == LAM_OK ? n : 0;
+    lam_free(ctx, nodes);
     lam_ctx_destroy(ctx);
 }
 

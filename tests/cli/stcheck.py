@@ -5,6 +5,10 @@
   stcheck.py same A B      exit 0 when every tensor of A and B is bit for bit equal (same
                            names, dtypes, shapes, bytes), except the timing entries
                            train.seconds_bits and history.seconds; lists what differs
+  stcheck.py close A B RTOL  exit 0 when A and B hold the same tensors (names, dtypes, shapes)
+                           and every F32 value of A is within 1e-6 + RTOL * |b| of B's (the
+                           same training with another order of float summation); the
+                           others (I64 counters) must be equal; timing entries skipped
   stcheck.py ints A NAME...  print I64 scalar tensors, comma-separated
   stcheck.py meta A KEY    print a metadata value
   stcheck.py finite A      exit 0 when every F32 weight and optimizer tensor is finite
@@ -50,6 +54,38 @@ def main(a):
             print('differ: ' + ', '.join(diff[:12]) + (' ...' if len(diff) > 12 else ''))
             return 1
         print('%d tensors bit for bit equal' % compared)
+        return 0
+    if cmd == 'close':
+        _, ta = load(a[1])
+        _, tb = load(a[2])
+        rtol = float(a[3])
+        bad, worst, worst_name = [], 0.0, ''
+        for name in sorted(set(ta) | set(tb)):
+            if name in TIMING:
+                continue
+            if name not in ta or name not in tb or ta[name][:2] != tb[name][:2]:
+                bad.append(name + ' (missing, or another dtype or shape)')
+                continue
+            dtype, _, raw = ta[name]
+            if dtype != 'F32':
+                if raw != tb[name][2]:
+                    bad.append(name)
+                continue
+            va = struct.unpack('<%df' % (len(raw) // 4), raw)
+            vb = struct.unpack('<%df' % (len(raw) // 4), tb[name][2])
+            for x, y in zip(va, vb):
+                if math.isnan(x) and math.isnan(y):
+                    continue
+                err = abs(x - y) / (1e-6 + rtol * abs(y))
+                if not err <= 1.0:
+                    bad.append('%s (%r vs %r)' % (name, x, y))
+                    break
+                if err > worst:
+                    worst, worst_name = err, name
+        if bad:
+            print('not close: ' + ', '.join(bad[:8]) + (' ...' if len(bad) > 8 else ''))
+            return 1
+        print('every tensor within tolerance (worst %.3g of it, in %s)' % (worst, worst_name))
         return 0
     if cmd == 'ints':
         _, t = load(a[1])

@@ -125,6 +125,17 @@ static void fast_and_ref(const lam_conv_geom *g, const lam_conv_fusion *f, bufs 
     snprintf(what, sizeof what, "fused bwd db %s", label);
     compare(what, B->db1, B->db2, g->c_out, ints, g->n * g->oh * g->ow + 1);
 
+    /* a second consumer's share, as a model adds it: dx += the input gradient */
+    lam_conv_fusion fa = *f;
+    fa.dx_acc = 1;
+    memcpy(B->dx1, B->x, (size_t)B->xn * sizeof(float));
+    memcpy(B->dx2, B->x, (size_t)B->xn * sizeof(float));
+    lam__conv2d_fused_bwd(g, &fa, B->x, B->w, B->y1, B->a1, B->dy, B->dx1, NULL, NULL, B->ws, 2);
+    lam__conv2d_fused_bwd_ref(g, &fa, B->x, B->w, B->y1, B->a1, B->dy, B->dx2, NULL, NULL,
+                              B->wsr, 1);
+    snprintf(what, sizeof what, "fused bwd dx += %s", label);
+    compare(what, B->dx1, B->dx2, B->xn, ints, cog * g->kh * g->kw + 1);
+
     /* first layer: no dx; and the bias gradient alone */
     reset_grads(g, B);
     lam__conv2d_fused_bwd(g, f, B->x, B->w, B->y1, B->a1, B->dy, NULL, NULL, B->db1, B->ws, 2);
@@ -190,7 +201,7 @@ static void run_geometry(const t_conv_shape *s, int idx)
                     continue; /* the general pool path does not depend on the strategy */
                 }
                 lam_conv_fusion f = {act ? LAM_ACT_RELU : LAM_ACT_NONE, pi > 0 ? &pg : NULL,
-                                     st ? LAM_CONV_BATCHED : LAM_CONV_CHUNKED};
+                                     st ? LAM_CONV_BATCHED : LAM_CONV_CHUNKED, 0};
                 char label[300];
                 snprintf(label, sizeof label, "#%d %s n%lld %lldx%lld->%lldx%lld %s pool%d %s",
                          idx, s->name, (long long)g.n, (long long)g.h, (long long)g.w,

@@ -65,10 +65,10 @@ static void test_spec_errors(lam_ctx *ctx)
     expect_error(ctx, "conv:8,11", 3, 1, 8, 8, LAM_ERR_SHAPE, "layer 0 (conv2d)");
     expect_error(ctx, "flatten conv:8,3", 3, 1, 8, 8, LAM_ERR_SHAPE, "layer 1 (conv2d)");
     expect_error(ctx, "conv:6,3,groups=4", 3, 2, 8, 8, LAM_ERR_SHAPE, "groups");
-    expect_error(ctx, "conv:8,x", 3, 1, 8, 8, LAM_ERR_FORMAT, "layer 1 'conv:8,x'");
-    expect_error(ctx, "relu banana", 3, 1, 8, 8, LAM_ERR_FORMAT, "layer 2 'banana'");
+    expect_error(ctx, "conv:8,x", 3, 1, 8, 8, LAM_ERR_FORMAT, "node 0 'conv:8,x'");
+    expect_error(ctx, "relu banana", 3, 1, 8, 8, LAM_ERR_FORMAT, "node 1 'banana'");
     expect_error(ctx, "conv:8,3,wat=1", 3, 1, 8, 8, LAM_ERR_FORMAT, "unknown option 'wat'");
-    expect_error(ctx, "linear", 1, 5, 1, 1, LAM_ERR_FORMAT, "needs arguments");
+    expect_error(ctx, "linear", 1, 5, 1, 1, LAM_ERR_FORMAT, "output size missing");
     expect_error(ctx, "dropout:1.5", 1, 5, 1, 1, LAM_ERR_FORMAT, "bad value");
     expect_error(ctx, "   # only a comment\n", 1, 5, 1, 1, LAM_ERR_FORMAT, "no layers");
     expect_error(ctx, "conv:8,3", 1, 5, 1, 1, LAM_ERR_SHAPE, "needs (C,H,W)");
@@ -119,7 +119,8 @@ static void test_layer_errors(lam_ctx *ctx)
     lam_layer_destroy(NULL);
     d.out = 0;
     T_CHECK(lam_layer_create(ctx, &d, 1, in, 2, 0, &l) == LAM_ERR_ARG, "out 0");
-    T_CHECK(lam_layer_create(ctx, &d, 2, in, 2, 0, &l) == LAM_ERR_SHAPE, "2-D sample");
+    int64_t in4[4] = {1, 2, 3, 4};
+    T_CHECK(lam_layer_create(ctx, &d, 4, in4, 2, 0, &l) == LAM_ERR_SHAPE, "4-D sample");
 }
 
 /* Inference: batch norm uses running statistics, dropout is the identity. */

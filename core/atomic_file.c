@@ -358,3 +358,15 @@ lam_status lam__read_all(lam_ctx *ctx, const char *path, int fd, void *p, int64_
     }
     return LAM_OK;
 }
+
+lam_status lam_file_write_atomic(lam_ctx *ctx, const char *path, const void *data, size_t n)
+{
+    if (ctx == NULL) {
+        return LAM_ERR_ARG;
+    }
+    if (n > (size_t)INT64_MAX || (data == NULL && n > 0)) {
+        return lam__error(ctx, LAM_ERR_ARG, "%.160s: atomic write of %zu bytes from NULL",
+                          path != NULL ? path : "(null)", n);
+    }
+    return lam__atomic_write(ctx, path, data, (int64_t)n, NULL);
+}

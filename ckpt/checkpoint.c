@@ -1,6 +1,7 @@
 /* Checkpoints on top of the generic safetensors layer: which tensors and metadata a model,
  * an optimizer and a training run put in a file, and how they are checked when read back.
- * Layout and names are documented in include/lamina/model.h. */
+ * Layout and names are documented in include/lamina/checkpoint.h. */
+#include "lamina/checkpoint.h"
 #include "model_internal.h"
 #include "safetensors.h"
 
@@ -18,35 +19,6 @@ struct lam_checkpoint {
     lam_ctx *ctx;
     lam_st_file *st;
 };
-
-/* Shape of parameter j of layer l as PyTorch lays it out; returns ndim. */
-static int param_shape(const lam_layer *l, int j, int64_t shape[4])
-{
-    if (l->desc.kind == LAM_LAYER_CONV2D && j == 0) {
-        shape[0] = l->conv.c_out;
-        shape[1] = l->conv.c_in / l->conv.groups;
-        shape[2] = l->conv.kh;
-        shape[3] = l->conv.kw;
-        return 4;
-    }
-    if (l->desc.kind == LAM_LAYER_LINEAR && j == 0) {
-        shape[0] = l->out_shape[0];
-        shape[1] = l->in_numel;
-        return 2;
-    }
-    shape[0] = l->params[j].n;
-    return 1;
-}
-
-static int all_finite(const float *p, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) {
-        if (!isfinite(p[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 static void set_entry(lam_st_entry *e, const char *name, int dtype, int ndim,
                       const int64_t *shape, const void *data)
@@ -74,7 +46,7 @@ lam_status lam_checkpoint_save(lam_model *m, const lam_optim *opt, const char *p
         return lam__error(ctx, LAM_ERR_ARG, "checkpoint: bad arguments");
     }
     for (int i = 0; i < m->n_params; i++) {
-        if (!all_finite(m->params[i].w, m->params[i].n)) {
+        if (!lam__all_finite(m->params[i].w, m->params[i].n)) {
             return lam__error(ctx, LAM_ERR_NUMERIC, "%s: refusing to save: %s holds NaN or Inf",
                               path, m->params[i].name);
         }
@@ -83,7 +55,7 @@ lam_status lam_checkpoint_save(lam_model *m, const lam_optim *opt, const char *p
     int n_state = o != NULL ? lam_optim_state_count(o) : 0;
     int total = m->n_params + m->n_bufs + n_state + (o != NULL) + 1 + ex->n_floats + ex->n_ints;
     lam_st_entry *e = lam_alloc(ctx, (size_t)total * sizeof *e);
-    char *names = lam_alloc(ctx, (size_t)(n_state + m->n_bufs + 1) * 96);
+    char *names = lam_alloc(ctx, (size_t)(n_state + 1) * 96);
     int64_t *t_opt = lam_alloc(ctx, 2 * sizeof(int64_t));
     if (e == NULL || names == NULL || t_opt == NULL) {
         lam_free(ctx, e);
@@ -93,17 +65,11 @@ lam_status lam_checkpoint_save(lam_model *m, const lam_optim *opt, const char *p
     }
     int k = 0, nn = 0;
     int64_t shape[4];
-    for (int i = 0; i < m->n_layers; i++) {
-        const lam_layer *l = m->layers[i];
-        for (int j = 0; j < l->n_params; j++) {
-            int nd = param_shape(l, j, shape);
-            set_entry(&e[k++], l->params[j].name, LAM_ST_F32, nd, shape, l->params[j].w);
-        }
-        for (int j = 0; j < l->n_buffers; j++) {
-            char *nm = names + 96 * nn++;
-            snprintf(nm, 96, "%s.%s", l->name, l->buffers[j].name);
-            shape[0] = l->buffers[j].n;
-            set_entry(&e[k++], nm, LAM_ST_F32, 1, shape, l->buffers[j].w);
+    for (int i = 0; i < m->n_nodes; i++) {
+        const lam_layer *l = m->nodes[i].layer;
+        for (int j = 0; j < l->n_params + l->n_buffers; j++) {
+            const lam_ptensor *t = &l->tensors[j];
+            set_entry(&e[k++], t->name, LAM_ST_F32, t->ndim, t->shape, t->view.w);
         }
     }
     for (int i = 0; i < n_state; i++) {
@@ -137,7 +103,7 @@ lam_status lam_checkpoint_save(lam_model *m, const lam_optim *opt, const char *p
     if (keys != NULL) {
         const char **vals = keys + OWN + ex->n_meta;
         char input[96], n_out[32];
-        lam__shape_str(m->in_ndim, m->in_shape, input, sizeof input);
+        lam__shape_str(m->in.ndim, m->in.dim, input, sizeof input);
         snprintf(n_out, sizeof n_out, "%" PRId64, m->n_out);
         keys[0] = "lamina.format";
         vals[0] = "1";
@@ -220,7 +186,7 @@ static int parse_input(const char *s, int *ndim, int64_t shape[3])
         s = end + 1;
     }
     *ndim = n;
-    return n == 1 || n == 3;
+    return n >= 1 && n <= 3;
 }
 
 /* a*b and a+b saturating at INT64_MAX (inputs >= 0): sizes only compared, never allocated */
@@ -236,53 +202,6 @@ static int64_t sat_add(int64_t a, int64_t b)
     return lam__add_i64(a, b, &r) ? INT64_MAX : r;
 }
 
-/* Floats of parameters and buffers of the layers `d` on input (ndim, s), by the layers' own
- * shape rules, without allocating; -1 when a layer does not fit its input, which
- * lam_model_create() then reports. Only parameter-holding kinds and kinds that change the
- * shape matter; the others keep the shape. */
-static int64_t spec_floats(const lam_layer_desc *d, int count, int ndim, const int64_t *in)
-{
-    int64_t s[3] = {in[0], ndim == 3 ? in[1] : 1, ndim == 3 ? in[2] : 1}, total = 0;
-    for (int i = 0; i < count; i++, d++) {
-        int pool = d->kind == LAM_LAYER_MAXPOOL || d->kind == LAM_LAYER_AVGPOOL;
-        if (d->kind == LAM_LAYER_CONV2D || pool) {
-            /* bounded so that lam_conv_out() cannot overflow; larger is left to the layer */
-            const int64_t lim = INT64_C(1) << 30;
-            int64_t sh = d->sh ? d->sh : pool ? d->kh : 1, sw = d->sw ? d->sw : pool ? d->kw : 1;
-            int64_t dh = pool ? 1 : d->dh, dw = pool ? 1 : d->dw;
-            if (ndim != 3 || d->kh > lim || d->kw > lim || dh > lim || dw > lim ||
-                d->ph > lim || d->pw > lim || s[1] > lim || s[2] > lim) {
-                return -1;
-            }
-            int64_t oh = lam_conv_out(s[1], d->kh, sh, d->ph, dh);
-            int64_t ow = lam_conv_out(s[2], d->kw, sw, d->pw, dw);
-            if (oh < 1 || ow < 1 || (!pool && (d->groups < 1 || s[0] % d->groups != 0))) {
-                return -1;
-            }
-            if (!pool) {
-                int64_t k = sat_mul(s[0] / d->groups, sat_mul(d->kh, d->kw));
-                total = sat_add(total, sat_add(sat_mul(d->out, k), d->bias ? d->out : 0));
-                s[0] = d->out;
-            }
-            s[1] = oh;
-            s[2] = ow;
-        } else if (d->kind == LAM_LAYER_LINEAR) {
-            if (ndim != 1) {
-                return -1;
-            }
-            total = sat_add(total, sat_add(sat_mul(d->out, s[0]), d->bias ? d->out : 0));
-            s[0] = d->out;
-        } else if (d->kind == LAM_LAYER_FLATTEN || d->kind == LAM_LAYER_GLOBAL_AVGPOOL) {
-            s[0] = d->kind == LAM_LAYER_FLATTEN ? sat_mul(s[0], sat_mul(s[1], s[2])) : s[0];
-            s[1] = s[2] = 1;
-            ndim = 1;
-        } else if (d->kind == LAM_LAYER_BATCHNORM) {
-            total = sat_add(total, sat_mul(4, s[0])); /* gamma, beta, running mean and var */
-        }
-    }
-    return total;
-}
-
 /* A checkpoint must hold every parameter and buffer of the model it describes, so a spec
  * needing far more float32 bytes than the file's tensors hold is rejected before the model
  * (and its weights, sized by the spec alone) is allocated: a 200-byte file must not make us
@@ -291,18 +210,11 @@ static int64_t spec_floats(const lam_layer_desc *d, int count, int ndim, const i
 static lam_status check_spec_size(lam_checkpoint *ck, const char *spec, int ndim,
                                   const int64_t *shape, int64_t n_out)
 {
-    const char *builtin = lam_model_builtin_spec(spec);
-    lam_layer_desc *descs = lam_alloc(ck->ctx, LAM_SPEC_MAX_LAYERS * sizeof *descs);
-    if (descs == NULL) {
-        return LAM_ERR_NOMEM;
-    }
-    int count = 0;
     int64_t need = -1;
-    if (lam__spec_parse(ck->ctx, builtin != NULL ? builtin : spec, n_out, descs,
-                        LAM_SPEC_MAX_LAYERS, &count) == LAM_OK) {
-        need = spec_floats(descs, count, ndim, shape);
+    lam_status st = lam__spec_param_floats(ck->ctx, spec, ndim, shape, n_out, &need);
+    if (st == LAM_ERR_NOMEM) {
+        return st;
     }
-    lam_free(ck->ctx, descs);
     int64_t have = 0;
     for (int i = 0; i < lam__st_count(ck->st); i++) {
         const lam_st_tensor *t = lam__st_at(ck->st, i);
@@ -378,27 +290,17 @@ static lam_status check_finite(lam_checkpoint *ck, const char *name)
 /* Check (copy = 0) or copy (copy = 1) every parameter and buffer of m from the file. */
 static lam_status weights_pass(lam_checkpoint *ck, lam_model *m, int copy)
 {
-    int64_t shape[4];
-    char nm[96];
-    for (int i = 0; i < m->n_layers; i++) {
-        const lam_layer *l = m->layers[i];
+    for (int i = 0; i < m->n_nodes; i++) {
+        const lam_layer *l = m->nodes[i].layer;
         for (int j = 0; j < l->n_params + l->n_buffers; j++) {
-            const lam_param *p = j < l->n_params ? &l->params[j] : &l->buffers[j - l->n_params];
-            int nd = 1;
-            shape[0] = p->n;
-            if (j < l->n_params) {
-                nd = param_shape(l, j, shape);
-                snprintf(nm, sizeof nm, "%s", p->name);
-            } else {
-                snprintf(nm, sizeof nm, "%s.%s", l->name, p->name);
-            }
-            int64_t bytes = (int64_t)sizeof(float) * p->n;
-            lam_status st = copy ? lam__st_copy(ck->ctx, ck->st, nm, LAM_ST_F32, nd, shape,
-                                                p->w, bytes)
-                                 : lam__st_check(ck->ctx, ck->st, nm, LAM_ST_F32, nd, shape,
-                                                 bytes);
+            const lam_ptensor *t = &l->tensors[j];
+            int64_t bytes = (int64_t)sizeof(float) * t->view.n;
+            lam_status st = copy ? lam__st_copy(ck->ctx, ck->st, t->name, LAM_ST_F32, t->ndim,
+                                                t->shape, t->view.w, bytes)
+                                 : lam__st_check(ck->ctx, ck->st, t->name, LAM_ST_F32, t->ndim,
+                                                 t->shape, bytes);
             if (st == LAM_OK && !copy) {
-                st = check_finite(ck, nm);
+                st = check_finite(ck, t->name);
             }
             if (st != LAM_OK) {
                 return st;

@@ -20,7 +20,7 @@
 #include <omp.h>
 #endif
 
-#include "kernels.h"
+#include "core_internal.h"
 
 void lam__run_phases(int threads, const void *arg, const lam_phase *ph, int nph)
 {

@@ -13,12 +13,12 @@
 
 int64_t lam__model_in_numel(const lam_model *m)
 {
-    return m->in_shape[0] * m->in_shape[1] * m->in_shape[2];
+    return m->in_numel;
 }
 
 int64_t lam__model_out_numel(const lam_model *m)
 {
-    return m->layers[m->n_layers - 1]->out_numel;
+    return m->out_numel;
 }
 
 /* ------------------------------------------------------------------ arrays */
@@ -176,7 +176,7 @@ lam_status lam__fit_check_full_batch(lam_model *m, const lam_array *x, const lam
     if (st != LAM_OK) {
         return st;
     }
-    for (int i = 0; i < m->n_layers; i++) {
+    for (int i = 0; i < m->n_nodes; i++) {
         lam_layer_kind k = m->layers[i]->desc.kind;
         if (k == LAM_LAYER_DROPOUT || k == LAM_LAYER_BATCHNORM) {
             return lam__error(m->ctx, LAM_ERR_ARG, "%s: layer %d (%s) makes the full-batch loss "
@@ -227,14 +227,6 @@ void lam__params_set(lam_model *m, const float *flat)
         memcpy(m->params[i].w, flat, (size_t)m->params[i].n * sizeof(float));
         flat += m->params[i].n;
     }
-}
-
-lam_status lam__model_backward_dy(lam_model *m, const float *dy)
-{
-    /* lam_model_backward starts from grad[0], which lam_model_loss normally writes */
-    memcpy(m->grad[0], dy, (size_t)(m->n * lam__model_out_numel(m)) * sizeof(float));
-    m->have_dout = 1;
-    return lam_model_backward(m);
 }
 
 lam_status lam__fit_mse(lam_model *m, lam_fit_io *io, double *grad, double *mse)

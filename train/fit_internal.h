@@ -60,9 +60,6 @@ lam_status lam__fit_full_batch(lam_model *m, const lam_full_batch_method *method
 void lam__params_get(lam_model *m, float *flat);
 void lam__params_set(lam_model *m, const float *flat);
 
-/* Backward from an output gradient the caller chose: dy (n, out) for the latest
- * lam_model_forward(train = 1) of n samples. Parameter gradients accumulate. */
-lam_status lam__model_backward_dy(lam_model *m, const float *dy);
 
 /*
  * Mean squared error over every sample of io (mean over samples * outputs, in double),

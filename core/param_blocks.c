@@ -7,7 +7,7 @@
  */
 #include "param_blocks.h"
 
-#include "kernels.h"
+#include "core_internal.h"
 
 /* Below this many elements in all a pass stays on the calling thread: a parallel region
  * costs more than the work. */

@@ -17,7 +17,7 @@ lam_status lam_model_clone(lam_ctx *ctx, lam_model *m, int64_t max_batch, lam_mo
         return lam__error(ctx, LAM_ERR_ARG, "clone: max_batch %lld < 0", (long long)max_batch);
     }
     lam_model *c = NULL;
-    lam_status st = lam_model_create(ctx, m->spec, m->in_ndim, m->in_shape, m->n_out,
+    lam_status st = lam_model_create(ctx, m->spec, m->in.ndim, m->in.dim, m->n_out,
                                      max_batch > 0 ? max_batch : m->max_batch, &c);
     if (st != LAM_OK) {
         return st;

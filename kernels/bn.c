@@ -1,0 +1,585 @@
+/*
+ * Batch normalisation (Ioffe & Szegedy 2015), as torch.nn.BatchNorm1d/2d. x(n, c, hw)
+ * contiguous, statistics per channel over its M = n*hw values:
+ *
+ *   mean = sum x / M,  var = sum (x - mean)^2 / M,  invstd = 1 / sqrt(var + eps)
+ *   y = gamma * (x - mean) * invstd + beta              (training forward)
+ *   y = scale * x + shift                               (inference, folded by the caller)
+ *   backward, xhat = (x - mean) * invstd:
+ *     dgamma += sum dy*xhat,  dbeta += sum dy,
+ *     dx = gamma * invstd / M * (M*dy - sum dy - xhat * sum dy*xhat)
+ *        = a * ((dy - md) - b*(x - mean))   with a = gamma*invstd, md = sum dy / M,
+ *                                               b = invstd * sum dy*xhat / M
+ *
+ * Work decomposition (a function of (n, c, hw) only, never of the thread count): each
+ * channel's values are cut into nb blocks: whole rows (`rows` samples of one channel) when a
+ * row is short, pieces of one row when a row is long, at least BN_TILE values each and at
+ * most about BN_MAX_BLOCKS per channel. Feature vectors (hw == 1) are blocks of samples times
+ * groups of BN_GROUP channels, vectorised across channels. A pass is two phases of
+ * lam__run_phases over the same items (static schedule: a thread meets its own blocks
+ * again in the second phase):
+ *   1. every block writes its partial statistics (double) to the workspace;
+ *   2. every block combines its channel's partials in block order (each block repeats the
+ *      same few flops, which spares a third phase and its barrier) and writes y or dx.
+ * The per-channel outputs (mean/invstd/var, dgamma/dbeta) are combined once more, in the
+ * same order, after the region. So every sum is taken in one fixed order: results are
+ * bitwise the same for any nt.
+ *
+ * Accuracy: a block is at most BN_TILE values (while M <= BN_TILE*BN_MAX_BLOCKS), so its
+ * statistics are two-pass from L1: pass A gives the block mean mb, pass B sums d = x - mb
+ * and d^2. Inner loops sum in float over 16 lanes (4 SSE2 registers; double would halve the
+ * lanes and convert every value), flushed into double every SUB = 512 values, so a float
+ * lane never holds more than 32 terms (rounding <= 32 ulp, typically ~4); everything beyond
+ * is double. Blocks are merged as (count, mean, M2) with the exact parallel formula
+ * M2 = sum M2_b + n_b (mean_b - mean)^2, so a large mean (x ~ 100 + N(0, 1)) costs nothing:
+ * no E[x^2] - E[x]^2 anywhere. Normalisation subtracts the float mean before scaling
+ * (x - mean is exact for x within a factor 2 of it), with the rounding of the mean to float
+ * folded into the shift.
+ *
+ * Memory: training forward reads x twice from memory (stats, then normalise), backward
+ * reads x and dy twice; the second read inside a stats block comes from L1.
+ */
+#include <assert.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "kernels.h"
+
+#define BN_TILE 4096        /* least values per block (16 KiB: a block stays in L1) */
+#define BN_MAX_BLOCKS 64    /* blocks per channel, about: bounds the repeated combine */
+#define BN_GROUP 256        /* hw == 1: channels per item (1 KiB of each sample row) */
+#define BN_VEC_BLOCKS 8     /* hw == 1: at most this many sample blocks */
+#define LANES 16
+#define SUB 512             /* values per float-accumulated run: <= 32 terms per lane */
+
+typedef struct bn_geom {
+    int64_t n, c, hw;
+    double m;        /* n * hw */
+    int64_t nb;      /* blocks per channel */
+    int64_t rows;    /* samples per block (row blocks and hw == 1) */
+    int64_t pieces;  /* pieces per row: 1 for row blocks */
+    int64_t plen;    /* values per piece (hw for row blocks) */
+    int64_t cg, ng;  /* hw == 1: channels per group, groups; else 1 and c */
+    int64_t items;   /* nb * ng */
+} bn_geom;
+
+static int64_t cdiv(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static bn_geom geom(int64_t n, int64_t c, int64_t hw)
+{
+    bn_geom g = {.n = n, .c = c, .hw = hw, .m = (double)(n * hw), .pieces = 1, .plen = hw,
+                 .cg = 1, .ng = c};
+    if (hw == 1) {
+        g.cg = c < BN_GROUP ? c : BN_GROUP;
+        g.ng = cdiv(c, g.cg);
+        const int64_t want = cdiv(BN_TILE, g.cg), least = cdiv(n, BN_VEC_BLOCKS);
+        g.rows = want > least ? want : least;
+    } else {
+        int64_t t = cdiv(n * hw, BN_MAX_BLOCKS);
+        t = t > BN_TILE ? t : BN_TILE;
+        if (hw <= t) {
+            g.rows = t / hw;
+        } else {
+            /* pieces of a 16-float (cache-line) multiple, none empty */
+            g.rows = 1;
+            g.plen = (cdiv(hw, cdiv(hw, t)) + 15) / 16 * 16;
+            g.pieces = cdiv(hw, g.plen);
+        }
+    }
+    g.rows = g.rows < n ? g.rows : n;
+    g.nb = g.pieces > 1 ? n * g.pieces : cdiv(n, g.rows);
+    g.items = g.nb * g.ng;
+    return g;
+}
+
+/* Block b of a channel: samples [r0, r1), values [off, off + len) of each row. */
+typedef struct bn_block {
+    int64_t r0, r1, off, len;
+} bn_block;
+
+static bn_block block_of(const bn_geom *g, int64_t b)
+{
+    bn_block k;
+    if (g->pieces > 1) {
+        k.r0 = b / g->pieces;
+        k.r1 = k.r0 + 1;
+        k.off = b % g->pieces * g->plen;
+        k.len = g->hw - k.off < g->plen ? g->hw - k.off : g->plen;
+    } else {
+        k.r0 = b * g->rows;
+        k.r1 = k.r0 + g->rows < g->n ? k.r0 + g->rows : g->n;
+        k.off = 0;
+        k.len = g->hw;
+    }
+    return k;
+}
+
+static double block_count(const bn_geom *g, int64_t b)
+{
+    const bn_block k = block_of(g, b);
+    return (double)((k.r1 - k.r0) * k.len);
+}
+
+/* ------------------------------------------------------------- span loops */
+/* Fixed-order folds of the 16 float lanes (vector adds, then 4 values in double). */
+static inline double fold(float *a)
+{
+    for (int j = 0; j < 8; j++) {
+        a[j] += a[j + 8];
+    }
+    for (int j = 0; j < 4; j++) {
+        a[j] += a[j + 4];
+    }
+    return ((double)a[0] + (double)a[1]) + ((double)a[2] + (double)a[3]);
+}
+
+/* sum x[0, n) */
+static double span_sum(const float *x, int64_t n)
+{
+    double s = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0 += SUB) {
+        const int64_t e = i0 + SUB < n ? i0 + SUB : n;
+        float a[LANES] = {0.0f};
+        int64_t i = i0;
+        for (; i + LANES <= e; i += LANES) {
+            for (int j = 0; j < LANES; j++) {
+                a[j] += x[i + j];
+            }
+        }
+        float t = 0.0f;
+        for (; i < e; i++) {
+            t += x[i];
+        }
+        s += fold(a) + (double)t;
+    }
+    return s;
+}
+
+/* *s1 += sum (x - m), *s2 += sum (x - m)^2 over x[0, n) */
+static void span_dev(const float *x, int64_t n, float m, double *s1, double *s2)
+{
+    for (int64_t i0 = 0; i0 < n; i0 += SUB) {
+        const int64_t e = i0 + SUB < n ? i0 + SUB : n;
+        float a[LANES] = {0.0f}, q[LANES] = {0.0f};
+        int64_t i = i0;
+        for (; i + LANES <= e; i += LANES) {
+            for (int j = 0; j < LANES; j++) {
+                const float d = x[i + j] - m;
+                a[j] += d;
+                q[j] += d * d;
+            }
+        }
+        float ta = 0.0f, tq = 0.0f;
+        for (; i < e; i++) {
+            const float d = x[i] - m;
+            ta += d;
+            tq += d * d;
+        }
+        *s1 += fold(a) + (double)ta;
+        *s2 += fold(q) + (double)tq;
+    }
+}
+
+/* *sg += sum dy, *sd += sum dy*(x - m) over [0, n) */
+static void span_bwd_sums(const float *x, const float *dy, int64_t n, float m, double *sg,
+                          double *sd)
+{
+    for (int64_t i0 = 0; i0 < n; i0 += SUB) {
+        const int64_t e = i0 + SUB < n ? i0 + SUB : n;
+        float a[LANES] = {0.0f}, q[LANES] = {0.0f};
+        int64_t i = i0;
+        for (; i + LANES <= e; i += LANES) {
+            for (int j = 0; j < LANES; j++) {
+                const float g = dy[i + j];
+                a[j] += g;
+                q[j] += g * (x[i + j] - m);
+            }
+        }
+        float ta = 0.0f, tq = 0.0f;
+        for (; i < e; i++) {
+            ta += dy[i];
+            tq += dy[i] * (x[i] - m);
+        }
+        *sg += fold(a) + (double)ta;
+        *sd += fold(q) + (double)tq;
+    }
+}
+
+/* y = (x - m) * a + s (y may equal x) */
+static void span_norm(const float *x, float *y, int64_t n, float m, float a, float s)
+{
+    for (int64_t i = 0; i < n; i++) {
+        y[i] = (x[i] - m) * a + s;
+    }
+}
+
+/* dx = a * ((dy - md) - b*(x - m)) (dx may equal dy) */
+static void span_dx(const float *x, const float *dy, float *dx, int64_t n, float m, float a,
+                    float md, float b)
+{
+    for (int64_t i = 0; i < n; i++) {
+        dx[i] = a * ((dy[i] - md) - b * (x[i] - m));
+    }
+}
+
+/* ------------------------------------------------------------ the passes */
+typedef struct bn_pass {
+    bn_geom g;
+    const float *x, *dy, *gamma, *beta, *mean_in, *invstd_in, *scale, *shift;
+    float *y, *dx;
+    double eps;
+    double *part; /* (nb, 2, c): per block and channel, two partial statistics */
+} bn_pass;
+
+static double *part_at(const bn_pass *ps, int64_t b, int j)
+{
+    return ps->part + (b * 2 + j) * ps->g.c;
+}
+
+/* Channel ch's statistics from its blocks' (mean_b, M2_b), in block order. */
+static void fwd_combine(const bn_pass *ps, int64_t ch, double *mean, double *m2)
+{
+    const bn_geom *g = &ps->g;
+    double s = 0.0;
+    for (int64_t b = 0; b < g->nb; b++) {
+        s += block_count(g, b) * part_at(ps, b, 0)[ch];
+    }
+    const double mu = s / g->m;
+    double q = 0.0;
+    for (int64_t b = 0; b < g->nb; b++) {
+        const double d = part_at(ps, b, 0)[ch] - mu;
+        q += part_at(ps, b, 1)[ch] + block_count(g, b) * d * d;
+    }
+    *mean = mu;
+    *m2 = q;
+}
+
+/* The normalisation of channel ch: y = (x - mf) * a + s. */
+static void fwd_coef(const bn_pass *ps, int64_t ch, float *mf, float *a, float *s)
+{
+    double mu, m2;
+    fwd_combine(ps, ch, &mu, &m2);
+    const double istd = 1.0 / sqrt(m2 / ps->g.m + ps->eps);
+    const double gm = ps->gamma != NULL ? ps->gamma[ch] : 1.0;
+    const double bt = ps->beta != NULL ? ps->beta[ch] : 0.0;
+    const double ad = gm * istd;
+    *mf = (float)mu;
+    *a = (float)ad;
+    *s = (float)(bt + ((double)*mf - mu) * ad); /* the mean's rounding, folded in */
+}
+
+static void bwd_combine(const bn_pass *ps, int64_t ch, double *sdy, double *sdyd)
+{
+    double s = 0.0, t = 0.0;
+    for (int64_t b = 0; b < ps->g.nb; b++) {
+        s += part_at(ps, b, 0)[ch];
+        t += part_at(ps, b, 1)[ch];
+    }
+    *sdy = s;
+    *sdyd = t;
+}
+
+/* dx = a * ((dy - md) - b*(x - mean)) for channel ch: a = gamma*invstd, md = mean dy,
+ * b = invstd * mean(dy*xhat). dy - md is exact when they are close, so a dx that is small
+ * against a*dy (few values per channel) keeps its digits better than a*dy - a*md would. */
+static void bwd_coef(const bn_pass *ps, int64_t ch, float *a, float *md, float *b)
+{
+    double sdy, sdyd;
+    bwd_combine(ps, ch, &sdy, &sdyd);
+    const double istd = ps->invstd_in[ch];
+    const double gm = ps->gamma != NULL ? ps->gamma[ch] : 1.0;
+    *a = (float)(gm * istd);
+    *md = (float)(sdy / ps->g.m);
+    *b = (float)(istd * (sdyd * istd) / ps->g.m);
+}
+
+/* Offset of the first value of block k in row r of channel ch; rows are c*hw apart. */
+static inline int64_t base_of(const bn_geom *g, const bn_block *k, int64_t r, int64_t ch)
+{
+    return (r * g->c + ch) * g->hw + k->off;
+}
+
+/* --- rows and pieces (hw > 1): item = b * c + ch */
+
+static void fwd_stats_item(const void *arg, int64_t item, int lane)
+{
+    const bn_pass *ps = arg;
+    (void)lane;
+    const int64_t b = item / ps->g.c, ch = item % ps->g.c;
+    const bn_block k = block_of(&ps->g, b);
+    double s = 0.0;
+    for (int64_t r = k.r0; r < k.r1; r++) {
+        const int64_t base = base_of(&ps->g, &k, r, ch);
+        s += span_sum(ps->x + base, k.len);
+    }
+    const double cnt = (double)((k.r1 - k.r0) * k.len);
+    const float mb = (float)(s / cnt);
+    double s1 = 0.0, s2 = 0.0;
+    for (int64_t r = k.r0; r < k.r1; r++) {
+        const int64_t base = base_of(&ps->g, &k, r, ch);
+        span_dev(ps->x + base, k.len, mb, &s1, &s2);
+    }
+    const double m2 = s2 - s1 * (s1 / cnt);
+    part_at(ps, b, 0)[ch] = (double)mb + s1 / cnt;
+    part_at(ps, b, 1)[ch] = m2 < 0.0 ? 0.0 : m2; /* rounding; a NaN stays */
+}
+
+static void fwd_norm_item(const void *arg, int64_t item, int lane)
+{
+    const bn_pass *ps = arg;
+    (void)lane;
+    const int64_t b = item / ps->g.c, ch = item % ps->g.c;
+    const bn_block k = block_of(&ps->g, b);
+    float mf, a, s;
+    fwd_coef(ps, ch, &mf, &a, &s);
+    for (int64_t r = k.r0; r < k.r1; r++) {
+        const int64_t base = base_of(&ps->g, &k, r, ch);
+        span_norm(ps->x + base, ps->y + base, k.len, mf, a, s);
+    }
+}
+
+static void affine_item(const void *arg, int64_t item, int lane)
+{
+    const bn_pass *ps = arg;
+    (void)lane;
+    const int64_t b = item / ps->g.c, ch = item % ps->g.c;
+    const bn_block k = block_of(&ps->g, b);
+    for (int64_t r = k.r0; r < k.r1; r++) {
+        const int64_t base = base_of(&ps->g, &k, r, ch);
+        span_norm(ps->x + base, ps->y + base, k.len, 0.0f, ps->scale[ch], ps->shift[ch]);
+    }
+}
+
+static void bwd_sums_item(const void *arg, int64_t item, int lane)
+{
+    const bn_pass *ps = arg;
+    (void)lane;
+    const int64_t b = item / ps->g.c, ch = item % ps->g.c;
+    const bn_block k = block_of(&ps->g, b);
+    double sg = 0.0, sd = 0.0;
+    for (int64_t r = k.r0; r < k.r1; r++) {
+        const int64_t base = base_of(&ps->g, &k, r, ch);
+        span_bwd_sums(ps->x + base, ps->dy + base, k.len, ps->mean_in[ch], &sg, &sd);
+    }
+    part_at(ps, b, 0)[ch] = sg;
+    part_at(ps, b, 1)[ch] = sd;
+}
+
+static void bwd_dx_item(const void *arg, int64_t item, int lane)
+{
+    const bn_pass *ps = arg;
+    (void)lane;
+    const int64_t b = item / ps->g.c, ch = item % ps->g.c;
+    const bn_block k = block_of(&ps->g, b);
+    float a, md, bb;
+    bwd_coef(ps, ch, &a, &md, &bb);
+    for (int64_t r = k.r0; r < k.r1; r++) {
+        const int64_t base = base_of(&ps->g, &k, r, ch);
+        span_dx(ps->x + base, ps->dy + base, ps->dx + base, k.len, ps->mean_in[ch], a, md, bb);
+    }
+}
+
+/* --- feature vectors (hw == 1): item = b * ng + group, loops across channels */
+
+typedef struct vec_block {
+    int64_t s0, s1, c0, c1;
+} vec_block;
+
+static vec_block vec_of(const bn_geom *g, int64_t item)
+{
+    const int64_t b = item / g->ng, gi = item % g->ng;
+    vec_block v = {b * g->rows, (b + 1) * g->rows, gi * g->cg, (gi + 1) * g->cg};
+    v.s1 = v.s1 < g->n ? v.s1 : g->n;
+    v.c1 = v.c1 < g->c ? v.c1 : g->c;
+    return v;
+}
+
+static void vec_fwd_stats_item(const void *arg, int64_t item, int lane)
+{
+    const bn_pass *ps = arg;
+    (void)lane;
+    const int64_t c = ps->g.c, b = item / ps->g.ng;
+    const vec_block v = vec_of(&ps->g, item);
+    double *mu = part_at(ps, b, 0), *q = part_at(ps, b, 1);
+    for (int64_t j = v.c0; j < v.c1; j++) {
+        mu[j] = 0.0;
+        q[j] = 0.0;
+    }
+    /* a few hundred samples: double accumulators, two passes from cache */
+    for (int64_t i = v.s0; i < v.s1; i++) {
+        const float *xr = ps->x + i * c;
+        for (int64_t j = v.c0; j < v.c1; j++) {
+            mu[j] += xr[j];
+        }
+    }
+    const double cnt = (double)(v.s1 - v.s0);
+    for (int64_t j = v.c0; j < v.c1; j++) {
+        mu[j] /= cnt;
+    }
+    for (int64_t i = v.s0; i < v.s1; i++) {
+        const float *xr = ps->x + i * c;
+        for (int64_t j = v.c0; j < v.c1; j++) {
+            const double d = (double)xr[j] - mu[j];
+            q[j] += d * d;
+        }
+    }
+}
+
+static void vec_fwd_norm_item(const void *arg, int64_t item, int lane)
+{
+    const bn_pass *ps = arg;
+    (void)lane;
+    const int64_t c = ps->g.c;
+    const vec_block v = vec_of(&ps->g, item);
+    float mf[BN_GROUP], a[BN_GROUP], s[BN_GROUP];
+    const int64_t w = v.c1 - v.c0;
+    for (int64_t j = 0; j < w; j++) {
+        fwd_coef(ps, v.c0 + j, &mf[j], &a[j], &s[j]);
+    }
+    for (int64_t i = v.s0; i < v.s1; i++) {
+        const float *xr = ps->x + i * c + v.c0;
+        float *yr = ps->y + i * c + v.c0;
+        for (int64_t j = 0; j < w; j++) {
+            yr[j] = (xr[j] - mf[j]) * a[j] + s[j];
+        }
+    }
+}
+
+static void vec_affine_item(const void *arg, int64_t item, int lane)
+{
+    const bn_pass *ps = arg;
+    (void)lane;
+    const int64_t c = ps->g.c;
+    const vec_block v = vec_of(&ps->g, item);
+    for (int64_t i = v.s0; i < v.s1; i++) {
+        const float *xr = ps->x + i * c;
+        float *yr = ps->y + i * c;
+        for (int64_t j = v.c0; j < v.c1; j++) {
+            yr[j] = xr[j] * ps->scale[j] + ps->shift[j];
+        }
+    }
+}
+
+static void vec_bwd_sums_item(const void *arg, int64_t item, int lane)
+{
+    const bn_pass *ps = arg;
+    (void)lane;
+    const int64_t c = ps->g.c, b = item / ps->g.ng;
+    const vec_block v = vec_of(&ps->g, item);
+    double *sg = part_at(ps, b, 0), *sd = part_at(ps, b, 1);
+    for (int64_t j = v.c0; j < v.c1; j++) {
+        sg[j] = 0.0;
+        sd[j] = 0.0;
+    }
+    for (int64_t i = v.s0; i < v.s1; i++) {
+        const float *xr = ps->x + i * c, *gr = ps->dy + i * c;
+        for (int64_t j = v.c0; j < v.c1; j++) {
+            sg[j] += gr[j];
+            sd[j] += (double)gr[j] * (xr[j] - ps->mean_in[j]);
+        }
+    }
+}
+
+static void vec_bwd_dx_item(const void *arg, int64_t item, int lane)
+{
+    const bn_pass *ps = arg;
+    (void)lane;
+    const int64_t c = ps->g.c;
+    const vec_block v = vec_of(&ps->g, item);
+    float a[BN_GROUP], md[BN_GROUP], b[BN_GROUP];
+    const int64_t w = v.c1 - v.c0;
+    for (int64_t j = 0; j < w; j++) {
+        bwd_coef(ps, v.c0 + j, &a[j], &md[j], &b[j]);
+    }
+    const float *mf = ps->mean_in + v.c0;
+    for (int64_t i = v.s0; i < v.s1; i++) {
+        const float *xr = ps->x + i * c + v.c0, *gr = ps->dy + i * c + v.c0;
+        float *dr = ps->dx + i * c + v.c0;
+        for (int64_t j = 0; j < w; j++) {
+            dr[j] = a[j] * ((gr[j] - md[j]) - b[j] * (xr[j] - mf[j]));
+        }
+    }
+}
+
+/* ------------------------------------------------------------ entry points */
+
+int64_t lam__bn_workspace(int64_t n, int64_t c, int64_t hw, int nt)
+{
+    (void)nt;
+    if (n <= 0 || c <= 0 || hw <= 0) {
+        return 0;
+    }
+    const bn_geom g = geom(n, c, hw);
+    return 4 * g.nb * c; /* (nb, 2, c) doubles */
+}
+
+static double *ws_doubles(float *ws)
+{
+    assert(ws != NULL && (uintptr_t)ws % sizeof(double) == 0);
+    return (double *)(void *)ws;
+}
+
+void lam__bn_fwd_train(int64_t n, int64_t c, int64_t hw, const float *x, const float *gamma,
+                       const float *beta, float eps, float *mean, float *invstd,
+                       float *var_unbiased, float *y, float *ws, int nt)
+{
+    if (c <= 0) {
+        return;
+    }
+    assert(n > 0 && hw > 0 && eps >= 0.0f);
+    const bn_pass ps = {.g = geom(n, c, hw), .x = x, .gamma = gamma, .beta = beta, .y = y,
+                        .eps = eps, .part = ws_doubles(ws)};
+    const int vec = hw == 1;
+    const lam_phase ph[2] = {{vec ? vec_fwd_stats_item : fwd_stats_item, ps.g.items, 0},
+                             {vec ? vec_fwd_norm_item : fwd_norm_item, ps.g.items, 0}};
+    lam__run_phases(nt, &ps, ph, 2);
+    for (int64_t ch = 0; ch < c; ch++) {
+        double mu, m2;
+        fwd_combine(&ps, ch, &mu, &m2);
+        const double var = m2 / ps.g.m;
+        mean[ch] = (float)mu;
+        invstd[ch] = (float)(1.0 / sqrt(var + ps.eps));
+        var_unbiased[ch] = (float)(ps.g.m > 1.0 ? m2 / (ps.g.m - 1.0) : var);
+    }
+}
+
+void lam__bn_fwd_affine(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale,
+                        const float *shift, float *y, int nt)
+{
+    if (n <= 0 || c <= 0 || hw <= 0) {
+        return;
+    }
+    const bn_pass ps = {.g = geom(n, c, hw), .x = x, .scale = scale, .shift = shift, .y = y};
+    const lam_phase ph = {hw == 1 ? vec_affine_item : affine_item, ps.g.items, 0};
+    lam__run_phases(nt, &ps, &ph, 1);
+}
+
+void lam__bn_bwd(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
+                 const float *gamma, const float *mean, const float *invstd, float *dgamma,
+                 float *dbeta, float *dx, float *ws, int nt)
+{
+    if (n <= 0 || c <= 0 || hw <= 0) {
+        return;
+    }
+    const bn_pass ps = {.g = geom(n, c, hw), .x = x, .dy = dy, .gamma = gamma,
+                        .mean_in = mean, .invstd_in = invstd, .dx = dx,
+                        .part = ws_doubles(ws)};
+    const int vec = hw == 1;
+    const lam_phase ph[2] = {{vec ? vec_bwd_sums_item : bwd_sums_item, ps.g.items, 0},
+                             {vec ? vec_bwd_dx_item : bwd_dx_item, dx != NULL ? ps.g.items : 0,
+                              0}};
+    lam__run_phases(nt, &ps, ph, 2);
+    for (int64_t ch = 0; ch < c; ch++) {
+        double sdy, sdyd;
+        bwd_combine(&ps, ch, &sdy, &sdyd);
+        if (dgamma != NULL) {
+            dgamma[ch] = (float)((double)dgamma[ch] + sdyd * (double)invstd[ch]);
+        }
+        if (dbeta != NULL) {
+            dbeta[ch] = (float)((double)dbeta[ch] + sdy);
+        }
+    }
+}

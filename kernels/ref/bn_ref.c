@@ -1,0 +1,107 @@
+/*
+ * Batch-norm twins, in double, one channel at a time. x(n, c, hw); M = n*hw values per
+ * channel (torch.nn.BatchNorm1d/2d):
+ *
+ *   mean = sum x / M,  var = sum (x - mean)^2 / M          (two passes; biased)
+ *   invstd = 1 / sqrt(var + eps),  var_unbiased = var * M / (M - 1)  (var when M == 1)
+ *   y = gamma * (x - mean) * invstd + beta                 (gamma NULL: 1, beta NULL: 0)
+ *   affine: y = scale * x + shift
+ *   backward, xhat = (x - mean) * invstd with the float mean and invstd saved by forward:
+ *     dgamma += sum dy*xhat,  dbeta += sum dy
+ *     dx = gamma * invstd / M * (M*dy - sum dy - xhat * sum dy*xhat)
+ * The workspace and thread count are ignored. Each channel is read completely before any of
+ * its outputs is written, so y may equal x and dx may equal dy.
+ */
+#include <math.h>
+
+#include "kernels.h"
+
+int64_t lam__bn_workspace_ref(int64_t n, int64_t c, int64_t hw, int nt)
+{
+    (void)n, (void)c, (void)hw, (void)nt;
+    return 0;
+}
+
+void lam__bn_fwd_train_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *gamma,
+                           const float *beta, float eps, float *mean, float *invstd,
+                           float *var_unbiased, float *y, float *ws, int nt)
+{
+    (void)ws, (void)nt;
+    const double m = (double)(n * hw);
+    for (int64_t j = 0; j < c; j++) {
+        double s = 0.0, s2 = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t p = 0; p < hw; p++) {
+                s += x[(i * c + j) * hw + p];
+            }
+        }
+        const double mu = s / m;
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t p = 0; p < hw; p++) {
+                const double d = x[(i * c + j) * hw + p] - mu;
+                s2 += d * d;
+            }
+        }
+        const double var = s2 / m, istd = 1.0 / sqrt(var + (double)eps);
+        const double g = gamma != NULL ? gamma[j] : 1.0, b = beta != NULL ? beta[j] : 0.0;
+        mean[j] = (float)mu;
+        invstd[j] = (float)istd;
+        var_unbiased[j] = (float)(m > 1.0 ? s2 / (m - 1.0) : var);
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t p = 0; p < hw; p++) {
+                const int64_t k = (i * c + j) * hw + p;
+                y[k] = (float)(g * ((double)x[k] - mu) * istd + b);
+            }
+        }
+    }
+}
+
+void lam__bn_fwd_affine_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale,
+                            const float *shift, float *y, int nt)
+{
+    (void)nt;
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t j = 0; j < c; j++) {
+            for (int64_t p = 0; p < hw; p++) {
+                const int64_t k = (i * c + j) * hw + p;
+                y[k] = (float)((double)scale[j] * x[k] + (double)shift[j]);
+            }
+        }
+    }
+}
+
+void lam__bn_bwd_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
+                     const float *gamma, const float *mean, const float *invstd, float *dgamma,
+                     float *dbeta, float *dx, float *ws, int nt)
+{
+    (void)ws, (void)nt;
+    const double m = (double)(n * hw);
+    for (int64_t j = 0; j < c; j++) {
+        const double mu = mean[j], istd = invstd[j], g = gamma != NULL ? gamma[j] : 1.0;
+        double sdy = 0.0, sdyx = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t p = 0; p < hw; p++) {
+                const int64_t k = (i * c + j) * hw + p;
+                sdy += dy[k];
+                sdyx += dy[k] * ((x[k] - mu) * istd);
+            }
+        }
+        if (dgamma != NULL) {
+            dgamma[j] = (float)((double)dgamma[j] + sdyx);
+        }
+        if (dbeta != NULL) {
+            dbeta[j] = (float)((double)dbeta[j] + sdy);
+        }
+        if (dx == NULL) {
+            continue;
+        }
+        const double k0 = g * istd / m;
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t p = 0; p < hw; p++) {
+                const int64_t k = (i * c + j) * hw + p;
+                const double xhat = (x[k] - mu) * istd;
+                dx[k] = (float)(k0 * (m * dy[k] - sdy - xhat * sdyx));
+            }
+        }
+    }
+}

@@ -1,0 +1,384 @@
+/*
+ * Batch norm: fast kernels (kernels/bn.c) against their double-precision twins
+ * (kernels/ref/bn_ref.c) over a table of shapes: feature vectors (hw = 1, with channel groups
+ * and sample blocks), row blocks with ragged last blocks, rows cut into pieces, the ResNet-20
+ * shapes and data with a large mean (x ~ 100 + N(0, 1)). Outputs and gradients within
+ * rtol 1e-5 (atol 1e-6 of the array's largest value); bitwise the same on 1, 2, 3 and 8
+ * threads; in place (y == x, dx == dy) bitwise the same as out of place; dgamma/dbeta
+ * accumulate; dx == NULL gives the same parameter gradients. Independent of the twin: the
+ * normalised output has mean beta per channel, dx is orthogonal to 1 and xhat, and a central
+ * difference check on a small case.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kernels.h"
+
+#define SEED 41177u
+
+typedef struct bn_case {
+    int64_t n, c, hw;
+    float offset; /* added to every x: a large mean */
+} bn_case;
+
+static const bn_case cases[] = {
+    {1, 1, 1, 0.0f},     {1, 3, 1, 0.0f},     {2, 1, 1, 0.0f},      {7, 3, 1, 0.0f},
+    {64, 100, 1, 0.0f},  {1000, 300, 1, 0.0f}, {333, 2, 1, 100.0f}, {64, 10, 1, 100.0f},
+    {3, 5, 7, 0.0f},     {1, 1, 2, 0.0f},     {5, 3, 33, 0.0f},     {37, 3, 200, 0.0f},
+    {65, 2, 129, 0.0f},  {1, 2, 5000, 0.0f},  {3, 1, 70001, 0.0f},  {2, 3, 9001, 100.0f},
+    {37, 3, 200, 100.0f}, {64, 16, 1024, 0.0f}, {64, 32, 256, 0.0f}, {64, 64, 64, 0.0f},
+    {64, 16, 1024, 100.0f}, {64, 64, 64, 100.0f}, {256, 1, 1024, 0.0f},
+};
+
+static int verbose;
+
+/* x[i][j][p] = offset + 0.1 j + s_j z, z ~ N(0, 1) (Box-Muller), s_j in {0.5, 1, 1.5, 2} */
+static void fill_x(float *x, const bn_case *k, uint64_t stream)
+{
+    const int64_t total = k->n * k->c * k->hw;
+    for (int64_t t = 0; t < total; t++) {
+        const int64_t j = t / k->hw % k->c;
+        const double u1 = 1.0 - (double)lam_rng_uniform(SEED, stream, (uint64_t)t);
+        const double u2 = (double)lam_rng_uniform(SEED, stream + 1, (uint64_t)t);
+        const double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        x[t] = (float)((double)k->offset + 0.1 * (double)j + (0.5 + 0.5 * (double)(j % 4)) * z);
+    }
+}
+
+static double max_abs(const float *x, int64_t n)
+{
+    double m = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        m = fmax(m, fabs((double)x[i]));
+    }
+    return m;
+}
+
+/* |got - want| <= 1e-6 scale + 1e-5 |want| (scale <= 0: the largest |want|); -v prints the
+ * largest relative error where |want| > scale/100, and the share of the tolerance used. */
+static void close_scaled(const char *what, const char *label, const float *got,
+                         const float *want, int64_t n, double scale)
+{
+    char buf[200];
+    snprintf(buf, sizeof buf, "%s %s", what, label);
+    scale = scale > 0.0 ? scale : max_abs(want, n);
+    if (verbose) {
+        double rel = 0.0, used = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const double e = fabs((double)got[i] - want[i]);
+            if (fabs(want[i]) > 0.01 * scale) {
+                rel = fmax(rel, e / fabs(want[i]));
+            }
+            used = fmax(used, e / (1e-6 * scale + 1e-5 * fabs(want[i]) + 1e-300));
+        }
+        printf("  %-52.52s rel err %.1e  tolerance used %5.1f%%\n", buf, rel, 100.0 * used);
+    }
+    t_close(buf, got, want, n, 1e-6 * scale, 1e-5);
+}
+
+static void close_to(const char *what, const char *label, const float *got, const float *want,
+                     int64_t n)
+{
+    close_scaled(what, label, got, want, n, 0.0);
+}
+
+static void equal_to(const char *what, const char *label, const float *got, const float *want,
+                     int64_t n)
+{
+    char buf[200];
+    snprintf(buf, sizeof buf, "%s %s", what, label);
+    t_equal(buf, got, want, n);
+}
+
+typedef struct bufs {
+    float *x, *y, *y1, *yr, *tmp, *gamma, *beta, *dy, *dx, *dx1, *dxr;
+    float *mean, *invstd, *var, *meanr, *invstdr, *varr, *m1, *i1, *v1;
+    float *dg, *db, *dgr, *dbr, *dg1, *db1, *dg0, *db0, *ws;
+} bufs;
+
+static void check_forward(const bn_case *k, const bufs *b, int affine, const char *label)
+{
+    const int64_t n = k->n, c = k->c, hw = k->hw, total = n * c * hw;
+    const float *g = affine ? b->gamma : NULL, *be = affine ? b->beta : NULL;
+    const float eps = 1e-5f;
+    lam__bn_fwd_train_ref(n, c, hw, b->x, g, be, eps, b->meanr, b->invstdr, b->varr, b->yr, NULL,
+                          1);
+    lam__bn_fwd_train(n, c, hw, b->x, g, be, eps, b->m1, b->i1, b->v1, b->y1, b->ws, 1);
+    close_to("fwd y", label, b->y1, b->yr, total);
+    close_to("fwd mean", label, b->m1, b->meanr, c);
+    close_to("fwd invstd", label, b->i1, b->invstdr, c);
+    close_to("fwd var_unbiased", label, b->v1, b->varr, c);
+    const int threads[] = {2, 3, 8};
+    for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+        char what[64];
+        memset(b->y, 0xff, (size_t)total * sizeof(float));
+        lam__bn_fwd_train(n, c, hw, b->x, g, be, eps, b->mean, b->invstd, b->var, b->y, b->ws,
+                          threads[t]);
+        snprintf(what, sizeof what, "fwd nt=%d vs 1: y", threads[t]);
+        equal_to(what, label, b->y, b->y1, total);
+        snprintf(what, sizeof what, "fwd nt=%d vs 1: mean", threads[t]);
+        equal_to(what, label, b->mean, b->m1, c);
+        snprintf(what, sizeof what, "fwd nt=%d vs 1: invstd", threads[t]);
+        equal_to(what, label, b->invstd, b->i1, c);
+        snprintf(what, sizeof what, "fwd nt=%d vs 1: var_unbiased", threads[t]);
+        equal_to(what, label, b->var, b->v1, c);
+    }
+    /* in place, on 2 threads */
+    memcpy(b->tmp, b->x, (size_t)total * sizeof(float));
+    lam__bn_fwd_train(n, c, hw, b->tmp, g, be, eps, b->mean, b->invstd, b->var, b->tmp, b->ws, 2);
+    equal_to("fwd in place y == x", label, b->tmp, b->y1, total);
+    equal_to("fwd in place mean", label, b->mean, b->m1, c);
+
+    /* the normalised output has mean beta in every channel (independent of the twin) */
+    const double m = (double)(n * hw);
+    int ok = 1;
+    for (int64_t j = 0; j < c; j++) {
+        double s = 0.0, sa = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t p = 0; p < hw; p++) {
+                const double v = b->y1[(i * c + j) * hw + p] - (be != NULL ? be[j] : 0.0);
+                s += v;
+                sa += fabs(v);
+            }
+        }
+        ok &= fabs(s) <= 1e-5 * sa + 1e-6 * m;
+    }
+    T_CHECK(ok, "fwd: per-channel mean of y is not beta %s", label);
+}
+
+static void check_backward(const bn_case *k, const bufs *b, int affine, const char *label)
+{
+    const int64_t n = k->n, c = k->c, hw = k->hw, total = n * c * hw;
+    const float *g = affine ? b->gamma : NULL;
+    /* saved statistics of the forward (fast; both twins read the same floats) */
+    lam__bn_fwd_train(n, c, hw, b->x, g, affine ? b->beta : NULL, 1e-5f, b->mean, b->invstd,
+                      b->var, b->y, b->ws, 1);
+    memcpy(b->dgr, b->dg0, (size_t)c * sizeof(float));
+    memcpy(b->dbr, b->db0, (size_t)c * sizeof(float));
+    memcpy(b->dg1, b->dg0, (size_t)c * sizeof(float));
+    memcpy(b->db1, b->db0, (size_t)c * sizeof(float));
+    lam__bn_bwd_ref(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, b->dgr, b->dbr, b->dxr, NULL,
+                    1);
+    lam__bn_bwd(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, b->dg1, b->db1, b->dx1, b->ws, 1);
+    /* dx = gamma*invstd * (dy - mean dy - xhat mean(dy xhat)) cancels to ~0 when a channel
+     * has few values (exactly 0 for M = 1, ~eps/var for M = 2): judge its error on the scale
+     * of the terms, gamma*invstd*|dy|, which is max |dx| on realistic data */
+    double ga = 0.0;
+    for (int64_t j = 0; j < c; j++) {
+        ga = fmax(ga, fabs((g != NULL ? g[j] : 1.0) * b->invstd[j]));
+    }
+    close_scaled("bwd dx", label, b->dx1, b->dxr, total, ga * max_abs(b->dy, total));
+    close_to("bwd dgamma", label, b->dg1, b->dgr, c);
+    close_to("bwd dbeta", label, b->db1, b->dbr, c);
+    const int threads[] = {2, 3, 8};
+    for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+        char what[64];
+        memcpy(b->dg, b->dg0, (size_t)c * sizeof(float));
+        memcpy(b->db, b->db0, (size_t)c * sizeof(float));
+        memset(b->dx, 0xff, (size_t)total * sizeof(float));
+        lam__bn_bwd(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, b->dg, b->db, b->dx, b->ws,
+                    threads[t]);
+        snprintf(what, sizeof what, "bwd nt=%d vs 1: dx", threads[t]);
+        equal_to(what, label, b->dx, b->dx1, total);
+        snprintf(what, sizeof what, "bwd nt=%d vs 1: dgamma", threads[t]);
+        equal_to(what, label, b->dg, b->dg1, c);
+        snprintf(what, sizeof what, "bwd nt=%d vs 1: dbeta", threads[t]);
+        equal_to(what, label, b->db, b->db1, c);
+    }
+    /* in place dx == dy, on 2 threads */
+    memcpy(b->tmp, b->dy, (size_t)total * sizeof(float));
+    memcpy(b->dg, b->dg0, (size_t)c * sizeof(float));
+    memcpy(b->db, b->db0, (size_t)c * sizeof(float));
+    lam__bn_bwd(n, c, hw, b->x, b->tmp, g, b->mean, b->invstd, b->dg, b->db, b->tmp, b->ws, 2);
+    equal_to("bwd in place dx == dy", label, b->tmp, b->dx1, total);
+    equal_to("bwd in place dgamma", label, b->dg, b->dg1, c);
+    /* dx == NULL: the same parameter gradients */
+    memcpy(b->dg, b->dg0, (size_t)c * sizeof(float));
+    memcpy(b->db, b->db0, (size_t)c * sizeof(float));
+    lam__bn_bwd(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, b->dg, b->db, NULL, b->ws, 2);
+    equal_to("bwd dx=NULL dgamma", label, b->dg, b->dg1, c);
+    equal_to("bwd dx=NULL dbeta", label, b->db, b->db1, c);
+    /* dgamma == dbeta == NULL: the same dx */
+    lam__bn_bwd(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, NULL, NULL, b->dx, b->ws, 2);
+    equal_to("bwd dgamma=dbeta=NULL dx", label, b->dx, b->dx1, total);
+    /* accumulation: from zero, two calls give twice one call, fast and twin alike */
+    memset(b->dg, 0, (size_t)c * sizeof(float));
+    memset(b->db, 0, (size_t)c * sizeof(float));
+    memset(b->dgr, 0, (size_t)c * sizeof(float));
+    memset(b->dbr, 0, (size_t)c * sizeof(float));
+    lam__bn_bwd(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, b->dg, b->db, NULL, b->ws, 3);
+    for (int64_t j = 0; j < c; j++) {
+        b->dgr[j] = 2.0f * b->dg[j]; /* twice one call: the expected result */
+        b->dbr[j] = 2.0f * b->db[j];
+    }
+    lam__bn_bwd(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, b->dg, b->db, NULL, b->ws, 3);
+    t_close("bwd accumulate: dgamma twice", b->dg, b->dgr, c, 0.0, 1e-6);
+    t_close("bwd accumulate: dbeta twice", b->db, b->dbr, c, 0.0, 1e-6);
+
+    /* per channel, with a = gamma*invstd and S = sum dy*xhat (independent of the twin):
+     *   sum dx = -a S sum xhat / M = 0,  sum dx*xhat = a S (1 - sum xhat^2 / M)
+     * (not 0: sum xhat^2 = M var / (var + eps)) */
+    int ok = 1;
+    const double m = (double)(n * hw);
+    for (int64_t j = 0; j < c; j++) {
+        double sxh = 0.0, sxh2 = 0.0, sdyx = 0.0, s = 0.0, sx = 0.0, sa = 0.0, sxa = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t p = 0; p < hw; p++) {
+                const int64_t t = (i * c + j) * hw + p;
+                const double xh = ((double)b->x[t] - b->mean[j]) * b->invstd[j];
+                sxh += xh;
+                sxh2 += xh * xh;
+                sdyx += b->dy[t] * xh;
+                s += b->dx1[t];
+                sx += b->dx1[t] * xh;
+                sa += fabs(b->dx1[t]) + fabs(b->dy[t]) * ga;
+                sxa += fabs(b->dx1[t] * xh) + fabs(b->dy[t] * xh) * ga;
+            }
+        }
+        const double a = (g != NULL ? g[j] : 1.0) * b->invstd[j];
+        ok &= fabs(s + a * sdyx * sxh / m) <= 1e-5 * sa &&
+              fabs(sx - a * sdyx * (1.0 - sxh2 / m)) <= 1e-5 * sxa;
+    }
+    T_CHECK(ok, "bwd: sum dx and sum dx*xhat are off %s", label);
+}
+
+static void check_affine(const bn_case *k, const bufs *b, const char *label)
+{
+    const int64_t n = k->n, c = k->c, hw = k->hw, total = n * c * hw;
+    /* scale and shift as a layer folds them: gamma*invstd, beta - mean*gamma*invstd */
+    lam__bn_fwd_affine_ref(n, c, hw, b->x, b->gamma, b->beta, b->yr, 1);
+    lam__bn_fwd_affine(n, c, hw, b->x, b->gamma, b->beta, b->y1, 1);
+    close_to("affine y", label, b->y1, b->yr, total);
+    lam__bn_fwd_affine(n, c, hw, b->x, b->gamma, b->beta, b->y, 3);
+    equal_to("affine nt=3 vs 1", label, b->y, b->y1, total);
+    memcpy(b->tmp, b->x, (size_t)total * sizeof(float));
+    lam__bn_fwd_affine(n, c, hw, b->tmp, b->gamma, b->beta, b->tmp, 2);
+    equal_to("affine in place", label, b->tmp, b->y1, total);
+}
+
+static void run_case(const bn_case *k, size_t idx)
+{
+    const int64_t n = k->n, c = k->c, hw = k->hw, total = n * c * hw;
+    char label[96];
+    snprintf(label, sizeof label, "(n %lld, c %lld, hw %lld%s)", (long long)n, (long long)c,
+             (long long)hw, k->offset != 0.0f ? ", mean 100" : "");
+    if (verbose) {
+        printf("%s\n", label);
+    }
+    const int64_t wsn = lam__bn_workspace(n, c, hw, 1);
+    T_CHECK(wsn == lam__bn_workspace(n, c, hw, 2) && wsn == lam__bn_workspace(n, c, hw, 8) &&
+                wsn > 0 && wsn <= 4 * c * (128 + n) &&
+                lam__bn_workspace_ref(n, c, hw, 2) == 0,
+            "workspace %lld floats %s", (long long)wsn, label);
+    bufs b;
+    float **all[] = {&b.x, &b.y, &b.y1, &b.yr, &b.tmp, &b.dy, &b.dx, &b.dx1, &b.dxr};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        *all[i] = t_alloc_floats(total);
+    }
+    float **per[] = {&b.gamma, &b.beta, &b.mean, &b.invstd, &b.var, &b.meanr, &b.invstdr,
+                     &b.varr, &b.m1, &b.i1, &b.v1, &b.dg, &b.db, &b.dgr, &b.dbr, &b.dg1,
+                     &b.db1, &b.dg0, &b.db0};
+    for (size_t i = 0; i < sizeof per / sizeof per[0]; i++) {
+        *per[i] = t_alloc_floats(c);
+    }
+    b.ws = t_alloc_floats(wsn);
+    const uint64_t s = 10 * (uint64_t)idx;
+    fill_x(b.x, k, s + 1);
+    t_fill_uniform(b.dy, total, -1.0f, 1.0f, SEED, s + 3);
+    t_fill_uniform(b.gamma, c, 0.5f, 1.5f, SEED, s + 4);
+    t_fill_uniform(b.beta, c, -0.5f, 0.5f, SEED, s + 5);
+    t_fill_uniform(b.dg0, c, -1.0f, 1.0f, SEED, s + 6);
+    t_fill_uniform(b.db0, c, -1.0f, 1.0f, SEED, s + 7);
+    for (int affine = 1; affine >= 0; affine--) {
+        char lab[128];
+        snprintf(lab, sizeof lab, "%s%s", label, affine ? "" : " gamma=beta=NULL");
+        check_forward(k, &b, affine, lab);
+        check_backward(k, &b, affine, lab);
+    }
+    check_affine(k, &b, label);
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        free(*all[i]);
+    }
+    for (size_t i = 0; i < sizeof per / sizeof per[0]; i++) {
+        free(*per[i]);
+    }
+    free(b.ws);
+}
+
+/* L = sum r*y in double through the twin's forward (for the central differences). */
+static double loss(int64_t n, int64_t c, int64_t hw, const float *x, const float *gamma,
+                   const float *beta, const float *r, float *y)
+{
+    float mean[4], invstd[4], var[4];
+    lam__bn_fwd_train_ref(n, c, hw, x, gamma, beta, 1e-5f, mean, invstd, var, y, NULL, 1);
+    double l = 0.0;
+    for (int64_t i = 0; i < n * c * hw; i++) {
+        l += (double)r[i] * y[i];
+    }
+    return l;
+}
+
+/* Central differences (eps 1e-2, inputs in [-1, 1]) for dx, dgamma and dbeta of L = sum r*y,
+ * pass if |analytic - numeric| <= 1e-3 + 1e-2 |numeric| (tests/README's grad rule). */
+static void test_grad(void)
+{
+    enum { N = 3, C = 2, HW = 5, T = N * C * HW };
+    float x[T], r[T], y[T], dx[T], gamma[C], beta[C], dg[C] = {0}, db[C] = {0};
+    float mean[C], invstd[C], var[C];
+    double wsd[2 * C * N]; /* the workspace holds doubles: 8-byte aligned */
+    float *ws = (float *)(void *)wsd;
+    t_fill_uniform(x, T, -1.0f, 1.0f, SEED, 901);
+    t_fill_uniform(r, T, -1.0f, 1.0f, SEED, 902);
+    t_fill_uniform(gamma, C, 0.5f, 1.5f, SEED, 903);
+    t_fill_uniform(beta, C, -0.5f, 0.5f, SEED, 904);
+    T_CHECK(lam__bn_workspace(N, C, HW, 1) <= 4 * C * N, "grad workspace");
+    lam__bn_fwd_train(N, C, HW, x, gamma, beta, 1e-5f, mean, invstd, var, y, ws, 1);
+    lam__bn_bwd(N, C, HW, x, r, gamma, mean, invstd, dg, db, dx, ws, 1);
+    const float h = 1e-2f;
+    int bad = 0;
+    for (int i = 0; i < T + 2 * C; i++) {
+        float *p = i < T ? &x[i] : i < T + C ? &gamma[i - T] : &beta[i - T - C];
+        const float a = i < T ? dx[i] : i < T + C ? dg[i - T] : db[i - T - C];
+        const float keep = *p;
+        *p = keep + h;
+        const double lp = loss(N, C, HW, x, gamma, beta, r, y);
+        *p = keep - h;
+        const double lm = loss(N, C, HW, x, gamma, beta, r, y);
+        *p = keep;
+        const double num = (lp - lm) / (2.0 * (double)h);
+        if (!(fabs(a - num) <= 1e-3 + 1e-2 * fabs(num))) {
+            printf("FAIL grad: parameter %d analytic %.7g numeric %.7g\n", i, (double)a, num);
+            bad++;
+        }
+    }
+    T_CHECK(bad == 0, "bn central differences: %d of %d wrong", bad, T + 2 * C);
+}
+
+/* The kernel tables carry the batch-norm entries. */
+static void test_tables(void)
+{
+    const lam_kernels *f = lam__kernels_for(LAM_KERNELS_FAST);
+    const lam_kernels *r = lam__kernels_for(LAM_KERNELS_REF);
+    T_CHECK(f->bn_workspace == lam__bn_workspace && f->bn_fwd_train == lam__bn_fwd_train &&
+                f->bn_fwd_affine == lam__bn_fwd_affine && f->bn_bwd == lam__bn_bwd,
+            "fast table bn entries");
+    T_CHECK(r->bn_workspace == lam__bn_workspace_ref &&
+                r->bn_fwd_train == lam__bn_fwd_train_ref &&
+                r->bn_fwd_affine == lam__bn_fwd_affine_ref && r->bn_bwd == lam__bn_bwd_ref,
+            "ref table bn entries");
+}
+
+int main(int argc, char **argv)
+{
+    verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+    printf("test_bn: seed %u\n", SEED);
+    test_tables();
+    test_grad();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_case(&cases[i], i);
+    }
+    return t_exit("bn");
+}
