@@ -722,6 +722,9 @@ static spec_block *find_block(parser *p, const char *s, size_t len)
 
 static lam_status parse_item(parser *p, scope *sc, const spec_tok *t)
 {
+    if (sc->block == NULL && memchr(t->s, '$', t->len) != NULL) {
+        return tok_error(p, sc, t, "'$' outside a block's body");
+    }
     item it;
     lam_status st = split_item(p, sc, t, &it);
     if (st != LAM_OK) {
@@ -917,10 +920,6 @@ static lam_status parse_seq(parser *p, const char *s, size_t len, scope *sc, int
                 return st;
             }
             continue;
-        }
-        if (c == '$' && top) {
-            spec_tok t = {s + i, 1};
-            return tok_error(p, sc, &t, "'$' outside a block's body");
         }
         size_t j = i;
         int depth = 0;
