@@ -324,6 +324,40 @@ LAM_API lam_status lam_data_permutation(uint64_t seed, uint64_t epoch, int64_t n
 LAM_API lam_status lam_dataset_gather(const lam_dataset *ds, const int64_t *idx, int64_t n,
                                       float *x_out, int32_t *labels_out, float *targets_out);
 
+/* ------------------------------------------------------------- augmentation */
+
+/** Random augmentation of images. Fill with lam_augment_desc_init(). */
+typedef struct lam_augment_desc {
+    /** Crop: pad each side by crop_pad pixels, then take a window of the image's own size
+     *  at a random offset (torchvision's RandomCrop(size, padding=crop_pad)); 0 = none. */
+    int64_t crop_pad;
+    /** 1: mirror left-right with probability 1/2 (RandomHorizontalFlip()). */
+    int flip;
+    /** The padding's value per channel (C floats), or NULL for 0. Padding is black in pixel
+     *  space; after lam_dataset_normalize() black is -mean/std, which the CLI passes. */
+    const float *pad_value;
+    uint64_t reserved[6]; /**< must be zero */
+} lam_augment_desc;
+
+/** No crop, no flip, pad value 0, reserved words zero. NULL is a no-op. */
+LAM_API void lam_augment_desc_init(lam_augment_desc *d);
+
+/**
+ * Augment a batch of images: y[i] is x[i] cropped and flipped with the draws of
+ * lam_rng_u64(seed, stream "AUGM", first_key + i). The result depends on (seed, key) only,
+ * never on the thread count or on earlier calls; a trainer that numbers its samples through
+ * the run (step * batch + i) augments a resumed run exactly as an uninterrupted one.
+ * Never allocates.
+ * @param[in]  sample  the sample shape, (C, H, W) when crop or flip is on.
+ * @param[in]  x       (n, C, H, W) inputs.
+ * @param[out] y       (n, C, H, W), not overlapping x.
+ * @return LAM_OK, LAM_ERR_ARG (NULL pointers, x == y, crop_pad < 0 or beyond the image),
+ *         LAM_ERR_SHAPE (crop or flip on samples that are not images).
+ */
+LAM_API lam_status lam_augment_batch(lam_ctx *ctx, const lam_augment_desc *d,
+                                     const lam_shape *sample, int64_t n, const float *x,
+                                     float *y, uint64_t seed, uint64_t first_key);
+
 #ifdef __cplusplus
 }
 #endif
