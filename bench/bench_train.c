@@ -246,8 +246,11 @@ static void finish_rounds(train_result *t)
 
 int bench_train(bench_run *r, const bench_opts *o)
 {
-    static const struct { const char *model, *input; } nets[] = {
-        {"seed-cnn", "1x28x28"}, {"seed-cnn", "3x32x32"}, {"mlp", "1x28x28"},
+    /* resnet20 only at batch 64 (the graph issue's configuration): a step of it costs
+     * what 40 seed-cnn steps do */
+    static const struct { const char *model, *input; int only64; } nets[] = {
+        {"seed-cnn", "1x28x28", 0}, {"seed-cnn", "3x32x32", 0}, {"mlp", "1x28x28", 0},
+        {"resnet20", "1x28x28", 1}, {"resnet20", "3x32x32", 1},
     };
     static const int64_t batches[] = {32, 64, 256};
     int warmup = o->quick ? 1 : 5;
@@ -258,7 +261,7 @@ int bench_train(bench_run *r, const bench_opts *o)
         for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
             for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
                 /* the quick mode keeps one configuration per network at full threads */
-                if (o->quick && batches[b] != 64) {
+                if ((o->quick || nets[i].only64) && batches[b] != 64) {
                     continue;
                 }
                 for (int th = o->quick ? r->env.threads : 1; th <= r->env.threads; th++) {
