@@ -6,13 +6,15 @@
  * training steps make no allocation at all, and a checkpoint save that fails leaves the
  * previous file byte for byte intact with no temporary file beside it.
  *
- * Paths: lam_ctx_create; lam_layer_create for every layer kind (with one forward and
- * backward); lam_model_create for the built-in models and specs with batch norm, dropout,
- * groups, pools and global average pooling (with one training step); lam_optim_create for
- * every kind and option that adds state; lam_checkpoint_save, lam_checkpoint_open,
- * lam_checkpoint_model, lam_checkpoint_load_weights, lam_checkpoint_load_optim; and, when
- * the library has them (LAM_TEST_HAVE_FIT), lam_model_clone, lam_fit, lam_predict_array,
- * lam_fit_lbfgs and lam_fit_lm. */
+ * Paths: lam_ctx_create; lam_layer_create for every layer kind and lam_layer_create_inputs
+ * for add, concat and mul (with one forward and backward); lam_model_create for the built-in
+ * models (resnet20 included) and specs with batch norm, dropout, groups, pools, global
+ * average pooling, blocks, repeats, named inputs, concat and mul, and (T,D) samples (with
+ * one training step); lam_optim_create for every kind and option that adds state;
+ * lam_checkpoint_save, lam_checkpoint_open, lam_checkpoint_model,
+ * lam_checkpoint_load_weights, lam_checkpoint_load_optim; lam_model_import (argv[1]: a
+ * PyTorch ResNet-20 state_dict); lam_augment_batch (which must never allocate);
+ * lam_model_clone, lam_fit, lam_predict_array, lam_fit_lbfgs and lam_fit_lm. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <stdio.h>
@@ -22,11 +24,10 @@
 
 #include "harness.h"
 #include "lamina.h"
-#if 1 /* LAMFITMARK */
 #include "lamina/fit.h"
-#endif
 
-#define MAX_K 400
+/* resnet20 makes some 500 allocations (72 nodes, their tensors and state, the plan) */
+#define MAX_K 1200
 
 static t_alloc A;
 static lam_ctx *CTX;
@@ -206,7 +207,10 @@ static lam_status run_model(void *arg)
         st = lam_optim_create(CTX, &od, p, np, &opt);
     }
     if (st == LAM_OK) {
-        int64_t numel = c->shape[0] * (c->ndim == 3 ? c->shape[1] * c->shape[2] : 1);
+        int64_t numel = 1;
+        for (int i = 0; i < c->ndim; i++) {
+            numel *= c->shape[i];
+        }
         float *x = malloc((size_t)(n * numel) * sizeof *x), *y = malloc(n * 64 * sizeof *y);
         int32_t labels[4] = {0, 1, 2, 1};
         t_fill_uniform(x, n * numel, -1.0f, 1.0f, 3, 2);
@@ -238,6 +242,11 @@ static void models(void)
         {"flatten linear:16 bn:eps=1e-3 gelu dropout:0.1 linear:out", 3, {1, 4, 4}, 3},
         {"avgpool:3,stride=2,pad=1 flatten linear:8 sigmoid tanh linear:out", 3, {3, 7, 7}, 3},
         {"linear:8 relu linear:out", 1, {5, 1, 1}, 3},
+        {"resnet20", 3, {3, 8, 8}, 10},
+        {"def b(c) { conv:$c,3,pad=1,name=k bn relu add(., in) } conv:4,3,pad=1 "
+         "b*2:4,name=s concat(s.0, .) gap linear:6,name=g sigmoid mul(g, .) linear:out", 3,
+         {2, 6, 6}, 3},
+        {"linear:6,name=a tanh concat(a, .) linear:out", 2, {3, 4, 1}, 3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char what[120];
@@ -459,7 +468,6 @@ static void checkpoints(void)
     T_CHECK(rmdir(c.dir) == 0, "%s not empty", c.dir);
 }
 
-#if 1 /* LAMFITMARK */
 /* ------------------------------------------------------------------- fit */
 
 typedef struct fit_case {
@@ -550,9 +558,106 @@ static void fits(void)
     }
     lam_model_destroy(c.m);
 }
-#endif
 
-int main(void)
+/* ------------------------------------------------------ graphs and imports */
+
+typedef struct merge_case {
+    lam_layer_kind kind;
+    int n_in;
+    lam_shape in[3];
+} merge_case;
+
+static lam_status run_merge(void *arg)
+{
+    const merge_case *c = arg;
+    const int64_t n = 2;
+    lam_layer_desc d;
+    lam_layer_desc_init(&d, c->kind);
+    lam_layer *l = NULL;
+    lam_status st = lam_layer_create_inputs(CTX, &d, c->n_in, c->in, n, 1, &l);
+    if (st != LAM_OK) {
+        return st;
+    }
+    const lam_shape os = lam_layer_output_shape(l);
+    float buf[2048];
+    lam_tensor x[3], dx[3], y, dy;
+    int64_t off = 0;
+    for (int k = 0; k < c->n_in; k++) {
+        const int64_t shape[4] = {n, c->in[k].dim[0], c->in[k].dim[1], c->in[k].dim[2]};
+        const int64_t numel = n * shape[1] * shape[2] * shape[3];
+        lam_tensor_wrap(&x[k], buf + off, 4, shape);
+        lam_tensor_wrap(&dx[k], buf + off + numel, 4, shape);
+        off += 2 * numel;
+    }
+    const int64_t ys[4] = {n, os.dim[0], os.dim[1], os.dim[2]};
+    lam_tensor_wrap(&y, buf + off, 4, ys);
+    lam_tensor_wrap(&dy, buf + off + n * os.dim[0] * os.dim[1] * os.dim[2], 4, ys);
+    t_fill_uniform(buf, 2048, -1.0f, 1.0f, 3, 1);
+    const int64_t m = mark();
+    st = lam_layer_forward_inputs(l, c->n_in, x, &y, 1);
+    if (st == LAM_OK) {
+        st = lam_layer_backward_inputs(l, c->n_in, x, &y, &dy, dx);
+    }
+    no_alloc_since(m, "merge forward/backward");
+    lam_layer_destroy(l);
+    return st;
+}
+
+static void merges(void)
+{
+    static const merge_case cases[] = {
+        {LAM_LAYER_ADD, 3, {{3, {2, 3, 4}}, {3, {2, 3, 4}}, {3, {2, 3, 4}}}},
+        {LAM_LAYER_MUL, 2, {{3, {2, 3, 4}}, {3, {2, 3, 4}}}},
+        {LAM_LAYER_CONCAT, 2, {{3, {2, 3, 4}}, {3, {1, 3, 4}}}},
+    };
+    const char *names[] = {"lam_layer_create_inputs add", "lam_layer_create_inputs mul",
+                           "lam_layer_create_inputs concat"};
+    for (int i = 0; i < 3; i++) {
+        sweep(names[i], run_merge, (void *)&cases[i]);
+    }
+}
+
+typedef struct import_case {
+    lam_model *m;
+    const char *path;
+} import_case;
+
+static lam_status run_import(void *arg)
+{
+    const import_case *c = arg;
+    lam_import_report rep;
+    return lam_model_import(c->m, c->path, NULL, &rep);
+}
+
+static void imports(const char *path)
+{
+    if (!T_CHECK(path != NULL, "no state_dict given (argv[1])")) {
+        return;
+    }
+    import_case c = {NULL, path};
+    const int64_t in[3] = {3, 32, 32};
+    if (T_CHECK(lam_model_create(CTX, "resnet20", 3, in, 10, 2, &c.m) == LAM_OK,
+                "resnet20: %s", lam_ctx_errmsg(CTX))) {
+        sweep("lam_model_import (resnet20 state_dict)", run_import, &c);
+    }
+    lam_model_destroy(c.m);
+}
+
+static void augment(void)
+{
+    float x[2 * 3 * 6 * 6], y[2 * 3 * 6 * 6];
+    t_fill_uniform(x, 2 * 3 * 6 * 6, 0.0f, 1.0f, 5, 1);
+    const lam_shape img = {3, {3, 6, 6}};
+    lam_augment_desc d;
+    lam_augment_desc_init(&d);
+    d.crop_pad = 2;
+    d.flip = 1;
+    const int64_t m = mark();
+    T_CHECK(lam_augment_batch(CTX, &d, &img, 2, x, y, 1, 0) == LAM_OK, "augment");
+    no_alloc_since(m, "lam_augment_batch");
+}
+
+int main(int argc, char **argv)
 {
     /* contexts: the context itself is the first allocation */
     lam_ctx_config cfg;
@@ -588,11 +693,10 @@ int main(void)
     }
     lam_model_destroy(m);
     checkpoints();
-#if 1 /* LAMFITMARK */
     fits();
-#else
-    printf("lam_model_clone, lam_fit*: skipped (not in this build of the library)\n");
-#endif
+    merges();
+    imports(argc > 1 ? argv[1] : NULL);
+    augment();
     lam_ctx_destroy(CTX);
     T_CHECK(A.live == 0, "%lld blocks live at exit", (long long)A.live);
     return t_exit("trust/oom_all");
