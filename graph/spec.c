@@ -415,7 +415,8 @@ static lam_status split_item(parser *p, const scope *sc, const spec_tok *t, item
         it->rlen = (size_t)(close - q - 1);
         q = close + 1;
     }
-    if (q < end && *q == ':') {
+    /* "relu,name=r" reads like "relu:name=r": a comma after the kind starts the arguments */
+    if (q < end && (*q == ':' || *q == ',')) {
         it->args = q + 1;
         it->alen = (size_t)(end - q - 1);
         q = end;

@@ -133,7 +133,7 @@ static void compare_threads(const char *spec, const int64_t shape[3], int64_t ba
 int main(void)
 {
     printf("test_determinism: seed %u, %d steps\n", SEED, STEPS);
-    const int64_t fmnist[3] = {1, 28, 28}, small[3] = {3, 12, 12};
+    const int64_t fmnist[3] = {1, 28, 28}, small[3] = {3, 12, 12}, tiny[3] = {3, 8, 8};
     const char *mixed = "conv:6,3,pad=1 relu conv:8,3 maxpool:2 conv:8,1 dropout:0.2 flatten "
                         "linear:24 relu linear:out";
     for (int s = 0; s <= 1; s++) {
@@ -141,6 +141,8 @@ int main(void)
         compare_threads("seed-cnn", fmnist, 30, st);
         compare_threads(mixed, small, 20, st);
         compare_threads("mlp", fmnist, 128, st);
+        /* a graph: shortcuts, projections, batch norm, gradients summed over consumers */
+        compare_threads("resnet20", tiny, 8, st);
     }
     return t_exit("determinism");
 }

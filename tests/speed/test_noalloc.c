@@ -2,7 +2,7 @@
  * A steady-state training step allocates nothing: every buffer is sized when the model is
  * built for its batch size. A counting allocator (the context's alloc/free hooks) sees the
  * model, optimizer and arena being built; after three warm-up steps, sixty more steps (and
- * inference forwards) must make zero calls to it. Checked for seed-cnn, mlp, lenet5 and a
+ * inference forwards) must make zero calls to it. Checked for seed-cnn, mlp, lenet5, resnet20 and a
  * model with batch norm and dropout, with 1 and 2 threads and with SGD and Adam.
  *
  * Without sanitizers (LAM_TEST_COUNT_MALLOC) the test also requires fewer than one minor page
@@ -230,6 +230,7 @@ static void check(const char *spec, int nd, const int64_t *shape, int64_t batch,
 int main(void)
 {
     const int64_t fmnist[3] = {1, 28, 28}, cifar[3] = {3, 32, 32}, flat[1] = {784};
+    const int64_t small[3] = {3, 8, 8};
     for (int threads = 1; threads <= 2; threads++) {
         check("seed-cnn", 3, fmnist, 64, threads, LAM_OPTIM_SGD);
         check("seed-cnn", 3, cifar, 32, threads, LAM_OPTIM_ADAM);
@@ -237,6 +238,7 @@ int main(void)
         check("lenet5", 3, fmnist, 30, threads, LAM_OPTIM_ADAM);
         check("linear:64 bn relu dropout:0.3 linear:out", 1, flat, 16, threads,
               LAM_OPTIM_SGD);
+        check("resnet20", 3, small, 8, threads, LAM_OPTIM_SGD);
     }
     return t_exit("noalloc");
 }
