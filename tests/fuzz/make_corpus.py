@@ -82,7 +82,18 @@ def main():
             "flatten linear:8 leakyrelu:0.2 sigmoid tanh linear:out # comment",
             "conv:8,x", "linear:4", "maxpool:99", "avgpool:3,stride=2,pad=1 flatten",
             "bn:eps=1e-3,momentum=0.5 flatten linear:2,bias=0",
-            "conv:4,999999999999,dil=999999999999"]):  # overflowed lam_conv_out once
+            "conv:4,999999999999,dil=999999999999",  # overflowed lam_conv_out once
+            # graphs: names, inputs, blocks, repeats, merges, and their errors
+            "resnet20",
+            "def b(c) { conv:$c,3,pad=1,name=k bn relu add(., in) } conv:4,3,pad=1 "
+            "b*2:4,name=s concat(s.0, .) gap linear:6,name=g sigmoid mul(g, .) linear:out",
+            "linear:6,name=a tanh,name=t linear(t):6 mul(t, .) concat(., a):axis=0 "
+            "add(-1, -1) flatten linear:out",
+            "conv:4,3,name=a conv(a):4,3,pad=1 add(a, .) conv(in):4,3 add(a, -1)",
+            "conv(b):4,3,name=a conv(a):4,3,name=b", "relu add(., nope)",
+            "def b(c) { b:$c } b:4", "def b(c) { conv:$d } b:4", "def b(c) { relu",
+            "linear*3:4,name=fc,index=7 relu*2 linear:out", "add(in, in, in) relu(-1)",
+            "concat(in, in):axis=2 gap linear:out"]):
         put("spec", "spec%02d" % i, spec)
 
     for i, argv in enumerate([
