@@ -240,6 +240,44 @@ static lam_status run_checkpoint(lam_ctx *ctx, counting *a, const entry *e)
     return st;
 }
 
+/* import:<input>:<spec>: the model is the test's (not counted); the import is counted, and
+ * a failed one must leave the weights unchanged. */
+static lam_status run_import(lam_ctx *ctx, counting *a, const entry *e)
+{
+    const char *colon = strchr(e->arg, ':');
+    char in[32];
+    int ndim = 0;
+    int64_t shape[3];
+    if (!T_CHECK(colon != NULL && (size_t)(colon - e->arg) < sizeof in, "line %d: import needs "
+                 "<input>:<spec>", e->line)) {
+        return LAM_ERR_ARG;
+    }
+    memcpy(in, e->arg, (size_t)(colon - e->arg));
+    in[colon - e->arg] = '\0';
+    if (!T_CHECK(parse_input(in, &ndim, shape), "line %d: bad input '%s'", e->line, in)) {
+        return LAM_ERR_ARG;
+    }
+    lam_model *m = NULL;
+    a->paused = 1;
+    lam_status st = lam_model_create(ctx, colon + 1, ndim, shape, 3, 2, &m);
+    a->paused = 0;
+    if (!T_CHECK(st == LAM_OK, "line %d: cannot build '%s': %s", e->line, colon + 1,
+                 lam_ctx_errmsg(ctx))) {
+        return st;
+    }
+    int64_t n = 0;
+    float *snap = snapshot(m, &n);
+    lam_import_report rep;
+    st = lam_model_import(m, e->path, NULL, &rep);
+    if (st != LAM_OK && snap != NULL) {
+        T_CHECK(same_as_snapshot(m, snap), "line %d: failed import changed the weights",
+                e->line);
+    }
+    free(snap);
+    lam_model_destroy(m);
+    return st;
+}
+
 static lam_status run_entry(lam_ctx *ctx, counting *a, const entry *e)
 {
     lam_dataset *ds = NULL;
@@ -259,10 +297,13 @@ static lam_status run_entry(lam_ctx *ctx, counting *a, const entry *e)
         st = lam_dataset_load_npy(ctx, e->path, e->arg, &o, &ds);
     } else if (strncmp(e->loader, "checkpoint", 10) == 0) {
         st = run_checkpoint(ctx, a, e);
+    } else if (strcmp(e->loader, "import") == 0) {
+        st = run_import(ctx, a, e);
     } else {
         T_CHECK(0, "line %d: unknown loader '%s'", e->line, e->loader);
     }
-    T_CHECK(st != LAM_OK || ds != NULL || strncmp(e->loader, "checkpoint", 10) == 0,
+    T_CHECK(st != LAM_OK || ds != NULL || strncmp(e->loader, "checkpoint", 10) == 0 ||
+                strcmp(e->loader, "import") == 0,
             "line %d: LAM_OK without a dataset", e->line);
     lam_dataset_destroy(ds);
     return st;
@@ -419,9 +460,9 @@ int main(int argc, char **argv)
     lam_ctx_destroy(ctx);
     T_CHECK(a.live == 0, "%lld blocks live after destroying the context", (long long)a.live);
 
-    static const char *formats[] = {"idx", "csv", "npy", "ckpt"};
+    static const char *formats[] = {"idx", "csv", "npy", "ckpt", "weights"};
     int files = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         int n = count_unused(dir, formats[i], text);
         printf("%s: %d bad files\n", formats[i], n);
         files += n;

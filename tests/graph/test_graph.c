@@ -222,7 +222,65 @@ static void test_same_as_chain(lam_ctx *ctx)
     lam_model_destroy(b);
 }
 
-int main(void)
+/* lam_model_import: values land where their names say, F64 and F16 convert exactly (these
+ * values are exact in both), num_batches_tracked is ignored, and the descriptor's options
+ * work. dir is tests/badfiles, whose good/ files make_badfiles.py wrote. */
+static void test_import(lam_ctx *ctx, const char *dir)
+{
+    const int64_t in[1] = {3};
+    const char *spec = "linear:2,name=fc bn:name=bn linear:out,name=head";
+    char ok[600], conv[600];
+    snprintf(ok, sizeof ok, "%s/good/weights_ok.safetensors", dir);
+    snprintf(conv, sizeof conv, "%s/good/weights_f64_f16.safetensors", dir);
+    lam_model *m = NULL;
+    if (!T_CHECK(lam_model_create(ctx, spec, 1, in, 3, 2, &m) == LAM_OK, "import model")) {
+        return;
+    }
+    lam_import_report rep;
+    T_CHECK(lam_model_import(m, ok, NULL, &rep) == LAM_OK && rep.tensors == 8 &&
+                rep.ignored == 1 && rep.converted == 0 && rep.floats == 25,
+            "import: %s (%d tensors, %d ignored, %d converted, %lld floats)",
+            lam_ctx_errmsg(ctx), rep.tensors, rep.ignored, rep.converted, (long long)rep.floats);
+    lam_param *p, *b;
+    int np, nb;
+    lam_model_params(m, &p, &np);
+    lam_model_buffers(m, &b, &nb);
+    T_CHECK(np == 6 && p[0].w[5] == -0.6f && p[3].w[1] == 0.2f && p[4].w[5] == 6.0f &&
+                p[5].w[2] == 0.125f && nb == 2 && b[0].w[1] == -0.3f && b[1].w[0] == 2.0f,
+            "imported values land by name");
+    float before[6];
+    memcpy(before, p[0].w, sizeof before);
+    memset(p[0].w, 0, sizeof before);
+    p[5].w[2] = 0.0f;
+    T_CHECK(lam_model_import(m, conv, NULL, &rep) == LAM_OK && rep.converted == 2,
+            "F64 and F16: %s (%d converted)", lam_ctx_errmsg(ctx), rep.converted);
+    T_CHECK(memcmp(before, p[0].w, sizeof before) == 0 && p[5].w[2] == 0.125f,
+            "F64 and F16 values convert exactly");
+    /* a prefix to strip ("module." of DataParallel) and unused tensors allowed */
+    lam_model_destroy(m);
+    m = NULL;
+    T_CHECK(lam_model_create(ctx, "linear:2,name=fc bn:name=bn linear:out,name=head", 1, in, 3,
+                             2, &m) == LAM_OK, "second model");
+    lam_import_desc d;
+    lam_import_desc_init(&d);
+    d.strip_prefix = "module.";
+    T_CHECK(lam_model_import(m, ok, &d, &rep) == LAM_OK, "a prefix absent from the file");
+    lam_model_destroy(m);
+    m = NULL;
+    T_CHECK(lam_model_create(ctx, "linear:2,name=fc bn:name=bn", 1, in, 3, 2, &m) == LAM_OK,
+            "smaller model");
+    T_CHECK(lam_model_import(m, ok, NULL, &rep) == LAM_ERR_FORMAT &&
+                strstr(lam_ctx_errmsg(ctx), "'head.bias' matches nothing") != NULL,
+            "unused tensors are an error by default: %s", lam_ctx_errmsg(ctx));
+    d.allow_unused = 1;
+    T_CHECK(lam_model_import(m, ok, &d, &rep) == LAM_OK && rep.ignored == 3,
+            "allow_unused: %d ignored", rep.ignored);
+    d.reserved[0] = 1;
+    T_CHECK(lam_model_import(m, ok, &d, &rep) == LAM_ERR_ARG, "reserved words must be zero");
+    lam_model_destroy(m);
+}
+
+int main(int argc, char **argv)
 {
     lam_ctx *ctx = NULL;
     if (lam_ctx_create(NULL, &ctx) != LAM_OK) {
@@ -233,6 +291,9 @@ int main(void)
     test_errors(ctx);
     test_null_safety();
     test_same_as_chain(ctx);
+    if (T_CHECK(argc > 1, "usage: test_graph tests/badfiles")) {
+        test_import(ctx, argv[1]);
+    }
     lam_ctx_destroy(ctx);
     return t_exit("graph");
 }
