@@ -262,8 +262,8 @@ static void fwd_gemm_image(const plan *pp, const float *xi, const float *wm, int
             lam__im2col_ld_isa(g, xi, gr * pp->cig, col, p, pp->isa);
             cm = col;
         }
-        (void)lam__sgemm(0, 0, pp->cog, p, kk, 1.0f, wm + gr * pp->cog * lda, lda, cm, p, beta,
-                         t + gr * pp->cog * p, p);
+        (void)lam__conv_gemm(pp->isa, 0, 0, pp->cog, p, kk, wm + gr * pp->cog * lda, lda, cm, p,
+                             beta, t + gr * pp->cog * p, p);
     }
 }
 
@@ -424,8 +424,8 @@ static void bwd_image(const plan *pp, const float *xi, const float *w, const flo
                 lam__im2col_ld_isa(g, xi, gr * cig, col, p, pp->isa);
                 cm = col;
             }
-            (void)lam__sgemm(0, 1, cog, k + aug, p, 1.0f, src + gr * cog * p, p, cm, p,
-                             first ? 0.0f : 1.0f, part + gr * cog * pp->ka, pp->ka);
+            (void)lam__conv_gemm(pp->isa, 0, 1, cog, k + aug, p, src + gr * cog * p, p, cm, p,
+                                 first ? 0.0f : 1.0f, part + gr * cog * pp->ka, pp->ka);
         }
     }
     if (dxi == NULL) {
@@ -434,8 +434,9 @@ static void bwd_image(const plan *pp, const float *xi, const float *w, const flo
     if (pp->pointwise) {
         /* col == dx: write the GEMM straight into it. */
         for (int64_t gr = 0; gr < g->groups; gr++) {
-            (void)lam__sgemm(1, 0, cig, p, cog, 1.0f, w + gr * cog * k, k, src + gr * cog * p,
-                             p, pp->dx_acc ? 1.0f : 0.0f, dxi + gr * cig * p, p);
+            (void)lam__conv_gemm(pp->isa, 1, 0, cig, p, cog, w + gr * cog * k, k,
+                                 src + gr * cog * p, p, pp->dx_acc ? 1.0f : 0.0f,
+                                 dxi + gr * cig * p, p);
         }
         return;
     }
@@ -443,8 +444,8 @@ static void bwd_image(const plan *pp, const float *xi, const float *w, const flo
         memset(dxi, 0, (size_t)pp->xs * sizeof(float)); /* col2im adds into dx */
     }
     for (int64_t gr = 0; gr < g->groups; gr++) {
-        (void)lam__sgemm(1, 0, k, p, cog, 1.0f, w + gr * cog * k, k, src + gr * cog * p, p,
-                         0.0f, col, p);
+        (void)lam__conv_gemm(pp->isa, 1, 0, k, p, cog, w + gr * cog * k, k, src + gr * cog * p,
+                             p, 0.0f, col, p);
         lam__col2im_ld_isa(g, col, p, gr * cig, dxi, pp->isa);
     }
 }

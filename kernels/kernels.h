@@ -76,6 +76,13 @@ enum { LAM_ISA_AUTO = 0, LAM_ISA_SCALAR = 1, LAM_ISA_SSE2 = 2, LAM_ISA_AVX512 = 
 /* kernels/isa.c: the best instruction set on this CPU (no state kept). */
 int lam__best_isa(void);
 
+/* The per-image GEMMs of a convolution (kernels/gemm_avx512.c): lam__sgemm's contract with
+ * alpha = 1, run by lamina's own AVX-512 kernels when isa is LAM_ISA_AVX512 (beta 0 or 1, not
+ * both operands transposed), else by lam__sgemm. Single-threaded; deterministic. */
+lam_status lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                          const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                          float *c, int64_t ldc);
+
 /* Output positions o in [*lo, *hi) have o*s + off inside [0, in); off = k*dil - pad (the
  * rows and columns of im2col/col2im that read the image rather than padding). */
 static inline void lam__valid_range(int64_t out, int64_t in, int64_t s, int64_t off,

@@ -42,8 +42,15 @@ per BatchNorm "weight", "bias", "running_mean", "running_var" (F32) and
 does not use it either); per convolution "weight" (F32, (C_out, C_in, KH, KW)); "fc.weight"
 (10, 64) and "fc.bias" (10).
 
-The batch: g = torch.Generator().manual_seed(1); x = torch.randn(8, 3, 32, 32, generator=g),
-then labels = torch.randint(0, 10, (8,), generator=g). Then, in this order:
+The batch: g = torch.Generator().manual_seed(s); x = torch.randn(2, 3, 32, 32, generator=g),
+then labels = torch.randint(0, 10, (2,), generator=g), for the first s = 1, 2, ... whose
+train-mode forward (on a copy of the model) puts no ReLU input closer to 0 than 2e-5
+(KINK_MARGIN). Why: a ReLU input within float rounding of 0 takes one side in PyTorch and
+may take the other in lamina (or in PyTorch with another BLAS), and the gradient of
+everything before it then differs by far more than rounding: with 8 images of 3x32x32
+(a million ReLU inputs, the smallest of them ~3e-6), perturbing the input by 1e-6 relative
+moved some gradients by 4e-4. Two images keep the check exact to rounding. Then, in this
+order:
 
   (a) model.eval(), no grad: logits_eval = model(x), using the running statistics;
   (b) model.train(); opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9,
@@ -82,6 +89,7 @@ resnet20_golden.safetensors holds (F32 unless stated):
 where <name> is the parameter's PyTorch name ("conv1.weight", "layer2.0.downsample.1.bias",
 "fc.weight", ...) and <bn> a batch norm's ("bn1", "layer1.0.bn2", ...).
 """
+import copy
 import os
 import sys
 
@@ -97,7 +105,8 @@ from torch_resnet import resnet20  # noqa: E402
 
 IN_SHAPE = (3, 32, 32)
 N_CLASSES = 10
-BATCH = 8
+BATCH = 2
+KINK_MARGIN = 2e-5
 LR = 0.1
 MOMENTUM = 0.9
 WEIGHT_DECAY = 5e-4
@@ -119,6 +128,36 @@ def build():
     return model
 
 
+def smallest_relu_input(model, x):
+    """The smallest |input| of any ReLU call in a train-mode forward of a copy of model."""
+    probe = copy.deepcopy(model)
+    probe.train()
+    smallest = [float("inf")]
+
+    def hook(_module, inputs):
+        smallest[0] = min(smallest[0], inputs[0].detach().abs().min().item())
+
+    for m in probe.modules():
+        if isinstance(m, torch.nn.ReLU):
+            m.register_forward_pre_hook(hook)
+    with torch.no_grad():
+        probe(x)
+    return smallest[0]
+
+
+def pick_batch(model):
+    """The first seed's batch with no ReLU input within KINK_MARGIN of 0."""
+    for seed in range(1, 1000):
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn((BATCH,) + IN_SHAPE, generator=g)
+        labels = torch.randint(0, N_CLASSES, (BATCH,), generator=g)
+        margin = smallest_relu_input(model, x)
+        if margin >= KINK_MARGIN:
+            print("batch seed %d: smallest ReLU input %.3g" % (seed, margin))
+            return seed, x, labels
+    raise SystemExit("no batch clear of the ReLU kinks in 1000 seeds")
+
+
 def main():
     if len(sys.argv) > 2:
         sys.exit("usage: gen_resnet20.py [DIR]")
@@ -132,9 +171,7 @@ def main():
                             "command": COMMAND})
     print("wrote %s: %d tensors, %d bytes" % (weights_path, len(model.state_dict()), size))
 
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn((BATCH,) + IN_SHAPE, generator=g)
-    labels = torch.randint(0, N_CLASSES, (BATCH,), generator=g)
+    seed, x, labels = pick_batch(model)
     out = [("x", x), ("labels", labels)]
 
     model.eval()
@@ -163,6 +200,7 @@ def main():
         "model": "resnet20",
         "input": shape,
         "batch": str(BATCH),
+        "batch_seed": str(seed),
         "classes": str(N_CLASSES),
         "lr": repr(LR),
         "momentum": repr(MOMENTUM),

@@ -17,7 +17,7 @@
 #include "lamina.h"
 #include "safetensors.h"
 
-enum { BATCH = 8, N_OUT = 10 };
+enum { BATCH = 2, N_OUT = 10 };
 #define RTOL 1e-4
 #define ATOL 1e-7
 #define LR 0.1

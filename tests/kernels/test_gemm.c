@@ -4,6 +4,9 @@
  * it changes a sentinel), uniform data within tolerance and small integers bitwise;
  * k == 0, m == 0, n == 0; sizes past INT_MAX refused before any memory is touched (NULL
  * operands); a large product checked as C t == A (B t) for a random vector t (BLIS).
+ * Also lam__conv_gemm, the convolutions' GEMMs (lamina's AVX-512 kernels where the CPU has
+ * them, BLAS otherwise), on sizes around its tile edges (8 rows, 16/48 columns, 16 lanes),
+ * beta 0 and 1, with the same padding checks.
  */
 #include <limits.h>
 #include <math.h>
@@ -40,12 +43,15 @@ static void pack(const float *src, int64_t rows, int64_t cols, int64_t ld, float
     }
 }
 
-static void gemm_case(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t pad, int ints)
+/* isa < 0: lam__sgemm; else lam__conv_gemm(isa, ...) (alpha 1, beta 1 on integers, else 0) */
+static void gemm_case_isa(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t pad, int ints,
+                          int isa)
 {
     const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
     const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
     const int64_t lda = a_cols + pad, ldb = b_cols + pad, ldc = n + pad;
-    const float alpha = ints ? 1.0f : 0.75f, beta = ints ? 1.0f : -0.5f;
+    const float alpha = ints || isa >= 0 ? 1.0f : 0.75f;
+    const float beta = ints ? 1.0f : isa >= 0 ? 0.0f : -0.5f;
     float *a = t_alloc_floats(a_rows * lda), *b = t_alloc_floats(b_rows * ldb);
     float *c1 = t_alloc_floats(m * ldc), *c2 = t_alloc_floats(m * ldc);
     float *p1 = t_alloc_floats(m * n), *p2 = t_alloc_floats(m * n);
@@ -54,12 +60,14 @@ static void gemm_case(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t p
     fill_mat(c1, m, n, ldc, ints, 3, 12345.0f);
     memcpy(c2, c1, (size_t)(m * ldc) * sizeof(float));
 
-    lam_status s1 = lam__sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c1, ldc);
+    lam_status s1 = isa < 0 ? lam__sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c1, ldc)
+                            : lam__conv_gemm(isa, ta, tb, m, n, k, a, lda, b, ldb, beta, c1, ldc);
     lam_status s2 = lam__sgemm_ref(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c2, ldc);
     char what[160];
-    snprintf(what, sizeof what, "sgemm %c%c m=%lld n=%lld k=%lld pad=%lld %s", ta ? 'T' : 'N',
-             tb ? 'T' : 'N', (long long)m, (long long)n, (long long)k, (long long)pad,
-             ints ? "int" : "uniform");
+    snprintf(what, sizeof what, "%s %c%c m=%lld n=%lld k=%lld pad=%lld %s",
+             isa < 0 ? "sgemm" : isa == LAM_ISA_AVX512 ? "conv_gemm avx512" : "conv_gemm blas",
+             ta ? 'T' : 'N', tb ? 'T' : 'N', (long long)m, (long long)n, (long long)k,
+             (long long)pad, ints ? "int" : "uniform");
     T_CHECK(s1 == LAM_OK && s2 == LAM_OK, "%s: status %d / %d", what, (int)s1, (int)s2);
     pack(c1, m, n, ldc, p1);
     pack(c2, m, n, ldc, p2);
@@ -81,6 +89,35 @@ static void gemm_case(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t p
     free(c2);
     free(p1);
     free(p2);
+}
+
+static void gemm_case(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t pad, int ints)
+{
+    gemm_case_isa(ta, tb, m, n, k, pad, ints, -1);
+}
+
+static void test_conv_gemm(void)
+{
+    const int64_t ms[] = {1, 7, 8, 9, 16, 64}, ns[] = {1, 15, 16, 17, 47, 48, 49, 100};
+    const int64_t ks[] = {1, 16, 17, 145};
+    const int isas[2] = {LAM_ISA_SSE2, lam__best_isa()};
+    const int trans[3][2] = {{0, 0}, {1, 0}, {0, 1}};
+    for (int q = 0; q < (isas[1] == LAM_ISA_AVX512 ? 2 : 1); q++) {
+        for (int t = 0; t < 3; t++) {
+            for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+                for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++) {
+                    for (size_t l = 0; l < sizeof ks / sizeof ks[0]; l++) {
+                        gemm_case_isa(trans[t][0], trans[t][1], ms[i], ns[j], ks[l], 5, 0,
+                                      isas[q]);
+                        gemm_case_isa(trans[t][0], trans[t][1], ms[i], ns[j], ks[l], 0, 1,
+                                      isas[q]);
+                    }
+                }
+            }
+        }
+    }
+    printf("conv_gemm: %s\n", isas[1] == LAM_ISA_AVX512 ? "AVX-512 kernels and BLAS"
+                                                        : "BLAS only (no AVX-512 here)");
 }
 
 static void test_grid(void)
@@ -225,6 +262,7 @@ int main(void)
     test_edges("lam__sgemm", lam__sgemm);
     test_edges("lam__sgemm_ref", lam__sgemm_ref);
     test_grid();
+    test_conv_gemm();
     test_large();
     return t_exit("gemm");
 }

@@ -1,0 +1,229 @@
+/*
+ * The per-image GEMMs of a convolution with AVX-512, chosen at run time (kernels/isa.c) by
+ * lam__conv_gemm; anywhere else, and for what these do not cover, lam__sgemm (BLAS).
+ *
+ *   NN/TN   C(m, n) (+)= op(A)(m, k) * B(k, n)      forward, and the input gradient
+ *   NT      C(m, n) (+)= A(m, k) * B(n, k)^T         the weight gradient
+ *
+ * row-major, alpha = 1, beta 0 or 1. Why not BLAS for these: a convolution's GEMMs have few
+ * rows (C_out = 16..64) and are made fresh for every image, so OpenBLAS spends a third of
+ * their time packing operands it uses once; and the BLAS of the development machine runs its
+ * Haswell kernels (OPENBLAS_CORETYPE), half the FMA width this CPU has. Measured on the
+ * resnet20 shapes (one core, lamina-bench --op gemm): see bench/NOTES-engine.md.
+ *
+ * NN/TN: tiles of 8 rows x 48 columns (24 accumulators), no packing. For each k, three
+ * vectors of B's row k and eight broadcasts of A's column k: 24 FMAs for 11 loads, so the
+ * FMA units, not the loads, set the pace. A's element (i, p) is at a[i*ars + p*acs], which
+ * covers op(A) = A (ars = lda, acs = 1) and A^T (ars = 1, acs = lda) alike. Column tails
+ * are masked; row tails get tiles of fewer rows (each count compiled separately).
+ * NT: C[i][j] = sum_p A[i][p] B[j][p] as dot products along p, in tiles of 4x4 with 16
+ * lanes each; lane sums are added at the end in a fixed order.
+ *
+ * Every sum runs in one order fixed by the shape, so results do not depend on the thread
+ * count (each image's GEMMs run on one thread).
+ */
+#include "kernels.h"
+
+#if defined(__GNUC__) && defined(__x86_64__)
+
+#include "avx512.h"
+
+#define NN_MR 8
+#define NN_NV 3 /* vectors of 16 columns in a full tile */
+
+#define ALWAYS_INLINE __attribute__((always_inline)) inline
+
+/* One tile of mr rows and nv vectors of columns (the last one masked by `last`). */
+static ALWAYS_INLINE AVX512 void nn_tile(const int mr, const int nv, int64_t k, const float *a,
+                                         int64_t ars, int64_t acs, const float *b, int64_t ldb,
+                                         float *c, int64_t ldc, int add, __mmask16 last)
+{
+    __m512 acc[NN_MR][NN_NV];
+    for (int i = 0; i < mr; i++) {
+        for (int v = 0; v < nv; v++) {
+            acc[i][v] = _mm512_setzero_ps();
+        }
+    }
+    for (int64_t p = 0; p < k; p++) {
+        const float *bp = b + p * ldb;
+        __m512 bv[NN_NV];
+        for (int v = 0; v < nv; v++) {
+            bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(last, bp + 16 * v)
+                                : _mm512_loadu_ps(bp + 16 * v);
+        }
+        const float *ap = a + p * acs;
+        for (int i = 0; i < mr; i++) {
+            const __m512 av = _mm512_set1_ps(ap[i * ars]);
+            for (int v = 0; v < nv; v++) {
+                acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+            }
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        for (int v = 0; v < nv; v++) {
+            const __mmask16 m = v == nv - 1 ? last : 0xffff;
+            __m512 r = acc[i][v];
+            if (add) {
+                r = _mm512_add_ps(_mm512_maskz_loadu_ps(m, ci + 16 * v), r);
+            }
+            _mm512_mask_storeu_ps(ci + 16 * v, m, r);
+        }
+    }
+}
+
+/* A column block of nv vectors for every row block: the row counts 1..8 each compiled with
+ * constant bounds, so the accumulators live in registers. */
+static ALWAYS_INLINE AVX512 void nn_cols(const int nv, int64_t m, int64_t k, const float *a,
+                                         int64_t ars, int64_t acs, const float *b, int64_t ldb,
+                                         float *c, int64_t ldc, int add, __mmask16 last)
+{
+    int64_t i = 0;
+    for (; i + NN_MR <= m; i += NN_MR) {
+        nn_tile(NN_MR, nv, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, add, last);
+    }
+    const float *ai = a + i * ars;
+    float *ci = c + i * ldc;
+    switch (m - i) {
+    case 7: nn_tile(7, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
+    case 6: nn_tile(6, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
+    case 5: nn_tile(5, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
+    case 4: nn_tile(4, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
+    case 3: nn_tile(3, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
+    case 2: nn_tile(2, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
+    case 1: nn_tile(1, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
+    default: break;
+    }
+}
+
+static AVX512 void gemm_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
+                           int64_t acs, const float *b, int64_t ldb, float *c, int64_t ldc,
+                           int add)
+{
+    int64_t j = 0;
+    for (; j + 16 * NN_NV <= n; j += 16 * NN_NV) {
+        nn_cols(NN_NV, m, k, a, ars, acs, b + j, ldb, c + j, ldc, add, 0xffff);
+    }
+    const int64_t rest = n - j;
+    if (rest > 32) {
+        nn_cols(3, m, k, a, ars, acs, b + j, ldb, c + j, ldc, add, first_bits(rest - 32));
+    } else if (rest > 16) {
+        nn_cols(2, m, k, a, ars, acs, b + j, ldb, c + j, ldc, add, first_bits(rest - 16));
+    } else if (rest > 0) {
+        nn_cols(1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, add, first_bits(rest));
+    }
+}
+
+/* ------------------------------------------------------------------------ NT */
+
+/* Sums of the 16 lanes of each of 4 vectors, as one vector's first 4 lanes, by pairwise
+ * folds (the same fixed order for every call). */
+static inline AVX512 __m128 sum4(__m512 v0, __m512 v1, __m512 v2, __m512 v3)
+{
+    /* fold 512 -> 256 -> 128 in each vector, then transpose-add the four 128-bit rests */
+    __m256 h0 = _mm256_add_ps(_mm512_castps512_ps256(v0),
+                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v0), 1)));
+    __m256 h1 = _mm256_add_ps(_mm512_castps512_ps256(v1),
+                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v1), 1)));
+    __m256 h2 = _mm256_add_ps(_mm512_castps512_ps256(v2),
+                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v2), 1)));
+    __m256 h3 = _mm256_add_ps(_mm512_castps512_ps256(v3),
+                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v3), 1)));
+    __m128 q0 = _mm_add_ps(_mm256_castps256_ps128(h0), _mm256_extractf128_ps(h0, 1));
+    __m128 q1 = _mm_add_ps(_mm256_castps256_ps128(h1), _mm256_extractf128_ps(h1, 1));
+    __m128 q2 = _mm_add_ps(_mm256_castps256_ps128(h2), _mm256_extractf128_ps(h2, 1));
+    __m128 q3 = _mm_add_ps(_mm256_castps256_ps128(h3), _mm256_extractf128_ps(h3, 1));
+    /* (a0+a1, a2+a3, b0+b1, b2+b3) and likewise for c, d; then one more add */
+    __m128 ab = _mm_hadd_ps(q0, q1), cd = _mm_hadd_ps(q2, q3);
+    return _mm_hadd_ps(ab, cd);
+}
+
+/* A tile of mr x nr dot products (each <= 4). */
+static ALWAYS_INLINE AVX512 void nt_tile(const int mr, const int nr, int64_t k, const float *a,
+                                         int64_t lda, const float *b, int64_t ldb, float *c,
+                                         int64_t ldc, int add)
+{
+    __m512 acc[4][4];
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 4; j++) {
+            acc[i][j] = _mm512_setzero_ps();
+        }
+    }
+    for (int64_t p = 0; p < k; p += 16) {
+        const __mmask16 m = first_bits(k - p);
+        __m512 av[4], bv[4];
+        for (int i = 0; i < mr; i++) {
+            av[i] = _mm512_maskz_loadu_ps(m, a + i * lda + p);
+        }
+        for (int j = 0; j < nr; j++) {
+            bv[j] = _mm512_maskz_loadu_ps(m, b + j * ldb + p);
+        }
+        for (int i = 0; i < mr; i++) {
+            for (int j = 0; j < nr; j++) {
+                acc[i][j] = _mm512_fmadd_ps(av[i], bv[j], acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        float s[4];
+        _mm_storeu_ps(s, sum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+        float *ci = c + i * ldc;
+        for (int j = 0; j < nr; j++) {
+            ci[j] = add ? ci[j] + s[j] : s[j];
+        }
+    }
+}
+
+static ALWAYS_INLINE AVX512 void nt_rows(const int mr, int64_t n, int64_t k, const float *a,
+                                         int64_t lda, const float *b, int64_t ldb, float *c,
+                                         int64_t ldc, int add)
+{
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        nt_tile(mr, 4, k, a, lda, b + j * ldb, ldb, c + j, ldc, add);
+    }
+    switch (n - j) {
+    case 3: nt_tile(mr, 3, k, a, lda, b + j * ldb, ldb, c + j, ldc, add); break;
+    case 2: nt_tile(mr, 2, k, a, lda, b + j * ldb, ldb, c + j, ldc, add); break;
+    case 1: nt_tile(mr, 1, k, a, lda, b + j * ldb, ldb, c + j, ldc, add); break;
+    default: break;
+    }
+}
+
+static AVX512 void gemm_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                           const float *b, int64_t ldb, float *c, int64_t ldc, int add)
+{
+    int64_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+        nt_rows(4, n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, add);
+    }
+    switch (m - i) {
+    case 3: nt_rows(3, n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, add); break;
+    case 2: nt_rows(2, n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, add); break;
+    case 1: nt_rows(1, n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, add); break;
+    default: break;
+    }
+}
+
+#endif
+
+lam_status lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                          const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                          float *c, int64_t ldc)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    const int add = beta == 1.0f;
+    if (isa == LAM_ISA_AVX512 && (beta == 0.0f || add) && k > 0 && m > 0 && n > 0 &&
+        !(trans_a && trans_b)) {
+        if (trans_b) {
+            gemm_nt(m, n, k, a, lda, b, ldb, c, ldc, add);
+        } else {
+            gemm_nn(m, n, k, a, trans_a ? 1 : lda, trans_a ? lda : 1, b, ldb, c, ldc, add);
+        }
+        return LAM_OK;
+    }
+#else
+    (void)isa;
+#endif
+    return lam__sgemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
