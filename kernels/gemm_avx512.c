@@ -205,7 +205,74 @@ static AVX512 void gemm_nt(int64_t m, int64_t n, int64_t k, const float *a, int6
     }
 }
 
+/* ------------------------------------------------------------------ transpose */
+
+/* dst(16 x 16) = src(16 x 16)^T: unpack pairs, shuffle quads, then gather 128-bit lanes. */
+static AVX512 void transpose16(const float *src, int64_t lds, float *dst, int64_t ldd)
+{
+    __m512 r[16], t[16], u[16];
+    for (int i = 0; i < 16; i++) {
+        r[i] = _mm512_loadu_ps(src + i * lds);
+    }
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* u[4q + j]: columns j, j+4, j+8, j+12 (one per 128-bit lane) of rows 4q..4q+3 */
+    for (int q = 0; q < 4; q++) {
+        const __m512 *tq = t + 4 * q;
+        u[4 * q + 0] = _mm512_shuffle_ps(tq[0], tq[2], 0x44);
+        u[4 * q + 1] = _mm512_shuffle_ps(tq[0], tq[2], 0xee);
+        u[4 * q + 2] = _mm512_shuffle_ps(tq[1], tq[3], 0x44);
+        u[4 * q + 3] = _mm512_shuffle_ps(tq[1], tq[3], 0xee);
+    }
+    for (int j = 0; j < 4; j++) {
+        const __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+        const __m512 v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);
+        const __m512 w0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+        const __m512 w1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
+        _mm512_storeu_ps(dst + (j + 0) * ldd, _mm512_shuffle_f32x4(v0, w0, 0x88));
+        _mm512_storeu_ps(dst + (j + 8) * ldd, _mm512_shuffle_f32x4(v0, w0, 0xdd));
+        _mm512_storeu_ps(dst + (j + 4) * ldd, _mm512_shuffle_f32x4(v1, w1, 0x88));
+        _mm512_storeu_ps(dst + (j + 12) * ldd, _mm512_shuffle_f32x4(v1, w1, 0xdd));
+    }
+}
+
+static AVX512 void transpose_avx512(int64_t rows, int64_t cols, const float *src, int64_t lds,
+                                    float *dst, int64_t ldd)
+{
+    const int64_t r16 = rows / 16 * 16, c16 = cols / 16 * 16;
+    for (int64_t i = 0; i < r16; i += 16) {
+        for (int64_t j = 0; j < c16; j += 16) {
+            transpose16(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+        }
+    }
+    for (int64_t i = 0; i < rows; i++) {
+        for (int64_t j = i < r16 ? c16 : 0; j < cols; j++) {
+            dst[j * ldd + i] = src[i * lds + j];
+        }
+    }
+}
+
 #endif
+
+void lam__transpose_isa(int isa, int64_t rows, int64_t cols, const float *src, int64_t lds,
+                        float *dst, int64_t ldd)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (isa == LAM_ISA_AVX512) {
+        transpose_avx512(rows, cols, src, lds, dst, ldd);
+        return;
+    }
+#else
+    (void)isa;
+#endif
+    for (int64_t i = 0; i < rows; i++) {
+        for (int64_t j = 0; j < cols; j++) {
+            dst[j * ldd + i] = src[i * lds + j];
+        }
+    }
+}
 
 lam_status lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                           const float *a, int64_t lda, const float *b, int64_t ldb, float beta,

@@ -82,6 +82,9 @@ int lam__best_isa(void);
 lam_status lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                           const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                           float *c, int64_t ldc);
+/* dst(cols, rows) = src(rows, cols)^T, with AVX-512 16x16 blocks when isa says so. */
+void lam__transpose_isa(int isa, int64_t rows, int64_t cols, const float *src, int64_t lds,
+                        float *dst, int64_t ldd);
 
 /* Output positions o in [*lo, *hi) have o*s + off inside [0, in); off = k*dil - pad (the
  * rows and columns of im2col/col2im that read the image rather than padding). */
