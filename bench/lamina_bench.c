@@ -37,36 +37,42 @@ static void progress(const char *what)
 /* Parse argv into o; returns -1 to continue, or an exit code. */
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
-    int64_t reps = 0, threads = 0, batch = 0, rounds = 0;
-    double threshold = 10.0, budget = 0.0;
+    cli_int reps = {0, 0}, threads = {0, 0}, batch = {0, 0}, rounds = {0, 0};
+    cli_real threshold = {10.0, 0}, budget = {0.0, 0};
     const cli_opt opts[] = {
-        {"--json", ARG_FLAG, &o->json, NULL, "print one JSON object on stdout"},
-        {"--csv", ARG_FLAG, &o->csv, NULL, "print CSV rows on stdout"},
-        {"--plot", ARG_STR, &o->plot, "FILE.svg",
-         "speedup bars to FILE.svg, thread scaling to FILE-scaling.svg"},
-        {"--compare", ARG_STR, &o->compare, "BASE.json",
-         "flag regressions against a --json report (exit 1 if any)"},
-        {"--save", ARG_STR, &o->save, "FILE.json", "also write the JSON report to a file"},
-        {"--threshold", ARG_REAL, &threshold, "PCT", "regression threshold of --compare (10)"},
-        {"--op", ARG_STR, &o->op, "NAME",
-         "only ops whose name contains NAME (gemm, conv, im2col, col2im,\n"
-         "                             linear, maxpool, bn, train, share)"},
-        {"--reps", ARG_INT, &reps, "N", "timed runs per kernel and steps per config (20)"},
-        {"--threads", ARG_INT, &threads, "T", "largest thread count (OpenMP's default)"},
-        {"--rounds", ARG_INT, &rounds, "N",
-         "passes over the training configurations; the median pass is reported (3)"},
-        {"--quick", ARG_FLAG, &o->quick, NULL, "few shapes and reps: a smoke test"},
-        {"--naive-budget", ARG_REAL, &budget, "FLOPS",
-         "naive twins above this per call run on a smaller batch or not at all (3e8)"},
-        {"--model", ARG_STR, &o->model, "SPEC",
-         "time only this model's training step (built-in name, spec or spec file)"},
-        {"--input", ARG_STR, &o->input, "CxHxW", "sample shape for --model (1x28x28)"},
-        {"--batch", ARG_INT, &batch, "N", "batch size for --model (64)"},
+        cli_opt_flag("--json", &o->json, "print one JSON object on stdout"),
+        cli_opt_flag("--csv", &o->csv, "print CSV rows on stdout"),
+        cli_opt_str("--plot", &o->plot, "FILE.svg",
+                    "speedup bars to FILE.svg, thread scaling to FILE-scaling.svg"),
+        cli_opt_str("--compare", &o->compare, "BASE.json",
+                    "flag regressions against a --json report (exit 1 if any)"),
+        cli_opt_str("--save", &o->save, "FILE.json", "also write the JSON report to a file"),
+        cli_opt_real("--threshold", &threshold, "PCT", "regression threshold of --compare (10)",
+                     0.0, 1000.0, CLI_OPEN_LO),
+        cli_opt_str("--op", &o->op, "NAME",
+                    "only ops whose name contains NAME (gemm, conv, im2col, col2im,\n"
+                    "                             linear, maxpool, bn, train, share)"),
+        cli_opt_int("--reps", &reps, "N", "timed runs per kernel and steps per config (20)", 1,
+                    BENCH_MAX_REPS),
+        cli_opt_int("--threads", &threads, "T", "largest thread count (OpenMP's default)", 1,
+                    BENCH_MAX_THREADS),
+        cli_opt_int("--rounds", &rounds, "N",
+                    "passes over the training configs; the median is reported (3)",
+                    1, BENCH_MAX_ROUNDS),
+        cli_opt_flag("--quick", &o->quick, "few shapes and reps: a smoke test"),
+        cli_opt_real("--naive-budget", &budget, "FLOPS",
+                     "naive twins above it per call: smaller batch or none (3e8)", 0.0, 1e15,
+                     CLI_OPEN_LO),
+        cli_opt_str("--model", &o->model, "SPEC",
+                    "time only this model's training step (built-in name, spec or spec file)"),
+        cli_opt_str("--input", &o->input, "CxHxW", "sample shape for --model (1x28x28)"),
+        cli_opt_int("--batch", &batch, "N", "batch size for --model (64)", 1, 65536),
     };
     const int n_opts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
     int n_pos = 0;
     char err[160];
+    /* every number's range is checked by cli_parse, with a message naming flag and range */
     int rc = cli_parse(argc, argv, 1, opts, n_opts, pos, 0, &n_pos, err, sizeof err);
     if (rc == 1) {
         cli_print_help(USAGE, ABOUT, opts, n_opts);
@@ -74,22 +80,6 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     }
     if (rc != 0) {
         bench_error(err);
-        return 2;
-    }
-    if (reps < 0 || reps > BENCH_MAX_REPS) {
-        bench_error("--reps must be between 1 and 10000");
-        return 2;
-    }
-    if (rounds < 0 || rounds > BENCH_MAX_ROUNDS) {
-        bench_error("--rounds must be between 1 and 16");
-        return 2;
-    }
-    if (threads < 0 || threads > BENCH_MAX_THREADS) {
-        bench_error("--threads must be between 1 and 64");
-        return 2;
-    }
-    if (batch < 0 || threshold < 0.0 || budget < 0.0) {
-        bench_error("--batch, --threshold and --naive-budget must not be negative");
         return 2;
     }
     int64_t shape[3];
@@ -101,7 +91,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         bench_error("--json and --csv are exclusive");
         return 2;
     }
-    if (o->model == NULL && (o->input != NULL || batch > 0)) {
+    if (o->model == NULL && (o->input != NULL || batch.set)) {
         bench_error("--input and --batch go with --model");
         return 2;
     }
@@ -111,12 +101,12 @@ static int parse_args(int argc, char **argv, bench_opts *o)
                     "--reps and --json only");
         return 2;
     }
-    o->reps = reps > 0 ? (int)reps : o->quick ? 3 : 20;
-    o->threads = (int)threads;
-    o->rounds = rounds > 0 ? (int)rounds : o->quick ? 1 : 3;
-    o->batch = batch;
-    o->threshold = threshold;
-    o->ref_budget = budget > 0.0 ? budget : o->quick ? 2e7 : 3e8;
+    o->reps = reps.set ? (int)reps.v : o->quick ? 3 : 20;
+    o->threads = (int)threads.v; /* 0: OpenMP's default */
+    o->rounds = rounds.set ? (int)rounds.v : o->quick ? 1 : 3;
+    o->batch = batch.v; /* 0: the default */
+    o->threshold = threshold.v;
+    o->ref_budget = budget.set ? budget.v : o->quick ? 2e7 : 3e8;
     return -1;
 }
 

@@ -1,5 +1,6 @@
-/* Table-driven flag parsing: --name VALUE, --name=VALUE, boolean --name; unknown flags and
- * bad numbers are usage errors (exit 2). No exit or print here so the fuzzer can drive it. */
+/* Table-driven flag parsing: --name VALUE, --name=VALUE, boolean --name; unknown flags,
+ * bad numbers and numbers outside their option's range are usage errors (exit 2). No exit
+ * or print here so the fuzzer can drive it. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,9 +22,34 @@ static const char *shown(const char *s, size_t len, char out[48])
     return out;
 }
 
+const char *cli_range_text(const cli_opt *o, char *buf, size_t size)
+{
+    const cli_range *r = &o->range;
+    if (o->type == ARG_INT) {
+        snprintf(buf, size, "%lld..%lld", (long long)r->lo, (long long)r->hi);
+    } else {
+        snprintf(buf, size, "%c%g, %g%c", r->open & CLI_OPEN_LO ? '(' : '[', r->lo, r->hi,
+                 r->open & CLI_OPEN_HI ? ')' : ']');
+    }
+    return buf;
+}
+
+/* The placeholder a message and the help show for a number: "N", "X", ... */
+static const char *meta_of(const cli_opt *o)
+{
+    return o->meta != NULL ? o->meta : "value";
+}
+
+static int in_range(const cli_range *r, double x)
+{
+    int above = r->open & CLI_OPEN_LO ? x > r->lo : x >= r->lo;
+    int below = r->open & CLI_OPEN_HI ? x < r->hi : x <= r->hi;
+    return above && below; /* false for NaN */
+}
+
 static int parse_value(const cli_opt *o, const char *v, char *err, size_t err_size)
 {
-    char *end = NULL, txt[48];
+    char *end = NULL, txt[48], range[64];
     errno = 0;
     switch (o->type) {
     case ARG_STR:
@@ -31,23 +57,37 @@ static int parse_value(const cli_opt *o, const char *v, char *err, size_t err_si
         return 0;
     case ARG_INT: {
         long long x = strtoll(v, &end, 10);
-        if (end == v || *end != '\0' || errno == ERANGE) {
-            snprintf(err, err_size, "%s expects an integer, got '%s'", o->name,
+        cli_range_text(o, range, sizeof range);
+        if (end == v || *end != '\0') {
+            snprintf(err, err_size, "%s expects an integer in %s, got '%s'", o->name, range,
                      shown(v, strlen(v), txt));
             return -1;
         }
-        *(int64_t *)o->dest = x;
+        /* an overflow (ERANGE) is a number too, just far out of any range */
+        if (errno == ERANGE || !in_range(&o->range, (double)x)) {
+            snprintf(err, err_size, "%s %s is out of range: %s in %s", o->name,
+                     shown(v, strlen(v), txt), meta_of(o), range);
+            return -1;
+        }
+        *(cli_int *)o->dest = (cli_int){x, 1};
         return 0;
     }
     case ARG_REAL: {
-        /* the CLI never calls setlocale, so strtod always reads '.' as the decimal point */
+        /* the CLI never calls setlocale, so strtod always reads '.' as the decimal point;
+         * errno is not read: an underflow to 0 or a denormal is still checked by value */
         double x = strtod(v, &end);
-        if (end == v || *end != '\0' || !isfinite(x)) {
-            snprintf(err, err_size, "%s expects a number, got '%s'", o->name,
+        cli_range_text(o, range, sizeof range);
+        if (end == v || *end != '\0') {
+            snprintf(err, err_size, "%s expects a number in %s, got '%s'", o->name, range,
                      shown(v, strlen(v), txt));
             return -1;
         }
-        *(double *)o->dest = x;
+        if (!in_range(&o->range, x)) {
+            snprintf(err, err_size, "%s %s is %s: %s in %s", o->name, shown(v, strlen(v), txt),
+                     isfinite(x) ? "out of range" : "not a finite number", meta_of(o), range);
+            return -1;
+        }
+        *(cli_real *)o->dest = (cli_real){x, 1};
         return 0;
     }
     case ARG_FLAG:
@@ -116,10 +156,16 @@ void cli_print_help(const char *usage, const char *about, const cli_opt *opts, i
 {
     printf("usage: %s\n\n%s\n\noptions:\n", usage, about);
     for (int k = 0; k < n_opts; k++) {
-        char left[64];
-        snprintf(left, sizeof left, "%s%s%s", opts[k].name, opts[k].meta ? " " : "",
-                 opts[k].meta ? opts[k].meta : "");
-        printf("  %-26s %s\n", left, opts[k].help);
+        const cli_opt *o = &opts[k];
+        char left[64], range[64];
+        snprintf(left, sizeof left, "%s%s%s", o->name, o->meta ? " " : "",
+                 o->meta ? o->meta : "");
+        if (o->type == ARG_INT || o->type == ARG_REAL) {
+            printf("  %-26s %s; %s in %s\n", left, o->help, meta_of(o),
+                   cli_range_text(o, range, sizeof range));
+        } else {
+            printf("  %-26s %s\n", left, o->help);
+        }
     }
     printf("  %-26s %s\n", "--help", "show this help");
 }

@@ -1,10 +1,13 @@
 /* Steps the subcommands share: loading data, evaluating, reading specs and shapes. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -16,7 +19,7 @@ const char *cli_data_path(const char *spec)
     return strcmp(spec, "fashion-mnist") == 0 ? CLI_DEFAULT_DATA : spec;
 }
 
-static int is_dir(const char *p)
+int cli_is_dir(const char *p)
 {
     struct stat sb;
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
@@ -44,8 +47,13 @@ static lam_status limit(lam_ctx *ctx, lam_dataset **ds, int64_t n)
     return st;
 }
 
-static lam_status split_off(lam_ctx *ctx, lam_dataset **ds, double fraction, uint64_t seed,
-                            lam_dataset **part)
+uint64_t cli_holdout_seed(uint64_t seed)
+{
+    return seed ^ 0x7e57;
+}
+
+lam_status cli_split_off(lam_ctx *ctx, lam_dataset **ds, double fraction, uint64_t seed,
+                         lam_dataset **part)
 {
     lam_dataset *rest = NULL;
     lam_status st = lam_dataset_split(ctx, *ds, fraction, seed, &rest, part);
@@ -54,6 +62,19 @@ static lam_status split_off(lam_ctx *ctx, lam_dataset **ds, double fraction, uin
         *ds = rest;
     }
     return st;
+}
+
+/* cli_split_off, or one line naming the data and why when a part would be empty (the
+ * library's message would name only lam_dataset_split). */
+static lam_status split_checked(lam_ctx *ctx, lam_dataset **ds, double fraction, uint64_t seed,
+                                lam_dataset **part, const char *path, const char *why)
+{
+    int64_t n = (*ds)->n, k = (int64_t)llround(fraction * (double)n);
+    if (k < 1 || k >= n) {
+        cli_error("%s: %lld samples are too few %s", path, (long long)n, why);
+        return LAM_ERR_RANGE;
+    }
+    return cli_split_off(ctx, ds, fraction, seed, part);
 }
 
 lam_status cli_load_data(lam_ctx *ctx, const cli_data_args *a, cli_data *out)
@@ -68,17 +89,23 @@ lam_status cli_load_data(lam_ctx *ctx, const cli_data_args *a, cli_data *out)
     const char *path = cli_data_path(a->data);
     lam_status st = lam_dataset_load(ctx, path, &o, &out->train);
     if (st == LAM_OK && a->need_test) {
+        out->test_file = path;
         if (a->test != NULL) {
-            st = lam_dataset_load(ctx, cli_data_path(a->test), &o, &out->test);
+            out->test_file = cli_data_path(a->test);
+            st = lam_dataset_load(ctx, out->test_file, &o, &out->test);
             out->test_note = "--test";
-        } else if (is_dir(path)) {
+            out->test_rows = "data row";
+        } else if (cli_is_dir(path)) {
             o.split = "t10k";
             st = lam_dataset_load(ctx, path, &o, &out->test);
             out->test_note = "t10k split";
+            out->test_rows = "t10k sample";
         } else {
             /* one file: keep a seeded share of it as the test set */
-            st = split_off(ctx, &out->train, a->holdout, a->seed ^ 0x7e57, &out->test);
+            st = split_checked(ctx, &out->train, CLI_HOLDOUT, cli_holdout_seed(a->seed),
+                               &out->test, path, "to hold out 20% as the test set (give --test)");
             out->test_note = "20% held out of --data";
+            out->test_rows = "held-out sample";
         }
     }
     if (st == LAM_OK && out->test != NULL && out->test->task != out->train->task) {
@@ -96,7 +123,9 @@ lam_status cli_load_data(lam_ctx *ctx, const cli_data_args *a, cli_data *out)
         st = limit(ctx, &out->test, a->limit_test);
     }
     if (st == LAM_OK && a->val > 0.0) {
-        st = split_off(ctx, &out->train, a->val, a->seed ^ 0x5a1, &out->val);
+        char why[64];
+        snprintf(why, sizeof why, "for --val %g", a->val);
+        st = split_checked(ctx, &out->train, a->val, a->seed ^ 0x5a1, &out->val, path, why);
     }
     if (st != LAM_OK) {
         cli_free_data(out);
@@ -110,6 +139,46 @@ void cli_free_data(cli_data *d)
     lam_dataset_destroy(d->val);
     lam_dataset_destroy(d->test);
     memset(d, 0, sizeof *d);
+}
+
+int cli_check_labels(const lam_dataset *ds, int64_t n_classes, const char *file,
+                     const char *part)
+{
+    for (int64_t i = 0; ds->task == LAM_DATA_CLASSIFY && i < ds->n; i++) {
+        if (ds->labels[i] >= n_classes) {
+            /* a part of a file (a held-out share) has its own numbering */
+            cli_error("%s: %s %lld has label %d, outside the model's classes 0..%lld", file,
+                      part != NULL ? part : "data row", (long long)i + 1, (int)ds->labels[i],
+                      (long long)n_classes - 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cli_check_writable(const char *flag, const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        cli_error("%s %s: is a directory", flag, path);
+        return -1;
+    }
+    /* files are written to a sibling and renamed, so the directory must take a new file */
+    char probe[4096];
+    int fd = -1;
+    if ((size_t)snprintf(probe, sizeof probe, "%s.probe.%ld", path, (long)getpid()) <
+        sizeof probe) {
+        fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    } else {
+        errno = ENAMETOOLONG;
+    }
+    if (fd < 0) {
+        cli_error("%s %s: cannot write a file there: %s", flag, path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
 }
 
 lam_status cli_evaluate(lam_ctx *ctx, lam_model *m, const lam_dataset *ds, int64_t *confusion,
@@ -244,6 +313,28 @@ int cli_parse_shape(const char *s, int64_t shape[3])
         s = end + 1;
     }
     return 0;
+}
+
+int cli_input_shape(const char *input, int64_t shape[3])
+{
+    shape[0] = shape[1] = shape[2] = 1;
+    int nd = input != NULL ? cli_parse_shape(input, shape) : 0;
+    if (nd == 0) {
+        cli_error("--input must be CxHxW or F, e.g. 1x28x28, not '%s'",
+                  input ? input : "(missing)");
+    }
+    return nd;
+}
+
+int cli_model_for(lam_ctx *ctx, const char *model, int nd, const int64_t shape[3],
+                  int64_t classes, lam_model **out)
+{
+    char *spec = cli_read_spec(model);
+    lam_status st =
+        spec == NULL ? LAM_ERR_IO : lam_model_create(ctx, spec, nd, shape, classes, 1, out);
+    free(spec);
+    /* a spec that does not parse or fit is a bad model file, as in lamina train (exit 1) */
+    return st == LAM_OK ? EXIT_OK : cli_lib_error(ctx, st, model);
 }
 
 void cli_set_threads(int64_t threads)

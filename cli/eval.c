@@ -1,5 +1,7 @@
 /* lamina eval and lamina predict: load a checkpoint, its normalization and a dataset, then
- * report metrics (eval) or write per-sample outputs (predict). */
+ * report metrics (eval) or write per-sample outputs (predict). Without --data they score
+ * the test set training used: the t10k split, the --test file, or the share of a single
+ * file that training held out (fraction and seed from the checkpoint). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -10,19 +12,32 @@
 
 #include "cli.h"
 
+typedef struct eval_opts {
+    const char *load, *data, *split, *out, *target, *task;
+    cli_int batch, threads, limit, precision;
+    int json, logits;
+} eval_opts;
+
+/* Which rows are scored: a directory's split, or all or part of a single file. */
+enum { PART_ALL, PART_HELD_OUT, PART_REST };
+typedef struct source {
+    const char *path;      /* the data read (after cli_data_path) */
+    const char *dir_split; /* a directory's split, "t10k" or "train"; NULL for a file */
+    int part;              /* of a single file */
+    double fraction;       /* PART_HELD_OUT, PART_REST: training's held-out share ... */
+    uint64_t seed;         /* ... and its seed */
+    const char *name;      /* for JSON: "t10k", "train", "all", "held-out" */
+    const char *rows;      /* its samples in messages (cli_check_labels); NULL: data rows */
+    char note[96];         /* for people: "the 20% held out in training (seed 31286)" */
+} source;
+
 typedef struct loaded {
     lam_ctx *ctx;
     lam_checkpoint *ck;
     lam_model *model;
     lam_dataset *ds;
-    const char *path;   /* the data that was read */
+    source src;
 } loaded;
-
-typedef struct eval_opts {
-    const char *load, *data, *split, *out, *target, *task;
-    int64_t batch, threads, limit;
-    int json;
-} eval_opts;
 
 static void unload(loaded *l)
 {
@@ -30,6 +45,120 @@ static void unload(loaded *l)
     lam_model_destroy(l->model);
     lam_checkpoint_close(l->ck);
     lam_ctx_destroy(l->ctx);
+}
+
+/* Training's held-out share of a single file, from the checkpoint: its own record, or for
+ * checkpoints older than that record, the fraction and seed training has always used. */
+static int holdout_of(const lam_checkpoint *ck, source *s)
+{
+    const char *frac = lam_checkpoint_meta(ck, "train.holdout");
+    const char *seed = lam_checkpoint_meta(ck, "train.holdout_seed");
+    const char *train_seed = lam_checkpoint_meta(ck, "train.seed");
+    if (train_seed == NULL) {
+        return -1;
+    }
+    s->fraction = frac != NULL ? strtod(frac, NULL) : CLI_HOLDOUT;
+    s->seed = seed != NULL ? strtoull(seed, NULL, 10)
+                           : cli_holdout_seed(strtoull(train_seed, NULL, 10));
+    return 0;
+}
+
+/* Resolve --data and --split against the checkpoint's record; an exit code. */
+static int resolve_source(const eval_opts *o, const lam_checkpoint *ck, source *s)
+{
+    memset(s, 0, sizeof *s);
+    const char *split = o->split; /* checked by parse() */
+    int want_test = split == NULL || strcmp(split, "train") != 0;
+    want_test &= split == NULL || strcmp(split, "all") != 0;
+    const char *test = o->data == NULL ? lam_checkpoint_meta(ck, "train.test") : NULL;
+    const char *data = o->data != NULL ? o->data : lam_checkpoint_meta(ck, "train.data");
+    int whole = test != NULL && want_test; /* training's --test file, as training read it */
+    data = whole ? test : data;
+    if (data == NULL) {
+        cli_error("%s: no --data given and the checkpoint names none", o->load);
+        return EXIT_USAGE;
+    }
+    s->path = cli_data_path(data);
+    if (cli_is_dir(s->path)) {
+        if (split != NULL && strcmp(split, "all") == 0) {
+            cli_error("--split all is for a single file; %s has train and t10k splits", s->path);
+            return EXIT_USAGE;
+        }
+        s->dir_split = s->name = want_test ? "t10k" : "train";
+        s->rows = want_test ? "t10k sample" : "train sample";
+        snprintf(s->note, sizeof s->note, "%s split", s->dir_split);
+        return EXIT_OK;
+    }
+    /* a single file: all of it when named by --data (or as training's --test), else
+     * training's share of it; training that had a --test file learned from all of --data */
+    int all = whole || (split == NULL ? o->data != NULL : strcmp(split, "all") == 0);
+    all |= !want_test && lam_checkpoint_meta(ck, "train.test") != NULL;
+    if (all) {
+        s->part = PART_ALL;
+        s->name = "all";
+        snprintf(s->note, sizeof s->note, whole ? "training's --test data" : "all rows");
+        return EXIT_OK;
+    }
+    if (holdout_of(ck, s) != 0) {
+        cli_error("%s: the checkpoint records no training run, so no held-out rows of %s: "
+                  "give --split all", o->load, s->path);
+        return EXIT_USAGE;
+    }
+    s->part = want_test ? PART_HELD_OUT : PART_REST;
+    s->name = want_test ? "held-out" : "train";
+    s->rows = want_test ? "held-out sample" : "training sample";
+    snprintf(s->note, sizeof s->note, want_test ? "the %g%% held out in training, seed %llu"
+                                                : "the %g%% training learned from, seed %llu",
+             100.0 * (want_test ? s->fraction : 1.0 - s->fraction),
+             (unsigned long long)s->seed);
+    return EXIT_OK;
+}
+
+/* The dataset of s: read, then cut to training's share when asked. */
+static lam_status load_source(loaded *l, const eval_opts *o)
+{
+    const source *s = &l->src;
+    lam_data_options dop;
+    lam_data_options_init(&dop);
+    dop.split = s->dir_split;
+    dop.target = o->target != NULL ? o->target : lam_checkpoint_meta(l->ck, "train.target");
+    const char *task = o->task != NULL ? o->task : lam_checkpoint_meta(l->ck, "train.task");
+    if (task != NULL) {
+        dop.task = strcmp(task, "regress") == 0 ? LAM_DATA_REGRESS : LAM_DATA_CLASSIFY;
+    }
+    lam_status st = lam_dataset_load(l->ctx, s->path, &dop, &l->ds);
+    if (st == LAM_OK && s->part != PART_ALL) {
+        lam_dataset *held = NULL;
+        st = cli_split_off(l->ctx, &l->ds, s->fraction, s->seed, &held);
+        if (st == LAM_OK && s->part == PART_HELD_OUT) {
+            lam_dataset_destroy(l->ds);
+            l->ds = held;
+        } else {
+            lam_dataset_destroy(held);
+        }
+    }
+    return st;
+}
+
+/* Apply the checkpoint's input normalization, if it has one (imported weights may not). */
+static lam_status normalize(loaded *l)
+{
+    int64_t nn = lam_checkpoint_floats_len(l->ck, "norm.mean");
+    if (nn < 1) {
+        return LAM_OK;
+    }
+    float *buf = malloc(2 * (size_t)nn * sizeof(float));
+    lam_norm_stats ns = {nn, buf, buf != NULL ? buf + nn : NULL};
+    lam_status st =
+        buf == NULL ? LAM_ERR_NOMEM : lam_checkpoint_floats(l->ck, "norm.mean", ns.mean, nn);
+    if (st == LAM_OK) {
+        st = lam_checkpoint_floats(l->ck, "norm.std", ns.std, nn);
+    }
+    if (st == LAM_OK) {
+        st = lam_dataset_normalize(l->ds, &ns);
+    }
+    free(buf);
+    return st;
 }
 
 /* Checkpoint, model, dataset (normalized with the checkpoint's statistics). */
@@ -40,47 +169,31 @@ static int load_all(const eval_opts *o, loaded *l)
         cli_error("--load FILE is required");
         return EXIT_USAGE;
     }
-    if (o->batch < 1 || o->batch > 65536) {
-        cli_error("--batch must be in 1..65536");
-        return EXIT_USAGE;
+    if (o->out != NULL && cli_check_writable("--out", o->out) != 0) {
+        return EXIT_RUNTIME;
     }
     lam_ctx_config cfg;
     lam_ctx_config_init(&cfg);
-    cfg.n_threads = (int)o->threads;
-    cli_set_threads(o->threads);
+    cfg.n_threads = o->threads.set ? (int)o->threads.v : 0;
+    cli_set_threads(cfg.n_threads);
     lam_status st = lam_ctx_create(&cfg, &l->ctx);
     if (st == LAM_OK) {
         st = lam_checkpoint_open(l->ctx, o->load, &l->ck);
     }
     if (st == LAM_OK) {
-        st = lam_checkpoint_model(l->ck, o->batch, &l->model);
+        st = lam_checkpoint_model(l->ck, o->batch.v, &l->model);
     }
     if (st != LAM_OK) {
-        return cli_lib_error(l->ctx, st, o->load) == EXIT_USAGE ? EXIT_RUNTIME : EXIT_RUNTIME;
+        cli_lib_error(l->ctx, st, o->load);
+        return EXIT_RUNTIME;
     }
-    const char *data = o->data;
-    if (data == NULL) {
-        data = lam_checkpoint_meta(l->ck, "train.test");
+    int rc = resolve_source(o, l->ck, &l->src);
+    if (rc != EXIT_OK) {
+        return rc;
     }
-    if (data == NULL) {
-        data = lam_checkpoint_meta(l->ck, "train.data");
-    }
-    if (data == NULL) {
-        cli_error("%s: no --data given and the checkpoint names none", o->load);
-        return EXIT_USAGE;
-    }
-    lam_data_options dop;
-    lam_data_options_init(&dop);
-    dop.split = o->split != NULL ? o->split : "t10k"; /* evaluate on held-out data */
-    dop.target = o->target != NULL ? o->target : lam_checkpoint_meta(l->ck, "train.target");
-    const char *task = o->task != NULL ? o->task : lam_checkpoint_meta(l->ck, "train.task");
-    if (task != NULL) {
-        dop.task = strcmp(task, "regress") == 0 ? LAM_DATA_REGRESS : LAM_DATA_CLASSIFY;
-    }
-    l->path = cli_data_path(data);
-    st = lam_dataset_load(l->ctx, l->path, &dop, &l->ds);
+    st = load_source(l, o);
     if (st != LAM_OK) {
-        return cli_lib_error(l->ctx, st, l->path) == EXIT_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
+        return cli_lib_error(l->ctx, st, l->src.path) == EXIT_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
     }
     int nd;
     int64_t in[3];
@@ -90,29 +203,17 @@ static int load_all(const eval_opts *o, loaded *l)
         same = in[i] == l->ds->sample_shape[i];
     }
     if (!same) {
-        cli_error("%s: samples do not have the model's input shape (%s)", l->path,
+        cli_error("%s: samples do not have the model's input shape (%s)", l->src.path,
                   lam_checkpoint_meta(l->ck, "lamina.input"));
         return EXIT_RUNTIME;
     }
-    int64_t nn = lam_checkpoint_floats_len(l->ck, "norm.mean");
-    if (nn > 0) {
-        float *buf = malloc(2 * (size_t)nn * sizeof(float));
-        lam_norm_stats ns = {nn, buf, buf != NULL ? buf + nn : NULL};
-        st = buf == NULL ? LAM_ERR_NOMEM : lam_checkpoint_floats(l->ck, "norm.mean", ns.mean, nn);
-        if (st == LAM_OK) {
-            st = lam_checkpoint_floats(l->ck, "norm.std", ns.std, nn);
-        }
-        if (st == LAM_OK) {
-            st = lam_dataset_normalize(l->ds, &ns);
-        }
-        free(buf);
-        if (st != LAM_OK) {
-            return cli_lib_error(l->ctx, st, o->load) == EXIT_USAGE ? EXIT_RUNTIME
-                                                                    : EXIT_RUNTIME;
-        }
+    st = normalize(l);
+    if (st != LAM_OK) {
+        cli_lib_error(l->ctx, st, o->load);
+        return EXIT_RUNTIME;
     }
-    if (o->limit > 0 && o->limit < l->ds->n) {
-        l->ds->n = o->limit; /* a prefix: the arrays stay valid and are freed whole */
+    if (o->limit.set && o->limit.v < l->ds->n) {
+        l->ds->n = o->limit.v; /* a prefix: the arrays stay valid and are freed whole */
     }
     return EXIT_OK;
 }
@@ -120,29 +221,38 @@ static int load_all(const eval_opts *o, loaded *l)
 static int parse(int argc, char **argv, eval_opts *o, int predict)
 {
     memset(o, 0, sizeof *o);
-    o->batch = 256;
-    const cli_opt table[] = {
-        {"--load", ARG_STR, &o->load, "FILE", "checkpoint written by lamina train --save"},
-        {"--data", ARG_STR, &o->data, "DATA", "data (default: the checkpoint's test data)"},
-        {"--split", ARG_STR, &o->split, "NAME", "MNIST-layout split: t10k (default) or train"},
-        {"--target", ARG_STR, &o->target, "COLUMN", "CSV target column(s)"},
-        {"--task", ARG_STR, &o->task, "KIND", "classify or regress"},
-        {"--batch", ARG_INT, &o->batch, "N", "samples per forward pass (256)"},
-        {"--threads", ARG_INT, &o->threads, "N", "threads (default: OpenMP's)"},
-        {"--limit", ARG_INT, &o->limit, "N", "only the first N samples"},
-        {"--out", ARG_STR, &o->out, "FILE.csv", "predictions (default: stdout)"},
-        {"--json", ARG_FLAG, &o->json, NULL, "last stdout line: one JSON object"},
+    o->batch.v = 256;
+    const int64_t max_n = LAM_DATA_MAX_BYTES / 4; /* samples of the largest dataset */
+    enum { EVAL = 1, PREDICT = 2, BOTH = 3 };
+    const struct {
+        int in;
+        cli_opt opt;
+    } all[] = {
+        {BOTH, cli_opt_str("--load", &o->load, "FILE", "checkpoint (lamina train --save, "
+                           "lamina import)")},
+        {BOTH, cli_opt_str("--data", &o->data, "DATA", "data (default: the test set training "
+                           "used)")},
+        {BOTH, cli_opt_str("--split", &o->split, "NAME", "test (alias t10k; default), train, "
+                           "or all rows of a --data file")},
+        {BOTH, cli_opt_str("--target", &o->target, "COLUMN", "CSV target column(s)")},
+        {BOTH, cli_opt_str("--task", &o->task, "KIND", "classify or regress")},
+        {BOTH, cli_opt_int("--batch", &o->batch, "N", "samples per forward pass (256)", 1,
+                           65536)},
+        {BOTH, cli_opt_int("--threads", &o->threads, "N", "threads (default: OpenMP's)", 1,
+                           1024)},
+        {BOTH, cli_opt_int("--limit", &o->limit, "N", "only the first N samples", 1, max_n)},
+        {PREDICT, cli_opt_str("--out", &o->out, "FILE.csv", "predictions (default: stdout)")},
+        {PREDICT, cli_opt_flag("--logits", &o->logits, "raw scores instead of probabilities")},
+        {PREDICT, cli_opt_int("--precision", &o->precision, "N", "decimals of probabilities "
+                              "(6), significant digits of values and logits (7)", 1, 17)},
+        {EVAL, cli_opt_flag("--json", &o->json, "last stdout line: one JSON object")},
     };
-    int n_opts = (int)(sizeof table / sizeof table[0]) - (predict ? 1 : 2) + (predict ? 0 : 1);
-    const cli_opt *use = table;
-    cli_opt eval_table[9];
-    if (!predict) { /* eval has no --out */
-        memcpy(eval_table, table, 8 * sizeof *table);
-        eval_table[8] = table[9];
-        use = eval_table;
-        n_opts = 9;
-    } else {
-        n_opts = 9;
+    cli_opt use[sizeof all / sizeof all[0]];
+    int n_opts = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (all[i].in & (predict ? PREDICT : EVAL)) {
+            use[n_opts++] = all[i].opt;
+        }
     }
     const char *pos[1];
     int n_pos;
@@ -152,7 +262,8 @@ static int parse(int argc, char **argv, eval_opts *o, int predict)
         cli_print_help(predict ? "lamina predict --load FILE [options]"
                                : "lamina eval --load FILE [options]",
                        predict ? "Write per-sample predicted classes and probabilities (or "
-                                 "regression values) as CSV."
+                                 "regression values) as CSV,\nwith the true label (or "
+                                 "targets) when the data has them."
                                : "Evaluate a checkpoint: accuracy, loss and the confusion "
                                  "matrix (or MSE and MAE).",
                        use, n_opts);
@@ -162,7 +273,59 @@ static int parse(int argc, char **argv, eval_opts *o, int predict)
         cli_error("%s (see lamina %s --help)", err, predict ? "predict" : "eval");
         return EXIT_USAGE;
     }
+    const char *split = o->split;
+    if (split != NULL && strcmp(split, "test") != 0 && strcmp(split, "t10k") != 0 &&
+        strcmp(split, "train") != 0 && strcmp(split, "all") != 0) {
+        cli_error("--split must be test (alias t10k), train or all, not '%s'", split);
+        return EXIT_USAGE;
+    }
     return EXIT_OK;
+}
+
+static void print_confusion(const int64_t *conf, int64_t k)
+{
+    printf("confusion matrix (rows: true class, columns: predicted)\n      ");
+    for (int64_t j = 0; j < k; j++) {
+        printf("%6lld", (long long)j);
+    }
+    printf("\n");
+    for (int64_t i = 0; i < k; i++) {
+        printf("%6lld", (long long)i);
+        for (int64_t j = 0; j < k; j++) {
+            printf("%6lld", (long long)conf[i * k + j]);
+        }
+        printf("\n");
+    }
+}
+
+/* The report of eval: the summary line, the confusion matrix, the --json line. */
+static void print_report(const eval_opts *o, const loaded *l, const cli_metrics *m,
+                         const int64_t *conf, int64_t k, double secs)
+{
+    double ips = secs > 0 ? (double)m->n / secs : 0.0;
+    char b[2][40];
+    printf("%s on %s (%s): %lld samples  ", o->load, l->src.path, l->src.note,
+           (long long)m->n);
+    if (conf != NULL) {
+        printf("accuracy %.2f%%  loss %.4f\n", 100.0 * m->accuracy, m->loss);
+        print_confusion(conf, k);
+    } else {
+        printf("mse %.6g  mae %.6g\n", m->mse, m->mae);
+    }
+    if (!o->json) {
+        return;
+    }
+    if (conf != NULL) {
+        printf("{\"test_accuracy\": %.6f, \"test_loss\": %s, ", m->accuracy,
+               cli_json_num(b[0], 40, "%.6f", m->loss));
+    } else {
+        printf("{\"test_mse\": %s, \"test_mae\": %s, ", cli_json_num(b[0], 40, "%.6g", m->mse),
+               cli_json_num(b[1], 40, "%.6g", m->mae));
+    }
+    printf("\"samples\": %lld, \"seconds\": %.3f, \"images_per_second\": %.1f, \"data\": ",
+           (long long)m->n, secs, ips);
+    cli_json_str(l->src.path);
+    printf(", \"split\": \"%s\"}\n", l->src.name);
 }
 
 int cli_eval(int argc, char **argv)
@@ -174,55 +337,29 @@ int cli_eval(int argc, char **argv)
     }
     loaded l;
     rc = load_all(&o, &l);
-    int64_t *conf = NULL;
-    int64_t k = 0;
-    cli_metrics m = {0};
+    int64_t *conf = NULL, k = 0;
+    int classify = rc == EXIT_OK && l.ds->task == LAM_DATA_CLASSIFY;
     if (rc == EXIT_OK) {
         int nd;
         int64_t os[3];
         lam_model_out_shape(l.model, &nd, os);
         k = os[0];
-        int classify = l.ds->task == LAM_DATA_CLASSIFY;
+    }
+    if (classify && cli_check_labels(l.ds, k, l.src.path, l.src.rows) != 0) {
+        rc = EXIT_RUNTIME;
+    }
+    if (rc == EXIT_OK) {
+        cli_metrics m = {0};
         conf = classify ? calloc((size_t)(k * k), sizeof *conf) : NULL;
         double t0 = lam_time_now();
-        lam_status st = classify && conf == NULL ? LAM_ERR_NOMEM
-                                                 : cli_evaluate(l.ctx, l.model, l.ds, conf, &m);
-        double secs = lam_time_now() - t0;
-        if (st != LAM_OK) {
-            rc = cli_lib_error(l.ctx, st, l.path) == EXIT_USAGE ? EXIT_RUNTIME : EXIT_RUNTIME;
-        } else if (classify) {
-            printf("%s on %s: %lld samples  accuracy %.2f%%  loss %.4f\n", o.load, l.path,
-                   (long long)m.n, 100.0 * m.accuracy, m.loss);
-            printf("confusion matrix (rows: true class, columns: predicted)\n      ");
-            for (int64_t j = 0; j < k; j++) {
-                printf("%6lld", (long long)j);
-            }
-            printf("\n");
-            for (int64_t i = 0; i < k; i++) {
-                printf("%6lld", (long long)i);
-                for (int64_t j = 0; j < k; j++) {
-                    printf("%6lld", (long long)conf[i * k + j]);
-                }
-                printf("\n");
-            }
-            if (o.json) {
-                char b[40];
-                printf("{\"test_accuracy\": %.6f, \"test_loss\": %s, \"samples\": %lld, "
-                       "\"seconds\": %.3f, \"images_per_second\": %.1f}\n",
-                       m.accuracy, cli_json_num(b, sizeof b, "%.6f", m.loss), (long long)m.n,
-                       secs, secs > 0 ? m.n / secs : 0.0);
-            }
+        lam_status st = classify && conf == NULL
+                            ? LAM_ERR_NOMEM
+                            : cli_evaluate(l.ctx, l.model, l.ds, conf, &m);
+        if (st == LAM_OK) {
+            print_report(&o, &l, &m, conf, k, lam_time_now() - t0);
         } else {
-            printf("%s on %s: %lld samples  mse %.6g  mae %.6g\n", o.load, l.path,
-                   (long long)m.n, m.mse, m.mae);
-            if (o.json) {
-                char b[2][40];
-                printf("{\"test_mse\": %s, \"test_mae\": %s, \"samples\": %lld, "
-                       "\"seconds\": %.3f, \"images_per_second\": %.1f}\n",
-                       cli_json_num(b[0], 40, "%.6g", m.mse),
-                       cli_json_num(b[1], 40, "%.6g", m.mae), (long long)m.n, secs,
-                       secs > 0 ? m.n / secs : 0.0);
-            }
+            cli_lib_error(l.ctx, st, l.src.path);
+            rc = EXIT_RUNTIME;
         }
     }
     free(conf);
@@ -246,6 +383,58 @@ static void softmax_row(const float *z, int64_t k, double *p)
     }
 }
 
+/* What predict writes per row. */
+typedef struct pred_cols {
+    int classify, logits, labels, targets; /* labels/targets: the data's true values */
+    int prec_p, prec_v;                     /* decimals of probabilities, digits of values */
+} pred_cols;
+
+static void write_header(FILE *f, const pred_cols *c, int64_t k)
+{
+    fprintf(f, c->classify ? "index,class" : "index");
+    for (int64_t j = 0; j < k; j++) {
+        fprintf(f, ",%s%lld", !c->classify ? "y" : c->logits ? "z" : "p", (long long)j);
+    }
+    if (c->labels) {
+        fprintf(f, ",label");
+    }
+    for (int64_t j = 0; c->targets && j < k; j++) {
+        fprintf(f, ",target%lld", (long long)j);
+    }
+    fprintf(f, "\n");
+}
+
+static void write_rows(FILE *f, const pred_cols *c, const lam_dataset *ds, const float *y,
+                       int64_t k, double *p)
+{
+    for (int64_t i = 0; i < ds->n; i++) {
+        const float *row = y + i * k;
+        fprintf(f, "%lld", (long long)i);
+        if (c->classify) {
+            int64_t best = 0;
+            for (int64_t j = 1; j < k; j++) {
+                best = row[j] > row[best] ? j : best;
+            }
+            fprintf(f, ",%lld", (long long)best);
+            softmax_row(row, k, p);
+        }
+        for (int64_t j = 0; j < k; j++) {
+            if (c->classify && !c->logits) {
+                fprintf(f, ",%.*f", c->prec_p, p[j]);
+            } else {
+                fprintf(f, ",%.*g", c->prec_v, (double)row[j]);
+            }
+        }
+        if (c->labels) {
+            fprintf(f, ",%d", (int)ds->labels[i]);
+        }
+        for (int64_t j = 0; c->targets && j < k; j++) {
+            fprintf(f, ",%.*g", c->prec_v, (double)ds->targets[i * k + j]);
+        }
+        fprintf(f, "\n");
+    }
+}
+
 int cli_predict(int argc, char **argv)
 {
     eval_opts o;
@@ -263,9 +452,15 @@ int cli_predict(int argc, char **argv)
     int64_t os[3];
     lam_model_out_shape(l.model, &nd, os);
     int64_t k = os[0], n = l.ds->n;
-    int classify = strcmp(lam_checkpoint_meta(l.ck, "train.task") ? lam_checkpoint_meta(
-                              l.ck, "train.task") : "classify", "regress") != 0 &&
-                   l.ds->task != LAM_DATA_REGRESS;
+    const char *task = lam_checkpoint_meta(l.ck, "train.task");
+    pred_cols c = {0};
+    c.classify = (task == NULL || strcmp(task, "regress") != 0) &&
+                 l.ds->task != LAM_DATA_REGRESS;
+    c.logits = o.logits;
+    c.labels = c.classify && l.ds->task == LAM_DATA_CLASSIFY;
+    c.targets = !c.classify && l.ds->task == LAM_DATA_REGRESS && l.ds->n_targets == k;
+    c.prec_p = o.precision.set ? (int)o.precision.v : 6;
+    c.prec_v = o.precision.set ? (int)o.precision.v : 7;
     float *y = malloc((size_t)(n * k) * sizeof(float));
     double *p = malloc((size_t)k * sizeof(double));
     char tmp[4096] = "";
@@ -280,33 +475,11 @@ int cli_predict(int argc, char **argv)
         cli_error("%s: cannot write: %s", o.out, strerror(errno));
         rc = EXIT_RUNTIME;
     } else if (st != LAM_OK) {
-        rc = cli_lib_error(l.ctx, st, "predict") == EXIT_USAGE ? EXIT_RUNTIME : EXIT_RUNTIME;
+        cli_lib_error(l.ctx, st, "predict");
+        rc = EXIT_RUNTIME;
     } else {
-        fprintf(f, classify ? "index,class" : "index");
-        for (int64_t j = 0; j < k; j++) {
-            fprintf(f, classify ? ",p%lld" : ",y%lld", (long long)j);
-        }
-        fprintf(f, "\n");
-        for (int64_t i = 0; i < n; i++) {
-            const float *row = y + i * k;
-            fprintf(f, "%lld", (long long)i);
-            if (classify) {
-                softmax_row(row, k, p);
-                int64_t best = 0;
-                for (int64_t j = 1; j < k; j++) {
-                    best = p[j] > p[best] ? j : best;
-                }
-                fprintf(f, ",%lld", (long long)best);
-                for (int64_t j = 0; j < k; j++) {
-                    fprintf(f, ",%.6f", p[j]);
-                }
-            } else {
-                for (int64_t j = 0; j < k; j++) {
-                    fprintf(f, ",%.7g", (double)row[j]);
-                }
-            }
-            fprintf(f, "\n");
-        }
+        write_header(f, &c, k);
+        write_rows(f, &c, l.ds, y, k, p);
     }
     if (f != NULL && f != stdout) {
         int ok = rc == EXIT_OK && fflush(f) == 0 && fsync(fileno(f)) == 0;
@@ -318,6 +491,11 @@ int cli_predict(int argc, char **argv)
             remove(tmp);
             rc = EXIT_RUNTIME;
         }
+    }
+    if (rc == EXIT_OK) {
+        /* stderr: stdout may be the CSV; after the rows, so that a failure stays one line */
+        fprintf(stderr, "lamina predict: %lld samples of %s (%s)\n", (long long)n,
+                l.src.path, l.src.note);
     }
     free(y);
     free(p);

@@ -1,8 +1,6 @@
 /* lamina info: the per-layer table (output shape, parameters, FLOPs, how the layer runs) of
  * a model spec for an input shape, or of a checkpoint. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "cli.h"
 
@@ -35,11 +33,11 @@ static void print_table(lam_model *m)
 int cli_info(int argc, char **argv)
 {
     const char *model = NULL, *input = NULL;
-    int64_t classes = 10;
+    cli_int classes = {10, 0};
     const cli_opt table[] = {
-        {"--model", ARG_STR, &model, "SPEC", "built-in name, spec file or inline spec"},
-        {"--input", ARG_STR, &input, "CxHxW", "input sample shape, e.g. 1x28x28 or 784"},
-        {"--classes", ARG_INT, &classes, "N", "size of `out` (default 10)"},
+        cli_opt_str("--model", &model, "SPEC", "built-in name, spec file or inline spec"),
+        cli_opt_str("--input", &input, "CxHxW", "input sample shape, e.g. 1x28x28 or 784"),
+        cli_opt_int("--classes", &classes, "N", "size of `out` (10)", 1, LAM_DATA_MAX_CLASSES),
     };
     const char *pos[1];
     int n_pos;
@@ -68,28 +66,19 @@ int cli_info(int argc, char **argv)
             printf("%s: spec '%s'\n", pos[0], lam_checkpoint_meta(ck, "lamina.spec"));
         }
         lam_checkpoint_close(ck);
+        rc = st == LAM_OK ? EXIT_OK : cli_lib_error(ctx, st, "info");
     } else if (st == LAM_OK) {
-        int64_t shape[3] = {1, 1, 1};
-        int nd = input != NULL ? cli_parse_shape(input, shape) : 0;
-        if (nd == 0) {
-            cli_error("--input must be CxHxW or F, e.g. 1x28x28, not '%s'",
-                      input ? input : "(missing)");
-            lam_ctx_destroy(ctx);
-            return EXIT_USAGE;
-        }
-        char *spec = cli_read_spec(model);
-        st = spec == NULL ? LAM_ERR_IO : lam_model_create(ctx, spec, nd, shape, classes, 1, &m);
-        if (st == LAM_OK) {
+        int64_t shape[3];
+        int nd = cli_input_shape(input, shape);
+        rc = nd == 0 ? EXIT_USAGE : cli_model_for(ctx, model, nd, shape, classes.v, &m);
+        if (rc == EXIT_OK) {
             printf("spec '%s'\n", lam_model_spec(m));
         }
-        free(spec);
-    }
-    if (st == LAM_OK) {
-        print_table(m);
-        rc = EXIT_OK;
     } else {
-        /* a spec that does not parse or fit is a bad model file, as in lamina train */
-        rc = cli_lib_error(ctx, st, "info") == EXIT_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
+        rc = cli_lib_error(ctx, st, "info");
+    }
+    if (rc == EXIT_OK) {
+        print_table(m);
     }
     lam_model_destroy(m);
     lam_ctx_destroy(ctx);

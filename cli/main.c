@@ -20,6 +20,16 @@ void cli_error(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+void cli_warning(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("lamina: warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
 int cli_lib_error(lam_ctx *ctx, lam_status st, const char *what)
 {
     const char *detail = ctx != NULL ? lam_ctx_errmsg(ctx) : "";
@@ -40,7 +50,8 @@ static void usage(FILE *f)
                "  train     train a model (default: seed-cnn on Fashion-MNIST)\n"
                "  eval      evaluate a checkpoint: accuracy, loss, confusion matrix\n"
                "  predict   write per-sample classes (or values) and probabilities\n"
-               "  info      per-layer table of a model spec or a checkpoint\n\n"
+               "  info      per-layer table of a model spec or a checkpoint\n"
+               "  import    PyTorch weights (safetensors, by tensor name) into a checkpoint\n\n"
                "Run 'lamina <command> --help' for its options.\n");
 }
 
@@ -70,6 +81,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "info") == 0) {
         return cli_info(argc, argv);
+    }
+    if (strcmp(cmd, "import") == 0) {
+        return cli_import(argc, argv);
     }
     cli_error("unknown command '%s' (try lamina --help)", cmd);
     return EXIT_USAGE;

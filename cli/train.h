@@ -1,5 +1,5 @@
-/* State of a `lamina train` run, shared by train.c (the loop) and train_state.c
- * (checkpoints, history, metrics files). */
+/* State of a `lamina train` run, shared by train.c (options and setup), train_loop.c (the
+ * epochs, divergence, JSON) and train_state.c (checkpoints, history, metrics files). */
 #ifndef LAM_CLI_TRAIN_H
 #define LAM_CLI_TRAIN_H
 
@@ -7,14 +7,15 @@
 
 #define HIST_MAX 10000
 
-/* Hyper-parameters. Unset values (NULL, NaN, -1) take the checkpoint's value on --resume,
- * else the default. */
+/* Hyper-parameters. Options not given (NULL, .set = 0) take the checkpoint's value on
+ * --resume, else the default; --save is never taken from the checkpoint. After the
+ * defaults, limit_train and limit_test are 0 for "all" and val is 0 for "none". */
 typedef struct train_opts {
     const char *model, *data, *test, *optimizer, *schedule, *save, *resume, *metrics, *plot;
     const char *target, *task, *loss, *nan_policy;
-    int64_t epochs, batch, threads, seed, save_every, warmup, step_size, limit_train,
+    cli_int epochs, batch, threads, seed, save_every, warmup, step_size, limit_train,
         limit_test;
-    double lr, momentum, weight_decay, gamma, val, clip, smoothing, delta;
+    cli_real lr, momentum, weight_decay, gamma, val, clip, smoothing, delta;
     int json, ref;
     char *owned[10]; /* copies of the checkpoint's strings taken on --resume; freed at exit */
 } train_opts;
@@ -53,14 +54,28 @@ typedef struct train_run {
     int classify;
     train_pos pos;
     train_hist *hist;
+    int64_t diverged;   /* epoch (1-based) whose loss went non-finite first; 0: none */
 } train_run;
 
 /* Save the run to path (model, optimizer, position, normalization, history, options). */
 lam_status train_save(train_run *r, const char *path);
+/* Whether ck holds a training run (options, position, optimizer), not only weights (as
+ * `lamina import` writes them). */
+int train_ckpt_has_run(const lam_checkpoint *ck);
 /* Fill unset options from the checkpoint's metadata; returns a lam_status. */
 lam_status train_resume_opts(lam_checkpoint *ck, train_opts *o);
-/* Restore model weights, optimizer, position, normalization and history. */
+/* Restore model weights, optimizer, position, normalization and history. A weights-only
+ * checkpoint is fine-tuned: epoch 0, fresh optimizer, its normalization (none if it has
+ * none: mean 0, std 1 per input channel). */
 lam_status train_resume_state(train_run *r, lam_checkpoint *ck);
+/* The epochs from the current position to --epochs (first-order optimizers), and the one
+ * full-batch fit of lm and lbfgs; an exit code (train_loop.c). */
+int train_run_epochs(train_run *r);
+int train_run_full_batch(train_run *r);
+/* The JSON line of --json (also after a divergence, with "diverged": true). */
+void train_print_json(const train_run *r);
+/* lm and lbfgs are full-batch regression methods: --epochs counts their iterations. */
+int train_second_order(const train_opts *o);
 /* Rewrite the metrics CSV and the SVG plot from the history (atomically). 0 ok. */
 int train_write_metrics(const train_run *r);
 int train_write_plot(const train_run *r);

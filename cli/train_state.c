@@ -13,19 +13,21 @@
 #include "svg.h"
 #include "train.h"
 
-enum { N_STR = 10, N_INT = 7, N_REAL = 9 };
+/* N_STR string options, the last of which (train.save) is recorded but never restored: a
+ * resumed run writes checkpoints only where its own --save says. */
+enum { N_STR = 10, N_RESTORED_STR = N_STR - 1, N_INT = 7, N_REAL = 9 };
 _Static_assert(sizeof ((train_opts *)0)->owned / sizeof(char *) == N_STR,
                "train_opts.owned holds one copy per string option");
 
 /* The option fields in a fixed order, so save and resume walk the same table. */
-static void opt_fields(train_opts *o, const char ***s, int64_t **iv, double **dv)
+static void opt_fields(train_opts *o, const char ***s, cli_int **iv, cli_real **dv)
 {
     const char **sv[N_STR] = {&o->model, &o->data, &o->test, &o->optimizer, &o->schedule,
                               &o->target, &o->task, &o->loss, &o->nan_policy, &o->save};
-    int64_t *ii[N_INT] = {&o->epochs, &o->batch, &o->seed, &o->warmup, &o->step_size,
+    cli_int *ii[N_INT] = {&o->epochs, &o->batch, &o->seed, &o->warmup, &o->step_size,
                           &o->limit_train, &o->limit_test};
-    double *dd[N_REAL] = {&o->lr, &o->momentum, &o->weight_decay, &o->gamma, &o->val,
-                          &o->clip, &o->smoothing, &o->delta, NULL};
+    cli_real *dd[N_REAL] = {&o->lr, &o->momentum, &o->weight_decay, &o->gamma, &o->val,
+                            &o->clip, &o->smoothing, &o->delta, NULL};
     for (int i = 0; i < N_STR; i++) {
         s[i] = sv[i];
     }
@@ -85,11 +87,12 @@ lam_status train_save(train_run *r, const char *path)
 {
     train_opts o = r->o;
     const char **s[N_STR];
-    int64_t *iv[N_INT];
-    double *dv[N_REAL];
+    cli_int *iv[N_INT];
+    cli_real *dv[N_REAL];
     opt_fields(&o, s, iv, dv);
-    const char *keys[N_STR + N_INT + N_REAL], *vals[N_STR + N_INT + N_REAL];
-    char num[N_INT + N_REAL][40];
+    enum { N_META = N_STR + N_INT + N_REAL + 2 };
+    const char *keys[N_META], *vals[N_META];
+    char num[N_INT + N_REAL + 2][40];
     int nm = 0;
     for (int i = 0; i < N_STR; i++) {
         if (*s[i] != NULL) {
@@ -98,15 +101,23 @@ lam_status train_save(train_run *r, const char *path)
         }
     }
     for (int i = 0; i < N_INT; i++) {
-        snprintf(num[i], sizeof num[i], "%lld", (long long)*iv[i]);
+        snprintf(num[i], sizeof num[i], "%lld", (long long)iv[i]->v);
         keys[nm] = int_keys[i];
         vals[nm++] = num[i];
     }
     for (int i = 0; dv[i] != NULL; i++) {
-        snprintf(num[N_INT + i], sizeof num[0], "%.17g", *dv[i]);
+        snprintf(num[N_INT + i], sizeof num[0], "%.17g", dv[i]->v);
         keys[nm] = real_keys[i];
         vals[nm++] = num[N_INT + i];
     }
+    /* the held-out test share of a single file, for eval and predict (cli_load_data) */
+    snprintf(num[N_INT + N_REAL], sizeof num[0], "%.17g", CLI_HOLDOUT);
+    snprintf(num[N_INT + N_REAL + 1], sizeof num[0], "%llu",
+             (unsigned long long)cli_holdout_seed((uint64_t)o.seed.v));
+    keys[nm] = "train.holdout";
+    vals[nm++] = num[N_INT + N_REAL];
+    keys[nm] = "train.holdout_seed";
+    vals[nm++] = num[N_INT + N_REAL + 1];
     const train_pos *p = &r->pos;
     int64_t ints[N_POS] = {p->epoch, p->batch, p->step, p->seen, p->correct,
                            bits_of(p->loss_sum), p->skipped, p->samples, bits_of(p->seconds),
@@ -120,41 +131,81 @@ lam_status train_save(train_run *r, const char *path)
     return lam_checkpoint_save(r->model, r->opt, path, &ex);
 }
 
+int train_ckpt_has_run(const lam_checkpoint *ck)
+{
+    return lam_checkpoint_meta(ck, "train.optimizer") != NULL;
+}
+
 lam_status train_resume_opts(lam_checkpoint *ck, train_opts *o)
 {
     const char **s[N_STR];
-    int64_t *iv[N_INT];
-    double *dv[N_REAL];
+    cli_int *iv[N_INT];
+    cli_real *dv[N_REAL];
     opt_fields(o, s, iv, dv);
-    for (int i = 0; i < N_STR; i++) {
+    const char *from_ck[N_STR] = {NULL};
+    for (int i = 0; i < N_RESTORED_STR; i++) {
         if (*s[i] == NULL) {
-            *s[i] = lam_checkpoint_meta(ck, str_keys[i]);
+            *s[i] = from_ck[i] = lam_checkpoint_meta(ck, str_keys[i]);
         }
+    }
+    /* weights from `lamina import` carry no options: the model is the checkpoint's spec */
+    if (o->model == NULL) {
+        o->model = from_ck[0] = lam_checkpoint_meta(ck, "lamina.spec");
     }
     for (int i = 0; i < N_INT; i++) {
         const char *v = lam_checkpoint_meta(ck, int_keys[i]);
-        if (*iv[i] < 0 && v != NULL) {
-            *iv[i] = strtoll(v, NULL, 10);
+        if (!iv[i]->set && v != NULL) {
+            *iv[i] = (cli_int){strtoll(v, NULL, 10), 1};
         }
     }
     for (int i = 0; dv[i] != NULL; i++) {
         const char *v = lam_checkpoint_meta(ck, real_keys[i]);
-        if (isnan(*dv[i]) && v != NULL) {
-            *dv[i] = strtod(v, NULL);
+        if (!dv[i]->set && v != NULL) {
+            *dv[i] = (cli_real){strtod(v, NULL), 1};
         }
     }
     /* the strings live in the checkpoint, which is closed before training: keep copies */
     for (int i = 0; i < N_STR; i++) {
-        if (*s[i] != NULL && lam_checkpoint_meta(ck, str_keys[i]) == *s[i]) {
-            char *c = malloc(strlen(*s[i]) + 1);
+        if (from_ck[i] != NULL) {
+            char *c = malloc(strlen(from_ck[i]) + 1);
             if (c == NULL) {
                 return LAM_ERR_NOMEM;
             }
-            strcpy(c, *s[i]);
+            strcpy(c, from_ck[i]);
             *s[i] = o->owned[i] = c;
         }
     }
     return LAM_OK;
+}
+
+/* The checkpoint's input normalization; with none (imported weights: the network had its
+ * own preprocessing), the identity for the model's input channels or features. */
+static lam_status resume_norm(train_run *r, lam_checkpoint *ck)
+{
+    int64_t nn = lam_checkpoint_floats_len(ck, "norm.mean");
+    int identity = nn < 1 && !train_ckpt_has_run(ck);
+    if (nn < 1 && !identity) {
+        cli_error("%s: no normalization statistics", r->o.resume);
+        return LAM_ERR_FORMAT;
+    }
+    if (identity) {
+        nn = r->data.train->sample_shape[0]; /* C of (C,H,W), F of (F) */
+    }
+    r->norm.n = nn;
+    r->norm.mean = lam_alloc(r->ctx, (size_t)nn * sizeof(float));
+    r->norm.std = r->norm.mean ? lam_alloc(r->ctx, (size_t)nn * sizeof(float)) : NULL;
+    if (r->norm.std == NULL) {
+        return LAM_ERR_NOMEM;
+    }
+    if (identity) {
+        for (int64_t i = 0; i < nn; i++) {
+            r->norm.mean[i] = 0.0f;
+            r->norm.std[i] = 1.0f;
+        }
+        return LAM_OK;
+    }
+    lam_status st = lam_checkpoint_floats(ck, "norm.mean", r->norm.mean, nn);
+    return st == LAM_OK ? lam_checkpoint_floats(ck, "norm.std", r->norm.std, nn) : st;
 }
 
 lam_status train_resume_state(train_run *r, lam_checkpoint *ck)
@@ -167,9 +218,12 @@ lam_status train_resume_state(train_run *r, lam_checkpoint *ck)
         return LAM_ERR_FORMAT;
     }
     lam_status st = lam_checkpoint_load_weights(ck, r->model);
-    if (st == LAM_OK) {
-        st = lam_checkpoint_load_optim(ck, r->opt);
+    if (st != LAM_OK || !train_ckpt_has_run(ck)) {
+        /* imported weights: fine-tuning starts at epoch 0 with a fresh optimizer */
+        lam_model_set_step(r->model, 0);
+        return st == LAM_OK ? resume_norm(r, ck) : st;
     }
+    st = lam_checkpoint_load_optim(ck, r->opt);
     int64_t v[N_POS];
     for (int i = 0; st == LAM_OK && i < N_POS; i++) {
         st = lam_checkpoint_int(ck, pos_keys[i], &v[i]);
@@ -187,7 +241,7 @@ lam_status train_resume_state(train_run *r, lam_checkpoint *ck)
     p->skipped = v[P_SKIPPED];
     p->samples = v[P_SAMPLES];
     p->seconds = double_of(v[P_SECONDS_BITS]);
-    int64_t steps = (r->data.train->n + r->o.batch - 1) / r->o.batch;
+    int64_t steps = (r->data.train->n + r->o.batch.v - 1) / r->o.batch.v;
     if (p->epoch < 0 || p->batch < 0 || p->batch >= steps || v[P_HIST_N] < 0 ||
         v[P_HIST_N] > HIST_MAX) {
         cli_error("%s: training position (epoch %lld, batch %lld) does not fit this data", path,
@@ -198,24 +252,7 @@ lam_status train_resume_state(train_run *r, lam_checkpoint *ck)
     for (int i = 0; st == LAM_OK && i < 7; i++) {
         st = lam_checkpoint_floats(ck, hist_names[i], hist_array(r->hist, i), r->hist->n);
     }
-    int64_t nn = lam_checkpoint_floats_len(ck, "norm.mean");
-    if (st == LAM_OK && nn < 1) {
-        cli_error("%s: no normalization statistics", path);
-        return LAM_ERR_FORMAT;
-    }
-    r->norm.n = nn;
-    r->norm.mean = st == LAM_OK ? lam_alloc(r->ctx, (size_t)nn * sizeof(float)) : NULL;
-    r->norm.std = r->norm.mean ? lam_alloc(r->ctx, (size_t)nn * sizeof(float)) : NULL;
-    if (st == LAM_OK && r->norm.std == NULL) {
-        return LAM_ERR_NOMEM;
-    }
-    if (st == LAM_OK) {
-        st = lam_checkpoint_floats(ck, "norm.mean", r->norm.mean, nn);
-    }
-    if (st == LAM_OK) {
-        st = lam_checkpoint_floats(ck, "norm.std", r->norm.std, nn);
-    }
-    return st;
+    return st == LAM_OK ? resume_norm(r, ck) : st;
 }
 
 /* Write text to path through a temporary sibling and a rename: never a half-written file. */

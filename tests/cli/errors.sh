@@ -1,6 +1,7 @@
 #!/bin/bash
 # cli: bad files end the run with exit 1 and one clear line, and never destroy a checkpoint.
-# For every broken input (IDX, gzip, NPY, CSV, checkpoints, paths that cannot be written):
+# For every broken input (IDX, gzip, NPY, CSV, checkpoints, labels beyond the model's
+# classes, paths that cannot be written, found before the first step):
 #   - exit status 1;
 #   - stderr is exactly one line, "lamina: error: ...", naming the file (and for CSV the
 #     line:column);
@@ -85,6 +86,9 @@ bad_train "CSV row with too few cells" ragged.csv:3: --data ragged.csv
 bad_train "--test that is broken" 'cell.csv:4:5' --data "$D" --test cell.csv
 bad_train "--test of another task than --data" cls.csv --data reg.csv --test cls.csv
 bad_train "--data that does not exist" nothere --data nothere
+printf 'a,y\n1,0\n2,1\n' >two.csv
+bad_train "CSV too small to hold out a test set" "two.csv: 2 samples are too few to hold out 20%" \
+    --data two.csv
 bad_train "model spec with an unknown layer" "'bogus'" --data "$D" --model "flatten bogus linear:out"
 head -c 70000 /dev/zero | tr '\0' '#' >big.spec
 bad_train "model spec file larger than 64 KiB" big.spec --data "$D" --model big.spec
@@ -100,13 +104,39 @@ expect_rc "--resume good.st with broken --data" 1
 one_error_line "--resume good.st with broken --data" cell.csv
 unharmed "--resume good.st with broken --data"
 
-echo "# outputs that cannot be written"
-for what in "--save nodir/x.st" "--metrics nodir/m.csv" "--plot nodir/p.svg"; do
+echo "# outputs that cannot be written: found before the first step"
+mkdir -p adir
+for what in "--save nodir/x.st" "--metrics nodir/m.csv" "--plot nodir/p.svg" "--save adir"; do
     set -- $what
     run train --data "$D" "${SMALL[@]}" --epochs 1 "$1" "$2"
     expect_rc "train $what" 1
-    one_error_line "train $what" "$2"
+    one_error_line "train $what" "$1 $2"
+    check "train $what: fails before the first step (nothing on stdout)" test ! -s "$T/out"
 done
+run train --data "$D" "${SMALL[@]}" --epochs 1 --save good.st --plot nodir/p.svg
+check "train --plot nodir/p.svg: no probe left next to good.st" \
+    test "$(find . -maxdepth 1 -name 'good.st?*' | wc -l)" -eq 0
+unharmed "train --save good.st --plot nodir/p.svg"
+
+echo "# labels the model has no output for: the file and the row"
+printf 'a,b,y\n1,2,0\n3,4,1\n5,6,2\n7,8,1\n' >three.csv
+printf 'a,b,y\n1,2,0\n3,4,7\n5,6,2\n' >seven.csv
+run train --data three.csv --model "linear:4 relu linear:out" --epochs 1 --save three.st
+expect_rc "setup: a 3-class checkpoint" 0
+run eval --load three.st --data seven.csv
+expect_rc "eval on data with label 7 for a 3-class model" 1
+one_error_line "eval on data with label 7 for a 3-class model" "seven.csv: data row 2 has label 7"
+check "eval label 7: not the library's internal text" eval "! grep -q 'loss:' \"\$T/err\""
+run train --data three.csv --test seven.csv --model "linear:4 relu linear:out" --epochs 1
+expect_rc "train with a --test label the model has no output for" 1
+one_error_line "train with a --test label the model has no output for" "seven.csv: data row 2 has label 7"
+check "train --test label 7: found before the first step" test ! -s "$T/out"
+
+echo "# a schedule that cannot be: named by its flag, not the schedule's internal state"
+run train --data three.csv --model "linear:4 relu linear:out" --epochs 1 --schedule cosine --warmup 50
+expect_rc "--schedule cosine --warmup beyond the run" 2
+one_error_line "--schedule cosine --warmup beyond the run" "--warmup 50"
+check "--warmup 50: no schedule dump" eval "! grep -q 'kind\|base_lr' \"\$T/err\""
 
 echo "# eval, predict and info of broken checkpoints"
 for ck in trunc.st short.st garbled.st hugehdr.st reg.csv nothere.st; do

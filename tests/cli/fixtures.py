@@ -14,8 +14,18 @@ Standard library only (CI has python3 without numpy). Deterministic for a given 
   fixtures.py csv-cell FILE                     a cell that is not a number (line 4, byte 5)
   fixtures.py csv-neglabel FILE                 integer labels, one of them -1
   fixtures.py npy X Y N YKIND                   X float32 (N, 6); y int64 of kind ok|neg|huge
+  fixtures.py st-variant IN OUT KIND            a broken or renamed copy of a safetensors
+                                                state_dict: KIND shape (fc.weight cut to 10x32),
+                                                missing (no layer1.0.bn1.running_var), extra
+                                                (an added head.weight), truncated (cut inside
+                                                the JSON header), prefix (every name with
+                                                "module."), f64 (every F32 tensor as F64)
+  fixtures.py golden-npy GOLDEN X Y             the golden batch ("x", "labels") as X.npy, y.npy;
+                                                prints the batch size
+  fixtures.py npy-images X Y N C H W            N random float32 images, labels 0..9 in turn
 """
 import gzip
+import json
 import random
 import struct
 import sys
@@ -104,6 +114,71 @@ def npy(xp, yp, n, kind):
     write(yp, npy_bytes('<i8', [n], struct.pack('<%dq' % n, *ys)))
 
 
+def st_read(path):
+    """(header dict in file order, data bytes) of a safetensors file."""
+    with open(path, 'rb') as f:
+        b = f.read()
+    n = struct.unpack('<Q', b[:8])[0]
+    return json.loads(b[8:8 + n].decode('utf-8')), b[8 + n:]
+
+
+def st_write(path, tensors, meta):
+    """tensors: list of (name, dtype, shape, raw bytes)."""
+    head, off = {'__metadata__': meta} if meta else {}, 0
+    for name, dtype, shape, raw in tensors:
+        head[name] = {'dtype': dtype, 'shape': list(shape), 'data_offsets': [off, off + len(raw)]}
+        off += len(raw)
+    h = json.dumps(head).encode('utf-8')
+    h += b' ' * (-len(h) % 8)
+    write(path, struct.pack('<Q', len(h)) + h + b''.join(t[3] for t in tensors))
+
+
+def st_variant(src, dst, kind):
+    head, data = st_read(src)
+    meta = head.pop('__metadata__', {})
+    ts = [(k, v['dtype'], v['shape'], data[v['data_offsets'][0]:v['data_offsets'][1]])
+          for k, v in head.items()]
+    if kind == 'truncated':
+        with open(src, 'rb') as f:
+            write(dst, f.read(8 + 100))
+        return
+    if kind == 'shape':
+        ts = [(k, d, [10, 32], r[:10 * 32 * 4]) if k == 'fc.weight' else (k, d, s, r)
+              for k, d, s, r in ts]
+    elif kind == 'missing':
+        ts = [t for t in ts if t[0] != 'layer1.0.bn1.running_var']
+    elif kind == 'extra':
+        ts.append(('head.weight', 'F32', [2, 2], struct.pack('<4f', 1, 2, 3, 4)))
+    elif kind == 'prefix':
+        ts = [('module.' + k, d, s, r) for k, d, s, r in ts]
+    elif kind == 'f64':
+        def f64(r):
+            n = len(r) // 4
+            return struct.pack('<%dd' % n, *struct.unpack('<%df' % n, r))
+        ts = [(k, 'F64', s, f64(r)) if d == 'F32' else (k, d, s, r) for k, d, s, r in ts]
+    else:
+        sys.exit('fixtures.py: unknown st-variant ' + kind)
+    st_write(dst, ts, meta)
+
+
+def golden_npy(src, xp, yp):
+    head, data = st_read(src)
+    x, lab = head['x'], head['labels']
+    xr = data[x['data_offsets'][0]:x['data_offsets'][1]]
+    yr = data[lab['data_offsets'][0]:lab['data_offsets'][1]]
+    write(xp, npy_bytes('<f4', x['shape'], xr))
+    write(yp, npy_bytes('<i8', lab['shape'], yr))
+    print(x['shape'][0])
+
+
+def npy_images(xp, yp, n, c, h, w):
+    """n random (c, h, w) float32 images, labels cycling through 0..9."""
+    rng = random.Random(11)
+    xs = [rng.uniform(-1, 1) for _ in range(n * c * h * w)]
+    write(xp, npy_bytes('<f4', [n, c, h, w], struct.pack('<%df' % len(xs), *xs)))
+    write(yp, npy_bytes('<i8', [n], struct.pack('<%dq' % n, *[i % 10 for i in range(n)])))
+
+
 def main(a):
     k = a[0]
     if k == 'idxdir':
@@ -131,6 +206,12 @@ def main(a):
         write(a[1], b'a,b,y\n1,2,0\n3,4,1\n5,6,-1\n7,8,1\n')
     elif k == 'npy':
         npy(a[1], a[2], int(a[3]), a[4])
+    elif k == 'st-variant':
+        st_variant(a[1], a[2], a[3])
+    elif k == 'golden-npy':
+        golden_npy(a[1], a[2], a[3])
+    elif k == 'npy-images':
+        npy_images(a[1], a[2], *map(int, a[3:7]))
     else:
         sys.exit('fixtures.py: unknown kind ' + k)
 

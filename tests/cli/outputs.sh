@@ -3,7 +3,9 @@
 # a checkpoint), train --json (classification and regression), --metrics (one row per epoch),
 # --plot (an SVG document), plain progress lines when piped, lamina eval (accuracy and a
 # confusion matrix that agree with training's test metrics), lamina predict (one row per
-# sample, probabilities summing to 1, classes agreeing with eval).
+# sample, probabilities summing to 1, classes agreeing with eval, the true label, --logits,
+# --precision). Without --data, eval and predict score exactly the rows training held out of
+# a single file (count, accuracy and loss as training reported them).
 # Classification runs on the installed Fashion-MNIST (--limit-train 512 --limit-test 256),
 # or on a generated MNIST-layout directory when it is not installed.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -154,27 +156,44 @@ run predict --load c.st --limit 100 --out pred.csv
 expect_rc "predict --out pred.csv" 0
 run eval --load c.st --limit 100 --json
 cp "$T/out" eval100.out
-py_check "predict: a header and one row per sample: index, class, 10 probabilities summing to 1" '
+py_check "predict: a header and one row per sample: index, class, 10 probabilities summing to 1, the true label" '
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1])))
 head, body = rows[0], rows[1:]
-assert head == ["index", "class"] + ["p%d" % c for c in range(10)], head
+assert head == ["index", "class"] + ["p%d" % c for c in range(10)] + ["label"], head
 assert len(body) == 100, len(body)
 for i, r in enumerate(body):
-    p = [float(v) for v in r[2:]]
-    assert int(r[0]) == i and len(p) == 10, r
+    p = [float(v) for v in r[2:12]]
+    assert int(r[0]) == i and len(p) == 10 and len(r) == 13, r
     assert all(0.0 <= v <= 1.0 for v in p) and abs(sum(p) - 1.0) < 1e-4, r
     assert int(r[1]) == max(range(10), key=lambda c: p[c]), r
 ' pred.csv
-py_check "predict: the classes score eval's accuracy against the true labels" '
+py_check "predict: the label column is the data's, and the classes score eval's accuracy against it" '
 import csv, gzip, json, sys
 body = list(csv.reader(open(sys.argv[1])))[1:]
 raw = gzip.open(sys.argv[2]).read()[8:8 + len(body)]
+assert [int(r[-1]) for r in body] == list(raw), "label column"
 hits = sum(int(r[1]) == raw[i] for i, r in enumerate(body))
 acc = json.loads(open(sys.argv[3]).read().splitlines()[-1])["test_accuracy"]
 assert abs(hits / len(body) - acc) < 1e-9, (hits, acc)
 print("%d/%d correct" % (hits, len(body)))
 ' pred.csv "$LABELS" eval100.out
+run predict --load c.st --limit 100 --logits --precision 9 --out logits.csv
+expect_rc "predict --logits --precision 9" 0
+py_check "predict --logits: raw scores z0..z9 with 9 significant digits, whose softmax is the probabilities" '
+import csv, math, sys
+lh, *lb = list(csv.reader(open(sys.argv[1])))
+ph, *pb = list(csv.reader(open(sys.argv[2])))
+assert lh == ["index", "class"] + ["z%d" % c for c in range(10)] + ["label"], lh
+digits = max(len(v.lstrip("-").replace(".", "").split("e")[0].lstrip("0")) for r in lb for v in r[2:12])
+assert digits == 9, digits
+for l, p in zip(lb, pb):
+    z = [float(v) for v in l[2:12]]
+    m = max(z)
+    e = [math.exp(v - m) for v in z]
+    assert all(abs(a / sum(e) - float(b)) < 2e-6 for a, b in zip(e, p[2:12])), (l, p)
+    assert l[1] == p[1] and l[-1] == p[-1], (l, p)
+' logits.csv pred.csv
 run predict --load c.st --limit 7
 expect_rc "predict to stdout" 0
 check "predict to stdout: a header and 7 rows" test "$(grep -cE '^[0-9]+,[0-9],' "$T/out"),$(head -n 1 "$T/out" | cut -d, -f1-3)" = "7,index,class,p0"
@@ -204,6 +223,8 @@ print("mse %.4g, mae %.4g" % (j["test_mse"], j["test_mae"]))
 ' reg.out
 check "regression --metrics: header names mae, 10 rows" \
     test "$(head -n 1 rm.csv | cut -d, -f1-3),$(($(wc -l <rm.csv) - 1))" = "epoch,train_loss,train_mae,10"
+run train --data reg.csv --model "linear:4 relu linear:out" --epochs 1 --threads 1
+check "train --threads 1: the header says '1 thread'" grep -qE "params, 1 thread$" "$T/out"
 # a model spec file whose name needs JSON escaping (quotes, a backslash)
 SPEC='spec "quoted" \ file.txt'
 printf '# a spec file\nlinear:8 relu\nlinear:out\n' >"$SPEC"
@@ -216,15 +237,57 @@ assert j["model"] == sys.argv[2], (j["model"], sys.argv[2])
 ' "$T/out" "$SPEC"
 run eval --load r.st --json
 expect_rc "eval of a regression checkpoint" 0
-py_check "regression eval --json: test_mse and test_mae" '
+py_check "regression eval --json: test_mse and test_mae of the 80 rows training held out, as training reported them" '
 import json, math, sys
 j = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+t = json.loads(open(sys.argv[2]).read().splitlines()[-1])
 assert all(math.isfinite(j[k]) for k in ("test_mse", "test_mae", "samples")), j
-assert "test_accuracy" not in j and j["samples"] == 400, j
-' "$T/out"
+assert "test_accuracy" not in j and j["samples"] == 80 and j["split"] == "held-out", j
+assert abs(j["test_mse"] - t["test_mse"]) <= 1e-5 * t["test_mse"], (j, t)
+' "$T/out" reg.out
 run predict --load r.st --limit 5
 expect_rc "predict of a regression checkpoint" 0
-check "regression predict: index and one value per row" \
-    test "$(head -n 1 "$T/out"),$(grep -cE '^[0-4],-?[0-9.e+-]+$' "$T/out")" = "index,y0,5"
+check "regression predict: index, one value and the true target per row" \
+    test "$(head -n 1 "$T/out"),$(grep -cE '^[0-4],-?[0-9.e+-]+,-?[0-9.e+-]+$' "$T/out")" = "index,y0,target0,5"
+
+echo "# eval and predict without --data score the rows training held out (classification CSV)"
+fixture csv-cls cls.csv 600
+run train --data cls.csv --model "linear:8 relu linear:out" --epochs 3 --batch 32 --seed 5 \
+    --save cls.st --json
+expect_rc "train on a classification CSV" 0
+cp "$T/out" cls_train.out
+check "training held out 120 of the 600 rows" grep -q "(480 train, 120 test from 20% held out" cls_train.out
+run eval --load cls.st --json
+expect_rc "eval --load cls.st (no --data)" 0
+cp "$T/out" cls_eval.out
+py_check "eval without --data: 120 samples and the accuracy and loss of training's last epoch" '
+import json, sys
+e = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+t = json.loads(open(sys.argv[2]).read().splitlines()[-1])
+assert e["samples"] == 120 and e["split"] == "held-out", e
+assert e["test_accuracy"] == t["test_accuracy"], (e, t)
+assert abs(e["test_loss"] - t["test_loss"]) <= 1e-5 * max(1.0, t["test_loss"]), (e, t)
+print("accuracy %.4f on %d samples" % (e["test_accuracy"], e["samples"]))
+' cls_eval.out cls_train.out
+check "eval says which split it scored" grep -q "cls.csv (the 20% held out in training, seed " cls_eval.out
+run predict --load cls.st --out cls_pred.csv
+expect_rc "predict --load cls.st (no --data)" 0
+check "predict says which split it scored (stderr)" \
+    grep -q "^lamina predict: 120 samples of cls.csv (the 20% held out" "$T/err"
+py_check "predict without --data: the same 120 rows, labelled, scoring eval's accuracy" '
+import csv, json, sys
+head, *body = list(csv.reader(open(sys.argv[1])))
+e = json.loads(open(sys.argv[2]).read().splitlines()[-1])
+assert head[-1] == "label" and len(body) == 120, (head, len(body))
+hits = sum(r[1] == r[-1] for r in body)
+assert hits / len(body) == e["test_accuracy"], (hits, e)
+' cls_pred.csv cls_eval.out
+for sp in "train 480" "all 600" "test 120"; do
+    set -- $sp
+    run eval --load cls.st --split "$1" --json
+    check "eval --split $1: $2 samples" test "$(json_last "$T/out" samples)" = "$2"
+done
+run eval --load cls.st --data cls.csv --json
+check "eval --data cls.csv (named by the user): all 600 rows" test "$(json_last "$T/out" samples)" = 600
 
 finish

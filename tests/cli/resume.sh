@@ -1,5 +1,6 @@
 #!/bin/bash
-# cli: resuming is exact. Three configurations: plain SGD on an MLP; Adam with a step
+# cli: resuming is exact, and writes only where --save says (never by default into the
+# file it resumed from). Three configurations: plain SGD on an MLP; Adam with a step
 # schedule and warm-up, batch norm, dropout and a validation split on a small CNN; Nesterov
 # with a cosine schedule, weight decay and clipping on the same CNN.
 #   - 2 epochs straight == 1 epoch, then --epochs 2 --resume: the final checkpoints are bit
@@ -57,10 +58,19 @@ resume_case() {
         st_differ a.st b1.st
 
     if [ "$epoch_resume" = yes ]; then
+        # --save is never taken from the checkpoint: without it the resumed run writes
+        # nothing, and the file it resumed from stays as it was
         run train --epochs 2 --resume b.st --json
-        expect_rc "$name: --epochs 2 --resume b.st (other options from the checkpoint)" 0
+        expect_rc "$name: --epochs 2 --resume b.st without --save" 0
+        check "$name: without --save, the run says it writes no checkpoint" \
+            grep -q "resuming b.st at epoch 2, batch 0 (step $steps); no --save" "$T/out"
+        check "$name: without --save, b.st is byte for byte unchanged" cmp -s b.st b1.st
+        check "$name: without --save, no other file appears" \
+            test "$(find . -newer b1.st -type f | wc -l)" -eq 0
+        run train --epochs 2 --resume b.st --save b.st --json
+        expect_rc "$name: --epochs 2 --resume b.st --save b.st (other options from the checkpoint)" 0
         check "$name: the resumed run says where it resumes" grep -q "resuming b.st at epoch 2, batch 0" "$T/out"
-        check "$name: resumed run saved to the checkpoint's --save (b.st, now epoch 2)" \
+        check "$name: resumed run saved where --save says (b.st, now epoch 2)" \
             test "$(st ints b.st train.epoch)" = 2
         check "$name: resumed == straight, bit for bit" st same a.st b.st
         for k in test_loss test_accuracy train_loss samples; do
@@ -97,7 +107,7 @@ resume_case() {
         test "$(st ints m.st train.epoch train.batch train.step)" = "1,$mb,$ms"
     rm -f m.st.tmp.*
     cp m.st mid.st
-    run train --epochs 2 --resume m.st --json
+    run train --epochs 2 --resume m.st --save m.st --json
     expect_rc "$name: resume from the mid-epoch checkpoint" 0
     check "$name: resumed run starts at epoch 2, batch $mb" grep -q "resuming m.st at epoch 2, batch $mb (step $ms)" "$T/out"
     check "$name: resumed from mid-epoch == straight, bit for bit" st same a.st m.st

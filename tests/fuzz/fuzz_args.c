@@ -29,14 +29,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         i += strlen(buf + i) + 1;
     }
     const char *model = NULL, *pos[2];
-    int64_t epochs = 0;
-    double lr = 0.0;
+    cli_int epochs = {0, 0};
+    cli_real lr = {0.0, 0};
     int json = 0, n_pos = 0;
     const cli_opt table[] = {
-        {"--model", ARG_STR, &model, "SPEC", "model"},
-        {"--epochs", ARG_INT, &epochs, "N", "epochs"},
-        {"--lr", ARG_REAL, &lr, "X", "learning rate"},
-        {"--json", ARG_FLAG, &json, NULL, "json"},
+        cli_opt_str("--model", &model, "SPEC", "model"),
+        cli_opt_int("--epochs", &epochs, "N", "epochs", 1, 10000),
+        cli_opt_real("--lr", &lr, "X", "learning rate", 0.0, 1e9, CLI_OPEN_LO),
+        cli_opt_flag("--json", &json, "json"),
     };
     char err[160];
     int rc = cli_parse(argc, argv, 2, table, 4, pos, 2, &n_pos, err, sizeof err);
@@ -45,6 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     if (n_pos > 2) {
+        abort();
+    }
+    /* a number is taken only inside its range, and "given" is recorded with it */
+    if (rc == 0 && ((epochs.set && !(epochs.v >= 1 && epochs.v <= 10000)) ||
+                    (lr.set && !(lr.v > 0.0 && lr.v <= 1e9)) ||
+                    (!epochs.set && epochs.v != 0) || (!lr.set && lr.v != 0.0))) {
         abort();
     }
     free(buf);

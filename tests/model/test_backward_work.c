@@ -1,6 +1,7 @@
 /*
  * What lam_model_backward computes, counted at the GEMM: the test is linked with
- * -Wl,--wrap=lam__sgemm, so every GEMM the engine issues passes through the counter below.
+ * -Wl,--wrap=lam__sgemm,--wrap=lam__conv_gemm, so every GEMM the engine issues (to BLAS, or
+ * the convolutions' to lamina's own kernels) passes through the counters below.
  * Layers before the first layer with parameters get no backward, and that layer computes no
  * input gradient: for `flatten linear:5` the backward is the weight-gradient GEMM alone. The
  * expected multiply-add counts are written out from the layer shapes, so computing a dropped
@@ -18,6 +19,7 @@
 
 static int64_t g_macs;  /* multiply-adds issued through lam__sgemm since the last reset */
 static int64_t g_calls;
+static int g_in_conv;   /* inside lam__conv_gemm, which may hand its product to lam__sgemm */
 
 /* Declared here: these names exist only through the linker's --wrap. */
 lam_status __real_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
@@ -32,9 +34,31 @@ lam_status __wrap_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int
                              float beta, float *c, int64_t ldc)
 {
     /* the tests run the model on one thread, so plain counters are enough */
+    if (!g_in_conv) {
+        g_macs += m * n * k;
+        g_calls++;
+    }
+    return __real_lam__sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+lam_status __real_lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n,
+                                 int64_t k, const float *a, int64_t lda, const float *b,
+                                 int64_t ldb, float beta, float *c, int64_t ldc);
+lam_status __wrap_lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n,
+                                 int64_t k, const float *a, int64_t lda, const float *b,
+                                 int64_t ldb, float beta, float *c, int64_t ldc);
+
+lam_status __wrap_lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n,
+                                 int64_t k, const float *a, int64_t lda, const float *b,
+                                 int64_t ldb, float beta, float *c, int64_t ldc)
+{
     g_macs += m * n * k;
     g_calls++;
-    return __real_lam__sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    g_in_conv = 1;
+    lam_status st = __real_lam__conv_gemm(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta,
+                                          c, ldc);
+    g_in_conv = 0;
+    return st;
 }
 
 static lam_model *build(lam_ctx *ctx, const char *spec, int ndim, const int64_t *shape, int64_t n)

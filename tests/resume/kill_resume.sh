@@ -30,7 +30,7 @@ kills=0
 started=0
 while [ $kills -lt 6 ]; do
     if [ -f "$T/run.st" ]; then
-        "$LAMINA" train --resume "$T/run.st" --save-every 1 >"$T/out" 2>"$T/err" &
+        "$LAMINA" train --resume "$T/run.st" --save "$T/run.st" --save-every 1 >"$T/out" 2>"$T/err" &
     else
         "$LAMINA" train "${args[@]}" --save "$T/run.st" --save-every 1 >"$T/out" 2>"$T/err" &
     fi
@@ -51,7 +51,7 @@ stale=$(ls "$T" | grep -c '\.tmp\.' || true)
 echo "    stale temporary files left by the kills: $stale"
 
 if [ -f "$T/run.st" ]; then
-    run train --resume "$T/run.st" --save-every 1
+    run train --resume "$T/run.st" --save "$T/run.st" --save-every 1
 else
     run train "${args[@]}" --save "$T/run.st" --save-every 1
 fi
