@@ -15,7 +15,10 @@ static const char *const about =
     "mean and std. --data takes fashion-mnist, an MNIST-layout directory, FILE.csv, or\n"
     "X.npy,y.npy. On --resume, options not given again are taken from the checkpoint, except\n"
     "--save: a resumed run writes checkpoints only where --save says (it may name the file\n"
-    "resumed from). A run whose loss goes NaN or infinite exits 1 (--nan-policy stop).";
+    "resumed from). A run whose loss goes NaN or infinite exits 1 (--nan-policy stop).\n"
+    "Built-in recipe: --model resnet20 defaults to SGD lr 0.1 momentum 0.9, weight decay\n"
+    "5e-4, cosine schedule, batch 128, 30 epochs and --augment crop=2,flip (any flag given\n"
+    "overrides it; bench/torch_resnet20_fmnist.py is the same recipe in PyTorch).";
 
 int train_second_order(const train_opts *o)
 {
@@ -32,11 +35,40 @@ static void default_real(cli_real *v, double d)
     *v = v->set ? *v : (cli_real){d, 0};
 }
 
+/* The recipe of a built-in model that has one: resnet20 as He et al. 2016 trained it on
+ * CIFAR-10 (SGD with momentum, weight decay, a decaying rate, crops and flips), with a cosine
+ * schedule over 30 epochs for Fashion-MNIST (README, "Training ResNet-20"). Only unset
+ * options take it; a resumed run has them all from its checkpoint. */
+static void opts_recipe(train_opts *o)
+{
+    if (o->model == NULL || strcmp(o->model, "resnet20") != 0) {
+        return;
+    }
+    if (o->optimizer == NULL) {
+        o->optimizer = "sgd";
+    }
+    if (o->schedule == NULL) {
+        o->schedule = "cosine";
+    }
+    if (o->augment == NULL) {
+        o->augment = "crop=2,flip";
+    }
+    /* marked as given, so the generic defaults after it leave them */
+    if (strcmp(o->optimizer, "sgd") == 0) {
+        o->lr = o->lr.set ? o->lr : (cli_real){0.1, 1};
+        o->weight_decay = o->weight_decay.set ? o->weight_decay : (cli_real){5e-4, 1};
+    }
+    o->epochs = o->epochs.set ? o->epochs : (cli_int){30, 1};
+    o->batch = o->batch.set ? o->batch : (cli_int){128, 1};
+}
+
 /* Defaults for whatever is still unset after the flags (and the checkpoint). */
 static void opts_default(train_opts *o)
 {
-    const char **s[] = {&o->model, &o->data, &o->optimizer, &o->schedule, &o->nan_policy};
-    const char *sd[] = {"seed-cnn", "fashion-mnist", "sgd", "constant", "stop"};
+    opts_recipe(o);
+    const char **s[] = {&o->model, &o->data, &o->optimizer, &o->schedule, &o->nan_policy,
+                        &o->augment};
+    const char *sd[] = {"seed-cnn", "fashion-mnist", "sgd", "constant", "stop", "none"};
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
         *s[i] = *s[i] != NULL ? *s[i] : sd[i];
     }
@@ -114,6 +146,37 @@ static int opts_check(const train_opts *o)
     if (o->save_every.set && o->save == NULL) {
         cli_error("--save-every needs --save FILE");
         return -1;
+    }
+    lam_augment_desc d;
+    return train_parse_augment(o->augment, &d);
+}
+
+int train_parse_augment(const char *s, lam_augment_desc *d)
+{
+    lam_augment_desc_init(d);
+    if (strcmp(s, "none") == 0) {
+        return 0;
+    }
+    char buf[64];
+    if (strlen(s) >= sizeof buf) {
+        cli_error("--augment takes none or crop=P,flip, not a %zu-byte list", strlen(s));
+        return -1;
+    }
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        char *end = NULL;
+        if (strcmp(t, "flip") == 0 && !d->flip) {
+            d->flip = 1;
+        } else if (strncmp(t, "crop=", 5) == 0 && d->crop_pad == 0 &&
+                   (d->crop_pad = strtoll(t + 5, &end, 10)) >= 1 && d->crop_pad <= 64 &&
+                   end != t + 5 && *end == '\0') {
+            continue;
+        } else {
+            cli_error("--augment '%.40s': takes none, or crop=P (P in 1..64 pixels) and flip, "
+                      "comma-separated, each once", s);
+            return -1;
+        }
     }
     return 0;
 }
@@ -233,6 +296,8 @@ static int parse_opts(int argc, char **argv, train_opts *o)
                     "continue the run in FILE (or fine-tune imported weights)"),
         cli_opt_str("--metrics", &o->metrics, "FILE.csv", "per-epoch metrics"),
         cli_opt_str("--plot", &o->plot, "FILE.svg", "learning curves"),
+        cli_opt_str("--augment", &o->augment, "LIST",
+                    "crop=P,flip: random crop after P-pixel padding, horizontal flip (none)"),
         cli_opt_str("--nan-policy", &o->nan_policy, "stop|skip",
                     "on a non-finite loss: stop (exit 1) or skip the step"),
         cli_opt_flag("--json", &o->json, "last stdout line: one JSON object"),
@@ -337,6 +402,40 @@ static int gather_opts(train_run *r, int argc, char **argv, int *resuming, int *
     return check_outputs(&r->o) != 0 ? EXIT_RUNTIME : EXIT_OK;
 }
 
+/* --augment for this data: crops and flips need images; the padding is black, which after
+ * normalization is -mean/std of each channel. 0, or an error line and -1. */
+static int setup_augment(train_run *r)
+{
+    if (train_parse_augment(r->o.augment, &r->aug) != 0) {
+        return -1;
+    }
+    if (r->aug.crop_pad == 0 && !r->aug.flip) {
+        return 0;
+    }
+    const lam_dataset *tr = r->data.train;
+    if (tr->sample_ndim != 3) {
+        cli_error("--augment %s needs images (C,H,W); %s holds feature vectors", r->o.augment,
+                  r->o.data);
+        return -1;
+    }
+    const int64_t c = tr->sample_shape[0], h = tr->sample_shape[1], w = tr->sample_shape[2];
+    if (r->aug.crop_pad > h || r->aug.crop_pad > w) {
+        cli_error("--augment crop=%lld pads more than the %lldx%lld images of %s",
+                  (long long)r->aug.crop_pad, (long long)h, (long long)w, r->o.data);
+        return -1;
+    }
+    r->aug_pad = calloc((size_t)c, sizeof(float));
+    if (r->aug_pad == NULL) {
+        cli_error("out of memory");
+        return -1;
+    }
+    for (int64_t i = 0; r->norm.n == c && i < c; i++) {
+        r->aug_pad[i] = -r->norm.mean[i] / r->norm.std[i];
+    }
+    r->aug.pad_value = r->aug_pad;
+    return 0;
+}
+
 /* The run's first lines: what trains on what, and where a resumed run starts. */
 static void print_header(const train_run *r, int fine_tune)
 {
@@ -347,6 +446,14 @@ static void print_header(const train_run *r, int fine_tune)
            (long long)(r->data.test ? r->data.test->n : 0), r->data.test_note,
            r->data.val ? ", validation split" : "",
            (long long)lam_model_param_count(r->model), threads, threads == 1 ? "" : "s");
+    const train_opts *o = &r->o;
+    if (!train_second_order(o)) {
+        printf("%s lr %g%s%.0g, weight decay %g, %s schedule, batch %lld, %lld epoch%s, "
+               "augment %s\n", o->optimizer, o->lr.v, o->momentum.v > 0.0 ? " momentum " : "",
+               o->momentum.v > 0.0 ? o->momentum.v : 0.0, o->weight_decay.v, o->schedule,
+               (long long)o->batch.v, (long long)o->epochs.v, o->epochs.v == 1 ? "" : "s",
+               o->augment);
+    }
     const char *saving = r->o.save != NULL ? "" : "; no --save: no checkpoint is written";
     if (fine_tune) {
         printf("fine-tuning the weights of %s from epoch 1, fresh optimizer state%s\n",
@@ -424,8 +531,11 @@ int cli_train(int argc, char **argv)
         int64_t steps = (r.data.train->n + r.o.batch.v - 1) / r.o.batch.v;
         st = build_schedule(&r, steps * r.o.epochs.v);
     }
+    const int bad_augment = st == LAM_OK && setup_augment(&r) != 0; /* message is out */
     lam_checkpoint_close(ck);
-    if (st != LAM_OK) {
+    if (bad_augment) {
+        rc = EXIT_USAGE;
+    } else if (st != LAM_OK) {
         rc = cli_lib_error(r.ctx, st, "train");
     } else {
         print_header(&r, fine_tune);
@@ -436,6 +546,7 @@ int cli_train(int argc, char **argv)
     }
     lam_optim_destroy(r.opt);
     lam_model_destroy(r.model);
+    free(r.aug_pad);
     cli_free_data(&r.data);
     lam_norm_stats_free(r.ctx, &r.norm);
     free(r.hist);

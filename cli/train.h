@@ -12,12 +12,12 @@
  * defaults, limit_train and limit_test are 0 for "all" and val is 0 for "none". */
 typedef struct train_opts {
     const char *model, *data, *test, *optimizer, *schedule, *save, *resume, *metrics, *plot;
-    const char *target, *task, *loss, *nan_policy;
+    const char *target, *task, *loss, *nan_policy, *augment;
     cli_int epochs, batch, threads, seed, save_every, warmup, step_size, limit_train,
         limit_test;
     cli_real lr, momentum, weight_decay, gamma, val, clip, smoothing, delta;
     int json, ref;
-    char *owned[10]; /* copies of the checkpoint's strings taken on --resume; freed at exit */
+    char *owned[11]; /* copies of the checkpoint's strings taken on --resume; freed at exit */
 } train_opts;
 
 /* Per-epoch history, kept in checkpoints so curves survive a resume. */
@@ -51,6 +51,8 @@ typedef struct train_run {
     lam_schedule sched;
     lam_loss_desc loss;
     lam_norm_stats norm;
+    lam_augment_desc aug;   /* --augment; crop_pad 0 and flip 0 when off */
+    float *aug_pad;         /* its padding per channel: black after normalization */
     int classify;
     train_pos pos;
     train_hist *hist;
@@ -76,6 +78,9 @@ int train_run_full_batch(train_run *r);
 void train_print_json(const train_run *r);
 /* lm and lbfgs are full-batch regression methods: --epochs counts their iterations. */
 int train_second_order(const train_opts *o);
+/* --augment's list ("none", "crop=P", "flip", "crop=P,flip") into d: 0, or a usage error
+ * and -1. */
+int train_parse_augment(const char *s, lam_augment_desc *d);
 /* Rewrite the metrics CSV and the SVG plot from the history (atomically). 0 ok. */
 int train_write_metrics(const train_run *r);
 int train_write_plot(const train_run *r);

@@ -168,11 +168,17 @@ int train_run_epochs(train_run *r)
     int64_t steps = (tr->n + batch - 1) / batch;
     int64_t *perm = malloc((size_t)tr->n * sizeof *perm);
     float *xb = malloc((size_t)(batch * tr->sample_numel) * sizeof(float));
+    const int augment = r->aug.crop_pad > 0 || r->aug.flip;
+    float *xa = augment ? malloc((size_t)(batch * tr->sample_numel) * sizeof(float)) : NULL;
+    const lam_shape sample = {(int)tr->sample_ndim,
+                              {tr->sample_shape[0], tr->sample_shape[1], tr->sample_shape[2]}};
     int32_t *lb = malloc((size_t)batch * sizeof(int32_t));
     float *tb = r->classify ? NULL : malloc((size_t)(batch * tr->n_targets) * sizeof(float));
-    if (perm == NULL || xb == NULL || lb == NULL || (!r->classify && tb == NULL)) {
+    if (perm == NULL || xb == NULL || lb == NULL || (!r->classify && tb == NULL) ||
+        (augment && xa == NULL)) {
         free(perm);
         free(xb);
+        free(xa);
         free(lb);
         free(tb);
         cli_error("out of memory for the batch buffers");
@@ -188,13 +194,26 @@ int train_run_epochs(train_run *r)
             int64_t n = tr->n - first < batch ? tr->n - first : batch;
             double ts = lam_time_now();
             st = lam_dataset_gather(tr, perm + first, n, xb, r->classify ? lb : NULL, tb);
-            double loss = 0.0;
-            int64_t hits = 0;
-            if (st == LAM_OK) {
-                st = lam_model_train_step(r->model, r->opt, &r->loss, xb, lb, tb, n,
-                                          lam_schedule_lr(&r->sched, p->step), o->clip.v,
-                                          &loss, r->classify ? &hits : NULL);
+            /* draws keyed by the sample's place in the run, so a resume augments alike */
+            if (st == LAM_OK && augment) {
+                st = lam_augment_batch(r->ctx, &r->aug, &sample, n, xb, xa,
+                                       (uint64_t)o->seed.v, (uint64_t)(p->step * batch));
             }
+            lam_step_desc sd;
+            lam_step_desc_init(&sd);
+            sd.x = augment ? xa : xb;
+            sd.labels = r->classify ? lb : NULL;
+            sd.targets = tb;
+            sd.n = n;
+            sd.loss = r->loss;
+            sd.lr = lam_schedule_lr(&r->sched, p->step);
+            sd.clip_norm = o->clip.v;
+            lam_step_result res = {0};
+            if (st == LAM_OK) {
+                st = lam_model_train_batch(r->model, r->opt, &sd, &res);
+            }
+            const double loss = res.loss;
+            const int64_t hits = res.correct;
             if (st == LAM_ERR_NUMERIC && !stop_policy(r)) {
                 st = LAM_OK; /* weights, optimizer and model step are untouched */
                 p->skipped++;
@@ -243,6 +262,7 @@ int train_run_epochs(train_run *r)
     }
     free(perm);
     free(xb);
+    free(xa);
     free(lb);
     free(tb);
     return rc;

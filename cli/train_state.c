@@ -15,15 +15,16 @@
 
 /* N_STR string options, the last of which (train.save) is recorded but never restored: a
  * resumed run writes checkpoints only where its own --save says. */
-enum { N_STR = 10, N_RESTORED_STR = N_STR - 1, N_INT = 7, N_REAL = 9 };
+enum { N_STR = 11, N_RESTORED_STR = N_STR - 1, N_INT = 7, N_REAL = 9 };
 _Static_assert(sizeof ((train_opts *)0)->owned / sizeof(char *) == N_STR,
                "train_opts.owned holds one copy per string option");
 
 /* The option fields in a fixed order, so save and resume walk the same table. */
 static void opt_fields(train_opts *o, const char ***s, cli_int **iv, cli_real **dv)
 {
-    const char **sv[N_STR] = {&o->model, &o->data, &o->test, &o->optimizer, &o->schedule,
-                              &o->target, &o->task, &o->loss, &o->nan_policy, &o->save};
+    const char **sv[N_STR] = {&o->model, &o->data,   &o->test,       &o->optimizer,
+                              &o->schedule, &o->target, &o->task, &o->loss, &o->nan_policy,
+                              &o->augment, &o->save};
     cli_int *ii[N_INT] = {&o->epochs, &o->batch, &o->seed, &o->warmup, &o->step_size,
                           &o->limit_train, &o->limit_test};
     cli_real *dd[N_REAL] = {&o->lr, &o->momentum, &o->weight_decay, &o->gamma, &o->val,
@@ -41,7 +42,8 @@ static void opt_fields(train_opts *o, const char ***s, cli_int **iv, cli_real **
 
 static const char *const str_keys[N_STR] = {
     "train.model", "train.data", "train.test", "train.optimizer", "train.schedule",
-    "train.target", "train.task", "train.loss", "train.nan_policy", "train.save"};
+    "train.target", "train.task", "train.loss", "train.nan_policy", "train.augment",
+    "train.save"};
 static const char *const int_keys[N_INT] = {"train.epochs", "train.batch", "train.seed",
                                             "train.warmup", "train.step_size",
                                             "train.limit_train", "train.limit_test"};

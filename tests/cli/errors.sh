@@ -132,6 +132,14 @@ expect_rc "train with a --test label the model has no output for" 1
 one_error_line "train with a --test label the model has no output for" "seven.csv: data row 2 has label 7"
 check "train --test label 7: found before the first step" test ! -s "$T/out"
 
+echo "# --augment: a bad list, and crops of data that are no images"
+run train --data "$D" "${SMALL[@]}" --epochs 1 --augment crop=2,flop
+expect_rc "--augment crop=2,flop" 2
+one_error_line "--augment crop=2,flop" "--augment 'crop=2,flop'"
+run train --data three.csv --model "linear:4 relu linear:out" --epochs 1 --augment flip
+expect_rc "--augment flip on feature vectors" 2
+one_error_line "--augment flip on feature vectors" "needs images (C,H,W); three.csv holds feature vectors"
+
 echo "# a schedule that cannot be: named by its flag, not the schedule's internal state"
 run train --data three.csv --model "linear:4 relu linear:out" --epochs 1 --schedule cosine --warmup 50
 expect_rc "--schedule cosine --warmup beyond the run" 2

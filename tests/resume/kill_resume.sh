@@ -19,7 +19,7 @@ fi
 # momentum, dropout masks drawn per step, batch-norm running statistics, a cosine schedule;
 # and a graph: a residual block whose input feeds a convolution and the shortcut.
 args=(--model "conv:4,3 bn relu,name=r conv:4,3,pad=1 bn add(., r) relu maxpool:2 flatten
-               dropout:0.2 linear:out" --data fashion-mnist
+               dropout:0.2 linear:out" --augment crop=2,flip --data fashion-mnist
       --limit-train 640 --limit-test 128 --batch 32 --epochs 3 --schedule cosine --warmup 5
       --threads 2)
 
