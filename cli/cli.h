@@ -162,16 +162,16 @@ void cli_json_str(const char *s);
  * returned string is malloc'd. NULL on I/O error (message printed). */
 char *cli_read_spec(const char *arg);
 
-/* Parse "CxHxW" or "F". Returns ndim (1 or 3) or 0 on error. */
+/* Parse "CxHxW", "TxD" or "F". Returns ndim (1 to 3) or 0 on error. */
 int cli_parse_shape(const char *s, int64_t shape[3]);
 
-/* --input CxHxW or F: its ndim (1 or 3), or 0 after a usage error line. */
+/* --input CxHxW, TxD or F: its ndim (1 to 3), or 0 after a usage error line. */
 int cli_input_shape(const char *input, int64_t shape[3]);
 
-/* The model of --model SPEC for a sample shape with `classes` outputs, for batches of 1
- * (lamina info, import): an exit code, with the error line printed. */
+/* The model of --model SPEC for a sample shape with `classes` outputs, for batches of up to
+ * `batch` (lamina info, import): an exit code, with the error line printed. */
 int cli_model_for(lam_ctx *ctx, const char *model, int nd, const int64_t shape[3],
-                  int64_t classes, lam_model **out);
+                  int64_t classes, int64_t batch, lam_model **out);
 
 /* Threads for the context; also the process's OpenMP default so BLAS calls outside lamina's
  * own parallel loops follow it (the CLI is the host program, so this is its choice). */

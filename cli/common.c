@@ -305,7 +305,7 @@ int cli_parse_shape(const char *s, int64_t shape[3])
         }
         shape[n++] = v;
         if (*end == '\0') {
-            return n == 1 || n == 3 ? n : 0;
+            return n; /* (F), (T,D) or (C,H,W) */
         }
         if (*end != 'x') {
             return 0;
@@ -320,18 +320,19 @@ int cli_input_shape(const char *input, int64_t shape[3])
     shape[0] = shape[1] = shape[2] = 1;
     int nd = input != NULL ? cli_parse_shape(input, shape) : 0;
     if (nd == 0) {
-        cli_error("--input must be CxHxW or F, e.g. 1x28x28, not '%s'",
+        cli_error("--input must be CxHxW, TxD or F, e.g. 1x28x28, not '%s'",
                   input ? input : "(missing)");
     }
     return nd;
 }
 
 int cli_model_for(lam_ctx *ctx, const char *model, int nd, const int64_t shape[3],
-                  int64_t classes, lam_model **out)
+                  int64_t classes, int64_t batch, lam_model **out)
 {
     char *spec = cli_read_spec(model);
-    lam_status st =
-        spec == NULL ? LAM_ERR_IO : lam_model_create(ctx, spec, nd, shape, classes, 1, out);
+    lam_status st = spec == NULL
+                        ? LAM_ERR_IO
+                        : lam_model_create(ctx, spec, nd, shape, classes, batch, out);
     free(spec);
     /* a spec that does not parse or fit is a bad model file, as in lamina train (exit 1) */
     return st == LAM_OK ? EXIT_OK : cli_lib_error(ctx, st, model);

@@ -141,7 +141,7 @@ int cli_import(int argc, char **argv)
     lam_model *m = NULL;
     lam_status st = lam_ctx_create(NULL, &ctx);
     rc = st != LAM_OK ? cli_lib_error(ctx, st, "import")
-                      : cli_model_for(ctx, o.model, nd, shape, o.classes.v, &m);
+                      : cli_model_for(ctx, o.model, nd, shape, o.classes.v, 1, &m);
     lam_import_desc d;
     lam_import_desc_init(&d);
     d.strip_prefix = o.strip;

@@ -89,7 +89,7 @@ usage_error "predict --batch 0" "--batch 0 is out of range: N in 1..65536" predi
 usage_error "predict unknown flag" "unknown option '--outfile'" predict --load keep.st --outfile x.csv
 usage_error "info with nothing" "give either --model" info
 usage_error "info --model without --input" "--input must be" info --model seed-cnn
-usage_error "info --input malformed" "--input must be" info --model seed-cnn --input 1x28
+usage_error "info --input malformed" "--input must be" info --model seed-cnn --input 1x28x28x2
 usage_error "info --classes not a number" "--classes expects an integer" info --model seed-cnn --input 1x28x28 --classes ten
 usage_error "info both a file and --model" "give either" info keep.st --model seed-cnn --input 1x28x28
 usage_error "eval --split bogus" "--split must be test (alias t10k), train or all" eval --load keep.st --split dev
@@ -106,7 +106,7 @@ usage_error "import --mean of the wrong length" "--mean expects 4 comma-separate
     import "${I_ARGS[@]}" --mean 1,2 --std 1,1,1,1
 usage_error "import --std 0" "--std: 0 is not a float32 number above 0" \
     import "${I_ARGS[@]}" --mean 1,2,3,4 --std 1,0,1,1
-usage_error "import --input malformed" "--input must be" import --weights keep.st --model mlp --input 3x4 --out new.st
+usage_error "import --input malformed" "--input must be" import --weights keep.st --model mlp --input 3x4x4x4 --out new.st
 check "import usage errors: nothing written" test ! -e new.st
 check "eval/predict/info usage errors: keep.st untouched" cmp -s keep.st keep.orig
 
