@@ -504,12 +504,12 @@ static void bn_run(bn_self *s, int ref)
     if (!s->bwd) {
         float *m = g, *is = g + s->c, *v = g + 2 * s->c;
         (ref ? lam__bn_fwd_train_ref : lam__bn_fwd_train)(s->n, s->c, s->hw, s->x, s->gamma,
-                                                          s->beta, 1e-5f, m, is, v, o, s->ws,
-                                                          s->nt);
+                                                          s->beta, 1e-5f, m, is, v, o, 0,
+                                                          s->ws, s->nt);
     } else {
         /* both twins use the saved statistics of one fast forward */
-        (ref ? lam__bn_bwd_ref : lam__bn_bwd)(s->n, s->c, s->hw, s->x, s->dy, s->gamma, s->mean,
-                                              s->invstd, g, g + s->c, o, s->ws, s->nt);
+        (ref ? lam__bn_bwd_ref : lam__bn_bwd)(s->n, s->c, s->hw, s->x, s->dy, NULL, s->gamma,
+                                              s->mean, s->invstd, g, g + s->c, o, s->ws, s->nt);
     }
 }
 
@@ -583,7 +583,7 @@ static void bench_bn(bench_run *r, const bench_opts *o, int64_t batch)
         bench_fill(s.gamma, c, 53);
         bench_fill(s.beta, c, 54);
         lam__bn_fwd_train(batch, c, hw, s.x, s.gamma, s.beta, 1e-5f, s.mean, s.invstd, s.var,
-                          s.y, s.ws, s.nt);
+                          s.y, 0, s.ws, s.nt);
         for (int bwd = 0; bwd <= 1; bwd++) {
             const char *op = bwd ? "bn_bwd" : "bn_fwd_train";
             if (!bench_want(o, op)) {

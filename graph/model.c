@@ -2,8 +2,8 @@
  * the layer before them, put all parameters in one block, and plan the memory (plan.c).
  * The passes are in pass.c.
  *
- * Folding: a conv2d followed by relu and/or max pool, and a linear followed by relu, run as
- * one call of the first node when each node of the group feeds only the next: the activation
+ * Folding: a conv2d followed by relu and/or max pool, and a linear or batch norm followed
+ * by relu, run as one call of the first node when each node of the group feeds only the next: the activation
  * and the pooling happen while the GEMM's output is in cache, the un-pooled conv output is
  * never written to memory, and the group takes one parallel region per pass instead of
  * three. The folded nodes stay in the model (names, checkpoints, lamina info) but do no work
@@ -56,8 +56,7 @@ static lam_status plan_folding(lam_model *m)
         lam_node *nd = &m->nodes[i];
         lam_layer *l = nd->layer;
         const lam_layer_kind k = l->desc.kind;
-        if (nd->head != i || l->kind->can_fuse == NULL ||
-            (k != LAM_LAYER_CONV2D && k != LAM_LAYER_LINEAR)) {
+        if (nd->head != i || l->kind->can_fuse == NULL) {
             continue;
         }
         int a = only_consumer(m, i);
@@ -66,6 +65,10 @@ static lam_status plan_folding(lam_model *m)
         p = is_kind(m, p, LAM_LAYER_MAXPOOL) ? p : -1;
         const lam_act act = a >= 0 ? LAM_ACT_RELU : LAM_ACT_NONE;
         lam_layer *pool = p >= 0 ? m->nodes[p].layer : NULL;
+        if (pool != NULL && !l->kind->can_fuse(l, act, pool)) {
+            p = -1; /* the relu alone, then */
+            pool = NULL;
+        }
         if ((a < 0 && p < 0) || !l->kind->can_fuse(l, act, pool)) {
             continue;
         }

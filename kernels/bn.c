@@ -43,14 +43,12 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "kernels.h"
+#include "bn_span.h"
 
 #define BN_TILE 4096        /* least values per block (16 KiB: a block stays in L1) */
 #define BN_MAX_BLOCKS 64    /* blocks per channel, about: bounds the repeated combine */
 #define BN_GROUP 256        /* hw == 1: channels per item (1 KiB of each sample row) */
 #define BN_VEC_BLOCKS 8     /* hw == 1: at most this many sample blocks */
-#define LANES 16
-#define SUB 512             /* values per float-accumulated run: <= 32 terms per lane */
 
 typedef struct bn_geom {
     int64_t n, c, hw;
@@ -123,111 +121,12 @@ static double block_count(const bn_geom *g, int64_t b)
     return (double)((k.r1 - k.r0) * k.len);
 }
 
-/* ------------------------------------------------------------- span loops */
-/* Fixed-order folds of the 16 float lanes (vector adds, then 4 values in double). */
-static inline double fold(float *a)
-{
-    for (int j = 0; j < 8; j++) {
-        a[j] += a[j + 8];
-    }
-    for (int j = 0; j < 4; j++) {
-        a[j] += a[j + 4];
-    }
-    return ((double)a[0] + (double)a[1]) + ((double)a[2] + (double)a[3]);
-}
-
-/* sum x[0, n) */
-static double span_sum(const float *x, int64_t n)
-{
-    double s = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0 += SUB) {
-        const int64_t e = i0 + SUB < n ? i0 + SUB : n;
-        float a[LANES] = {0.0f};
-        int64_t i = i0;
-        for (; i + LANES <= e; i += LANES) {
-            for (int j = 0; j < LANES; j++) {
-                a[j] += x[i + j];
-            }
-        }
-        float t = 0.0f;
-        for (; i < e; i++) {
-            t += x[i];
-        }
-        s += fold(a) + (double)t;
-    }
-    return s;
-}
-
-/* *s1 += sum (x - m), *s2 += sum (x - m)^2 over x[0, n) */
-static void span_dev(const float *x, int64_t n, float m, double *s1, double *s2)
-{
-    for (int64_t i0 = 0; i0 < n; i0 += SUB) {
-        const int64_t e = i0 + SUB < n ? i0 + SUB : n;
-        float a[LANES] = {0.0f}, q[LANES] = {0.0f};
-        int64_t i = i0;
-        for (; i + LANES <= e; i += LANES) {
-            for (int j = 0; j < LANES; j++) {
-                const float d = x[i + j] - m;
-                a[j] += d;
-                q[j] += d * d;
-            }
-        }
-        float ta = 0.0f, tq = 0.0f;
-        for (; i < e; i++) {
-            const float d = x[i] - m;
-            ta += d;
-            tq += d * d;
-        }
-        *s1 += fold(a) + (double)ta;
-        *s2 += fold(q) + (double)tq;
-    }
-}
-
-/* *sg += sum dy, *sd += sum dy*(x - m) over [0, n) */
-static void span_bwd_sums(const float *x, const float *dy, int64_t n, float m, double *sg,
-                          double *sd)
-{
-    for (int64_t i0 = 0; i0 < n; i0 += SUB) {
-        const int64_t e = i0 + SUB < n ? i0 + SUB : n;
-        float a[LANES] = {0.0f}, q[LANES] = {0.0f};
-        int64_t i = i0;
-        for (; i + LANES <= e; i += LANES) {
-            for (int j = 0; j < LANES; j++) {
-                const float g = dy[i + j];
-                a[j] += g;
-                q[j] += g * (x[i + j] - m);
-            }
-        }
-        float ta = 0.0f, tq = 0.0f;
-        for (; i < e; i++) {
-            ta += dy[i];
-            tq += dy[i] * (x[i] - m);
-        }
-        *sg += fold(a) + (double)ta;
-        *sd += fold(q) + (double)tq;
-    }
-}
-
-/* y = (x - m) * a + s (y may equal x) */
-static void span_norm(const float *x, float *y, int64_t n, float m, float a, float s)
-{
-    for (int64_t i = 0; i < n; i++) {
-        y[i] = (x[i] - m) * a + s;
-    }
-}
-
-/* dx = a * ((dy - md) - b*(x - m)) (dx may equal dy) */
-static void span_dx(const float *x, const float *dy, float *dx, int64_t n, float m, float a,
-                    float md, float b)
-{
-    for (int64_t i = 0; i < n; i++) {
-        dx[i] = a * ((dy[i] - md) - b * (x[i] - m));
-    }
-}
-
 /* ------------------------------------------------------------ the passes */
 typedef struct bn_pass {
     bn_geom g;
+    const lam_bn_spans *sp;  /* the span loops of this CPU */
+    const float *ymask;      /* a ReLU folded after the normalisation: its output, or NULL */
+    int relu;
     const float *x, *dy, *gamma, *beta, *mean_in, *invstd_in, *scale, *shift;
     float *y, *dx;
     double eps;
@@ -313,14 +212,14 @@ static void fwd_stats_item(const void *arg, int64_t item, int lane)
     double s = 0.0;
     for (int64_t r = k.r0; r < k.r1; r++) {
         const int64_t base = base_of(&ps->g, &k, r, ch);
-        s += span_sum(ps->x + base, k.len);
+        s += ps->sp->sum(ps->x + base, k.len);
     }
     const double cnt = (double)((k.r1 - k.r0) * k.len);
     const float mb = (float)(s / cnt);
     double s1 = 0.0, s2 = 0.0;
     for (int64_t r = k.r0; r < k.r1; r++) {
         const int64_t base = base_of(&ps->g, &k, r, ch);
-        span_dev(ps->x + base, k.len, mb, &s1, &s2);
+        ps->sp->dev(ps->x + base, k.len, mb, &s1, &s2);
     }
     const double m2 = s2 - s1 * (s1 / cnt);
     part_at(ps, b, 0)[ch] = (double)mb + s1 / cnt;
@@ -337,7 +236,7 @@ static void fwd_norm_item(const void *arg, int64_t item, int lane)
     fwd_coef(ps, ch, &mf, &a, &s);
     for (int64_t r = k.r0; r < k.r1; r++) {
         const int64_t base = base_of(&ps->g, &k, r, ch);
-        span_norm(ps->x + base, ps->y + base, k.len, mf, a, s);
+        ps->sp->norm(ps->x + base, ps->y + base, k.len, mf, a, s, ps->relu);
     }
 }
 
@@ -349,7 +248,8 @@ static void affine_item(const void *arg, int64_t item, int lane)
     const bn_block k = block_of(&ps->g, b);
     for (int64_t r = k.r0; r < k.r1; r++) {
         const int64_t base = base_of(&ps->g, &k, r, ch);
-        span_norm(ps->x + base, ps->y + base, k.len, 0.0f, ps->scale[ch], ps->shift[ch]);
+        ps->sp->norm(ps->x + base, ps->y + base, k.len, 0.0f, ps->scale[ch], ps->shift[ch],
+                     ps->relu);
     }
 }
 
@@ -362,7 +262,9 @@ static void bwd_sums_item(const void *arg, int64_t item, int lane)
     double sg = 0.0, sd = 0.0;
     for (int64_t r = k.r0; r < k.r1; r++) {
         const int64_t base = base_of(&ps->g, &k, r, ch);
-        span_bwd_sums(ps->x + base, ps->dy + base, k.len, ps->mean_in[ch], &sg, &sd);
+        ps->sp->bwd_sums(ps->x + base, ps->dy + base,
+                         ps->ymask != NULL ? ps->ymask + base : NULL, k.len, ps->mean_in[ch],
+                         &sg, &sd);
     }
     part_at(ps, b, 0)[ch] = sg;
     part_at(ps, b, 1)[ch] = sd;
@@ -378,7 +280,8 @@ static void bwd_dx_item(const void *arg, int64_t item, int lane)
     bwd_coef(ps, ch, &a, &md, &bb);
     for (int64_t r = k.r0; r < k.r1; r++) {
         const int64_t base = base_of(&ps->g, &k, r, ch);
-        span_dx(ps->x + base, ps->dy + base, ps->dx + base, k.len, ps->mean_in[ch], a, md, bb);
+        ps->sp->dx(ps->x + base, ps->dy + base, ps->ymask != NULL ? ps->ymask + base : NULL,
+                   ps->dx + base, k.len, ps->mean_in[ch], a, md, bb);
     }
 }
 
@@ -443,7 +346,8 @@ static void vec_fwd_norm_item(const void *arg, int64_t item, int lane)
         const float *xr = ps->x + i * c + v.c0;
         float *yr = ps->y + i * c + v.c0;
         for (int64_t j = 0; j < w; j++) {
-            yr[j] = (xr[j] - mf[j]) * a[j] + s[j];
+            const float t = (xr[j] - mf[j]) * a[j] + s[j];
+            yr[j] = ps->relu && t < 0.0f ? 0.0f : t;
         }
     }
 }
@@ -458,7 +362,8 @@ static void vec_affine_item(const void *arg, int64_t item, int lane)
         const float *xr = ps->x + i * c;
         float *yr = ps->y + i * c;
         for (int64_t j = v.c0; j < v.c1; j++) {
-            yr[j] = xr[j] * ps->scale[j] + ps->shift[j];
+            const float t = xr[j] * ps->scale[j] + ps->shift[j];
+            yr[j] = ps->relu && t < 0.0f ? 0.0f : t;
         }
     }
 }
@@ -476,9 +381,11 @@ static void vec_bwd_sums_item(const void *arg, int64_t item, int lane)
     }
     for (int64_t i = v.s0; i < v.s1; i++) {
         const float *xr = ps->x + i * c, *gr = ps->dy + i * c;
+        const float *mr = ps->ymask != NULL ? ps->ymask + i * c : NULL;
         for (int64_t j = v.c0; j < v.c1; j++) {
-            sg[j] += gr[j];
-            sd[j] += (double)gr[j] * (xr[j] - ps->mean_in[j]);
+            const float g = mr == NULL || mr[j] > 0.0f ? gr[j] : 0.0f;
+            sg[j] += g;
+            sd[j] += (double)g * (xr[j] - ps->mean_in[j]);
         }
     }
 }
@@ -497,9 +404,11 @@ static void vec_bwd_dx_item(const void *arg, int64_t item, int lane)
     const float *mf = ps->mean_in + v.c0;
     for (int64_t i = v.s0; i < v.s1; i++) {
         const float *xr = ps->x + i * c + v.c0, *gr = ps->dy + i * c + v.c0;
+        const float *mr = ps->ymask != NULL ? ps->ymask + i * c + v.c0 : NULL;
         float *dr = ps->dx + i * c + v.c0;
         for (int64_t j = 0; j < w; j++) {
-            dr[j] = a[j] * ((gr[j] - md[j]) - b[j] * (xr[j] - mf[j]));
+            const float g = mr == NULL || mr[j] > 0.0f ? gr[j] : 0.0f;
+            dr[j] = a[j] * ((g - md[j]) - b[j] * (xr[j] - mf[j]));
         }
     }
 }
@@ -524,14 +433,15 @@ static double *ws_doubles(float *ws)
 
 void lam__bn_fwd_train(int64_t n, int64_t c, int64_t hw, const float *x, const float *gamma,
                        const float *beta, float eps, float *mean, float *invstd,
-                       float *var_unbiased, float *y, float *ws, int nt)
+                       float *var_unbiased, float *y, int relu, float *ws, int nt)
 {
     if (c <= 0) {
         return;
     }
     assert(n > 0 && hw > 0 && eps >= 0.0f);
-    const bn_pass ps = {.g = geom(n, c, hw), .x = x, .gamma = gamma, .beta = beta, .y = y,
-                        .eps = eps, .part = ws_doubles(ws)};
+    const bn_pass ps = {.g = geom(n, c, hw), .sp = lam__bn_spans(lam__best_isa()), .x = x,
+                        .gamma = gamma, .beta = beta, .y = y, .relu = relu, .eps = eps,
+                        .part = ws_doubles(ws)};
     const int vec = hw == 1;
     const lam_phase ph[2] = {{vec ? vec_fwd_stats_item : fwd_stats_item, ps.g.items, 0},
                              {vec ? vec_fwd_norm_item : fwd_norm_item, ps.g.items, 0}};
@@ -547,26 +457,27 @@ void lam__bn_fwd_train(int64_t n, int64_t c, int64_t hw, const float *x, const f
 }
 
 void lam__bn_fwd_affine(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale,
-                        const float *shift, float *y, int nt)
+                        const float *shift, float *y, int relu, int nt)
 {
     if (n <= 0 || c <= 0 || hw <= 0) {
         return;
     }
-    const bn_pass ps = {.g = geom(n, c, hw), .x = x, .scale = scale, .shift = shift, .y = y};
+    const bn_pass ps = {.g = geom(n, c, hw), .sp = lam__bn_spans(lam__best_isa()), .x = x,
+                        .scale = scale, .shift = shift, .y = y, .relu = relu};
     const lam_phase ph = {hw == 1 ? vec_affine_item : affine_item, ps.g.items, 0};
     lam__run_phases(nt, &ps, &ph, 1);
 }
 
 void lam__bn_bwd(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
-                 const float *gamma, const float *mean, const float *invstd, float *dgamma,
-                 float *dbeta, float *dx, float *ws, int nt)
+                 const float *ymask, const float *gamma, const float *mean, const float *invstd,
+                 float *dgamma, float *dbeta, float *dx, float *ws, int nt)
 {
     if (n <= 0 || c <= 0 || hw <= 0) {
         return;
     }
-    const bn_pass ps = {.g = geom(n, c, hw), .x = x, .dy = dy, .gamma = gamma,
-                        .mean_in = mean, .invstd_in = invstd, .dx = dx,
-                        .part = ws_doubles(ws)};
+    const bn_pass ps = {.g = geom(n, c, hw), .sp = lam__bn_spans(lam__best_isa()),
+                        .ymask = ymask, .x = x, .dy = dy, .gamma = gamma, .mean_in = mean,
+                        .invstd_in = invstd, .dx = dx, .part = ws_doubles(ws)};
     const int vec = hw == 1;
     const lam_phase ph[2] = {{vec ? vec_bwd_sums_item : bwd_sums_item, ps.g.items, 0},
                              {vec ? vec_bwd_dx_item : bwd_dx_item, dx != NULL ? ps.g.items : 0,

@@ -305,32 +305,36 @@ int64_t lam__bn_workspace_ref(int64_t n, int64_t c, int64_t hw, int nt);
 /* Training forward. In: x(n, c, hw); gamma(c) and beta(c), each may be NULL (1 and 0:
  * affine=False); eps > 0 usually (>= 0 allowed). Out: mean(c), invstd(c) = 1/sqrt(var +
  * eps) with var biased, var_unbiased(c) = var * M/(M-1) (var when M == 1), all three
- * required; y(n, c, hw) = gamma * (x - mean) * invstd + beta, overwritten, may equal x.
+ * required; y(n, c, hw) = gamma * (x - mean) * invstd + beta, overwritten, may equal x,
+ * then relu'd (v < 0 ? 0 : v, as lam__act_fwd) when relu is set (a ReLU folded after it).
  * ws: lam__bn_workspace(n, c, hw, nt) floats. n and hw must be >= 1 (c == 0: no-op). */
 void lam__bn_fwd_train(int64_t n, int64_t c, int64_t hw, const float *x, const float *gamma,
                        const float *beta, float eps, float *mean, float *invstd,
-                       float *var_unbiased, float *y, float *ws, int nt);
+                       float *var_unbiased, float *y, int relu, float *ws, int nt);
 void lam__bn_fwd_train_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *gamma,
                            const float *beta, float eps, float *mean, float *invstd,
-                           float *var_unbiased, float *y, float *ws, int nt);
-/* Inference: y(n, c, hw) = scale(c) * x(n, c, hw) + shift(c), overwritten, y may equal x;
- * the caller folds running statistics, gamma and beta into scale and shift. No workspace. */
+                           float *var_unbiased, float *y, int relu, float *ws, int nt);
+/* Inference: y(n, c, hw) = scale(c) * x(n, c, hw) + shift(c), relu'd when relu is set,
+ * overwritten, y may equal x; the caller folds running statistics, gamma and beta into
+ * scale and shift. No workspace. */
 void lam__bn_fwd_affine(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale,
-                        const float *shift, float *y, int nt);
+                        const float *shift, float *y, int relu, int nt);
 void lam__bn_fwd_affine_ref(int64_t n, int64_t c, int64_t hw, const float *x,
-                            const float *scale, const float *shift, float *y, int nt);
+                            const float *scale, const float *shift, float *y, int relu, int nt);
 /* Backward. In: x(n, c, hw) and mean(c), invstd(c) of the training forward, dy(n, c, hw),
- * gamma(c) (NULL: 1). With xhat = (x - mean) * invstd:
- *   dgamma(c) += sum dy*xhat, dbeta(c) += sum dy   (ACCUMULATE; each may be NULL)
- *   dx(n, c, hw) = gamma*invstd/M * (M*dy - sum dy - xhat * sum dy*xhat)   (OVERWRITTEN;
+ * gamma(c) (NULL: 1); ymask(n, c, hw) the relu'd output when a ReLU was folded (dy then
+ * counts only where ymask > 0), else NULL. With xhat = (x - mean) * invstd and g that dy:
+ *   dgamma(c) += sum g*xhat, dbeta(c) += sum g   (ACCUMULATE; each may be NULL)
+ *   dx(n, c, hw) = gamma*invstd/M * (M*g - sum g - xhat * sum g*xhat)   (OVERWRITTEN;
  *   dx NULL: parameter gradients only; dx may equal dy).
  * ws: lam__bn_workspace(n, c, hw, nt) floats. */
 void lam__bn_bwd(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
-                 const float *gamma, const float *mean, const float *invstd, float *dgamma,
-                 float *dbeta, float *dx, float *ws, int nt);
+                 const float *ymask, const float *gamma, const float *mean, const float *invstd,
+                 float *dgamma, float *dbeta, float *dx, float *ws, int nt);
 void lam__bn_bwd_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
-                     const float *gamma, const float *mean, const float *invstd, float *dgamma,
-                     float *dbeta, float *dx, float *ws, int nt);
+                     const float *ymask, const float *gamma, const float *mean,
+                     const float *invstd, float *dgamma, float *dbeta, float *dx, float *ws,
+                     int nt);
 
 /* ------------------------------------------------- softmax + cross-entropy */
 /* For logits(n, k) and labels(n) in [0, k): loss = mean over n of
@@ -381,11 +385,12 @@ typedef struct lam_kernels {
                                double *, float *, float *);
     int64_t (*bn_workspace)(int64_t, int64_t, int64_t, int);
     void (*bn_fwd_train)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
-                         float, float *, float *, float *, float *, float *, int);
+                         float, float *, float *, float *, float *, int, float *, int);
     void (*bn_fwd_affine)(int64_t, int64_t, int64_t, const float *, const float *,
-                          const float *, float *, int);
+                          const float *, float *, int, int);
     void (*bn_bwd)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
-                   const float *, const float *, float *, float *, float *, float *, int);
+                   const float *, const float *, const float *, float *, float *, float *,
+                   float *, int);
 } lam_kernels;
 
 extern const lam_kernels lam__kernels_fast;

@@ -5,10 +5,15 @@
  * Per channel: over N*H*W for (C,H,W), over N*L for (C,L), over N for (D). The passes are
  * kernels/bn.c (blocks fixed by the shape, so bitwise the same on any thread count); this
  * file owns the parameters (weight = gamma, bias = beta), the buffers running_mean and
- * running_var (PyTorch's names) and the statistics backward needs. */
+ * running_var (PyTorch's names) and the statistics backward needs.
+ *
+ * A model folds a ReLU that follows it (as ResNets have it): the normalisation pass writes
+ * max(y, 0) and backward reads dy through relu's mask (y > 0) on the fly, so the ReLU costs
+ * no pass of its own either way. */
 #include "layer_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 
 typedef struct bn_state {
     int64_t c, hw;
@@ -16,10 +21,11 @@ typedef struct bn_state {
     float *scale, *shift;                /* inference: running statistics folded in */
     float *ws;                           /* kernel workspace for the largest batch */
     int64_t ws_n;
+    int relu;                            /* a ReLU folded in by the model */
 } bn_state;
 
-static lam_status bn_forward(lam_layer *l, const float *const *x, float *y, int64_t n,
-                             int train)
+static lam_status bn_run_forward(lam_layer *l, const float *const *x, float *y, int64_t n,
+                                 int train, int relu)
 {
     bn_state *s = l->state;
     const float *gamma = lam__param(l, 0)->w, *beta = lam__param(l, 1)->w;
@@ -31,7 +37,7 @@ static lam_status bn_forward(lam_layer *l, const float *const *x, float *y, int6
                                     (long long)n);
         }
         l->k->bn_fwd_train(n, s->c, s->hw, x[0], gamma, beta, l->desc.alpha, s->mean,
-                           s->invstd, s->var_unbiased, y, s->ws, nt);
+                           s->invstd, s->var_unbiased, y, relu, s->ws, nt);
         const double mom = l->desc.momentum;
         for (int64_t ch = 0; ch < s->c; ch++) {
             rmean[ch] = (float)((1.0 - mom) * rmean[ch] + mom * s->mean[ch]);
@@ -44,8 +50,23 @@ static lam_status bn_forward(lam_layer *l, const float *const *x, float *y, int6
         s->scale[ch] = (float)(gamma[ch] * istd);
         s->shift[ch] = (float)(beta[ch] - gamma[ch] * istd * rmean[ch]);
     }
-    l->k->bn_fwd_affine(n, s->c, s->hw, x[0], s->scale, s->shift, y, nt);
+    l->k->bn_fwd_affine(n, s->c, s->hw, x[0], s->scale, s->shift, y, relu, nt);
     return LAM_OK;
+}
+
+static lam_status bn_forward(lam_layer *l, const float *const *x, float *y, int64_t n,
+                             int train)
+{
+    return bn_run_forward(l, x, y, n, train, 0);
+}
+
+/* ymask: the folded ReLU's output, through which dy counts (NULL: none folded) */
+static void bn_run_backward(lam_layer *l, const float *x, const float *ymask, const float *dy,
+                            float *dx, int64_t n)
+{
+    bn_state *s = l->state;
+    l->k->bn_bwd(n, s->c, s->hw, x, dy, ymask, lam__param(l, 0)->w, s->mean, s->invstd,
+                 lam__param(l, 0)->g, lam__param(l, 1)->g, dx, s->ws, lam_ctx_threads(l->ctx));
 }
 
 static lam_status bn_backward(lam_layer *l, const float *const *x, const float *y,
@@ -53,17 +74,42 @@ static lam_status bn_backward(lam_layer *l, const float *const *x, const float *
 {
     (void)y;
     (void)acc;
-    bn_state *s = l->state;
-    l->k->bn_bwd(n, s->c, s->hw, x[0], dy, lam__param(l, 0)->w, s->mean, s->invstd,
-                 lam__param(l, 0)->g, lam__param(l, 1)->g, dx[0], s->ws,
-                 lam_ctx_threads(l->ctx));
+    bn_run_backward(l, x[0], NULL, dy, dx[0], n);
+    return LAM_OK;
+}
+
+static int bn_can_fuse(const lam_layer *l, lam_act act, const lam_layer *pool)
+{
+    (void)l;
+    return act == LAM_ACT_RELU && pool == NULL;
+}
+
+static lam_status bn_fuse(lam_layer *l, lam_act act, lam_layer *pool)
+{
+    (void)pool;
+    ((bn_state *)l->state)->relu = act == LAM_ACT_RELU;
+    snprintf(l->strategy, sizeof l->strategy, "+relu");
+    return LAM_OK;
+}
+
+static lam_status bn_forward_fused(lam_layer *l, const float *x, float *y, int64_t n, int train)
+{
+    const float *xs[1] = {x};
+    return bn_run_forward(l, xs, y, n, train, ((bn_state *)l->state)->relu);
+}
+
+/* y is the folded ReLU's output: dy counts where y > 0; dy itself is not written */
+static lam_status bn_backward_fused(lam_layer *l, const float *x, const float *y, float *dy,
+                                    float *dx, unsigned acc, int64_t n)
+{
+    (void)acc;
+    bn_run_backward(l, x, ((bn_state *)l->state)->relu ? y : NULL, dy, dx, n);
     return LAM_OK;
 }
 
 static unsigned bn_reads(const lam_layer *l)
 {
-    (void)l;
-    return LAM_READS_X(0);
+    return LAM_READS_X(0) | (((const bn_state *)l->state)->relu ? LAM_READS_Y : 0);
 }
 
 static void bn_init(lam_layer *l)
@@ -143,5 +189,9 @@ const lam_kind lam__kind_batchnorm = {
     .forward = bn_forward,
     .backward = bn_backward,
     .reads = bn_reads,
+    .can_fuse = bn_can_fuse,
+    .fuse = bn_fuse,
+    .forward_fused = bn_forward_fused,
+    .backward_fused = bn_backward_fused,
     .destroy = bn_destroy,
 };

@@ -6,6 +6,7 @@
  *   invstd = 1 / sqrt(var + eps),  var_unbiased = var * M / (M - 1)  (var when M == 1)
  *   y = gamma * (x - mean) * invstd + beta                 (gamma NULL: 1, beta NULL: 0)
  *   affine: y = scale * x + shift
+ *   relu (a folded ReLU): y = y < 0 ? 0 : y; its backward counts dy only where y > 0
  *   backward, xhat = (x - mean) * invstd with the float mean and invstd saved by forward:
  *     dgamma += sum dy*xhat,  dbeta += sum dy
  *     dx = gamma * invstd / M * (M*dy - sum dy - xhat * sum dy*xhat)
@@ -16,6 +17,18 @@
 
 #include "kernels.h"
 
+static float relu_of(double v, int relu)
+{
+    const float f = (float)v;
+    return relu && f < 0.0f ? 0.0f : f;
+}
+
+/* dy[k], or 0 where the folded ReLU's output is not positive */
+static double grad_at(const float *dy, const float *ymask, int64_t k)
+{
+    return ymask == NULL || ymask[k] > 0.0f ? (double)dy[k] : 0.0;
+}
+
 int64_t lam__bn_workspace_ref(int64_t n, int64_t c, int64_t hw, int nt)
 {
     (void)n, (void)c, (void)hw, (void)nt;
@@ -24,7 +37,7 @@ int64_t lam__bn_workspace_ref(int64_t n, int64_t c, int64_t hw, int nt)
 
 void lam__bn_fwd_train_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *gamma,
                            const float *beta, float eps, float *mean, float *invstd,
-                           float *var_unbiased, float *y, float *ws, int nt)
+                           float *var_unbiased, float *y, int relu, float *ws, int nt)
 {
     (void)ws, (void)nt;
     const double m = (double)(n * hw);
@@ -50,29 +63,30 @@ void lam__bn_fwd_train_ref(int64_t n, int64_t c, int64_t hw, const float *x, con
         for (int64_t i = 0; i < n; i++) {
             for (int64_t p = 0; p < hw; p++) {
                 const int64_t k = (i * c + j) * hw + p;
-                y[k] = (float)(g * ((double)x[k] - mu) * istd + b);
+                y[k] = relu_of(g * ((double)x[k] - mu) * istd + b, relu);
             }
         }
     }
 }
 
 void lam__bn_fwd_affine_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale,
-                            const float *shift, float *y, int nt)
+                            const float *shift, float *y, int relu, int nt)
 {
     (void)nt;
     for (int64_t i = 0; i < n; i++) {
         for (int64_t j = 0; j < c; j++) {
             for (int64_t p = 0; p < hw; p++) {
                 const int64_t k = (i * c + j) * hw + p;
-                y[k] = (float)((double)scale[j] * x[k] + (double)shift[j]);
+                y[k] = relu_of((double)scale[j] * x[k] + (double)shift[j], relu);
             }
         }
     }
 }
 
 void lam__bn_bwd_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
-                     const float *gamma, const float *mean, const float *invstd, float *dgamma,
-                     float *dbeta, float *dx, float *ws, int nt)
+                     const float *ymask, const float *gamma, const float *mean,
+                     const float *invstd, float *dgamma, float *dbeta, float *dx, float *ws,
+                     int nt)
 {
     (void)ws, (void)nt;
     const double m = (double)(n * hw);
@@ -82,8 +96,8 @@ void lam__bn_bwd_ref(int64_t n, int64_t c, int64_t hw, const float *x, const flo
         for (int64_t i = 0; i < n; i++) {
             for (int64_t p = 0; p < hw; p++) {
                 const int64_t k = (i * c + j) * hw + p;
-                sdy += dy[k];
-                sdyx += dy[k] * ((x[k] - mu) * istd);
+                sdy += grad_at(dy, ymask, k);
+                sdyx += grad_at(dy, ymask, k) * ((x[k] - mu) * istd);
             }
         }
         if (dgamma != NULL) {
@@ -100,7 +114,7 @@ void lam__bn_bwd_ref(int64_t n, int64_t c, int64_t hw, const float *x, const flo
             for (int64_t p = 0; p < hw; p++) {
                 const int64_t k = (i * c + j) * hw + p;
                 const double xhat = (x[k] - mu) * istd;
-                dx[k] = (float)(k0 * (m * dy[k] - sdy - xhat * sdyx));
+                dx[k] = (float)(k0 * (m * grad_at(dy, ymask, k) - sdy - xhat * sdyx));
             }
         }
     }

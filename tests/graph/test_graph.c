@@ -76,8 +76,12 @@ static void test_resnet20(lam_ctx *ctx)
             "memory: planned %lld, unshared %lld, per sample %lld, parameters %lld",
             (long long)mem.planned, (long long)mem.unshared,
             (long long)mem.activations_per_sample, (long long)mem.parameters);
-    T_CHECK(strstr(lam_layer_strategy(lam_model_layer(m, 2)), "in place") != NULL,
-            "relu after bn runs in place: '%s'", lam_layer_strategy(lam_model_layer(m, 2)));
+    T_CHECK(strstr(lam_layer_strategy(lam_model_layer(m, 2)), "in bn1") != NULL &&
+                strstr(lam_layer_strategy(lam_model_layer(m, 8)), "in place") != NULL &&
+                strstr(lam_layer_strategy(lam_model_layer(m, 9)), "in place") != NULL,
+            "relu after bn folds into it ('%s'), the block's add and relu run in place ('%s', "
+            "'%s')", lam_layer_strategy(lam_model_layer(m, 2)),
+            lam_layer_strategy(lam_model_layer(m, 8)), lam_layer_strategy(lam_model_layer(m, 9)));
     lam_model_destroy(m);
     T_CHECK(build(ctx, "resnet20", 3, fmnist, &m) == LAM_OK, "resnet20 on 1x28x28: %s",
             lam_ctx_errmsg(ctx));

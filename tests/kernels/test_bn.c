@@ -7,13 +7,16 @@
  * threads; in place (y == x, dx == dy) bitwise the same as out of place; dgamma/dbeta
  * accumulate; dx == NULL gives the same parameter gradients. Independent of the twin: the
  * normalised output has mean beta per channel, dx is orthogonal to 1 and xhat, and a central
- * difference check on a small case.
+ * difference check on a small case. A folded ReLU (relu on the forward, the ReLU's mask on
+ * the backward) against the twins and against the unfolded ReLU; and the AVX-512 span loops
+ * give the same bits as the portable ones.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bn_span.h"
 #include "harness.h"
 #include "kernels.h"
 
@@ -104,9 +107,9 @@ static void check_forward(const bn_case *k, const bufs *b, int affine, const cha
     const int64_t n = k->n, c = k->c, hw = k->hw, total = n * c * hw;
     const float *g = affine ? b->gamma : NULL, *be = affine ? b->beta : NULL;
     const float eps = 1e-5f;
-    lam__bn_fwd_train_ref(n, c, hw, b->x, g, be, eps, b->meanr, b->invstdr, b->varr, b->yr, NULL,
-                          1);
-    lam__bn_fwd_train(n, c, hw, b->x, g, be, eps, b->m1, b->i1, b->v1, b->y1, b->ws, 1);
+    lam__bn_fwd_train_ref(n, c, hw, b->x, g, be, eps, b->meanr, b->invstdr, b->varr, b->yr, 0,
+                          NULL, 1);
+    lam__bn_fwd_train(n, c, hw, b->x, g, be, eps, b->m1, b->i1, b->v1, b->y1, 0, b->ws, 1);
     close_to("fwd y", label, b->y1, b->yr, total);
     close_to("fwd mean", label, b->m1, b->meanr, c);
     close_to("fwd invstd", label, b->i1, b->invstdr, c);
@@ -115,8 +118,8 @@ static void check_forward(const bn_case *k, const bufs *b, int affine, const cha
     for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
         char what[64];
         memset(b->y, 0xff, (size_t)total * sizeof(float));
-        lam__bn_fwd_train(n, c, hw, b->x, g, be, eps, b->mean, b->invstd, b->var, b->y, b->ws,
-                          threads[t]);
+        lam__bn_fwd_train(n, c, hw, b->x, g, be, eps, b->mean, b->invstd, b->var, b->y, 0,
+                          b->ws, threads[t]);
         snprintf(what, sizeof what, "fwd nt=%d vs 1: y", threads[t]);
         equal_to(what, label, b->y, b->y1, total);
         snprintf(what, sizeof what, "fwd nt=%d vs 1: mean", threads[t]);
@@ -128,7 +131,8 @@ static void check_forward(const bn_case *k, const bufs *b, int affine, const cha
     }
     /* in place, on 2 threads */
     memcpy(b->tmp, b->x, (size_t)total * sizeof(float));
-    lam__bn_fwd_train(n, c, hw, b->tmp, g, be, eps, b->mean, b->invstd, b->var, b->tmp, b->ws, 2);
+    lam__bn_fwd_train(n, c, hw, b->tmp, g, be, eps, b->mean, b->invstd, b->var, b->tmp, 0, b->ws,
+                      2);
     equal_to("fwd in place y == x", label, b->tmp, b->y1, total);
     equal_to("fwd in place mean", label, b->mean, b->m1, c);
 
@@ -155,14 +159,14 @@ static void check_backward(const bn_case *k, const bufs *b, int affine, const ch
     const float *g = affine ? b->gamma : NULL;
     /* saved statistics of the forward (fast; both twins read the same floats) */
     lam__bn_fwd_train(n, c, hw, b->x, g, affine ? b->beta : NULL, 1e-5f, b->mean, b->invstd,
-                      b->var, b->y, b->ws, 1);
+                      b->var, b->y, 0, b->ws, 1);
     memcpy(b->dgr, b->dg0, (size_t)c * sizeof(float));
     memcpy(b->dbr, b->db0, (size_t)c * sizeof(float));
     memcpy(b->dg1, b->dg0, (size_t)c * sizeof(float));
     memcpy(b->db1, b->db0, (size_t)c * sizeof(float));
-    lam__bn_bwd_ref(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, b->dgr, b->dbr, b->dxr, NULL,
+    lam__bn_bwd_ref(n, c, hw, b->x, b->dy, NULL, g, b->mean, b->invstd, b->dgr, b->dbr, b->dxr, NULL,
                     1);
-    lam__bn_bwd(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, b->dg1, b->db1, b->dx1, b->ws, 1);
+    lam__bn_bwd(n, c, hw, b->x, b->dy, NULL, g, b->mean, b->invstd, b->dg1, b->db1, b->dx1, b->ws, 1);
     /* dx = gamma*invstd * (dy - mean dy - xhat mean(dy xhat)) cancels to ~0 when a channel
      * has few values (exactly 0 for M = 1, ~eps/var for M = 2): judge its error on the scale
      * of the terms, gamma*invstd*|dy|, which is max |dx| on realistic data */
@@ -179,7 +183,7 @@ static void check_backward(const bn_case *k, const bufs *b, int affine, const ch
         memcpy(b->dg, b->dg0, (size_t)c * sizeof(float));
         memcpy(b->db, b->db0, (size_t)c * sizeof(float));
         memset(b->dx, 0xff, (size_t)total * sizeof(float));
-        lam__bn_bwd(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, b->dg, b->db, b->dx, b->ws,
+        lam__bn_bwd(n, c, hw, b->x, b->dy, NULL, g, b->mean, b->invstd, b->dg, b->db, b->dx, b->ws,
                     threads[t]);
         snprintf(what, sizeof what, "bwd nt=%d vs 1: dx", threads[t]);
         equal_to(what, label, b->dx, b->dx1, total);
@@ -192,29 +196,29 @@ static void check_backward(const bn_case *k, const bufs *b, int affine, const ch
     memcpy(b->tmp, b->dy, (size_t)total * sizeof(float));
     memcpy(b->dg, b->dg0, (size_t)c * sizeof(float));
     memcpy(b->db, b->db0, (size_t)c * sizeof(float));
-    lam__bn_bwd(n, c, hw, b->x, b->tmp, g, b->mean, b->invstd, b->dg, b->db, b->tmp, b->ws, 2);
+    lam__bn_bwd(n, c, hw, b->x, b->tmp, NULL, g, b->mean, b->invstd, b->dg, b->db, b->tmp, b->ws, 2);
     equal_to("bwd in place dx == dy", label, b->tmp, b->dx1, total);
     equal_to("bwd in place dgamma", label, b->dg, b->dg1, c);
     /* dx == NULL: the same parameter gradients */
     memcpy(b->dg, b->dg0, (size_t)c * sizeof(float));
     memcpy(b->db, b->db0, (size_t)c * sizeof(float));
-    lam__bn_bwd(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, b->dg, b->db, NULL, b->ws, 2);
+    lam__bn_bwd(n, c, hw, b->x, b->dy, NULL, g, b->mean, b->invstd, b->dg, b->db, NULL, b->ws, 2);
     equal_to("bwd dx=NULL dgamma", label, b->dg, b->dg1, c);
     equal_to("bwd dx=NULL dbeta", label, b->db, b->db1, c);
     /* dgamma == dbeta == NULL: the same dx */
-    lam__bn_bwd(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, NULL, NULL, b->dx, b->ws, 2);
+    lam__bn_bwd(n, c, hw, b->x, b->dy, NULL, g, b->mean, b->invstd, NULL, NULL, b->dx, b->ws, 2);
     equal_to("bwd dgamma=dbeta=NULL dx", label, b->dx, b->dx1, total);
     /* accumulation: from zero, two calls give twice one call, fast and twin alike */
     memset(b->dg, 0, (size_t)c * sizeof(float));
     memset(b->db, 0, (size_t)c * sizeof(float));
     memset(b->dgr, 0, (size_t)c * sizeof(float));
     memset(b->dbr, 0, (size_t)c * sizeof(float));
-    lam__bn_bwd(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, b->dg, b->db, NULL, b->ws, 3);
+    lam__bn_bwd(n, c, hw, b->x, b->dy, NULL, g, b->mean, b->invstd, b->dg, b->db, NULL, b->ws, 3);
     for (int64_t j = 0; j < c; j++) {
         b->dgr[j] = 2.0f * b->dg[j]; /* twice one call: the expected result */
         b->dbr[j] = 2.0f * b->db[j];
     }
-    lam__bn_bwd(n, c, hw, b->x, b->dy, g, b->mean, b->invstd, b->dg, b->db, NULL, b->ws, 3);
+    lam__bn_bwd(n, c, hw, b->x, b->dy, NULL, g, b->mean, b->invstd, b->dg, b->db, NULL, b->ws, 3);
     t_close("bwd accumulate: dgamma twice", b->dg, b->dgr, c, 0.0, 1e-6);
     t_close("bwd accumulate: dbeta twice", b->db, b->dbr, c, 0.0, 1e-6);
 
@@ -249,14 +253,100 @@ static void check_affine(const bn_case *k, const bufs *b, const char *label)
 {
     const int64_t n = k->n, c = k->c, hw = k->hw, total = n * c * hw;
     /* scale and shift as a layer folds them: gamma*invstd, beta - mean*gamma*invstd */
-    lam__bn_fwd_affine_ref(n, c, hw, b->x, b->gamma, b->beta, b->yr, 1);
-    lam__bn_fwd_affine(n, c, hw, b->x, b->gamma, b->beta, b->y1, 1);
+    lam__bn_fwd_affine_ref(n, c, hw, b->x, b->gamma, b->beta, b->yr, 0, 1);
+    lam__bn_fwd_affine(n, c, hw, b->x, b->gamma, b->beta, b->y1, 0, 1);
     close_to("affine y", label, b->y1, b->yr, total);
-    lam__bn_fwd_affine(n, c, hw, b->x, b->gamma, b->beta, b->y, 3);
+    lam__bn_fwd_affine(n, c, hw, b->x, b->gamma, b->beta, b->y, 0, 3);
     equal_to("affine nt=3 vs 1", label, b->y, b->y1, total);
     memcpy(b->tmp, b->x, (size_t)total * sizeof(float));
-    lam__bn_fwd_affine(n, c, hw, b->tmp, b->gamma, b->beta, b->tmp, 2);
+    lam__bn_fwd_affine(n, c, hw, b->tmp, b->gamma, b->beta, b->tmp, 0, 2);
     equal_to("affine in place", label, b->tmp, b->y1, total);
+}
+
+/* A folded ReLU: the fast forward and backward against the twins, and against the ReLU run
+ * on its own (v < 0 ? 0 : v forward; dy masked by y > 0 backward) */
+static void check_relu(const bn_case *k, const bufs *b, const char *label)
+{
+    const int64_t n = k->n, c = k->c, hw = k->hw, total = n * c * hw;
+    lam__bn_fwd_train_ref(n, c, hw, b->x, b->gamma, b->beta, 1e-5f, b->meanr, b->invstdr,
+                          b->varr, b->yr, 1, NULL, 1);
+    lam__bn_fwd_train(n, c, hw, b->x, b->gamma, b->beta, 1e-5f, b->mean, b->invstd, b->var,
+                      b->y1, 1, b->ws, 2);
+    close_to("relu fwd y", label, b->y1, b->yr, total);
+    lam__bn_fwd_train(n, c, hw, b->x, b->gamma, b->beta, 1e-5f, b->mean, b->invstd, b->var,
+                      b->y, 0, b->ws, 2);
+    lam__act_fwd(LAM_ACT_RELU, 0.0f, total, b->y, b->tmp);
+    equal_to("relu fwd folded == bn then relu", label, b->y1, b->tmp, total);
+    /* backward through the mask: twin, and the fast kernel on a pre-masked dy */
+    memcpy(b->dgr, b->dg0, (size_t)c * sizeof(float));
+    memcpy(b->dbr, b->db0, (size_t)c * sizeof(float));
+    memcpy(b->dg1, b->dg0, (size_t)c * sizeof(float));
+    memcpy(b->db1, b->db0, (size_t)c * sizeof(float));
+    lam__bn_bwd_ref(n, c, hw, b->x, b->dy, b->y1, b->gamma, b->mean, b->invstd, b->dgr, b->dbr,
+                    b->dxr, NULL, 1);
+    lam__bn_bwd(n, c, hw, b->x, b->dy, b->y1, b->gamma, b->mean, b->invstd, b->dg1, b->db1,
+                b->dx1, b->ws, 3);
+    double ga = 0.0;
+    for (int64_t j = 0; j < c; j++) {
+        ga = fmax(ga, fabs(b->gamma[j] * b->invstd[j]));
+    }
+    close_scaled("relu bwd dx", label, b->dx1, b->dxr, total, ga * max_abs(b->dy, total));
+    close_to("relu bwd dgamma", label, b->dg1, b->dgr, c);
+    lam__act_bwd(LAM_ACT_RELU, 0.0f, total, b->y1, b->y1, b->dy, b->tmp);
+    memcpy(b->dg, b->dg0, (size_t)c * sizeof(float));
+    memcpy(b->db, b->db0, (size_t)c * sizeof(float));
+    lam__bn_bwd(n, c, hw, b->x, b->tmp, NULL, b->gamma, b->mean, b->invstd, b->dg, b->db, b->dx,
+                b->ws, 3);
+    equal_to("relu bwd folded == relu then bn: dx", label, b->dx1, b->dx, total);
+    equal_to("relu bwd folded == relu then bn: dgamma", label, b->dg1, b->dg, c);
+}
+
+/* The AVX-512 span loops against the portable ones, bitwise (nothing to do without AVX-512) */
+static void test_spans(void)
+{
+    const lam_bn_spans *c = lam__bn_spans(LAM_ISA_SSE2), *v = lam__bn_spans(lam__best_isa());
+    if (v == c) {
+        printf("span loops: no AVX-512 here, the portable ones only\n");
+        return;
+    }
+    const int64_t lens[] = {1, 15, 16, 17, 511, 512, 513, 1100};
+    float *x = t_alloc_floats(1100), *dy = t_alloc_floats(1100), *ym = t_alloc_floats(1100);
+    float *y1 = t_alloc_floats(1100), *y2 = t_alloc_floats(1100);
+    t_fill_uniform(x, 1100, 90.0f, 110.0f, SEED, 91);
+    t_fill_uniform(dy, 1100, -1.0f, 1.0f, SEED, 92);
+    t_fill_uniform(ym, 1100, -1.0f, 1.0f, SEED, 93);
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        const int64_t n = lens[i];
+        char what[64];
+        double a1 = c->sum(x, n), a2 = v->sum(x, n);
+        snprintf(what, sizeof what, "span sum n=%lld", (long long)n);
+        T_CHECK(a1 == a2, "%s: %.17g vs %.17g", what, a1, a2);
+        double s1[2] = {1.0, 2.0}, s2[2] = {1.0, 2.0};
+        c->dev(x, n, 100.0f, &s1[0], &s1[1]);
+        v->dev(x, n, 100.0f, &s2[0], &s2[1]);
+        T_CHECK(s1[0] == s2[0] && s1[1] == s2[1], "span dev n=%lld", (long long)n);
+        for (int mk = 0; mk <= 1; mk++) {
+            const float *mask = mk ? ym : NULL;
+            double g1[2] = {0.0, 0.0}, g2[2] = {0.0, 0.0};
+            c->bwd_sums(x, dy, mask, n, 100.0f, &g1[0], &g1[1]);
+            v->bwd_sums(x, dy, mask, n, 100.0f, &g2[0], &g2[1]);
+            T_CHECK(g1[0] == g2[0] && g1[1] == g2[1], "span bwd_sums n=%lld mask %d",
+                    (long long)n, mk);
+            c->dx(x, dy, mask, y1, n, 100.0f, 0.7f, 0.01f, 0.3f);
+            v->dx(x, dy, mask, y2, n, 100.0f, 0.7f, 0.01f, 0.3f);
+            snprintf(what, sizeof what, "span dx n=%lld mask %d", (long long)n, mk);
+            t_equal(what, y2, y1, n);
+            c->norm(x, y1, n, 100.0f, 0.7f, -0.1f, mk);
+            v->norm(x, y2, n, 100.0f, 0.7f, -0.1f, mk);
+            snprintf(what, sizeof what, "span norm n=%lld relu %d", (long long)n, mk);
+            t_equal(what, y2, y1, n);
+        }
+    }
+    free(x);
+    free(dy);
+    free(ym);
+    free(y1);
+    free(y2);
 }
 
 static void run_case(const bn_case *k, size_t idx)
@@ -299,6 +389,7 @@ static void run_case(const bn_case *k, size_t idx)
         check_backward(k, &b, affine, lab);
     }
     check_affine(k, &b, label);
+    check_relu(k, &b, label);
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         free(*all[i]);
     }
@@ -313,7 +404,7 @@ static double loss(int64_t n, int64_t c, int64_t hw, const float *x, const float
                    const float *beta, const float *r, float *y)
 {
     float mean[4], invstd[4], var[4];
-    lam__bn_fwd_train_ref(n, c, hw, x, gamma, beta, 1e-5f, mean, invstd, var, y, NULL, 1);
+    lam__bn_fwd_train_ref(n, c, hw, x, gamma, beta, 1e-5f, mean, invstd, var, y, 0, NULL, 1);
     double l = 0.0;
     for (int64_t i = 0; i < n * c * hw; i++) {
         l += (double)r[i] * y[i];
@@ -335,8 +426,8 @@ static void test_grad(void)
     t_fill_uniform(gamma, C, 0.5f, 1.5f, SEED, 903);
     t_fill_uniform(beta, C, -0.5f, 0.5f, SEED, 904);
     T_CHECK(lam__bn_workspace(N, C, HW, 1) <= 4 * C * N, "grad workspace");
-    lam__bn_fwd_train(N, C, HW, x, gamma, beta, 1e-5f, mean, invstd, var, y, ws, 1);
-    lam__bn_bwd(N, C, HW, x, r, gamma, mean, invstd, dg, db, dx, ws, 1);
+    lam__bn_fwd_train(N, C, HW, x, gamma, beta, 1e-5f, mean, invstd, var, y, 0, ws, 1);
+    lam__bn_bwd(N, C, HW, x, r, NULL, gamma, mean, invstd, dg, db, dx, ws, 1);
     const float h = 1e-2f;
     int bad = 0;
     for (int i = 0; i < T + 2 * C; i++) {
@@ -377,6 +468,7 @@ int main(int argc, char **argv)
     printf("test_bn: seed %u\n", SEED);
     test_tables();
     test_grad();
+    test_spans();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         run_case(&cases[i], i);
     }

@@ -1,0 +1,26 @@
+/* The span loops of batch normalisation (kernels/bn_span.c), portable and AVX-512 with the
+ * same bits, for kernels/bn.c. Internal. */
+#ifndef LAM_KERNELS_BN_SPAN_H
+#define LAM_KERNELS_BN_SPAN_H
+
+#include "kernels.h"
+
+typedef struct lam_bn_spans {
+    /* sum x[0, n) */
+    double (*sum)(const float *x, int64_t n);
+    /* *s1 += sum (x - m), *s2 += sum (x - m)^2 */
+    void (*dev)(const float *x, int64_t n, float m, double *s1, double *s2);
+    /* *sg += sum g, *sd += sum g (x - m); g = dy, or 0 where ymask <= 0 (ymask non-NULL) */
+    void (*bwd_sums)(const float *x, const float *dy, const float *ymask, int64_t n, float m,
+                     double *sg, double *sd);
+    /* y = (x - m) a + s, relu'd when relu (y may equal x) */
+    void (*norm)(const float *x, float *y, int64_t n, float m, float a, float s, int relu);
+    /* dx = a ((g - md) - b (x - m)), g as in bwd_sums (dx may equal dy) */
+    void (*dx)(const float *x, const float *dy, const float *ymask, float *dx, int64_t n,
+               float m, float a, float md, float b);
+} lam_bn_spans;
+
+/* The loops for an instruction set (LAM_ISA_AVX512, or the portable ones for any other). */
+const lam_bn_spans *lam__bn_spans(int isa);
+
+#endif
