@@ -129,10 +129,11 @@ static void text_kernels(const bench_run *r)
         }
         printf("%-16s %.1e%s\n", k->check, k->err, k->ok ? "" : "  FAIL");
     }
-    printf("(~ naive time measured on a smaller batch, scaled per sample; n/a: above the "
-           "naive FLOP budget. pooling counts one op per compared or routed element; im2col and\n"
-           " col2im one per column element moved, on one thread, per instruction set; bn_* one per\n"
-           " byte a pass must move, so their GFLOP/s is GB/s.)\n");
+    printf(
+        "(~ naive time measured on a smaller batch, scaled per sample; n/a: above the "
+        "naive FLOP budget. pooling counts one op per compared or routed element; im2col and\n"
+        " col2im one per column element moved, on one thread, per instruction set; bn_* one per\n"
+        " byte a pass must move, so their GFLOP/s is GB/s.)\n");
 }
 
 static void text_train(const bench_run *r)
@@ -165,9 +166,10 @@ static void text_train(const bench_run *r)
                t->step.min * 1e3, t->step.max * 1e3, t->ips, spread, t->gflops,
                pct_of(r, t->threads, t->gflops), scale, t->strategy[0] ? t->strategy : "-");
     }
-    printf("(GF/s: lam_model_train_flops per image x images/s, the step's useful work; %%pk: of "
-           "the sgemm peak on as many threads (the higher of start and end), the most any GEMM-bound "
-           "step can do)\n");
+    printf(
+        "(GF/s: lam_model_train_flops per image x images/s, the step's useful work; %%pk: of "
+        "the sgemm peak on as many threads (the higher of start and end), the most any GEMM-bound "
+        "step can do)\n");
 }
 
 static void text_share(const bench_run *r)

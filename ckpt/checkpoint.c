@@ -189,19 +189,6 @@ static int parse_input(const char *s, int *ndim, int64_t shape[3])
     return n >= 1 && n <= 3;
 }
 
-/* a*b and a+b saturating at INT64_MAX (inputs >= 0): sizes only compared, never allocated */
-static int64_t sat_mul(int64_t a, int64_t b)
-{
-    int64_t r;
-    return lam__mul_i64(a, b, &r) ? INT64_MAX : r;
-}
-
-static int64_t sat_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    return lam__add_i64(a, b, &r) ? INT64_MAX : r;
-}
-
 /* A checkpoint must hold every parameter and buffer of the model it describes, so a spec
  * needing far more float32 bytes than the file's tensors hold is rejected before the model
  * (and its weights, sized by the spec alone) is allocated: a 200-byte file must not make us
@@ -220,11 +207,11 @@ static lam_status check_spec_size(lam_checkpoint *ck, const char *spec, int ndim
         const lam_st_tensor *t = lam__st_at(ck->st, i);
         have += t->dtype == LAM_ST_F32 ? t->nbytes : 0;
     }
-    if (need >= 0 && sat_mul(need, (int64_t)sizeof(float)) > sat_add(have, CK_SLACK)) {
+    if (need >= 0 && lam__sat_mul(need, (int64_t)sizeof(float)) > lam__sat_add(have, CK_SLACK)) {
         return lam__error(ck->ctx, LAM_ERR_FORMAT,
                           "%s: lamina.spec needs %lld bytes of float32 weights on input %s, "
                           "the file holds %lld", lam__st_path(ck->st),
-                          (long long)sat_mul(need, (int64_t)sizeof(float)),
+                          (long long)lam__sat_mul(need, (int64_t)sizeof(float)),
                           lam_checkpoint_meta(ck, "lamina.input"), (long long)have);
     }
     return LAM_OK;

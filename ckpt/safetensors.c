@@ -147,7 +147,8 @@ static lam_status parse_entry(lam_ctx *ctx, const char *file, const char *name,
     json_object_foreach(e, key, v) {
         if (strcmp(key, "dtype") != 0 && strcmp(key, "shape") != 0 &&
             strcmp(key, "data_offsets") != 0) {
-            return lam__st_tensor_err(ctx, LAM_ERR_FORMAT, file, name, "unexpected key '%.32s'", key);
+            return lam__st_tensor_err(ctx, LAM_ERR_FORMAT, file, name, "unexpected key '%.32s'",
+                                      key);
         }
     }
     const json_t *jd = json_object_get(e, "dtype");
@@ -178,7 +179,8 @@ static lam_status parse_entry(lam_ctx *ctx, const char *file, const char *name,
     char sbuf[96];
     fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape);
     if (lam__st_shape_bytes(t->dtype, t->ndim, t->shape, &t->numel, &t->nbytes)) {
-        return lam__st_tensor_err(ctx, LAM_ERR_FORMAT, file, name, "shape %s overflows int64", sbuf);
+        return lam__st_tensor_err(ctx, LAM_ERR_FORMAT, file, name, "shape %s overflows int64",
+                                  sbuf);
     }
     int64_t b = -1, end = -1;
     if (json_is_array(jo) && json_array_size(jo) == 2) {

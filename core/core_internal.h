@@ -37,6 +37,10 @@ int lam__reserved_zero(const uint64_t *words, int n);
 /* Overflow-checked size arithmetic: return 0 and set *out, or return 1 on overflow. */
 int lam__mul_i64(int64_t a, int64_t b, int64_t *out);
 int lam__add_i64(int64_t a, int64_t b, int64_t *out);
+/* a*b and a+b for a, b >= 0, saturating at INT64_MAX: for sizes that are only compared
+ * (a file's claims against its bytes), never allocated. */
+int64_t lam__sat_mul(int64_t a, int64_t b);
+int64_t lam__sat_add(int64_t a, int64_t b);
 
 /* 1 when x[0..n) holds no NaN or Inf. */
 int lam__all_finite(const float *x, int64_t n);

@@ -25,6 +25,18 @@ int lam__add_i64(int64_t a, int64_t b, int64_t *out)
     return 0;
 }
 
+int64_t lam__sat_mul(int64_t a, int64_t b)
+{
+    int64_t r;
+    return lam__mul_i64(a, b, &r) ? INT64_MAX : r;
+}
+
+int64_t lam__sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return lam__add_i64(a, b, &r) ? INT64_MAX : r;
+}
+
 /* Whether x[0..n) is free of NaN and Inf: one multiply-add per element poisons a sum. Eight
  * independent sums so the loop vectorises without reassociation (one running sum was a
  * 4-cycle dependency chain per element: 0.4 ms per seed-CNN step). */

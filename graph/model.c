@@ -3,11 +3,11 @@
  * The passes are in pass.c.
  *
  * Folding: a conv2d followed by relu and/or max pool, and a linear or batch norm followed
- * by relu, run as one call of the first node when each node of the group feeds only the next: the activation
- * and the pooling happen while the GEMM's output is in cache, the un-pooled conv output is
- * never written to memory, and the group takes one parallel region per pass instead of
- * three. The folded nodes stay in the model (names, checkpoints, lamina info) but do no work
- * of their own. */
+ * by relu, run as one call of the first node when each node of the group feeds only the
+ * next: the activation and the pooling happen while the first node's output is in cache,
+ * the un-pooled conv output is never written to memory, and the group takes one parallel
+ * region per pass instead of three. The folded nodes stay in the model (names,
+ * checkpoints, lamina info) but do no work of their own. */
 #include "model_internal.h"
 
 #include <stdio.h>

@@ -22,6 +22,7 @@
  * the one source of truth for them. */
 #define _POSIX_C_SOURCE 200809L
 #include "model_internal.h"
+#include "spec_internal.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -90,221 +91,6 @@ static lam_status tok_error(parser *p, const scope *sc, const spec_tok *t, const
                       (int)(t->len > 60 ? 60 : t->len), t->s, where, why);
 }
 
-/* ------------------------------------------------------------- numbers */
-
-/* A non-negative integer (or `out`) from [s, s+len). Locale-free. */
-static int parse_int(const char *s, size_t len, int64_t n_out, int64_t *v)
-{
-    if (len == 3 && memcmp(s, "out", 3) == 0) {
-        *v = n_out;
-        return n_out > 0;
-    }
-    if (len == 0 || len > 12) {
-        return 0;
-    }
-    int64_t r = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return 0;
-        }
-        r = r * 10 + (s[i] - '0');
-    }
-    *v = r;
-    return 1;
-}
-
-/* A decimal fraction like 0.25, 1e-5 or 5, without strtod (locale-independent). */
-static int parse_real(const char *s, size_t len, float *v)
-{
-    double r = 0.0, scale = 1.0;
-    size_t i = 0;
-    int digits = 0, seen_dot = 0;
-    for (; i < len && (isdigit((unsigned char)s[i]) || s[i] == '.'); i++) {
-        if (s[i] == '.') {
-            if (seen_dot) {
-                return 0;
-            }
-            seen_dot = 1;
-            continue;
-        }
-        digits++;
-        if (seen_dot) {
-            scale /= 10.0;
-            r += (s[i] - '0') * scale;
-        } else {
-            r = r * 10.0 + (s[i] - '0');
-        }
-    }
-    if (digits == 0 || digits > 15) {
-        return 0;
-    }
-    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        int sign = 1, e = 0, ed = 0;
-        i++;
-        if (i < len && (s[i] == '-' || s[i] == '+')) {
-            sign = s[i] == '-' ? -1 : 1;
-            i++;
-        }
-        for (; i < len && isdigit((unsigned char)s[i]) && ed < 3; i++, ed++) {
-            e = e * 10 + (s[i] - '0');
-        }
-        if (ed == 0) {
-            return 0;
-        }
-        for (int k = 0; k < e; k++) {
-            r = sign > 0 ? r * 10.0 : r / 10.0;
-        }
-    }
-    if (i != len) {
-        return 0;
-    }
-    *v = (float)r;
-    return 1;
-}
-
-/* "3" or "3x5" into a pair. */
-static int parse_pair(const char *s, size_t len, int64_t n_out, int64_t *a, int64_t *b)
-{
-    const char *x = memchr(s, 'x', len);
-    if (x == NULL) {
-        if (!parse_int(s, len, n_out, a)) {
-            return 0;
-        }
-        *b = *a;
-        return 1;
-    }
-    size_t l1 = (size_t)(x - s);
-    return parse_int(s, l1, n_out, a) && parse_int(x + 1, len - l1 - 1, n_out, b);
-}
-
-static int is_word(const char *s, size_t len, const char *w)
-{
-    return strlen(w) == len && memcmp(s, w, len) == 0;
-}
-
-/* A node name: letters, digits, '_' and '.', not starting or ending with '.' nor holding
- * "..", as PyTorch's module paths ("layer1.0.conv1", "0"). */
-static int valid_name(const char *s, size_t len)
-{
-    if (len == 0 || s[0] == '.' || s[len - 1] == '.') {
-        return 0;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.') ||
-            (s[i] == '.' && s[i + 1] == '.')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* ---------------------------------------------------------------- layers */
-
-typedef struct kind_entry {
-    const char *name;
-    lam_layer_kind kind;
-    const char *positional; /* names of positional args in order, space-separated */
-} kind_entry;
-
-static const kind_entry kinds[] = {
-    {"conv", LAM_LAYER_CONV2D, "out k stride pad"},
-    {"linear", LAM_LAYER_LINEAR, "out"},
-    {"relu", LAM_LAYER_RELU, ""},
-    {"leakyrelu", LAM_LAYER_LEAKY_RELU, "slope"},
-    {"sigmoid", LAM_LAYER_SIGMOID, ""},
-    {"tanh", LAM_LAYER_TANH, ""},
-    {"gelu", LAM_LAYER_GELU, ""},
-    {"maxpool", LAM_LAYER_MAXPOOL, "k stride pad"},
-    {"avgpool", LAM_LAYER_AVGPOOL, "k stride pad"},
-    {"gap", LAM_LAYER_GLOBAL_AVGPOOL, ""},
-    {"flatten", LAM_LAYER_FLATTEN, ""},
-    {"dropout", LAM_LAYER_DROPOUT, "p"},
-    {"batchnorm", LAM_LAYER_BATCHNORM, "eps momentum"},
-    {"bn", LAM_LAYER_BATCHNORM, "eps momentum"},
-    {"add", LAM_LAYER_ADD, ""},
-    {"mul", LAM_LAYER_MUL, ""},
-    {"concat", LAM_LAYER_CONCAT, "axis"},
-};
-
-static const kind_entry *find_kind(const char *s, size_t len)
-{
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        if (is_word(s, len, kinds[i].name)) {
-            return &kinds[i];
-        }
-    }
-    return NULL;
-}
-
-/* The k-th word of a space-separated list into buf; 0 if there is none. */
-static int nth_word(const char *list, int k, char *buf, size_t size)
-{
-    const char *q = list;
-    for (int i = 0; *q != '\0'; i++) {
-        const char *e = strchr(q, ' ');
-        size_t len = e != NULL ? (size_t)(e - q) : strlen(q);
-        if (i == k) {
-            if (len + 1 > size) {
-                return 0;
-            }
-            memcpy(buf, q, len);
-            buf[len] = '\0';
-            return 1;
-        }
-        q += len;
-        while (*q == ' ') {
-            q++;
-        }
-    }
-    return 0;
-}
-
-static int key_is(const char *key, size_t klen, const char *a, const char *b)
-{
-    return is_word(key, klen, a) || (b != NULL && is_word(key, klen, b));
-}
-
-/* Apply one key=value of a layer to its descriptor; 0 = unknown key, -1 = bad value. */
-static int apply_arg(lam_layer_desc *d, const char *key, size_t klen, const char *val,
-                     size_t vlen, int64_t n_out)
-{
-    lam_layer_kind k = d->kind;
-    int conv = k == LAM_LAYER_CONV2D, pool = k == LAM_LAYER_MAXPOOL || k == LAM_LAYER_AVGPOOL;
-    int ok;
-    if ((conv || k == LAM_LAYER_LINEAR) && key_is(key, klen, "out", NULL)) {
-        ok = parse_int(val, vlen, n_out, &d->out) && d->out > 0;
-    } else if ((conv || pool) && key_is(key, klen, "k", "kernel")) {
-        ok = parse_pair(val, vlen, n_out, &d->kh, &d->kw) && d->kh > 0 && d->kw > 0;
-    } else if ((conv || pool) && key_is(key, klen, "stride", "s")) {
-        ok = parse_pair(val, vlen, n_out, &d->sh, &d->sw) && d->sh > 0 && d->sw > 0;
-    } else if ((conv || pool) && key_is(key, klen, "pad", "p")) {
-        ok = parse_pair(val, vlen, n_out, &d->ph, &d->pw);
-    } else if (conv && key_is(key, klen, "dil", "dilation")) {
-        ok = parse_pair(val, vlen, n_out, &d->dh, &d->dw) && d->dh > 0 && d->dw > 0;
-    } else if (conv && key_is(key, klen, "groups", "g")) {
-        ok = parse_int(val, vlen, n_out, &d->groups) && d->groups > 0;
-    } else if ((conv || k == LAM_LAYER_LINEAR) && key_is(key, klen, "bias", NULL)) {
-        int64_t b = 0;
-        ok = parse_int(val, vlen, n_out, &b) && b <= 1;
-        d->bias = (int)b;
-    } else if (k == LAM_LAYER_LEAKY_RELU && key_is(key, klen, "slope", NULL)) {
-        ok = parse_real(val, vlen, &d->alpha);
-    } else if (k == LAM_LAYER_DROPOUT && key_is(key, klen, "p", NULL)) {
-        ok = parse_real(val, vlen, &d->alpha) && d->alpha < 1.0f;
-    } else if (k == LAM_LAYER_BATCHNORM && key_is(key, klen, "eps", NULL)) {
-        ok = parse_real(val, vlen, &d->alpha) && d->alpha > 0.0f;
-    } else if (k == LAM_LAYER_BATCHNORM && key_is(key, klen, "momentum", NULL)) {
-        ok = parse_real(val, vlen, &d->momentum) && d->momentum <= 1.0f;
-    } else if (k == LAM_LAYER_CONCAT && key_is(key, klen, "axis", NULL)) {
-        int64_t a = 0;
-        ok = parse_int(val, vlen, n_out, &a) && a < LAM_MAX_SAMPLE_DIM;
-        d->axis = (int)a;
-    } else {
-        return 0;
-    }
-    return ok ? 1 : -1;
-}
-
 /* ------------------------------------------------------------ references */
 
 static int find_node(const parser *p, const char *name)
@@ -335,24 +121,24 @@ static int full_name(const char *prefix, const char *local, size_t llen, char *o
 static lam_status resolve(parser *p, const scope *sc, const spec_tok *t, const char *r,
                           size_t len, int *node)
 {
-    if (is_word(r, len, ".")) {
+    if (lam__spec_is_word(r, len, ".")) {
         *node = sc->prev;
         return LAM_OK;
     }
-    if (is_word(r, len, "in")) {
+    if (lam__spec_is_word(r, len, "in")) {
         *node = sc->input;
         return LAM_OK;
     }
     if (len > 1 && r[0] == '-') {
         int64_t back = 0;
-        if (!parse_int(r + 1, len - 1, 0, &back) || back < 1 || back > p->count) {
+        if (!lam__spec_parse_int(r + 1, len - 1, 0, &back) || back < 1 || back > p->count) {
             return tok_error(p, sc, t, "input '%.*s' does not name an earlier node (there "
                              "are %d before it)", (int)len, r, p->count);
         }
         *node = p->count - (int)back;
         return LAM_OK;
     }
-    if (!valid_name(r, len)) {
+    if (!lam__spec_valid_name(r, len)) {
         return tok_error(p, sc, t, "input '%.*s' is not a name, '.', 'in' or -N", (int)len, r);
     }
     char full[LAM_SPEC_NAME_MAX];
@@ -401,7 +187,7 @@ static lam_status split_item(parser *p, const scope *sc, const spec_tok *t, item
         while (q < end && isdigit((unsigned char)*q)) {
             q++;
         }
-        if (!parse_int(c0, (size_t)(q - c0), 0, &it->count) || it->count < 1 ||
+        if (!lam__spec_parse_int(c0, (size_t)(q - c0), 0, &it->count) || it->count < 1 ||
             it->count > LAM_SPEC_MAX_NODES) {
             return tok_error(p, sc, t, "bad repeat count after '*'");
         }
@@ -477,7 +263,7 @@ static lam_status add_ref(parser *p, const scope *sc, const item *it, void *vacc
 
 /* Arguments of a layer or a block instance, gathered before they are applied. */
 typedef struct args_acc {
-    const kind_entry *kind;   /* NULL for a block */
+    const lam_spec_kind *kind;   /* NULL for a block */
     const spec_block *block;
     lam_layer_desc desc;
     const char *name;         /* name= value */
@@ -500,7 +286,7 @@ static lam_status add_arg(parser *p, const scope *sc, const item *it, void *vacc
         key = e;
         klen = (size_t)(eq - e);
     } else {
-        int ok = a->kind != NULL ? nth_word(a->kind->positional, a->pos, pkey, sizeof pkey)
+        int ok = a->kind != NULL ? lam__spec_nth_word(a->kind->positional, a->pos, pkey, sizeof pkey)
                                  : a->pos < a->block->n_params;
         if (!ok) {
             return tok_error(p, sc, &it->tok, "too many positional arguments");
@@ -512,8 +298,8 @@ static lam_status add_arg(parser *p, const scope *sc, const item *it, void *vacc
         key = pkey;
         klen = strlen(pkey);
     }
-    if (key_is(key, klen, "name", NULL)) {
-        if (!valid_name(val, vlen) || vlen >= LAM_SPEC_NAME_MAX - 16) {
+    if (lam__spec_key_is(key, klen, "name", NULL)) {
+        if (!lam__spec_valid_name(val, vlen) || vlen >= LAM_SPEC_NAME_MAX - 16) {
             return tok_error(p, sc, &it->tok, "bad name '%.*s' (letters, digits, '_' and '.', "
                              "at most %d characters)", (int)(vlen > 40 ? 40 : vlen), val,
                              LAM_SPEC_NAME_MAX - 17);
@@ -522,8 +308,8 @@ static lam_status add_arg(parser *p, const scope *sc, const item *it, void *vacc
         a->name_len = vlen;
         return LAM_OK;
     }
-    if (key_is(key, klen, "index", NULL)) {
-        if (!parse_int(val, vlen, 0, &a->index) || a->index > 1000000) {
+    if (lam__spec_key_is(key, klen, "index", NULL)) {
+        if (!lam__spec_parse_int(val, vlen, 0, &a->index) || a->index > 1000000) {
             return tok_error(p, sc, &it->tok, "bad index '%.*s'", (int)(vlen > 30 ? 30 : vlen),
                              val);
         }
@@ -531,7 +317,7 @@ static lam_status add_arg(parser *p, const scope *sc, const item *it, void *vacc
     }
     if (a->kind == NULL) {
         for (int i = 0; i < a->block->n_params; i++) {
-            if (is_word(key, klen, a->block->params[i])) {
+            if (lam__spec_is_word(key, klen, a->block->params[i])) {
                 a->val[i] = val;
                 a->vlen[i] = vlen;
                 return LAM_OK;
@@ -540,7 +326,7 @@ static lam_status add_arg(parser *p, const scope *sc, const item *it, void *vacc
         return tok_error(p, sc, &it->tok, "block %s has no parameter '%.*s'", a->block->name,
                          (int)(klen > 30 ? 30 : klen), key);
     }
-    int r = apply_arg(&a->desc, key, klen, val, vlen, p->n_out);
+    int r = lam__spec_apply_arg(&a->desc, key, klen, val, vlen, p->n_out);
     if (r == 0) {
         return tok_error(p, sc, &it->tok, "unknown option '%.*s'", (int)(klen > 40 ? 40 : klen),
                          key);
@@ -637,7 +423,7 @@ static lam_status substitute(parser *p, const scope *sc, const item *it, const s
             }
             int which = -1;
             for (int k = 0; k < b->n_params; k++) {
-                if (is_word(b->body + i + 1, j - i - 1, b->params[k])) {
+                if (lam__spec_is_word(b->body + i + 1, j - i - 1, b->params[k])) {
                     which = k;
                 }
             }
@@ -714,7 +500,7 @@ static lam_status expand_block(parser *p, scope *sc, const item *it, spec_block 
 static spec_block *find_block(parser *p, const char *s, size_t len)
 {
     for (int i = 0; i < p->n_blocks; i++) {
-        if (is_word(s, len, p->blocks[i].name)) {
+        if (lam__spec_is_word(s, len, p->blocks[i].name)) {
             return &p->blocks[i];
         }
     }
@@ -733,13 +519,14 @@ static lam_status parse_item(parser *p, scope *sc, const spec_tok *t)
     }
     args_acc a;
     memset(&a, 0, sizeof a);
-    a.kind = find_kind(it.word, it.wlen);
+    a.kind = lam__spec_find_kind(it.word, it.wlen);
     spec_block *blk = a.kind == NULL ? find_block(p, it.word, it.wlen) : NULL;
     if (a.kind == NULL && blk == NULL) {
-        return tok_error(p, sc, t, "unknown layer or block '%.*s' (layers: conv, linear, relu, "
+        return tok_error(p, sc, t,
+                         "unknown layer or block '%.*s' (layers: conv, linear, relu, "
                          "leakyrelu, sigmoid, tanh, gelu, maxpool, avgpool, gap, flatten, "
-                         "dropout, batchnorm, add, mul, concat)", (int)(it.wlen > 30 ? 30 : it.wlen),
-                         it.word);
+                         "dropout, batchnorm, add, mul, concat)",
+                         (int)(it.wlen > 30 ? 30 : it.wlen), it.word);
     }
     a.block = blk;
     if (a.kind != NULL) {
@@ -823,7 +610,7 @@ static lam_status parse_def(parser *p, scope *sc, const char *s, size_t len, siz
     }
     spec_block *b = &p->blocks[p->n_blocks];
     memset(b, 0, sizeof *b);
-    if (j == n0 || j - n0 >= sizeof b->name || find_kind(s + n0, j - n0) != NULL ||
+    if (j == n0 || j - n0 >= sizeof b->name || lam__spec_find_kind(s + n0, j - n0) != NULL ||
         find_block(p, s + n0, j - n0) != NULL) {
         return tok_error(p, sc, &t, "def needs a new block name (not a layer's or an earlier "
                          "block's)");
@@ -852,7 +639,7 @@ static lam_status parse_def(parser *p, scope *sc, const char *s, size_t len, siz
                 break;
             }
             if (b->n_params == MAX_PARAMS || k - k0 >= PARAM_LEN ||
-                is_word(s + k0, k - k0, "name") || is_word(s + k0, k - k0, "index")) {
+                lam__spec_is_word(s + k0, k - k0, "name") || lam__spec_is_word(s + k0, k - k0, "index")) {
                 return tok_error(p, sc, &t, "bad parameter list of block %s (at most %d, not "
                                  "'name' or 'index')", b->name, MAX_PARAMS);
             }

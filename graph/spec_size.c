@@ -4,19 +4,6 @@
  * 200-byte file cannot make lamina allocate gigabytes. */
 #include "model_internal.h"
 
-/* a*b and a+b saturating at INT64_MAX (inputs >= 0): sizes only compared, never allocated */
-static int64_t sat_mul(int64_t a, int64_t b)
-{
-    int64_t r;
-    return lam__mul_i64(a, b, &r) ? INT64_MAX : r;
-}
-
-static int64_t sat_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    return lam__add_i64(a, b, &r) ? INT64_MAX : r;
-}
-
 /* The output shape of one node and its floats of parameters and buffers; 0 when the node
  * does not fit its inputs (lam_model_create then says why). */
 static int node_size(const lam_layer_desc *d, const lam_shape *in, int n_in, lam_shape *out,
@@ -43,8 +30,8 @@ static int node_size(const lam_layer_desc *d, const lam_shape *in, int n_in, lam
             return 0;
         }
         if (!pool) {
-            const int64_t k = sat_mul(s->dim[0] / d->groups, sat_mul(d->kh, d->kw));
-            *floats = sat_add(sat_mul(d->out, k), d->bias ? d->out : 0);
+            const int64_t k = lam__sat_mul(s->dim[0] / d->groups, lam__sat_mul(d->kh, d->kw));
+            *floats = lam__sat_add(lam__sat_mul(d->out, k), d->bias ? d->out : 0);
             out->dim[0] = d->out;
         }
         out->dim[1] = oh;
@@ -56,12 +43,12 @@ static int node_size(const lam_layer_desc *d, const lam_shape *in, int n_in, lam
             return 0;
         }
         const int64_t last = s->dim[s->ndim - 1];
-        *floats = sat_add(sat_mul(d->out, last), d->bias ? d->out : 0);
+        *floats = lam__sat_add(lam__sat_mul(d->out, last), d->bias ? d->out : 0);
         out->dim[s->ndim - 1] = d->out;
         return 1;
     }
     case LAM_LAYER_FLATTEN:
-        *out = (lam_shape){1, {sat_mul(s->dim[0], sat_mul(s->ndim > 1 ? s->dim[1] : 1,
+        *out = (lam_shape){1, {lam__sat_mul(s->dim[0], lam__sat_mul(s->ndim > 1 ? s->dim[1] : 1,
                                                           s->ndim > 2 ? s->dim[2] : 1)),
                                1, 1}};
         return 1;
@@ -69,7 +56,7 @@ static int node_size(const lam_layer_desc *d, const lam_shape *in, int n_in, lam
         *out = (lam_shape){1, {s->dim[0], 1, 1}};
         return s->ndim >= 2;
     case LAM_LAYER_BATCHNORM:
-        *floats = sat_mul(4, s->dim[0]); /* gamma, beta, running mean and var */
+        *floats = lam__sat_mul(4, s->dim[0]); /* gamma, beta, running mean and var */
         return 1;
     case LAM_LAYER_CONCAT: {
         const int axis = d->axis < 0 ? (s->ndim == 3 ? 0 : s->ndim - 1) : d->axis;
@@ -77,7 +64,7 @@ static int node_size(const lam_layer_desc *d, const lam_shape *in, int n_in, lam
             return 0;
         }
         for (int k = 1; k < n_in; k++) {
-            out->dim[axis] = sat_add(out->dim[axis], in[k].dim[axis]);
+            out->dim[axis] = lam__sat_add(out->dim[axis], in[k].dim[axis]);
         }
         return 1;
     }
@@ -112,7 +99,7 @@ lam_status lam__spec_param_floats(lam_ctx *ctx, const char *spec, int ndim,
             }
             int64_t f = 0;
             ok = node_size(&nodes[i].desc, in, nodes[i].n_in, &shapes[i], &f);
-            total = sat_add(total, f);
+            total = lam__sat_add(total, f);
         }
         *floats = ok ? total : -1;
     }

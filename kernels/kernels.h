@@ -269,8 +269,8 @@ void lam__conv2d_fused_fwd_ref(const lam_conv_geom *g, const lam_conv_fusion *f,
                                const float *w, const float *b, float *y, int32_t *argmax,
                                float *ws, int nt);
 /* Backward of the fused block from y and argmax of its forward and dy (shaped like y):
- * dx overwritten, or added to with f->dx_acc (NULL: skipped), dw += and db += (each may be NULL; x may be NULL when
- * both are). */
+ * dx overwritten, or added to with f->dx_acc (NULL: skipped), dw += and db += (each may be
+ * NULL; x may be NULL when both are). */
 void lam__conv2d_fused_bwd(const lam_conv_geom *g, const lam_conv_fusion *f, const float *x,
                            const float *w, const float *y, const int32_t *argmax,
                            const float *dy, float *dx, float *dw, float *db, float *ws, int nt);

@@ -61,26 +61,18 @@ static lam_status act_setup(lam_layer *l)
     return LAM_OK;
 }
 
-const lam_kind lam__kind_relu = {.id = LAM_LAYER_RELU, .name = "relu", .min_in = 1, .max_in = 1,
-                            .flags = LAM_KIND_IN_PLACE, .setup = act_setup,
-                            .forward = act_forward, .backward = act_backward,
-                            .reads = act_reads};
-const lam_kind lam__kind_leaky_relu = {.id = LAM_LAYER_LEAKY_RELU, .name = "leakyrelu", .min_in = 1, .max_in = 1,
-                            .flags = LAM_KIND_IN_PLACE, .setup = act_setup,
-                            .forward = act_forward, .backward = act_backward,
-                            .reads = act_reads};
-const lam_kind lam__kind_sigmoid = {.id = LAM_LAYER_SIGMOID, .name = "sigmoid", .min_in = 1, .max_in = 1,
-                            .flags = LAM_KIND_IN_PLACE, .setup = act_setup,
-                            .forward = act_forward, .backward = act_backward,
-                            .reads = act_reads};
-const lam_kind lam__kind_tanh = {.id = LAM_LAYER_TANH, .name = "tanh", .min_in = 1, .max_in = 1,
-                            .flags = LAM_KIND_IN_PLACE, .setup = act_setup,
-                            .forward = act_forward, .backward = act_backward,
-                            .reads = act_reads};
-const lam_kind lam__kind_gelu = {.id = LAM_LAYER_GELU, .name = "gelu", .min_in = 1, .max_in = 1,
-                            .flags = LAM_KIND_IN_PLACE, .setup = act_setup,
-                            .forward = act_forward, .backward = act_backward,
-                            .reads = act_reads};
+/* The five activation kinds differ only in id and name: one table shape for all. */
+#define ACT_KIND(kind_id, kind_name)                                                          \
+    {                                                                                         \
+        .id = kind_id, .name = kind_name, .min_in = 1, .max_in = 1,                           \
+        .flags = LAM_KIND_IN_PLACE, .setup = act_setup, .forward = act_forward,               \
+        .backward = act_backward, .reads = act_reads                                          \
+    }
+const lam_kind lam__kind_relu = ACT_KIND(LAM_LAYER_RELU, "relu");
+const lam_kind lam__kind_leaky_relu = ACT_KIND(LAM_LAYER_LEAKY_RELU, "leakyrelu");
+const lam_kind lam__kind_sigmoid = ACT_KIND(LAM_LAYER_SIGMOID, "sigmoid");
+const lam_kind lam__kind_tanh = ACT_KIND(LAM_LAYER_TANH, "tanh");
+const lam_kind lam__kind_gelu = ACT_KIND(LAM_LAYER_GELU, "gelu");
 
 /* ----------------------------------------------------------------- dropout */
 

@@ -124,24 +124,6 @@ static void test_merges(void)
 
 /* ------------------------------------------------------------ whole graphs */
 
-typedef struct model_case {
-    lam_model *m;
-    const float *x;
-    const int32_t *labels;
-    int64_t n;
-    lam_loss_desc loss;
-} model_case;
-
-static double model_loss(void *user)
-{
-    model_case *c = user;
-    double l = NAN;
-    if (lam_model_forward(c->m, c->x, c->n, 1, NULL) != LAM_OK ||
-        lam_model_loss(c->m, &c->loss, c->labels, NULL, &l, NULL) != LAM_OK) {
-        return NAN;
-    }
-    return l;
-}
 
 /* Every parameter of the model built from spec on input (ndim, shape), along random
  * directions (dense for small tensors), at a fixed step so dropout draws stay put. */
@@ -153,7 +135,7 @@ static void check_model(const char *what, const char *spec, int ndim, const int6
     cd.seed = seed;
     lam_ctx *ctx = NULL;
     lam_ctx_create(&cd, &ctx);
-    model_case c = {NULL, NULL, NULL, n, {LAM_LOSS_SOFTMAX_XENT, 0.0f, 0.0f}};
+    gc_model_case c = {NULL, NULL, NULL, n, {LAM_LOSS_SOFTMAX_XENT, 0.0f, 0.0f}};
     if (!T_CHECK(lam_model_create(ctx, spec, ndim, shape, 5, n, &c.m) == LAM_OK,
                  "%s: create: %s", what, lam_ctx_errmsg(ctx))) {
         lam_ctx_destroy(ctx);
@@ -171,7 +153,7 @@ static void check_model(const char *what, const char *spec, int ndim, const int6
     }
     c.x = x;
     c.labels = labels;
-    model_loss(&c);
+    gc_model_loss(&c);
     lam_model_zero_grad(c.m);
     T_CHECK(lam_model_backward(c.m) == LAM_OK, "%s: backward: %s", what, lam_ctx_errmsg(ctx));
     lam_param *p;
@@ -183,7 +165,7 @@ static void check_model(const char *what, const char *spec, int ndim, const int6
         char name[160];
         snprintf(name, sizeof name, "%s d(%s)", what, p[i].name);
         /* a small eps: a step on every weight at once must not push ReLU inputs over 0 */
-        gc_check(name, model_loss, &c, p[i].w, g, p[i].n, 3e-4, 24, 3, seed + (uint64_t)i);
+        gc_check(name, gc_model_loss, &c, p[i].w, g, p[i].n, 3e-4, 24, 3, seed + (uint64_t)i);
         free(g);
     }
     free(x);

@@ -164,9 +164,10 @@ static void check_backward(const bn_case *k, const bufs *b, int affine, const ch
     memcpy(b->dbr, b->db0, (size_t)c * sizeof(float));
     memcpy(b->dg1, b->dg0, (size_t)c * sizeof(float));
     memcpy(b->db1, b->db0, (size_t)c * sizeof(float));
-    lam__bn_bwd_ref(n, c, hw, b->x, b->dy, NULL, g, b->mean, b->invstd, b->dgr, b->dbr, b->dxr, NULL,
-                    1);
-    lam__bn_bwd(n, c, hw, b->x, b->dy, NULL, g, b->mean, b->invstd, b->dg1, b->db1, b->dx1, b->ws, 1);
+    lam__bn_bwd_ref(n, c, hw, b->x, b->dy, NULL, g, b->mean, b->invstd, b->dgr, b->dbr, b->dxr,
+                    NULL, 1);
+    lam__bn_bwd(n, c, hw, b->x, b->dy, NULL, g, b->mean, b->invstd, b->dg1, b->db1, b->dx1, b->ws,
+                1);
     /* dx = gamma*invstd * (dy - mean dy - xhat mean(dy xhat)) cancels to ~0 when a channel
      * has few values (exactly 0 for M = 1, ~eps/var for M = 2): judge its error on the scale
      * of the terms, gamma*invstd*|dy|, which is max |dx| on realistic data */
@@ -196,7 +197,8 @@ static void check_backward(const bn_case *k, const bufs *b, int affine, const ch
     memcpy(b->tmp, b->dy, (size_t)total * sizeof(float));
     memcpy(b->dg, b->dg0, (size_t)c * sizeof(float));
     memcpy(b->db, b->db0, (size_t)c * sizeof(float));
-    lam__bn_bwd(n, c, hw, b->x, b->tmp, NULL, g, b->mean, b->invstd, b->dg, b->db, b->tmp, b->ws, 2);
+    lam__bn_bwd(n, c, hw, b->x, b->tmp, NULL, g, b->mean, b->invstd, b->dg, b->db, b->tmp, b->ws,
+                2);
     equal_to("bwd in place dx == dy", label, b->tmp, b->dx1, total);
     equal_to("bwd in place dgamma", label, b->dg, b->dg1, c);
     /* dx == NULL: the same parameter gradients */

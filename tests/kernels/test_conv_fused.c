@@ -209,7 +209,8 @@ static void run_geometry(const t_conv_shape *s, int idx)
                          st ? "batched" : "chunked");
                 bufs B;
                 bufs_alloc(&B, &g, &f);
-                const t_pass_data pd = {B.x, B.w, B.b, B.dy, B.dw0, B.db0, B.xn, B.wn, g.c_out, B.yn};
+                const t_pass_data pd = {B.x,   B.w,  B.b,  B.dy,    B.dw0,
+                                        B.db0, B.xn, B.wn, g.c_out, B.yn};
                 /* uniform inputs for the chunked strategy only: the batched one is checked
                  * exactly on integers, and its GEMMs round like the chunked ones */
                 for (int ints = 1; ints >= (st ? 1 : 0); ints--) {

@@ -231,7 +231,8 @@ static double residual_excess(const float *a, const float *b, const float *c, in
 static void test_large(void)
 {
     const int64_t m = 300, n = 517, k = 700;
-    float *a = t_alloc_floats(m * k), *b = t_alloc_floats(n * k), *c = t_alloc_floats(m * n), *t = t_alloc_floats(n);
+    float *a = t_alloc_floats(m * k), *b = t_alloc_floats(n * k), *c = t_alloc_floats(m * n),
+          *t = t_alloc_floats(n);
     t_fill_uniform(a, m * k, -1.0f, 1.0f, SEED, 11);
     t_fill_uniform(b, n * k, -1.0f, 1.0f, SEED, 12);
     t_fill_uniform(t, n, -1.0f, 1.0f, SEED, 13);

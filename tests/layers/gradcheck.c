@@ -61,3 +61,14 @@ int gc_check(const char *what, gc_loss_fn f, void *user, float *v, const float *
     }
     return ok;
 }
+
+double gc_model_loss(void *user)
+{
+    gc_model_case *c = user;
+    double l = NAN;
+    if (lam_model_forward(c->m, c->x, c->n, 1, NULL) != LAM_OK ||
+        lam_model_loss(c->m, &c->loss, c->labels, NULL, &l, NULL) != LAM_OK) {
+        return NAN;
+    }
+    return l;
+}

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "lamina.h"
+
 /* Evaluate L at the current inputs/parameters. */
 typedef double (*gc_loss_fn)(void *user);
 
@@ -14,5 +16,17 @@ typedef double (*gc_loss_fn)(void *user);
  * when n > max_dense, along `n_dirs` random +-1 directions. Returns 1 if all pass. */
 int gc_check(const char *what, gc_loss_fn f, void *user, float *v, const float *analytic,
              int64_t n, double eps, int64_t max_dense, int n_dirs, uint64_t seed);
+
+/* A model's loss on a fixed batch, as a gc_loss_fn (user: a gc_model_case): forward with
+ * train = 1, then the loss; NaN when either fails. */
+struct lam_model;
+typedef struct gc_model_case {
+    struct lam_model *m;
+    const float *x;
+    const int32_t *labels;
+    int64_t n;
+    lam_loss_desc loss;
+} gc_model_case;
+double gc_model_loss(void *user);
 
 #endif

@@ -9,24 +9,6 @@
 #include "harness.h"
 #include "lamina.h"
 
-typedef struct model_case {
-    lam_model *m;
-    const float *x;
-    const int32_t *labels;
-    int64_t n;
-    lam_loss_desc loss;
-} model_case;
-
-static double model_loss(void *user)
-{
-    model_case *c = user;
-    double l = NAN;
-    if (lam_model_forward(c->m, c->x, c->n, 1, NULL) != LAM_OK ||
-        lam_model_loss(c->m, &c->loss, c->labels, NULL, &l, NULL) != LAM_OK) {
-        return NAN;
-    }
-    return l;
-}
 
 static void check_model(const char *spec, int64_t n, uint64_t seed)
 {
@@ -36,7 +18,7 @@ static void check_model(const char *spec, int64_t n, uint64_t seed)
     lam_ctx *ctx = NULL;
     lam_ctx_create(&cfg, &ctx);
     int64_t in_shape[3] = {2, 9, 8};
-    model_case c = {NULL, NULL, NULL, n, {LAM_LOSS_SOFTMAX_XENT, 0.0f, 0.0f}};
+    gc_model_case c = {NULL, NULL, NULL, n, {LAM_LOSS_SOFTMAX_XENT, 0.0f, 0.0f}};
     if (!T_CHECK(lam_model_create(ctx, spec, 3, in_shape, 5, n, &c.m) == LAM_OK,
                  "create '%s': %s", spec, lam_ctx_errmsg(ctx))) {
         lam_ctx_destroy(ctx);
@@ -52,7 +34,7 @@ static void check_model(const char *spec, int64_t n, uint64_t seed)
     c.x = x;
     c.labels = labels;
     lam_model_set_step(c.m, 7);
-    model_loss(&c);
+    gc_model_loss(&c);
     lam_model_zero_grad(c.m);
     T_CHECK(lam_model_backward(c.m) == LAM_OK, "backward: %s", lam_ctx_errmsg(ctx));
     lam_param *p;
@@ -66,7 +48,7 @@ static void check_model(const char *spec, int64_t n, uint64_t seed)
         /* small eps: a +-eps step on every weight moves many ReLU/max-pool inputs at once, and at
          * 1e-3 some cross a kink (seen: 0.0037 vs 0.027); 3e-4 stays clear while float32
          * rounding of the loss (~1e-7) is still far below the 1e-3 tolerance */
-        gc_check(what, model_loss, &c, p[i].w, g, p[i].n, 3e-4, 0, 3, seed + (uint64_t)i);
+        gc_check(what, gc_model_loss, &c, p[i].w, g, p[i].n, 3e-4, 0, 3, seed + (uint64_t)i);
         free(g);
     }
     free(x);
