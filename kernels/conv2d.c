@@ -204,9 +204,8 @@ static void fill_ones(float *row, int64_t n)
     }
 }
 
-/* Partial-gradient additions below which the chunk-order reduction runs on the calling
- * thread after the region (about 0.1 ms) instead of behind another barrier. */
-#define REDUCE_PARALLEL (INT64_C(1) << 20)
+/* Floats of the partials summed per work item of the reduction phase. */
+#define REDUCE_BLOCK 4096
 
 /* The arguments of one pass, shared by its work items. */
 typedef struct pass {
@@ -476,25 +475,40 @@ static void bwd_image(const plan *pp, const float *xi, const float *w, const flo
     }
 }
 
-/* dw += partials, db += their bias row (aug) or bias slot, rows [r0, r1) of dw, in part
- * order. A partial is dW'^T: element (co, i) of dw is part[i * C_out + co]. */
-static void reduce_rows(const plan *pp, const float *ws, int aug, float *dw, float *db,
-                        int64_t r0, int64_t r1)
+/* Block blk of every partial added into partial 0, in part order: element j becomes
+ * ((p0 + p1) + p2) + ..., contiguous and vectorisable, whatever thread runs it. */
+static void sum_parts(const plan *pp, float *ws, int64_t blk)
+{
+    const int64_t n = pp->g->c_out * pp->ka + pp->g->c_out;
+    const int64_t j0 = blk * REDUCE_BLOCK, j1 = j0 + REDUCE_BLOCK < n ? j0 + REDUCE_BLOCK : n;
+    float *acc = ws_part(pp, ws, 0);
+    for (int64_t pi = 1; pi < pp->parts; pi++) {
+        const float *part = ws_part(pp, ws, pi);
+        for (int64_t j = j0; j < j1; j++) {
+            acc[j] += part[j];
+        }
+    }
+}
+
+static int64_t sum_blocks(const plan *pp)
+{
+    return (pp->g->c_out * pp->ka + pp->g->c_out + REDUCE_BLOCK - 1) / REDUCE_BLOCK;
+}
+
+/* dw += the summed partial 0, db += its bias row (aug) or bias slot. The partial is dW'^T:
+ * element (co, i) of dw is part[i * C_out + co]. */
+static void add_sum(const plan *pp, const float *ws, int aug, float *dw, float *db)
 {
     const int64_t k = pp->k, c_out = pp->g->c_out, dbo = c_out * pp->ka;
-    for (int64_t pi = 0; pi < pp->parts; pi++) {
-        const float *part = ws_part(pp, (float *)ws, pi);
-        for (int64_t co = r0; co < r1; co++) {
-            if (dw != NULL) {
-                float *d = dw + co * k;
-                for (int64_t i = 0; i < k; i++) {
-                    d[i] += part[i * c_out + co];
-                }
-            }
-            if (db != NULL) {
-                db[co] += aug ? part[k * c_out + co] : part[dbo + co];
-            }
+    const float *part = ws_part(pp, (float *)ws, 0);
+    for (int64_t i = 0; dw != NULL && i < k; i++) {
+        const float *row = part + i * c_out;
+        for (int64_t co = 0; co < c_out; co++) {
+            dw[co * k + i] += row[co];
         }
+    }
+    for (int64_t co = 0; db != NULL && co < c_out; co++) {
+        db[co] += aug ? part[k * c_out + co] : part[dbo + co];
     }
 }
 
@@ -526,11 +540,11 @@ static void item_bwd_chunk(const void *arg, int64_t ch, int lane)
     }
 }
 
-static void item_reduce(const void *arg, int64_t co, int lane)
+static void item_sum_parts(const void *arg, int64_t blk, int lane)
 {
     const pass *ps = arg;
     (void)lane;
-    reduce_rows(ps->pp, ps->ws, ps->aug, ps->dw, ps->db, co, co + 1);
+    sum_parts(ps->pp, ps->ws, blk);
 }
 
 static void item_prologue(const void *arg, int64_t j, int lane)
@@ -588,7 +602,7 @@ static void bwd_batched(pass *ps, int nt)
         }
     }
     if (ps->want_dw) {
-        reduce_rows(pp, ps->ws, ps->aug, ps->dw, ps->db, 0, g->c_out);
+        add_sum(pp, ps->ws, ps->aug, ps->dw, ps->db); /* one partial: nothing to sum */
     }
 }
 
@@ -606,19 +620,16 @@ void lam__conv2d_fused_bwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
         bwd_batched(&ps, nt < 1 ? 1 : nt);
         return;
     }
-    /* ones rows here, the chunks in parallel, then dw/db += partials in chunk order: on
-     * this thread when that is small (the region's end is the only barrier), else as a
-     * row-parallel phase */
+    /* ones rows here, the chunks in parallel, the partials summed in chunk order by
+     * contiguous blocks in the same region, then one transposed add into dw/db */
     for (int64_t i = 0; ps.aug && i < pp.lanes; i++) {
         item_ones(&ps, i, 0);
     }
-    const int64_t red = ps.want_dw ? pp.parts * g->c_out * pp.ka : 0;
-    const int serial_reduce = red < REDUCE_PARALLEL;
     const lam_phase ph[2] = {{item_bwd_chunk, pp.parts, 1},
-                             {item_reduce, ps.want_dw && !serial_reduce ? g->c_out : 0, 1}};
+                             {item_sum_parts, ps.want_dw ? sum_blocks(&pp) : 0, 1}};
     lam__run_phases((int)pp.lanes, &ps, ph, 2);
-    if (ps.want_dw && serial_reduce) {
-        reduce_rows(&pp, ws, ps.aug, dw, db, 0, g->c_out);
+    if (ps.want_dw) {
+        add_sum(&pp, ws, ps.aug, dw, db);
     }
 }
 
