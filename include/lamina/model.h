@@ -6,7 +6,7 @@
  * (lamina/layer.h) on the outputs of earlier nodes (or on the model's input); the last node
  * is the model's output. Specs describe the graph in text (README, "Model spec language"):
  *
- *     conv:16,3,pad=1,name=stem bn relu conv:16,3,pad=1 bn add:in=-1+stem relu gap linear:out
+ *     conv:16,3,pad=1,name=stem bn relu conv:16,3,pad=1 bn add(., stem) relu gap linear:out
  *
  * Shapes are inferred once, at build time, for the input sample shape (rank 1 to 3); every
  * activation, gradient and scratch buffer is sized then for max_batch, with buffers shared
@@ -36,9 +36,10 @@ typedef struct lam_model lam_model;
  * "resnet20") or a spec text. The word `out` in a layer's size stands for n_out (classes or
  * regression targets).
  * A node that does not fit its inputs gives LAM_ERR_SHAPE with a message naming the node
- * and the shapes ("layer 20 (add layer2.0.add): input 0 (layer2.0.bn2) is 32x16x16, input 1
- * (layer1.2.relu) is 16x32x32"); spec errors (syntax, an unknown reference, a reference to
- * a later node, which would make a cycle) give LAM_ERR_FORMAT naming the token.
+ * and the shapes ("layer 2 (add): input 1 is 4x4x4 but input 0 is 4x6x6"); spec errors
+ * (syntax, an unknown name, a name defined only later, which would make a cycle) give
+ * LAM_ERR_FORMAT naming the node and the token ("model spec: node 5 'add(., nope)': input
+ * 'nope' is not an earlier node ...").
  * @return LAM_OK, LAM_ERR_ARG, LAM_ERR_FORMAT, LAM_ERR_SHAPE, LAM_ERR_RANGE, LAM_ERR_NOMEM.
  */
 LAM_API lam_status lam_model_create(lam_ctx *ctx, const char *spec, int in_ndim,
