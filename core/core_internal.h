@@ -15,6 +15,9 @@ struct lam_ctx {
     int gemm_strategy;       /* 0: by the BLAS build (lam__gemm_outside); 1: GEMMs outside
                               * lamina's regions (conv "batched", linear "blas"); 2: inside
                               * ("chunked", "split"). Only tests set it, before building. */
+    int plan_no_share;       /* 1: models give every buffer memory of its own (no in-place,
+                              * no alias, no reuse), so a test can hold the memory plan to
+                              * the unshared result. Only tests set it. */
     char errmsg[LAM_ERRMSG_MAX];
 };
 

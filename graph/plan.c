@@ -468,7 +468,7 @@ static lam_status run(planner *p)
     if (make_values(p) || make_scratch(p)) {
         return lam__error(m->ctx, LAM_ERR_RANGE, "model: too many buffers to plan");
     }
-    if (choose_sharing(p)) {
+    if (m->ctx->plan_no_share ? make_events(p) : choose_sharing(p)) {
         return lam__error(m->ctx, LAM_ERR_RANGE, "model: too many events to plan");
     }
     /* one buffer per root, alive over its values' union */
@@ -500,6 +500,12 @@ static lam_status run(planner *p)
         if (p->act[i] >= 0 && !p->inplace_fwd[i] &&
             (i == 0 || m->nodes[i].in[0] < 0 || p->act[i] != p->act[m->nodes[i].in[0]])) {
             act += m->nodes[i].layer->out_numel;
+        }
+    }
+    if (m->ctx->plan_no_share) {
+        for (int i = 0; i < nb; i++) {
+            b[i].from = 0; /* every buffer alive all the time: none shares memory */
+            b[i].to = 2 * m->n_nodes + 1;
         }
     }
     const int64_t total = place(b, nb);
