@@ -397,7 +397,7 @@ static void fused_case(bench_run *r, const bench_opts *o, const char *name, lam_
     if (lam__pool_geom_init(&s.pg) != LAM_OK) {
         return;
     }
-    s.f = (lam_conv_fusion){LAM_ACT_RELU, &s.pg, strategy, 0};
+    s.f = (lam_conv_fusion){LAM_ACT_RELU, &s.pg, strategy, 0, LAM_CONV_PATH_AUTO};
     s.nt = r->env.threads;
     const int64_t batch = g.n, nw = fused_nw(&s);
     const int64_t nx = batch * g.c_in * g.h * g.w, ny = batch * g.c_out * s.pg.oh * s.pg.ow;

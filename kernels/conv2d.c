@@ -46,12 +46,7 @@
  */
 #include <string.h>
 
-#include "kernels.h"
-
-static int64_t round_line(int64_t floats)
-{
-    return (floats + 15) / 16 * 16;
-}
+#include "conv2d_plan.h"
 
 static int is_pointwise(const lam_conv_geom *g)
 {
@@ -77,27 +72,10 @@ static int team_size(int nt, int64_t chunks)
     return (int64_t)nt < chunks ? nt : (int)chunks;
 }
 
-static const lam_conv_fusion plain = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0};
+static const lam_conv_fusion plain = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0,
+                                      LAM_CONV_PATH_AUTO};
 
-/* Everything a pass needs, derived once per call. */
-typedef struct plan {
-    const lam_conv_geom *g;
-    lam_act act;                /* NONE or RELU */
-    const lam_pool_geom *pg;    /* NULL: no pool */
-    int isa;                    /* resolved LAM_ISA_* of im2col, col2im and the pool */
-    int batched;
-    int pointwise;              /* col == x: no im2col (chunked only) */
-    int dx_acc;                 /* dx += instead of dx = */
-    int64_t cig, cog, k, ka;    /* ka = K + 1: room for the bias row */
-    int64_t p, ohw;             /* conv output plane, block output plane */
-    int64_t xs, ys;             /* per-image floats of x and of the block output */
-    int64_t group;              /* images per GEMM */
-    int64_t lane_ld;            /* columns of a lane's col/scratch */
-    int64_t parts, part;        /* number and size of weight-gradient partials */
-    int64_t lanes, col_f, scr_f, dyt_f, wa_f;
-} plan;
-
-static void plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion *f, int nt)
+void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion *f, int nt)
 {
     if (f == NULL) {
         f = &plain;
@@ -132,37 +110,21 @@ static void plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion *f
     pp->lane_ld = pp->group * pp->p;
     pp->part = round_line(g->c_out * pp->ka + g->c_out);
     pp->wa_f = round_line(g->c_out * pp->ka);
+    if (!pp->batched && f->path != LAM_CONV_PATH_IM2COL && pp->isa == LAM_ISA_AVX512 &&
+        lam__conv_implicit_fits(g)) {
+        lam__conv_implicit_plan(pp, f->path == LAM_CONV_PATH_IMPLICIT);
+        if (pp->implicit_fwd && pp->implicit_bwd) {
+            return;
+        }
+    }
+    /* im2col's pieces; scratch and dy^T are shared with the implicit forward */
     pp->col_f = pp->pointwise ? 0 : round_line(pp->ka * pp->lane_ld);
     /* the un-pooled output (pool), the masked gradient (relu) or the batched layout */
     int need_scr = pp->pg != NULL || pp->act == LAM_ACT_RELU || pp->batched;
-    pp->scr_f = need_scr ? round_line(g->c_out * pp->lane_ld) : 0;
-    pp->dyt_f = !pp->batched && pp->isa == LAM_ISA_AVX512 ? round_line(pp->p * pp->cog) : 0;
-}
-
-static float *ws_wa(const plan *pp, float *ws)
-{
-    (void)pp;
-    return ws;
-}
-
-static float *ws_part(const plan *pp, float *ws, int64_t i)
-{
-    return ws + pp->wa_f + i * pp->part;
-}
-
-static float *ws_col(const plan *pp, float *ws, int64_t lane)
-{
-    return ws + pp->wa_f + pp->parts * pp->part + lane * (pp->col_f + pp->scr_f + pp->dyt_f);
-}
-
-static float *ws_scr(const plan *pp, float *ws, int64_t lane)
-{
-    return ws_col(pp, ws, lane) + pp->col_f;
-}
-
-static float *ws_dyt(const plan *pp, float *ws, int64_t lane)
-{
-    return ws_scr(pp, ws, lane) + pp->scr_f;
+    const int64_t scr = need_scr ? round_line(g->c_out * pp->lane_ld) : 0;
+    const int64_t dyt = !pp->batched && pp->isa == LAM_ISA_AVX512 ? round_line(pp->p * pp->cog) : 0;
+    pp->scr_f = scr > pp->scr_f ? scr : pp->scr_f;
+    pp->dyt_f = dyt > pp->dyt_f ? dyt : pp->dyt_f;
 }
 
 int64_t lam__conv2d_fused_workspace(const lam_conv_geom *g, const lam_conv_fusion *f, int nt)
@@ -170,15 +132,15 @@ int64_t lam__conv2d_fused_workspace(const lam_conv_geom *g, const lam_conv_fusio
     /* The geometry passed lam__conv_geom_init, so only the thread/chunk multiples can
      * overflow; -1 tells the caller the request is unsatisfiable. */
     plan pp;
-    plan_init(&pp, g, f, nt);
-    const int64_t lane = pp.col_f + pp.scr_f + pp.dyt_f;
+    lam__conv_plan_init(&pp, g, f, nt);
+    const int64_t lane = lane_floats(&pp);
     if (lane > 0 && pp.lanes > INT64_MAX / 4 / lane) {
         return -1;
     }
     if (pp.parts > INT64_MAX / 4 / pp.part) {
         return -1;
     }
-    const int64_t total = pp.wa_f + pp.parts * pp.part + pp.lanes * lane;
+    const int64_t total = pp.wa_f + pp.ones_f + pp.parts * pp.part + pp.lanes * lane;
     return total <= INT64_MAX / 4 ? total : -1;
 }
 
@@ -306,8 +268,23 @@ static void item_fwd_chunk(const void *arg, int64_t ch, int lane)
     const pass *ps = arg;
     const plan *pp = ps->pp;
     float *col = ws_col(pp, ps->ws, lane), *scr = ws_scr(pp, ps->ws, lane);
-    const int64_t end = (ch + 1) * LAM_CHUNK < pp->g->n ? (ch + 1) * LAM_CHUNK : pp->g->n;
-    for (int64_t s = ch * LAM_CHUNK; s < end; s++) {
+    const int64_t s0 = ch * LAM_CHUNK;
+    const int64_t end = s0 + LAM_CHUNK < pp->g->n ? s0 + LAM_CHUNK : pp->g->n;
+    if (pp->implicit_fwd) {
+        /* the whole chunk in one frame; relu rides on the compaction unless a pool follows
+         * (its epilogue applies it, image by image from the scratch) */
+        const int pool = pp->pg != NULL;
+        const int64_t cp = pp->g->c_out * pp->p;
+        lam__conv_implicit_fwd(pp, ps->x + s0 * pp->xs, end - s0, ps->wm, ps->lda, ps->aug,
+                               ps->ws, lane, pool ? scr : ps->yo + s0 * pp->ys,
+                               pool ? cp : pp->ys, pp->act == LAM_ACT_RELU && !pool);
+        for (int64_t s = s0; pool && s < end; s++) {
+            epilogue_image(pp, scr + (s - s0) * cp, pp->p, ps->yo + s * pp->ys,
+                           ps->am_out != NULL ? ps->am_out + s * pp->ys : NULL);
+        }
+        return;
+    }
+    for (int64_t s = s0; s < end; s++) {
         float *yi = ps->yo + s * pp->ys;
         int32_t *ai = ps->am_out != NULL ? ps->am_out + s * pp->ys : NULL;
         float *t = pp->pg != NULL ? scr : yi;
@@ -366,7 +343,7 @@ void lam__conv2d_fused_fwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
                            int nt)
 {
     plan pp;
-    plan_init(&pp, g, f, nt);
+    lam__conv_plan_init(&pp, g, f, nt);
     const int aug = b != NULL && !pp.pointwise;
     pass ps = {.pp = &pp, .x = x, .w = w, .b = b, .yo = y, .am_out = argmax, .ws = ws,
                .aug = aug, .wm = aug ? ws_wa(&pp, ws) : w, .lda = aug ? pp.ka : pp.k};
@@ -375,7 +352,11 @@ void lam__conv2d_fused_fwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
         return;
     }
     /* ones rows and Wa on this thread (tiny; a phase would cost a barrier), then the chunks */
-    for (int64_t i = 0; ps.aug && i < pp.lanes + g->c_out; i++) {
+    if (pp.implicit_fwd && ps.aug) {
+        build_wa(&pp, w, b, ws_wa(&pp, ws), 0, g->c_out);
+        fill_ones(ws_ones(&pp, ws), pp.np);
+    }
+    for (int64_t i = 0; ps.aug && !pp.implicit_fwd && i < pp.lanes + g->c_out; i++) {
         item_setup(&ps, i, 0);
     }
     const lam_phase ph = {item_fwd_chunk, pp.parts, 1};
@@ -526,6 +507,23 @@ static void item_bwd_chunk(const void *arg, int64_t ch, int lane)
     if (pw_db) {
         memset(part + g->c_out * pp->ka, 0, (size_t)g->c_out * sizeof(float));
     }
+    if (pp->implicit_bwd) {
+        /* d(conv output) of the chunk's images side by side in the scratch (or dy itself,
+         * when nothing is fused: the prologue hands back dy for every image alike) */
+        const int64_t cp = g->c_out * pp->p;
+        const float *src = NULL;
+        for (int64_t s = s0; s < end; s++) {
+            const float *si = prologue_image(pp, ps->dy + s * pp->ys,
+                                             ps->y != NULL ? ps->y + s * pp->ys : NULL,
+                                             ps->am != NULL ? ps->am + s * pp->ys : NULL,
+                                             scr + (s - s0) * cp, pp->p);
+            src = s == s0 ? si : src;
+        }
+        lam__conv_implicit_bwd(pp, ps->want_dw ? ps->x + s0 * pp->xs : NULL, src, end - s0,
+                               ps->dx != NULL ? ps->dx + s0 * pp->xs : NULL, part, ps->aug,
+                               ps->ws, lane);
+        return;
+    }
     for (int64_t s = s0; s < end; s++) {
         const float *src = prologue_image(pp, ps->dy + s * pp->ys,
                                           ps->y != NULL ? ps->y + s * pp->ys : NULL,
@@ -611,7 +609,7 @@ void lam__conv2d_fused_bwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
                            const float *dy, float *dx, float *dw, float *db, float *ws, int nt)
 {
     plan pp;
-    plan_init(&pp, g, f, nt);
+    lam__conv_plan_init(&pp, g, f, nt);
     /* the GEMM yields db only with the ones row; pointwise sums it separately */
     pass ps = {.pp = &pp, .x = x, .w = w, .y = y, .am = argmax, .dy = dy, .dx = dx, .dw = dw,
                .db = db, .ws = ws, .aug = db != NULL && !pp.pointwise,
@@ -622,7 +620,15 @@ void lam__conv2d_fused_bwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
     }
     /* ones rows here, the chunks in parallel, the partials summed in chunk order by
      * contiguous blocks in the same region, then one transposed add into dw/db */
-    for (int64_t i = 0; ps.aug && i < pp.lanes; i++) {
+    if (pp.implicit_bwd) {
+        if (ps.aug && ps.want_dw) {
+            fill_ones(ws_ones(&pp, ws), pp.np);
+        }
+        if (dx != NULL) {
+            lam__conv_implicit_flip(&pp, w, ws);
+        }
+    }
+    for (int64_t i = 0; ps.aug && !pp.implicit_bwd && i < pp.lanes; i++) {
         item_ones(&ps, i, 0);
     }
     const lam_phase ph[2] = {{item_bwd_chunk, pp.parts, 1},

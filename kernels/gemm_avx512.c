@@ -24,6 +24,18 @@
  */
 #include "kernels.h"
 
+/* Row r of a window: channel r / (kh*kw), then the kernel row and column of that tap; the
+ * row after the last tap is the ones row. */
+static const float *window_row(const lam_window *w, int64_t r)
+{
+    const int64_t taps = w->kh * w->kw;
+    if (r == w->chans * taps) {
+        return w->ones;
+    }
+    const int64_t t = r % taps;
+    return w->base + r / taps * w->plane + t / w->kw * w->row + t % w->kw;
+}
+
 #if defined(__GNUC__) && defined(__x86_64__)
 
 #include "avx512.h"
@@ -33,85 +45,199 @@
 
 #define ALWAYS_INLINE __attribute__((always_inline)) inline
 
-/* One tile of mr rows and nv vectors of columns (the last one masked by `last`). */
-static ALWAYS_INLINE AVX512 void nn_tile(const int mr, const int nv, int64_t k, const float *a,
-                                         int64_t ars, int64_t acs, const float *b, int64_t ldb,
-                                         float *c, int64_t ldc, int add, __mmask16 last)
+/* Where the NN kernels' operands come from: A and B as strided matrices, or one of them a
+ * window (lam_window, an implicit im2col matrix). The kind is a compile-time constant in
+ * every tile, so each variant compiles to its own loop. */
+enum { NN_PLAIN, NN_PLAIN_T, NN_WIN_B, NN_WIN_A };
+
+typedef struct nn_args {
+    int64_t m, n, k;
+    const float *a;
+    int64_t ars, acs;      /* A's element (i, p) at a[i*ars + p*acs]: acs = 1 (PLAIN, WIN_B)
+                            * or ars = 1 (PLAIN_T) */
+    const lam_window *aw;  /* A is this window (WIN_A) */
+    const float *b;
+    int64_t ldb;           /* B row-major (PLAIN, WIN_A) */
+    const lam_window *bw;  /* B is this window (WIN_B) */
+    float *c;
+    int64_t ldc;
+    int add;
+} nn_args;
+
+/* acc[i][v] += a_i * B row (one k step of a tile); bp is the row's first column. */
+static ALWAYS_INLINE AVX512 void nn_step(const int mr, const int nv, __m512 acc[NN_MR][NN_NV],
+                                         const float av[NN_MR], const float *bp,
+                                         __mmask16 last)
+{
+    __m512 bv[NN_NV];
+    for (int v = 0; v < nv; v++) {
+        bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(last, bp + 16 * v)
+                            : _mm512_loadu_ps(bp + 16 * v);
+    }
+    for (int i = 0; i < mr; i++) {
+        const __m512 a = _mm512_set1_ps(av[i]);
+        for (int v = 0; v < nv; v++) {
+            acc[i][v] = _mm512_fmadd_ps(a, bv[v], acc[i][v]);
+        }
+    }
+}
+
+/* Where A's rows start for a tile of mr rows from row i: its element (r, p) is then
+ * ar[r][p] (A row-major, or a window), or ar[0][p*acs + r] for A^T (NN_PLAIN with acs > 1,
+ * one pointer). Row pointers keep the inner loop to one index register and a base per row,
+ * where i*ars + p*acs cost a multiply-add chain per step. */
+static ALWAYS_INLINE void tile_rows(const int kind, const int mr, const nn_args *g, int64_t i,
+                                    const float *ar[NN_MR])
+{
+    for (int r = 0; r < mr; r++) {
+        ar[r] = kind == NN_WIN_A ? window_row(g->aw, i + r) : g->a + (i + r) * g->ars;
+    }
+}
+
+/* One k step (k index p, A's column index q) with B's row at bp. */
+static ALWAYS_INLINE AVX512 void nn_step_a(const int mr, const int nv, __m512 acc[NN_MR][NN_NV],
+                                           const float *const ar[NN_MR], int64_t q, int cols,
+                                           const float *bp, __mmask16 last)
+{
+    float av[NN_MR];
+    for (int r = 0; r < mr; r++) {
+        av[r] = cols ? ar[0][q + r] : ar[r][q];
+    }
+    nn_step(mr, nv, acc, av, bp, last);
+}
+
+/* One tile of mr rows (from row i) and nv vectors of columns (from column j; the last vector
+ * masked by `last`): C (+)= A * B over all k, one FMA chain per element in k order (two, for
+ * even and odd k, in one-vector tiles of a window A). */
+static ALWAYS_INLINE AVX512 void nn_tile(const int kind, const int mr, const int nv,
+                                         const nn_args *g, int64_t i, int64_t j, __mmask16 last)
 {
     __m512 acc[NN_MR][NN_NV];
-    for (int i = 0; i < mr; i++) {
+    for (int r = 0; r < mr; r++) {
         for (int v = 0; v < nv; v++) {
-            acc[i][v] = _mm512_setzero_ps();
+            acc[r][v] = _mm512_setzero_ps();
         }
     }
-    for (int64_t p = 0; p < k; p++) {
-        const float *bp = b + p * ldb;
-        __m512 bv[NN_NV];
-        for (int v = 0; v < nv; v++) {
-            bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(last, bp + 16 * v)
-                                : _mm512_loadu_ps(bp + 16 * v);
-        }
-        const float *ap = a + p * acs;
-        for (int i = 0; i < mr; i++) {
-            const __m512 av = _mm512_set1_ps(ap[i * ars]);
-            for (int v = 0; v < nv; v++) {
-                acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+    const float *ar[NN_MR];
+    tile_rows(kind, mr, g, i, ar);
+    if (kind == NN_WIN_B) {
+        /* the window's rows in order: channel, kernel row, kernel column, then ones */
+        const lam_window *w = g->bw;
+        int64_t p = 0;
+        for (int64_t ch = 0; ch < w->chans; ch++) {
+            for (int64_t y = 0; y < w->kh; y++) {
+                const float *row = w->base + ch * w->plane + y * w->row + j;
+                for (int64_t x = 0; x < w->kw; x++, p++) {
+                    nn_step_a(mr, nv, acc, ar, p, 0, row + x, last);
+                }
             }
+        }
+        if (w->ones != NULL) {
+            nn_step_a(mr, nv, acc, ar, p, 0, w->ones + j, last);
+        }
+    } else if (kind == NN_PLAIN_T) {
+        const float *b = g->b + j;
+        for (int64_t p = 0; p < g->k; p++) {
+            nn_step_a(mr, nv, acc, ar, p * g->acs, 1, b + p * g->ldb, last);
+        }
+    } else if (kind == NN_WIN_A && nv == 1) {
+        /* One vector of columns (the weight gradient of 16 channels): mr FMA chains are too
+         * few to cover the FMA latency, so even and odd k run in two sets of accumulators,
+         * added at the end (a fixed order). Only here: elsewhere one-vector tiles are the
+         * tails of products whose bits the im2col and implicit paths must share. */
+        const float *b = g->b + j;
+        int64_t p = 0;
+        for (int r = 0; r < mr; r++) {
+            acc[r][1] = _mm512_setzero_ps();
+        }
+        for (; p + 2 <= g->k; p += 2) {
+            const __m512 b0 = _mm512_maskz_loadu_ps(last, b + p * g->ldb);
+            const __m512 b1 = _mm512_maskz_loadu_ps(last, b + (p + 1) * g->ldb);
+            for (int r = 0; r < mr; r++) {
+                acc[r][0] = _mm512_fmadd_ps(_mm512_set1_ps(ar[r][p]), b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(_mm512_set1_ps(ar[r][p + 1]), b1, acc[r][1]);
+            }
+        }
+        if (p < g->k) {
+            nn_step_a(mr, 1, acc, ar, p, 0, b + p * g->ldb, last);
+        }
+        for (int r = 0; r < mr; r++) {
+            acc[r][0] = _mm512_add_ps(acc[r][0], acc[r][1]);
+        }
+    } else {
+        const float *b = g->b + j;
+        for (int64_t p = 0; p < g->k; p++) {
+            nn_step_a(mr, nv, acc, ar, p, 0, b + p * g->ldb, last);
         }
     }
-    for (int i = 0; i < mr; i++) {
-        float *ci = c + i * ldc;
+    for (int r = 0; r < mr; r++) {
+        float *cr = g->c + (i + r) * g->ldc + j;
         for (int v = 0; v < nv; v++) {
-            const __mmask16 m = v == nv - 1 ? last : 0xffff;
-            __m512 r = acc[i][v];
-            if (add) {
-                r = _mm512_add_ps(_mm512_maskz_loadu_ps(m, ci + 16 * v), r);
+            const __mmask16 msk = v == nv - 1 ? last : 0xffff;
+            __m512 s = acc[r][v];
+            if (g->add) {
+                s = _mm512_add_ps(_mm512_maskz_loadu_ps(msk, cr + 16 * v), s);
             }
-            _mm512_mask_storeu_ps(ci + 16 * v, m, r);
+            _mm512_mask_storeu_ps(cr + 16 * v, msk, s);
         }
     }
 }
 
 /* A column block of nv vectors for every row block: the row counts 1..8 each compiled with
  * constant bounds, so the accumulators live in registers. */
-static ALWAYS_INLINE AVX512 void nn_cols(const int nv, int64_t m, int64_t k, const float *a,
-                                         int64_t ars, int64_t acs, const float *b, int64_t ldb,
-                                         float *c, int64_t ldc, int add, __mmask16 last)
+static ALWAYS_INLINE AVX512 void nn_cols(const int kind, const int nv, const nn_args *g,
+                                         int64_t j, __mmask16 last)
 {
     int64_t i = 0;
-    for (; i + NN_MR <= m; i += NN_MR) {
-        nn_tile(NN_MR, nv, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, add, last);
+    for (; i + NN_MR <= g->m; i += NN_MR) {
+        nn_tile(kind, NN_MR, nv, g, i, j, last);
     }
-    const float *ai = a + i * ars;
-    float *ci = c + i * ldc;
-    switch (m - i) {
-    case 7: nn_tile(7, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
-    case 6: nn_tile(6, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
-    case 5: nn_tile(5, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
-    case 4: nn_tile(4, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
-    case 3: nn_tile(3, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
-    case 2: nn_tile(2, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
-    case 1: nn_tile(1, nv, k, ai, ars, acs, b, ldb, ci, ldc, add, last); break;
+    switch (g->m - i) {
+    case 7: nn_tile(kind, 7, nv, g, i, j, last); break;
+    case 6: nn_tile(kind, 6, nv, g, i, j, last); break;
+    case 5: nn_tile(kind, 5, nv, g, i, j, last); break;
+    case 4: nn_tile(kind, 4, nv, g, i, j, last); break;
+    case 3: nn_tile(kind, 3, nv, g, i, j, last); break;
+    case 2: nn_tile(kind, 2, nv, g, i, j, last); break;
+    case 1: nn_tile(kind, 1, nv, g, i, j, last); break;
     default: break;
     }
 }
 
-static AVX512 void gemm_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
-                           int64_t acs, const float *b, int64_t ldb, float *c, int64_t ldc,
-                           int add)
+static ALWAYS_INLINE AVX512 void gemm_nn(const int kind, const nn_args *g)
 {
     int64_t j = 0;
-    for (; j + 16 * NN_NV <= n; j += 16 * NN_NV) {
-        nn_cols(NN_NV, m, k, a, ars, acs, b + j, ldb, c + j, ldc, add, 0xffff);
+    for (; j + 16 * NN_NV <= g->n; j += 16 * NN_NV) {
+        nn_cols(kind, NN_NV, g, j, 0xffff);
     }
-    const int64_t rest = n - j;
+    const int64_t rest = g->n - j;
     if (rest > 32) {
-        nn_cols(3, m, k, a, ars, acs, b + j, ldb, c + j, ldc, add, first_bits(rest - 32));
+        nn_cols(kind, 3, g, j, first_bits(rest - 32));
     } else if (rest > 16) {
-        nn_cols(2, m, k, a, ars, acs, b + j, ldb, c + j, ldc, add, first_bits(rest - 16));
+        nn_cols(kind, 2, g, j, first_bits(rest - 16));
     } else if (rest > 0) {
-        nn_cols(1, m, k, a, ars, acs, b + j, ldb, c + j, ldc, add, first_bits(rest));
+        nn_cols(kind, 1, g, j, first_bits(rest));
     }
+}
+
+static AVX512 void gemm_nn_plain(const nn_args *g)
+{
+    gemm_nn(NN_PLAIN, g);
+}
+
+static AVX512 void gemm_nn_plain_t(const nn_args *g)
+{
+    gemm_nn(NN_PLAIN_T, g);
+}
+
+static AVX512 void gemm_nn_win_b(const nn_args *g)
+{
+    gemm_nn(NN_WIN_B, g);
+}
+
+static AVX512 void gemm_nn_win_a(const nn_args *g)
+{
+    gemm_nn(NN_WIN_A, g);
 }
 
 /* ------------------------------------------------------------------------ NT */
@@ -285,7 +411,14 @@ lam_status lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t 
         if (trans_b) {
             gemm_nt(m, n, k, a, lda, b, ldb, c, ldc, add);
         } else {
-            gemm_nn(m, n, k, a, trans_a ? 1 : lda, trans_a ? lda : 1, b, ldb, c, ldc, add);
+            const nn_args g = {.m = m, .n = n, .k = k, .a = a, .ars = trans_a ? 1 : lda,
+                               .acs = trans_a ? lda : 1, .b = b, .ldb = ldb, .c = c,
+                               .ldc = ldc, .add = add};
+            if (trans_a) {
+                gemm_nn_plain_t(&g);
+            } else {
+                gemm_nn_plain(&g);
+            }
         }
         return LAM_OK;
     }
@@ -293,4 +426,62 @@ lam_status lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t 
     (void)isa;
 #endif
     return lam__sgemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* The window GEMMs without AVX-512: the same sums in the same order, one element at a time
+ * (for other CPUs; the convolutions take the implicit path only with AVX-512). */
+static void win_portable(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                         const lam_window *aw, const float *b, int64_t ldb,
+                         const lam_window *bw, float *c, int64_t ldc, int add)
+{
+    for (int64_t i = 0; i < m; i++) {
+        const float *arow = aw != NULL ? window_row(aw, i) : a + i * lda;
+        for (int64_t j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (int64_t p = 0; p < k; p++) {
+                const float bv = bw != NULL ? window_row(bw, p)[j] : b[p * ldb + j];
+                s += arow[p] * bv;
+            }
+            c[i * ldc + j] = add ? c[i * ldc + j] + s : s;
+        }
+    }
+}
+
+static int64_t window_rows(const lam_window *w)
+{
+    return w->chans * w->kh * w->kw + (w->ones != NULL);
+}
+
+void lam__gemm_win_b(int isa, int64_t m, int64_t n, const float *a, int64_t lda,
+                     const lam_window *wb, float *c, int64_t ldc, int add)
+{
+    const int64_t k = window_rows(wb);
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (isa == LAM_ISA_AVX512) {
+        const nn_args g = {.m = m, .n = n, .k = k, .a = a, .ars = lda, .acs = 1, .bw = wb,
+                           .c = c, .ldc = ldc, .add = add};
+        gemm_nn_win_b(&g);
+        return;
+    }
+#else
+    (void)isa;
+#endif
+    win_portable(m, n, k, a, lda, NULL, NULL, 0, wb, c, ldc, add);
+}
+
+void lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k, const float *b,
+                     int64_t ldb, float *c, int64_t ldc, int add)
+{
+    const int64_t m = window_rows(wa);
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (isa == LAM_ISA_AVX512) {
+        const nn_args g = {.m = m, .n = n, .k = k, .aw = wa, .b = b, .ldb = ldb, .c = c,
+                           .ldc = ldc, .add = add};
+        gemm_nn_win_a(&g);
+        return;
+    }
+#else
+    (void)isa;
+#endif
+    win_portable(m, n, k, NULL, 0, wa, b, ldb, NULL, c, ldc, add);
 }

@@ -82,6 +82,22 @@ int lam__best_isa(void);
 lam_status lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                           const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                           float *c, int64_t ldc);
+/* An implicit im2col matrix over a zero-padded image (kernels/conv2d_implicit.c): row
+ * r = (channel c, kernel row y, kernel column x), in that order, is the image read from
+ * base + c*plane + y*row + x onwards, so column q is the tap of output position q of a
+ * "padded-width" output (q = oh*row + ow, junk where ow >= OW). With `ones` set, one more
+ * row of ones (the bias row). The reads run past the last plane by kw - 1 floats. */
+typedef struct lam_window {
+    const float *base;
+    int64_t chans, plane, row, kh, kw;
+    const float *ones;
+} lam_window;
+/* C(m, n) (+ if add)= A(m, k) * window(k, n), A row-major with pitch lda. */
+void lam__gemm_win_b(int isa, int64_t m, int64_t n, const float *a, int64_t lda,
+                     const lam_window *wb, float *c, int64_t ldc, int add);
+/* C(m, n) (+ if add)= window(m, k) * B(k, n), B row-major with pitch ldb. */
+void lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k, const float *b,
+                     int64_t ldb, float *c, int64_t ldc, int add);
 /* dst(cols, rows) = src(rows, cols)^T, with AVX-512 16x16 blocks when isa says so. */
 void lam__transpose_isa(int isa, int64_t rows, int64_t cols, const float *src, int64_t lds,
                         float *dst, int64_t ldd);
@@ -246,6 +262,15 @@ typedef enum lam_conv_strategy {
     LAM_CONV_BATCHED = 1, /* images folded into N, GEMMs outside parallel regions */
 } lam_conv_strategy;
 
+/* How the chunked strategy forms its GEMMs' operands (kernels/conv2d_implicit.c): AUTO
+ * chooses per pass by the shape; the others force one path for both passes (tests and the
+ * bench compare the two; IMPLICIT applies only where it fits and the CPU has AVX-512). */
+typedef enum lam_conv_path {
+    LAM_CONV_PATH_AUTO = 0,
+    LAM_CONV_PATH_IM2COL = 1,
+    LAM_CONV_PATH_IMPLICIT = 2,
+} lam_conv_path;
+
 /* What runs on a convolution's output while it is in cache: y = pool(act(conv(x) + b)). */
 typedef struct lam_conv_fusion {
     lam_act act;                /* LAM_ACT_NONE or LAM_ACT_RELU */
@@ -254,6 +279,7 @@ typedef struct lam_conv_fusion {
     lam_conv_strategy strategy;
     int dx_acc;                 /* backward: dx += the input gradient instead of dx = (a
                                  * model adding a second consumer's share into it) */
+    lam_conv_path path;         /* im2col or implicit GEMM: AUTO picks per pass */
 } lam_conv_fusion;
 
 /* Floats of workspace for a fused conv (f NULL: plain conv, chunked). */

@@ -1,0 +1,123 @@
+/*
+ * The private plan of one convolution pass (kernels/conv2d.c), shared with the implicit-GEMM
+ * path (kernels/conv2d_implicit.c): the shapes derived once per call and where each piece of
+ * the caller's workspace lies.
+ *
+ * Workspace layout (floats, each piece rounded to 64 bytes so threads never share a line):
+ *   [ Wa: C_out*(K+1) ][ ones: NP (implicit, with a bias) ]
+ *   [ partials: parts * ((K+1)*C_out + C_out) ]
+ *   [ per lane: col | scratch | dy^T | xp | yq | dyq ], each piece present only where its
+ *   path uses it:
+ *     im2col path    col (K+1, L), scratch (C_out, L), dy^T (P, C_out) (AVX-512, chunked)
+ *     implicit path  scratch (C_out, P), dy^T (NP, C_out), xp and dyq (padded images of x
+ *                    and of dy, C_in and C_out planes), yq (max(C_in, C_out), NP)
+ * with L = P and lanes = threads (CHUNKED), or L = LAM_CONV_GROUP*P and one lane (BATCHED).
+ * Backward of the implicit path reuses the Wa space for the flipped weights (C_in, K').
+ */
+#ifndef LAM_KERNELS_CONV2D_PLAN_H
+#define LAM_KERNELS_CONV2D_PLAN_H
+
+#include "kernels.h"
+
+/* Floats rounded up to a whole 64-byte line. */
+static inline int64_t round_line(int64_t floats)
+{
+    return (floats + 15) / 16 * 16;
+}
+
+typedef struct plan {
+    const lam_conv_geom *g;
+    lam_act act;                /* NONE or RELU */
+    const lam_pool_geom *pg;    /* NULL: no pool */
+    int isa;                    /* resolved LAM_ISA_* of im2col, col2im and the pool */
+    int batched;
+    int pointwise;              /* col == x: no im2col (chunked only) */
+    int implicit_fwd;           /* windows over padded images instead of im2col: forward */
+    int implicit_bwd;           /* ... and backward (where the junk columns cost less) */
+    int dx_acc;                 /* dx += instead of dx = */
+    int64_t cig, cog, k, ka;    /* ka = K + 1: room for the bias row */
+    int64_t p, ohw;             /* conv output plane, block output plane */
+    int64_t xs, ys;             /* per-image floats of x and of the block output */
+    int64_t group;              /* images per GEMM */
+    int64_t lane_ld;            /* columns of a lane's col/scratch */
+    int64_t parts, part;        /* number and size of weight-gradient partials */
+    int64_t hp, wp, plane, np;  /* implicit: frame of a whole chunk (HP x WP), NP = OH * WP */
+    int64_t lanes, wa_f, ones_f, col_f, scr_f, dyt_f, xp_f, yq_f, dyq_f;
+} plan;
+
+void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion *f, int nt);
+
+static inline float *ws_wa(const plan *pp, float *ws)
+{
+    (void)pp;
+    return ws;
+}
+
+static inline float *ws_ones(const plan *pp, float *ws)
+{
+    return ws + pp->wa_f;
+}
+
+static inline float *ws_part(const plan *pp, float *ws, int64_t i)
+{
+    return ws + pp->wa_f + pp->ones_f + i * pp->part;
+}
+
+static inline int64_t lane_floats(const plan *pp)
+{
+    return pp->col_f + pp->scr_f + pp->dyt_f + pp->xp_f + pp->yq_f + pp->dyq_f;
+}
+
+static inline float *ws_col(const plan *pp, float *ws, int64_t lane)
+{
+    return ws_part(pp, ws, pp->parts) + lane * lane_floats(pp);
+}
+
+static inline float *ws_scr(const plan *pp, float *ws, int64_t lane)
+{
+    return ws_col(pp, ws, lane) + pp->col_f;
+}
+
+static inline float *ws_dyt(const plan *pp, float *ws, int64_t lane)
+{
+    return ws_scr(pp, ws, lane) + pp->scr_f;
+}
+
+static inline float *ws_xp(const plan *pp, float *ws, int64_t lane)
+{
+    return ws_dyt(pp, ws, lane) + pp->dyt_f;
+}
+
+static inline float *ws_yq(const plan *pp, float *ws, int64_t lane)
+{
+    return ws_xp(pp, ws, lane) + pp->xp_f;
+}
+
+static inline float *ws_dyq(const plan *pp, float *ws, int64_t lane)
+{
+    return ws_yq(pp, ws, lane) + pp->yq_f;
+}
+
+/* kernels/conv2d_implicit.c */
+/* Whether this convolution can run on windows: stride 1, no dilation, one group, an odd
+ * kernel with "same" padding, not 1x1 (which needs no im2col at all). */
+int lam__conv_implicit_fits(const lam_conv_geom *g);
+/* Sizes the frame and the implicit pieces of the workspace; sets implicit_fwd and
+ * implicit_bwd for the passes where the implicit GEMM pays (see there), or both if force. */
+void lam__conv_implicit_plan(plan *pp, int force);
+/* Forward of one chunk, images x + b*xs for b < nimg: image b of t + b*ts (C_out, P) =
+ * conv (+ bias when aug, through the ones row of the window), relu applied when `relu`.
+ * wm is W or Wa (pitch lda). */
+void lam__conv_implicit_fwd(const plan *pp, const float *x, int64_t nimg, const float *wm,
+                            int64_t lda, int aug, float *ws, int lane, float *t, int64_t ts,
+                            int relu);
+/* Wt (C_in, C_out*KH*KW) = W flipped in both kernel axes and transposed: the input gradient
+ * as a convolution of dy. Written into the Wa space. */
+void lam__conv_implicit_flip(const plan *pp, const float *w, float *ws);
+/* Backward of one chunk from its d(conv output) src (nimg, C_out, P): the chunk's
+ * weight-gradient partial (K+aug, C_out) when x != NULL, and dx (= or += by pp->dx_acc) when
+ * dx != NULL, images at a pitch of xs. */
+void lam__conv_implicit_bwd(const plan *pp, const float *x, const float *src, int64_t nimg,
+                            float *dx, float *part, int aug, float *ws, int lane);
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * The implicit-GEMM convolution (kernels/conv2d_implicit.c) against the im2col one, each
+ * forced for both passes through lam_conv_fusion.path, and the window GEMMs it rests on.
+ *
+ *  - Window GEMMs: lam__gemm_win_b / lam__gemm_win_a with AVX-512 against their portable
+ *    loops, on small integers (every sum exact, so any indexing slip shows as a mismatch), for
+ *    row counts 1..17 (every tile height and tail) and column counts across the 16-column
+ *    vectors, with and without the ones row, overwriting and adding.
+ *  - Whole passes: forward (+ bias, relu, 2x2 max pool), weight and bias gradients and the
+ *    input gradient (= and +=), with batches that leave a short last chunk. On integers both
+ *    paths must agree bitwise everywhere; on uniform data the forward must still agree bitwise
+ *    (same taps, same order) and the gradients to rounding.
+ * Skips (77) on a CPU without AVX-512, where the implicit path is never taken.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kernels.h"
+
+/* ------------------------------------------------------------- window GEMMs */
+
+static void check_window_gemms(void)
+{
+    /* a 3-channel frame of 6 x 9 with a 3x3 window: 27 rows (+ ones), columns up to 4*9 */
+    const int64_t chans = 3, hp = 6, wf = 9, plane = hp * wf, kh = 3, kw = 3;
+    float *frame = t_alloc_floats(chans * plane + kw - 1);
+    float *ones = t_alloc_floats(64), *a = t_alloc_floats(17 * 28), *b = t_alloc_floats(64 * 40);
+    float *c1 = t_alloc_floats(28 * 64), *c2 = t_alloc_floats(28 * 64);
+    t_fill_int(frame, chans * plane, -2, 2, 31, 0);
+    t_fill_int(a, 17 * 28, -2, 2, 31, 1);
+    t_fill_int(b, 64 * 40, -2, 2, 31, 2);
+    for (int i = 0; i < 64; i++) {
+        ones[i] = 1.0f;
+    }
+    const int64_t ns[] = {1, 15, 16, 17, 33, 48, 49, 4 * wf - 1};
+    for (int with_ones = 0; with_ones <= 1; with_ones++) {
+        const lam_window win = {frame, chans, plane, wf, kh, kw, with_ones ? ones : NULL};
+        const int64_t rows = chans * kh * kw + with_ones;
+        for (int64_t m = 1; m <= 17; m++) {
+            for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
+                const int64_t n = ns[t];
+                for (int add = 0; add <= 1; add++) {
+                    char what[128];
+                    /* C(m, n) = A(m, rows) * window */
+                    t_fill_int(c1, 28 * 64, -2, 2, 37, (uint64_t)(m * 100 + n));
+                    memcpy(c2, c1, 28 * 64 * sizeof(float));
+                    lam__gemm_win_b(LAM_ISA_AVX512, m, n, a, 28, &win, c1, 64, add);
+                    lam__gemm_win_b(LAM_ISA_SCALAR, m, n, a, 28, &win, c2, 64, add);
+                    snprintf(what, sizeof what, "win_b m%lld n%lld ones%d add%d", (long long)m,
+                             (long long)n, with_ones, add);
+                    t_equal(what, c1, c2, 28 * 64);
+                    /* C(rows, n') = window(rows, k) * B(k, n'), n' = m columns here */
+                    const int64_t k = n < 4 * wf - 2 ? n : 4 * wf - 2;
+                    lam__gemm_win_a(LAM_ISA_AVX512, &win, m, k, b, 40, c1, 64, add);
+                    lam__gemm_win_a(LAM_ISA_SCALAR, &win, m, k, b, 40, c2, 64, add);
+                    snprintf(what, sizeof what, "win_a rows%lld n%lld k%lld ones%d add%d",
+                             (long long)rows, (long long)m, (long long)k, with_ones, add);
+                    t_equal(what, c1, c2, 28 * 64);
+                }
+            }
+        }
+    }
+    free(frame);
+    free(ones);
+    free(a);
+    free(b);
+    free(c1);
+    free(c2);
+}
+
+/* ------------------------------------------------------------- whole passes */
+
+typedef struct shape {
+    int64_t n, c_in, h, w, c_out, kh, kw;
+} shape;
+
+typedef struct outputs {
+    float *y, *dx, *dw, *db;
+    int32_t *am;
+} outputs;
+
+/* One forward and one backward with the given path into o (dx starts from dx0 when acc). */
+static void run(const lam_conv_geom *g, lam_conv_fusion f, lam_conv_path path,
+                const float *x, const float *w, const float *b, const float *dy,
+                const float *dx0, outputs *o, int nt)
+{
+    f.path = path;
+    const int64_t xn = g->n * g->c_in * g->h * g->w, wn = g->c_out * g->c_in * g->kh * g->kw;
+    const int64_t wsn = lam__conv2d_fused_workspace(g, &f, nt);
+    float *ws = t_alloc_floats(wsn);
+    lam__conv2d_fused_fwd(g, &f, x, w, b, o->y, o->am, ws, nt);
+    memcpy(o->dx, dx0, (size_t)xn * sizeof(float));
+    memset(o->dw, 0, (size_t)wn * sizeof(float));
+    if (b != NULL) {
+        memset(o->db, 0, (size_t)g->c_out * sizeof(float));
+    }
+    lam__conv2d_fused_bwd(g, &f, x, w, o->y, o->am, dy, o->dx, o->dw, b != NULL ? o->db : NULL,
+                          ws, nt);
+    free(ws);
+}
+
+static void check_pass(const shape *s, int act, int pool, int bias, int acc, int ints)
+{
+    lam_conv_geom g = {.n = s->n, .c_in = s->c_in, .h = s->h, .w = s->w, .c_out = s->c_out,
+                       .kh = s->kh, .kw = s->kw, .sh = 1, .sw = 1, .ph = (s->kh - 1) / 2,
+                       .pw = (s->kw - 1) / 2, .dh = 1, .dw = 1, .groups = 1};
+    if (!T_CHECK(lam__conv_geom_init(&g) == LAM_OK, "geometry")) {
+        return;
+    }
+    lam_pool_geom pg = {.n = g.n, .c = g.c_out, .h = g.oh, .w = g.ow, .kh = 2, .kw = 2,
+                        .sh = 2, .sw = 2};
+    if (pool && !T_CHECK(lam__pool_geom_init(&pg) == LAM_OK, "pool geometry")) {
+        return;
+    }
+    const lam_conv_fusion f = {act ? LAM_ACT_RELU : LAM_ACT_NONE, pool ? &pg : NULL,
+                               LAM_CONV_CHUNKED, acc, LAM_CONV_PATH_AUTO};
+    const int64_t xn = g.n * g.c_in * g.h * g.w, wn = g.c_out * g.c_in * g.kh * g.kw;
+    const int64_t yn = pool ? g.n * g.c_out * pg.oh * pg.ow : g.n * g.c_out * g.oh * g.ow;
+    float *x = t_alloc_floats(xn), *w = t_alloc_floats(wn), *b = t_alloc_floats(g.c_out);
+    float *dy = t_alloc_floats(yn), *dx0 = t_alloc_floats(xn);
+    t_fill_case(x, xn, ints, 41, 0);
+    t_fill_case(w, wn, ints, 41, 1);
+    t_fill_case(b, g.c_out, ints, 41, 2);
+    t_fill_case(dy, yn, ints, 41, 3);
+    if (acc) {
+        t_fill_case(dx0, xn, ints, 41, 4);
+    }
+    outputs o[2];
+    for (int i = 0; i < 2; i++) {
+        o[i] = (outputs){t_alloc_floats(yn), t_alloc_floats(xn), t_alloc_floats(wn),
+                         t_alloc_floats(g.c_out), t_alloc_ints(yn)};
+    }
+    /* two threads: the implicit path's chunks run in parallel as the real ones do */
+    run(&g, f, LAM_CONV_PATH_IMPLICIT, x, w, bias ? b : NULL, dy, dx0, &o[0], 2);
+    run(&g, f, LAM_CONV_PATH_IM2COL, x, w, bias ? b : NULL, dy, dx0, &o[1], 2);
+    char what[160];
+    snprintf(what, sizeof what, "n%lld %lldx%lldx%lld->%lld k%lldx%lld %s%s%s%s %s",
+             (long long)g.n, (long long)g.c_in, (long long)g.h, (long long)g.w,
+             (long long)g.c_out, (long long)g.kh, (long long)g.kw, act ? "relu " : "",
+             pool ? "pool " : "", bias ? "bias " : "", acc ? "dx+= " : "",
+             ints ? "ints" : "uniform");
+    char part[200];
+    snprintf(part, sizeof part, "%s: forward", what);
+    t_equal(part, o[0].y, o[1].y, yn);
+    if (pool) {
+        int same = memcmp(o[0].am, o[1].am, (size_t)yn * sizeof(int32_t)) == 0;
+        T_CHECK(same, "%s: argmax differs", what);
+    }
+    /* sums of up to 5 * 784 products in other orders, with cancellation */
+    const double tol = ints ? 0.0 : 1e-4;
+    snprintf(part, sizeof part, "%s: dx", what);
+    t_close(part, o[0].dx, o[1].dx, xn, tol, tol);
+    snprintf(part, sizeof part, "%s: dw", what);
+    t_close(part, o[0].dw, o[1].dw, wn, tol, tol);
+    if (bias) {
+        snprintf(part, sizeof part, "%s: db", what);
+        t_close(part, o[0].db, o[1].db, g.c_out, tol, tol);
+    }
+    for (int i = 0; i < 2; i++) {
+        free(o[i].y);
+        free(o[i].dx);
+        free(o[i].dw);
+        free(o[i].db);
+        free(o[i].am);
+    }
+    free(x);
+    free(w);
+    free(b);
+    free(dy);
+    free(dx0);
+}
+
+int main(void)
+{
+    if (lam__best_isa() != LAM_ISA_AVX512) {
+        printf("conv_implicit: no AVX-512 on this CPU, the implicit path is never taken\n");
+        return T_SKIP;
+    }
+    check_window_gemms();
+    /* ResNet stages (a short last chunk), 5x5, 1x3 and 3x1 kernels, one image, odd sizes */
+    static const shape shapes[] = {
+        {5, 3, 28, 28, 16, 3, 3}, {6, 16, 8, 8, 32, 3, 3}, {1, 2, 9, 6, 4, 5, 5},
+        {4, 3, 6, 11, 5, 1, 3},   {3, 4, 10, 4, 8, 3, 1},  {9, 8, 7, 7, 8, 3, 3},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const shape *s = &shapes[i];
+        for (int v = 0; v < 6; v++) {
+            const int act = v % 3 > 0, pool = v % 3 == 2, bias = v < 3;
+            const int even = s->h % 2 == 0 && s->w % 2 == 0;
+            if (pool && !even) {
+                continue;
+            }
+            check_pass(s, act, pool, bias, v == 4, 1);
+            check_pass(s, act, pool, bias, v == 4, 0);
+        }
+    }
+    return t_exit("conv_implicit");
+}
