@@ -180,6 +180,7 @@ int bench_row(bench_run *r, const char *op, const char *shape, double flops, con
 void bench_conv(bench_run *r, const bench_opts *o, int64_t batch);
 void bench_conv_fused(bench_run *r, const bench_opts *o, int64_t batch);
 void bench_im2col(bench_run *r, const bench_opts *o, int64_t batch);
+void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch);
 
 /* ---------------------------------------------------------------- sections */
 void bench_env_init(bench_env *e, const bench_opts *o);

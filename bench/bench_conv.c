@@ -477,3 +477,138 @@ void bench_conv_fused(bench_run *r, const bench_opts *o, int64_t batch)
         }
     }
 }
+
+/* ------------------------------------------- implicit GEMM against im2col */
+
+/* The same-size 3x3 convolutions of ResNet-20 on 1x28x28 and 3x32x32 (C x H x W of the
+ * stage), each pass with the implicit GEMM forced ("fast") and with im2col forced (in the
+ * naive twin's columns, same threads): the measurements behind the per-pass choice in
+ * kernels/conv2d_implicit.c. The shape says which path AUTO takes. */
+typedef struct path_self {
+    int bwd;
+    lam_conv_geom g;
+    lam_conv_fusion f[2]; /* implicit, im2col */
+    int nt;
+    float *x, *w, *dy, *ws;
+    float *out[2];        /* forward: y; backward: dx | dw */
+} path_self;
+
+static int64_t path_out_floats(const path_self *s)
+{
+    const lam_conv_geom *g = &s->g;
+    if (!s->bwd) {
+        return g->n * g->c_out * g->oh * g->ow;
+    }
+    return g->n * g->c_in * g->h * g->w + g->c_out * g->c_in * g->kh * g->kw;
+}
+
+static void path_run(path_self *s, int which)
+{
+    const lam_conv_geom *g = &s->g;
+    float *o = s->out[which];
+    if (!s->bwd) {
+        lam__conv2d_fused_fwd(g, &s->f[which], s->x, s->w, NULL, o, NULL, s->ws, s->nt);
+        return;
+    }
+    lam__conv2d_fused_bwd(g, &s->f[which], s->x, s->w, NULL, NULL, s->dy, o,
+                          o + g->n * g->c_in * g->h * g->w, NULL, s->ws, s->nt);
+}
+
+static void path_implicit(void *p)
+{
+    path_run(p, 0);
+}
+
+static void path_im2col(void *p)
+{
+    path_run(p, 1);
+}
+
+static void path_prepare(void *p)
+{
+    path_self *s = p;
+    for (int i = 0; i < 2; i++) {
+        memset(s->out[i], 0, (size_t)path_out_floats(s) * sizeof(float));
+    }
+}
+
+static double path_err(void *p)
+{
+    path_self *s = p;
+    return bench_rel_err(s->out[0], s->out[1], path_out_floats(s));
+}
+
+static void path_set_batch(void *p, int64_t n)
+{
+    ((path_self *)p)->g.n = n;
+}
+
+void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
+{
+    static const kcase kc = {path_implicit, path_im2col, path_prepare, path_err, NULL,
+                             path_set_batch};
+    static const int64_t stages[][3] = {{16, 28, 28}, {32, 14, 14}, {64, 7, 7},
+                                        {16, 32, 32}, {32, 16, 16}, {64, 8, 8}};
+    if (lam__best_isa() != LAM_ISA_AVX512) {
+        return; /* no implicit path to compare */
+    }
+    /* both sides are fast kernels: time them on the same batch, whatever the FLOP budget */
+    bench_opts po = *o;
+    po.ref_budget = INFINITY;
+    for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
+        if (o->quick && i > 0) {
+            break;
+        }
+        const int64_t c = stages[i][0];
+        path_self s;
+        memset(&s, 0, sizeof s);
+        s.g = (lam_conv_geom)GEOM(c, stages[i][1], stages[i][2], c, 3, 1);
+        s.g.n = batch;
+        if (lam__conv_geom_init(&s.g) != LAM_OK) {
+            continue;
+        }
+        for (int k = 0; k < 2; k++) {
+            s.f[k] = (lam_conv_fusion){LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0,
+                                       k == 0 ? LAM_CONV_PATH_IMPLICIT : LAM_CONV_PATH_IM2COL};
+        }
+        s.nt = r->env.threads;
+        const lam_conv_fusion autof = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0,
+                                       LAM_CONV_PATH_AUTO};
+        int64_t ws = 0;
+        for (int k = 0; k < 2; k++) {
+            const int64_t wk = lam__conv2d_fused_workspace(&s.g, &s.f[k], s.nt);
+            ws = wk > ws ? wk : ws;
+        }
+        const int64_t nx = batch * c * s.g.h * s.g.w, nw = c * c * 9;
+        s.x = bench_floats(nx);
+        s.w = bench_floats(nw);
+        s.dy = bench_floats(nx);
+        s.ws = bench_floats(ws);
+        s.out[0] = bench_floats(nx + nw);
+        s.out[1] = bench_floats(nx + nw);
+        bench_fill(s.x, nx, 41);
+        bench_fill(s.w, nw, 42);
+        bench_fill(s.dy, nx, 43);
+        const double flops = 2.0 * (double)batch * c * s.g.oh * s.g.ow * c * 9;
+        for (int bwd = 0; bwd <= 1; bwd++) {
+            const char *op = bwd ? "conv_path_bwd" : "conv_path_fwd";
+            if (!bench_want(o, op)) {
+                continue;
+            }
+            char shape[72];
+            snprintf(shape, sizeof shape, "r20 %lldx%lldx%lld n%lld impl/im2col auto:%s",
+                     (long long)c, (long long)s.g.h, (long long)s.g.w, (long long)batch,
+                     lam__conv_path_auto(&s.g, &autof, s.nt, bwd) ? "impl" : "im2col");
+            s.bwd = bwd;
+            if (bench_row(r, op, shape, bwd ? 2.0 * flops : flops, &kc, &s, batch, &po) != 0) {
+                break;
+            }
+        }
+        free(s.x);
+        free(s.w);
+        free(s.dy);
+        free(s.ws);
+        free(s.out[0]);
+        free(s.out[1]);
+    }
+}

@@ -623,6 +623,9 @@ int bench_kernels(bench_run *r, const bench_opts *o)
     if (bench_want(o, "im2col") || bench_want(o, "col2im")) {
         bench_im2col(r, o, 64);
     }
+    if (bench_want(o, "conv_path_fwd") || bench_want(o, "conv_path_bwd")) {
+        bench_conv_path(r, o, 64);
+    }
     if (bench_want(o, "linear_fwd") || bench_want(o, "linear_bwd") ||
         bench_want(o, "linear_fused_fwd") || bench_want(o, "linear_fused_bwd")) {
         bench_linear(r, o);

@@ -39,10 +39,10 @@
  * transposed (C_out x P, a small copy) where its dot-product form (dy * col^T) ran at a third
  * of the speed; BLAS gets the same product as an NT call. They are added to dw once per chunk.
  *
- * Workspace layout (floats, each piece rounded to 64 bytes so threads never share a line):
- *   [ Wa: C_out*(K+1) ][ partials: parts * ((K+1)*C_out + C_out) ]
- *   [ per lane: col (K+1, L) | scratch (C_out, L) | dy^T (P, C_out) (AVX-512, chunked) ]
- * with L = P and lanes = threads (CHUNKED), or L = LAM_CONV_GROUP*P and one lane (BATCHED).
+ * Implicit GEMM (kernels/conv2d_implicit.c): with AVX-512, a same-size stride-1 convolution
+ * can skip im2col and col2im and let the GEMM kernels read the taps from a zero-padded frame
+ * of the chunk's images; lam__conv_implicit_plan picks it per pass by the shape, and
+ * lam_conv_fusion.path forces either path. The workspace layout is in conv2d_plan.h.
  */
 #include <string.h>
 
@@ -142,6 +142,13 @@ int64_t lam__conv2d_fused_workspace(const lam_conv_geom *g, const lam_conv_fusio
     }
     const int64_t total = pp.wa_f + pp.ones_f + pp.parts * pp.part + pp.lanes * lane;
     return total <= INT64_MAX / 4 ? total : -1;
+}
+
+int lam__conv_path_auto(const lam_conv_geom *g, const lam_conv_fusion *f, int nt, int bwd)
+{
+    plan pp;
+    lam__conv_plan_init(&pp, g, f, nt);
+    return bwd ? pp.implicit_bwd : pp.implicit_fwd;
 }
 
 int64_t lam__conv2d_workspace(const lam_conv_geom *g, int nt)

@@ -4,6 +4,8 @@
  *
  *   NN/TN   C(m, n) (+)= op(A)(m, k) * B(k, n)      forward, and the input gradient
  *   NT      C(m, n) (+)= A(m, k) * B(n, k)^T         the weight gradient
+ *   windows C(m, n) (+)= A * window, window * B      the implicit-GEMM convolution
+ *                                                    (lam__gemm_win_b, lam__gemm_win_a)
  *
  * row-major, alpha = 1, beta 0 or 1. Why not BLAS for these: a convolution's GEMMs have few
  * rows (C_out = 16..64) and are made fresh for every image, so OpenBLAS spends a third of
@@ -14,13 +16,15 @@
  * NN/TN: tiles of 8 rows x 48 columns (24 accumulators), no packing. For each k, three
  * vectors of B's row k and eight broadcasts of A's column k: 24 FMAs for 11 loads, so the
  * FMA units, not the loads, set the pace. A's element (i, p) is at a[i*ars + p*acs], which
- * covers op(A) = A (ars = lda, acs = 1) and A^T (ars = 1, acs = lda) alike. Column tails
- * are masked; row tails get tiles of fewer rows (each count compiled separately).
+ * covers op(A) = A (ars = lda, acs = 1) and A^T (ars = 1, acs = lda) alike; a tile reads A
+ * through one pointer per row (or one in all, for A^T). Column tails are masked; row tails
+ * get tiles of fewer rows (each count compiled separately). The same tile serves the window
+ * products, where B's row k (or A's row i) is a row of an implicit im2col matrix.
  * NT: C[i][j] = sum_p A[i][p] B[j][p] as dot products along p, in tiles of 4x4 with 16
  * lanes each; lane sums are added at the end in a fixed order.
  *
  * Every sum runs in one order fixed by the shape, so results do not depend on the thread
- * count (each image's GEMMs run on one thread).
+ * count (each GEMM runs on one thread).
  */
 #include "kernels.h"
 

@@ -282,6 +282,8 @@ typedef struct lam_conv_fusion {
     lam_conv_path path;         /* im2col or implicit GEMM: AUTO picks per pass */
 } lam_conv_fusion;
 
+/* 1 when pass `bwd` (0 forward, 1 backward) of this conv runs the implicit GEMM. */
+int lam__conv_path_auto(const lam_conv_geom *g, const lam_conv_fusion *f, int nt, int bwd);
 /* Floats of workspace for a fused conv (f NULL: plain conv, chunked). */
 int64_t lam__conv2d_fused_workspace(const lam_conv_geom *g, const lam_conv_fusion *f, int nt);
 int64_t lam__conv2d_fused_workspace_ref(const lam_conv_geom *g, const lam_conv_fusion *f,
