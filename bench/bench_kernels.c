@@ -227,6 +227,71 @@ static void bench_gemm(bench_run *r, const bench_opts *o)
     }
 }
 
+/* The per-image GEMMs of ResNet-20's convolutions on 1x28x28 (K = C_in*9, +1 for the bias row
+ * of the weight gradient): lamina's AVX-512 kernels (lam__conv_gemm) with OpenBLAS
+ * (lam__sgemm) in the naive twin's columns, both on one thread, as inside the engine's
+ * parallel loops. The weight gradient is the transposed form the engine runs, col * dy^T. */
+static const gemm_case conv_gemm_cases[] = {
+    {"r20-s1-fwd/img", 0, 0, 16, 784, 144, 1},   {"r20-s2-fwd/img", 0, 0, 32, 196, 288, 0},
+    {"r20-s3-fwd/img", 0, 0, 64, 49, 576, 0},    {"r20-s2-bwdd/img", 1, 0, 288, 196, 32, 0},
+    {"r20-s3-bwdd/img", 1, 0, 576, 49, 64, 0},   {"r20-s1-bwdw/img", 0, 0, 145, 16, 784, 0},
+    {"r20-s2-bwdw/img", 0, 0, 289, 32, 196, 0},  {"r20-s3-bwdw/img", 0, 0, 577, 64, 49, 0},
+};
+
+static void conv_gemm_fast(void *p)
+{
+    gemm_self *s = p;
+    (void)lam__conv_gemm(LAM_ISA_AVX512, s->ta, s->tb, s->m, s->n, s->k, s->a, s->lda, s->b,
+                         s->ldb, 0.0f, s->c, s->n);
+}
+
+static void conv_gemm_blas(void *p)
+{
+    gemm_self *s = p;
+    (void)lam__sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, s->a, s->lda, s->b, s->ldb, 0.0f,
+                     s->c_ref, s->n);
+}
+
+static void bench_conv_gemm(bench_run *r, const bench_opts *o)
+{
+    static const kcase kc = {conv_gemm_fast, conv_gemm_blas, NULL, gemm_err, NULL, NULL};
+    if (lam__best_isa() != LAM_ISA_AVX512) {
+        return; /* lam__conv_gemm is BLAS itself there */
+    }
+    bench_set_threads(1);
+    for (size_t i = 0; i < sizeof conv_gemm_cases / sizeof conv_gemm_cases[0]; i++) {
+        const gemm_case *gc = &conv_gemm_cases[i];
+        if (o->quick && !gc->quick) {
+            continue;
+        }
+        char shape[72];
+        snprintf(shape, sizeof shape, "%s %lldx%lldx%lld %c%c 1 thr, BLAS as naive", gc->name,
+                 (long long)gc->m, (long long)gc->n, (long long)gc->k, gc->ta ? 'T' : 'N',
+                 gc->tb ? 'T' : 'N');
+        gemm_self s = {gc->ta, gc->tb, gc->m, gc->n, gc->k, gc->ta ? gc->m : gc->k,
+                       gc->tb ? gc->k : gc->n, NULL, NULL, NULL, NULL};
+        s.a = bench_floats(gc->m * gc->k);
+        s.b = bench_floats(gc->k * gc->n);
+        s.c = bench_floats(gc->m * gc->n);
+        s.c_ref = bench_floats(gc->m * gc->n);
+        bench_fill(s.a, gc->m * gc->k, 13);
+        bench_fill(s.b, gc->k * gc->n, 14);
+        kern_result *k = bench_new_kern(r, "conv_gemm", shape, 2.0 * gc->m * gc->n * gc->k);
+        if (k != NULL) {
+            k->threads = 1; /* its % of peak is of the 1-thread sgemm */
+            bench_measure(&kc, &s, k, 0, o);
+        }
+        free(s.a);
+        free(s.b);
+        free(s.c);
+        free(s.c_ref);
+        if (k == NULL) {
+            break;
+        }
+    }
+    bench_set_threads(r->env.threads);
+}
+
 /* ----------------------------------------------------------------- linear */
 
 /* The plain passes (one GEMM each, threaded by BLAS) and the fused ones the model runs
@@ -612,6 +677,9 @@ int bench_kernels(bench_run *r, const bench_opts *o)
     bench_set_threads(r->env.threads);
     if (bench_want(o, "gemm")) {
         bench_gemm(r, o);
+    }
+    if (bench_want(o, "conv_gemm")) {
+        bench_conv_gemm(r, o);
     }
     if (bench_want(o, "conv_fwd") || bench_want(o, "conv_bwd_data") ||
         bench_want(o, "conv_bwd_weight")) {

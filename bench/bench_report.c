@@ -134,7 +134,8 @@ static void text_kernels(const bench_run *r)
         "naive FLOP budget. pooling counts one op per compared or routed element; im2col and\n"
         " col2im one per column element moved, on one thread, per instruction set; bn_* one per\n"
         " byte a pass must move, so their GFLOP/s is GB/s. conv_path_*: the implicit-GEMM\n"
-        " convolution, with im2col's (same threads) in the naive columns.)\n");
+        " convolution, with im2col's (same threads) in the naive columns; conv_gemm: lamina's\n"
+        " AVX-512 GEMM kernels, with OpenBLAS's in the naive columns, both on one thread.)\n");
 }
 
 static void text_train(const bench_run *r)

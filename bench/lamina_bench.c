@@ -50,8 +50,9 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         cli_opt_real("--threshold", &threshold, "PCT", "regression threshold of --compare (10)",
                      0.0, 1000.0, CLI_OPEN_LO),
         cli_opt_str("--op", &o->op, "NAME",
-                    "only ops whose name contains NAME (gemm, conv, conv_path, im2col,\n"
-                    "                             col2im, linear, maxpool, bn, train, share)"),
+                    "only ops whose name contains NAME (gemm, conv_gemm, conv,\n"
+                    "                             conv_path, im2col, col2im, linear, maxpool,\n"
+                    "                             bn, train, share)"),
         cli_opt_int("--reps", &reps, "N", "timed runs per kernel and steps per config (20)", 1,
                     BENCH_MAX_REPS),
         cli_opt_int("--threads", &threads, "T", "largest thread count (OpenMP's default)", 1,
