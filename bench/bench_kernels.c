@@ -692,7 +692,7 @@ int bench_kernels(bench_run *r, const bench_opts *o)
         bench_im2col(r, o, 64);
     }
     if (bench_want(o, "conv_path_fwd") || bench_want(o, "conv_path_bwd")) {
-        bench_conv_path(r, o, 64);
+        bench_conv_path(r, o, o->quick ? 4 : 64); /* --quick: one chunk, a smoke test */
     }
     if (bench_want(o, "linear_fwd") || bench_want(o, "linear_bwd") ||
         bench_want(o, "linear_fused_fwd") || bench_want(o, "linear_fused_bwd")) {

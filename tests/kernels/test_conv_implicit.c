@@ -22,18 +22,20 @@
 
 static void check_window_gemms(void)
 {
-    /* a 3-channel frame of 6 x 9 with a 3x3 window: 27 rows (+ ones), columns up to 4*9 */
-    const int64_t chans = 3, hp = 6, wf = 9, plane = hp * wf, kh = 3, kw = 3;
+    /* a 3-channel frame of 6 x 20 with a 3x3 window: 27 rows (+ ones) and 4 x 20 columns
+     * (past them the reads would leave the frame; the slack covers the last row's taps) */
+    const int64_t chans = 3, hp = 6, wf = 20, plane = hp * wf, kh = 3, kw = 3, np = 4 * wf;
+    const int64_t ldc = 96, ldb = 40;
     float *frame = t_alloc_floats(chans * plane + kw - 1);
-    float *ones = t_alloc_floats(64), *a = t_alloc_floats(17 * 28), *b = t_alloc_floats(64 * 40);
-    float *c1 = t_alloc_floats(28 * 64), *c2 = t_alloc_floats(28 * 64);
+    float *ones = t_alloc_floats(np), *a = t_alloc_floats(17 * 28), *b = t_alloc_floats(np * ldb);
+    float *c1 = t_alloc_floats(28 * ldc), *c2 = t_alloc_floats(28 * ldc);
     t_fill_int(frame, chans * plane, -2, 2, 31, 0);
     t_fill_int(a, 17 * 28, -2, 2, 31, 1);
-    t_fill_int(b, 64 * 40, -2, 2, 31, 2);
-    for (int i = 0; i < 64; i++) {
+    t_fill_int(b, np * ldb, -2, 2, 31, 2);
+    for (int64_t i = 0; i < np; i++) {
         ones[i] = 1.0f;
     }
-    const int64_t ns[] = {1, 15, 16, 17, 33, 48, 49, 4 * wf - 1};
+    const int64_t ns[] = {1, 15, 16, 17, 33, 48, 49, np - 1, np};
     for (int with_ones = 0; with_ones <= 1; with_ones++) {
         const lam_window win = {frame, chans, plane, wf, kh, kw, with_ones ? ones : NULL};
         const int64_t rows = chans * kh * kw + with_ones;
@@ -43,20 +45,19 @@ static void check_window_gemms(void)
                 for (int add = 0; add <= 1; add++) {
                     char what[128];
                     /* C(m, n) = A(m, rows) * window */
-                    t_fill_int(c1, 28 * 64, -2, 2, 37, (uint64_t)(m * 100 + n));
-                    memcpy(c2, c1, 28 * 64 * sizeof(float));
-                    lam__gemm_win_b(LAM_ISA_AVX512, m, n, a, 28, &win, c1, 64, add);
-                    lam__gemm_win_b(LAM_ISA_SCALAR, m, n, a, 28, &win, c2, 64, add);
+                    t_fill_int(c1, 28 * ldc, -2, 2, 37, (uint64_t)(m * 100 + n));
+                    memcpy(c2, c1, (size_t)(28 * ldc) * sizeof(float));
+                    lam__gemm_win_b(LAM_ISA_AVX512, m, n, a, 28, &win, c1, ldc, add);
+                    lam__gemm_win_b(LAM_ISA_SCALAR, m, n, a, 28, &win, c2, ldc, add);
                     snprintf(what, sizeof what, "win_b m%lld n%lld ones%d add%d", (long long)m,
                              (long long)n, with_ones, add);
-                    t_equal(what, c1, c2, 28 * 64);
-                    /* C(rows, n') = window(rows, k) * B(k, n'), n' = m columns here */
-                    const int64_t k = n < 4 * wf - 2 ? n : 4 * wf - 2;
-                    lam__gemm_win_a(LAM_ISA_AVX512, &win, m, k, b, 40, c1, 64, add);
-                    lam__gemm_win_a(LAM_ISA_SCALAR, &win, m, k, b, 40, c2, 64, add);
+                    t_equal(what, c1, c2, 28 * ldc);
+                    /* C(rows, m) = window(rows, n) * B(n, m): the window's n columns summed */
+                    lam__gemm_win_a(LAM_ISA_AVX512, &win, m, n, b, ldb, c1, ldc, add);
+                    lam__gemm_win_a(LAM_ISA_SCALAR, &win, m, n, b, ldb, c2, ldc, add);
                     snprintf(what, sizeof what, "win_a rows%lld n%lld k%lld ones%d add%d",
-                             (long long)rows, (long long)m, (long long)k, with_ones, add);
-                    t_equal(what, c1, c2, 28 * 64);
+                             (long long)rows, (long long)m, (long long)n, with_ones, add);
+                    t_equal(what, c1, c2, 28 * ldc);
                 }
             }
         }
