@@ -7,7 +7,9 @@
  *    relu, an unfused relu-less conv and dropout, at batch 20;
  *  - the mlp at batch 128: a leading flatten that is a view of x, and linear passes large
  *    enough to run in parallel, the 10-wide classifier's forward split over rows;
- * each under both conv strategies:
+ *  - resnet20 on 3x8x8 at batch 8 (a graph: shortcuts, projections, batch norm), and on
+ *    1x28x28 at batch 6, where the same-size convolutions run as implicit GEMMs;
+ * each under both conv strategies (resnet20 on 1x28x28: chunked, the implicit GEMM's only):
  *  - chunked (the OpenMP OpenBLAS): the host's OpenMP thread count follows the context's, as
  *    `lamina --threads` sets it, so with 1 thread the BLAS calls lamina makes outside any
  *    region are single-threaded too, like the ones inside its regions with 2;
@@ -144,5 +146,8 @@ int main(void)
         /* a graph: shortcuts, projections, batch norm, gradients summed over consumers */
         compare_threads("resnet20", tiny, 8, st);
     }
+    /* ResNet-20 at full size, where the convolutions 28 and 7 wide take the implicit GEMM
+     * (the chunked strategy only), with a short last chunk (6 = 4 + 2) */
+    compare_threads("resnet20", fmnist, 6, LAM_CONV_CHUNKED);
     return t_exit("determinism");
 }
