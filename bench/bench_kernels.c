@@ -196,6 +196,36 @@ static const gemm_case gemm_cases[] = {
     {"mlp-fc1-fwd/b256", 0, 1, 256, 512, 784, 0},
 };
 
+/* "name MxNxK TN" and a suffix: the shape column of a GEMM row */
+static void gemm_shape(char *buf, size_t size, const gemm_case *gc, const char *suffix)
+{
+    snprintf(buf, size, "%s %lldx%lldx%lld %c%c%s", gc->name, (long long)gc->m,
+             (long long)gc->n, (long long)gc->k, gc->ta ? 'T' : 'N', gc->tb ? 'T' : 'N', suffix);
+}
+
+/* A case's operands, packed (lda, ldb the row lengths), A and B filled from streams
+ * `stream` and `stream + 1`; C and the reference C left for the runs to write. */
+static gemm_self gemm_operands(const gemm_case *gc, uint64_t stream)
+{
+    gemm_self s = {gc->ta, gc->tb, gc->m, gc->n, gc->k, gc->ta ? gc->m : gc->k,
+                   gc->tb ? gc->k : gc->n, NULL, NULL, NULL, NULL};
+    s.a = bench_floats(gc->m * gc->k);
+    s.b = bench_floats(gc->k * gc->n);
+    s.c = bench_floats(gc->m * gc->n);
+    s.c_ref = bench_floats(gc->m * gc->n);
+    bench_fill(s.a, gc->m * gc->k, stream);
+    bench_fill(s.b, gc->k * gc->n, stream + 1);
+    return s;
+}
+
+static void gemm_operands_free(gemm_self *s)
+{
+    free(s->a);
+    free(s->b);
+    free(s->c);
+    free(s->c_ref);
+}
+
 static void bench_gemm(bench_run *r, const bench_opts *o)
 {
     static const kcase kc = {gemm_fast, gemm_ref, NULL, gemm_err, gemm_check_big, NULL};
@@ -205,25 +235,14 @@ static void bench_gemm(bench_run *r, const bench_opts *o)
             continue;
         }
         char shape[72];
-        snprintf(shape, sizeof shape, "%s %lldx%lldx%lld %c%c", gc->name, (long long)gc->m,
-                 (long long)gc->n, (long long)gc->k, gc->ta ? 'T' : 'N', gc->tb ? 'T' : 'N');
+        gemm_shape(shape, sizeof shape, gc, "");
         kern_result *k = bench_new_kern(r, "gemm", shape, 2.0 * gc->m * gc->n * gc->k);
         if (k == NULL) {
             return;
         }
-        gemm_self s = {gc->ta, gc->tb, gc->m, gc->n, gc->k, gc->ta ? gc->m : gc->k,
-                       gc->tb ? gc->k : gc->n, NULL, NULL, NULL, NULL};
-        s.a = bench_floats(gc->m * gc->k);
-        s.b = bench_floats(gc->k * gc->n);
-        s.c = bench_floats(gc->m * gc->n);
-        s.c_ref = bench_floats(gc->m * gc->n);
-        bench_fill(s.a, gc->m * gc->k, 11);
-        bench_fill(s.b, gc->k * gc->n, 12);
+        gemm_self s = gemm_operands(gc, 11);
         bench_measure(&kc, &s, k, 0, o);
-        free(s.a);
-        free(s.b);
-        free(s.c);
-        free(s.c_ref);
+        gemm_operands_free(&s);
     }
 }
 
@@ -265,26 +284,14 @@ static void bench_conv_gemm(bench_run *r, const bench_opts *o)
             continue;
         }
         char shape[72];
-        snprintf(shape, sizeof shape, "%s %lldx%lldx%lld %c%c 1 thr, BLAS as naive", gc->name,
-                 (long long)gc->m, (long long)gc->n, (long long)gc->k, gc->ta ? 'T' : 'N',
-                 gc->tb ? 'T' : 'N');
-        gemm_self s = {gc->ta, gc->tb, gc->m, gc->n, gc->k, gc->ta ? gc->m : gc->k,
-                       gc->tb ? gc->k : gc->n, NULL, NULL, NULL, NULL};
-        s.a = bench_floats(gc->m * gc->k);
-        s.b = bench_floats(gc->k * gc->n);
-        s.c = bench_floats(gc->m * gc->n);
-        s.c_ref = bench_floats(gc->m * gc->n);
-        bench_fill(s.a, gc->m * gc->k, 13);
-        bench_fill(s.b, gc->k * gc->n, 14);
+        gemm_shape(shape, sizeof shape, gc, " 1 thr, BLAS as naive");
+        gemm_self s = gemm_operands(gc, 13);
         kern_result *k = bench_new_kern(r, "conv_gemm", shape, 2.0 * gc->m * gc->n * gc->k);
         if (k != NULL) {
             k->threads = 1; /* its % of peak is of the 1-thread sgemm */
             bench_measure(&kc, &s, k, 0, o);
         }
-        free(s.a);
-        free(s.b);
-        free(s.c);
-        free(s.c_ref);
+        gemm_operands_free(&s);
         if (k == NULL) {
             break;
         }

@@ -26,8 +26,6 @@
  * (c_out, tap) where col2im added up per-tap sums: other orders, fixed by the shape and the
  * chunk, so still the same for any thread count.
  */
-#include <string.h>
-
 #include "conv2d_plan.h"
 
 int lam__conv_implicit_fits(const lam_conv_geom *g)
