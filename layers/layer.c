@@ -17,6 +17,7 @@ void lam_layer_desc_init(lam_layer_desc *d, lam_layer_kind kind)
     d->groups = 1;
     d->bias = 1;
     d->axis = -1;
+    d->layers = 1;
     switch (kind) {
     case LAM_LAYER_LEAKY_RELU: d->alpha = 0.01f; break;
     case LAM_LAYER_DROPOUT: d->alpha = 0.5f; break;

@@ -358,6 +358,69 @@ LAM_API lam_status lam_augment_batch(lam_ctx *ctx, const lam_augment_desc *d,
                                      const lam_shape *sample, int64_t n, const float *x,
                                      float *y, uint64_t seed, uint64_t first_key);
 
+/* ------------------------------------------------------ text (language models) */
+
+/** Where Debian's `fortunes` package installs its text files. */
+#define LAM_FORTUNES_DIR "/usr/share/games/fortunes"
+
+/**
+ * A text read at byte level, for character language models. The tokens are the text's bytes
+ * renumbered densely: the vocabulary is the set of byte values that occur, in byte order
+ * (or one given with lam_text_set_vocab, e.g. a checkpoint's). Made and freed only by the
+ * functions below; treat every field as read-only.
+ */
+typedef struct lam_text {
+    lam_ctx *ctx;              /**< context whose allocator owns the memory */
+    int64_t n;                 /**< tokens (bytes) */
+    int32_t *tokens;           /**< (n) ids in [0, vocab) */
+    int vocab;                 /**< distinct bytes, 1..256 */
+    unsigned char bytes[256];  /**< id -> byte value, for ids below vocab */
+} lam_text;
+
+/**
+ * Read a file as bytes (UTF-8 or any encoding: no decoding). An empty or 1-byte file, or one
+ * beyond ::LAM_DATA_MAX_BYTES, is refused with a message naming the file.
+ * @return LAM_OK, LAM_ERR_ARG, LAM_ERR_IO, LAM_ERR_FORMAT (too short), LAM_ERR_RANGE,
+ *         LAM_ERR_NOMEM.
+ */
+LAM_API lam_status lam_text_load(lam_ctx *ctx, const char *path, lam_text **out);
+/**
+ * The fortunes corpus: every regular file of `dir` (NULL: ::LAM_FORTUNES_DIR) except the
+ * `.dat` indexes and symbolic links (the `.u8` links repeat the files), in byte order of
+ * their names, concatenated. A missing directory is LAM_ERR_IO with a message naming the
+ * `fortunes` package.
+ */
+LAM_API lam_status lam_text_load_fortunes(lam_ctx *ctx, const char *dir, lam_text **out);
+/**
+ * Renumber the text to the vocabulary bytes[0..vocab) (id i is byte bytes[i]; distinct
+ * values). A byte of the text outside it is LAM_ERR_RANGE naming the byte and its position.
+ */
+LAM_API lam_status lam_text_set_vocab(lam_text *t, const unsigned char *bytes, int vocab);
+/** Free a text; NULL is a no-op. */
+LAM_API void lam_text_destroy(lam_text *t);
+/**
+ * The split by position, 90/5/5: part 0 is training, 1 validation, 2 test. Sets
+ * [*begin, *end), a range of token positions (begin = floor(n * 0.90) for part 1, and so on).
+ * @return LAM_OK, LAM_ERR_ARG.
+ */
+LAM_API lam_status lam_text_split(const lam_text *t, int part, int64_t *begin, int64_t *end);
+/**
+ * Streams for truncated backpropagation through time, as PyTorch's word_language_model
+ * (batchify, get_batch): the tokens [begin, end) are cut into `rows` contiguous streams of
+ * L = (end - begin) / rows tokens (the rest dropped); batch b takes positions
+ * [b*T, b*T + T) of every stream as inputs and the token after each as its label. Only
+ * whole batches are made: lam_lm_batches() = (L - 1) / T of them (0 when the range is
+ * shorter than one sequence per row).
+ */
+LAM_API int64_t lam_lm_batches(int64_t begin, int64_t end, int64_t rows, int64_t T);
+/**
+ * Batch b of those streams: x (rows, T) token ids as floats (the input of an `embedding`
+ * node) and labels (rows, T) int32, the next tokens.
+ * @return LAM_OK, LAM_ERR_ARG (NULL, or b outside [0, lam_lm_batches())).
+ */
+LAM_API lam_status lam_lm_batch(const lam_text *t, int64_t begin, int64_t end, int64_t rows,
+                                int64_t T, int64_t b, float *x, int32_t *labels);
+
 #ifdef __cplusplus
 }
 #endif

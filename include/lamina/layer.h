@@ -49,6 +49,16 @@ typedef enum lam_layer_kind {
     LAM_LAYER_ADD,         /**< elementwise sum of 2..8 inputs of one shape (ResNet shortcut) */
     LAM_LAYER_CONCAT,      /**< 2..8 inputs joined along `axis` (the others equal) */
     LAM_LAYER_MUL,         /**< elementwise product of 2 inputs of one shape (gates) */
+    LAM_LAYER_EMBEDDING,   /**< vocab = rows V, out = width D: every input value is a token
+                                id in [0, V) (an integral float) and becomes its row of the
+                                table, so (T) -> (T, D); PyTorch's nn.Embedding */
+    LAM_LAYER_RNN,         /**< Elman RNN, out = hidden H; (T, D) -> (T, dirs*H), or
+                                (dirs*H) with last_only; nonlinearity tanh (default) or
+                                relu; layers, alpha = dropout between layers, bidirectional.
+                                PyTorch's nn.RNN(batch_first=True) */
+    LAM_LAYER_LSTM,        /**< LSTM (gates i, f, g, o), options as LAM_LAYER_RNN; nn.LSTM */
+    LAM_LAYER_GRU,         /**< GRU (gates r, z, n; b_hn inside the reset product), options
+                                as LAM_LAYER_RNN; nn.GRU */
 } lam_layer_kind;
 
 /** Most inputs a layer takes. */
@@ -68,11 +78,18 @@ typedef struct lam_layer_desc {
     float momentum;       /**< batch-norm running-statistics momentum */
     int axis;             /**< concat: the sample dimension to join along; -1 (default) is
                                the channels of (C,H,W) and the last dimension otherwise */
-    uint64_t reserved[6]; /**< must be zero */
+    int64_t vocab;        /**< embedding: rows of the table (the vocabulary size V) */
+    int32_t layers;       /**< rnn/lstm/gru: stacked layers (default 1) */
+    int32_t bidirectional;/**< rnn/lstm/gru: 1 adds a reverse direction (dirs = 2) */
+    int32_t last_only;    /**< rnn/lstm/gru: 1 outputs only the last step's output,
+                               output[:, T-1, :] in PyTorch (`out=last`); 0 every step */
+    int32_t relu;         /**< rnn: 1 uses relu instead of tanh */
+    uint64_t reserved[3]; /**< must be zero */
 } lam_layer_desc;
 
-/** Defaults for a kind: stride/dilation/groups 1, bias on, leaky 0.01, dropout 0.5,
- *  batch-norm eps 1e-5 and momentum 0.1, concat axis -1, reserved words zero. */
+/** Defaults for a kind: stride/dilation/groups 1, bias on, leaky 0.01, dropout 0.5 (0 for
+ *  the recurrent kinds), batch-norm eps 1e-5 and momentum 0.1, concat axis -1, 1 recurrent
+ *  layer, reserved words zero. */
 LAM_API void lam_layer_desc_init(lam_layer_desc *d, lam_layer_kind kind);
 
 typedef struct lam_layer lam_layer;
@@ -167,6 +184,9 @@ typedef enum lam_loss_kind {
     LAM_LOSS_MSE,              /**< mean over all N*K elements of (pred - t)^2 */
     LAM_LOSS_L1,               /**< mean of |pred - t| */
     LAM_LOSS_HUBER,            /**< mean of 0.5 d^2 / delta if |d| < delta else |d| - delta/2 */
+    LAM_LOSS_SEQ_XENT,         /**< per position: softmax cross-entropy over the last
+                                    dimension of a (T, V) output, labels (N, T), the mean over
+                                    all N*T positions (a language model's loss) */
 } lam_loss_kind;
 
 /** A loss. Fill with lam_loss_desc_init(). */

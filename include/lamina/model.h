@@ -182,6 +182,27 @@ LAM_API lam_status lam_model_train_step(lam_model *m, lam_optim *opt, const lam_
 /** Inference over any number of samples in chunks of max_batch: y (n, out_shape). */
 LAM_API lam_status lam_model_predict(lam_model *m, const float *x, int64_t n, float *y);
 
+/* ------------------------------------------------------------ recurrent state */
+
+/**
+ * The recurrent state of the model: for every rnn/lstm/gru node, its last hidden state
+ * "<name>.h_n" and, for an LSTM, its cell state "<name>.c_n", each laid out as PyTorch
+ * returns them, (layers * dirs, max_batch, H). Views like lam_model_buffers (g is NULL),
+ * owned by the model; *count is 0 for a model without recurrent layers.
+ * Every forward writes the final state of its rows 0..n-1 there (PyTorch's h_n, c_n).
+ */
+LAM_API lam_status lam_model_states(lam_model *m, lam_param **states, int *count);
+/**
+ * carry = 1: every forward starts its recurrent layers from the state views (rows 0..n-1)
+ * instead of zeros, so consecutive batches continue each row's sequence: truncated
+ * backpropagation through time, and generation one token at a time. The state is detached:
+ * no gradient flows into it. carry = 0 (the default): every forward starts from zeros.
+ * @return LAM_OK, LAM_ERR_ARG.
+ */
+LAM_API lam_status lam_model_set_carry(lam_model *m, int carry);
+/** Set the recurrent state to zero (a new sequence). NULL is a no-op. */
+LAM_API void lam_model_reset_state(lam_model *m);
+
 /** Training-step counter; dropout masks are drawn from (seed, node, step). */
 LAM_API int64_t lam_model_step(const lam_model *m);
 LAM_API void lam_model_set_step(lam_model *m, int64_t step);
