@@ -170,6 +170,20 @@ static lam_status bind_params(lam_model *m)
         (wn > 0 && m->wblock == NULL) || (bn > 0 && m->bblock == NULL)) {
         return LAM_ERR_NOMEM;
     }
+    int ns = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        lam_layer *l = m->nodes[i].layer;
+        ns += l->kind->states != NULL ? l->kind->states(l, (lam_param[2]){{0}}) : 0;
+    }
+    if (ns > 0 && (m->states = lam_alloc(m->ctx, (size_t)ns * sizeof *m->states)) == NULL) {
+        return LAM_ERR_NOMEM;
+    }
+    for (int i = 0; i < m->n_nodes; i++) {
+        lam_layer *l = m->nodes[i].layer;
+        if (l->kind->states != NULL) {
+            m->n_states += l->kind->states(l, m->states + m->n_states);
+        }
+    }
     m->gblock = m->wblock != NULL ? m->wblock + wn : NULL;
     m->wblock_n = wn;
     m->bblock_n = bn;
@@ -293,6 +307,7 @@ void lam_model_destroy(lam_model *m)
     lam_free(ctx, m->layers);
     lam_free(ctx, m->params);
     lam_free(ctx, m->bufs);
+    lam_free(ctx, m->states);
     lam_free(ctx, m->wblock);
     lam_free(ctx, m->bblock);
     lam_free(ctx, m->spec);
@@ -456,6 +471,35 @@ lam_status lam_model_buffers(lam_model *m, lam_param **bufs, int *count)
     *bufs = m->bufs;
     *count = m->n_bufs;
     return LAM_OK;
+}
+
+lam_status lam_model_states(lam_model *m, lam_param **states, int *count)
+{
+    if (m == NULL || states == NULL || count == NULL) {
+        return LAM_ERR_ARG;
+    }
+    *states = m->states;
+    *count = m->n_states;
+    return LAM_OK;
+}
+
+lam_status lam_model_set_carry(lam_model *m, int carry)
+{
+    if (m == NULL || (carry != 0 && carry != 1)) {
+        return LAM_ERR_ARG;
+    }
+    m->carry = carry;
+    for (int i = 0; i < m->n_nodes; i++) {
+        m->nodes[i].layer->carry = carry;
+    }
+    return LAM_OK;
+}
+
+void lam_model_reset_state(lam_model *m)
+{
+    for (int i = 0; m != NULL && i < m->n_states; i++) {
+        memset(m->states[i].w, 0, (size_t)m->states[i].n * sizeof(float));
+    }
 }
 
 int64_t lam_model_step(const lam_model *m)

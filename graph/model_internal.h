@@ -75,6 +75,9 @@ struct lam_model {
     int n_params;
     lam_param *bufs;         /* every buffer view (running statistics) */
     int n_bufs;
+    lam_param *states;       /* every recurrent state view (h_n, c_n), node order */
+    int n_states;
+    int carry;               /* recurrent layers start from the carried state */
     float *wblock, *gblock, *bblock; /* weights, gradients, buffers: one block each */
     int64_t wblock_n, bblock_n;
     lam_plan_stats plan;

@@ -112,15 +112,21 @@ lam_status lam_model_loss(lam_model *m, const lam_loss_desc *d, const int32_t *l
         return lam__error(m->ctx, LAM_ERR_STATE, "model: loss before any forward");
     }
     const float *y = lam__model_output_last(m);
-    const int64_t k = m->out_numel;
-    lam_status st = lam_loss_eval(m->ctx, d, m->n, k, y, labels, targets, loss,
+    int64_t k = m->out_numel, rows = m->n;
+    if (d != NULL && d->kind == LAM_LOSS_SEQ_XENT) {
+        /* per position: rows of the last dimension */
+        const lam_shape *o = &m->nodes[m->n_nodes - 1].layer->out;
+        k = o->dim[o->ndim - 1];
+        rows = m->n * (m->out_numel / k);
+    }
+    lam_status st = lam_loss_eval(m->ctx, d, rows, k, y, labels, targets, loss,
                                   m->nodes[m->n_nodes - 1].grad);
     if (st != LAM_OK) {
         return st;
     }
     if (correct != NULL && labels != NULL) {
         int64_t hits = 0;
-        for (int64_t i = 0; i < m->n; i++) {
+        for (int64_t i = 0; i < rows; i++) {
             const float *row = y + i * k;
             int64_t best = 0;
             for (int64_t j = 1; j < k; j++) {

@@ -348,6 +348,13 @@ static lam_status check_layer_args(parser *p, const scope *sc, const item *it, c
     if ((conv || k == LAM_LAYER_MAXPOOL || k == LAM_LAYER_AVGPOOL) && a->desc.kh < 1) {
         return tok_error(p, sc, &it->tok, "kernel size missing, e.g. conv:32,3 maxpool:2");
     }
+    if (k == LAM_LAYER_EMBEDDING && (a->desc.vocab < 1 || a->desc.out < 1)) {
+        return tok_error(p, sc, &it->tok, "vocabulary and width missing, e.g. "
+                         "embedding:vocab,64");
+    }
+    if (lam__spec_recurrent(k) && a->desc.out < 1) {
+        return tok_error(p, sc, &it->tok, "hidden size missing, e.g. lstm:256");
+    }
     return LAM_OK;
 }
 

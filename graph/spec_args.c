@@ -10,7 +10,8 @@
 /* A non-negative integer (or `out`) from [s, s+len). Locale-free. */
 int lam__spec_parse_int(const char *s, size_t len, int64_t n_out, int64_t *v)
 {
-    if (len == 3 && memcmp(s, "out", 3) == 0) {
+    /* `vocab` is `out` under the name a language model gives it: its classes are tokens */
+    if ((len == 3 && memcmp(s, "out", 3) == 0) || (len == 5 && memcmp(s, "vocab", 5) == 0)) {
         *v = n_out;
         return n_out > 0;
     }
@@ -133,6 +134,10 @@ static const lam_spec_kind kinds[] = {
     {"add", LAM_LAYER_ADD, ""},
     {"mul", LAM_LAYER_MUL, ""},
     {"concat", LAM_LAYER_CONCAT, "axis"},
+    {"embedding", LAM_LAYER_EMBEDDING, "vocab out"},
+    {"rnn", LAM_LAYER_RNN, "hidden"},
+    {"lstm", LAM_LAYER_LSTM, "hidden"},
+    {"gru", LAM_LAYER_GRU, "hidden"},
 };
 
 const lam_spec_kind *lam__spec_find_kind(const char *s, size_t len)
@@ -173,6 +178,57 @@ int lam__spec_key_is(const char *key, size_t klen, const char *a, const char *b)
     return lam__spec_is_word(key, klen, a) || (b != NULL && lam__spec_is_word(key, klen, b));
 }
 
+int lam__spec_recurrent(lam_layer_kind k)
+{
+    return k == LAM_LAYER_RNN || k == LAM_LAYER_LSTM || k == LAM_LAYER_GRU;
+}
+
+/* The options of embedding and the recurrent kinds (PyTorch's constructor arguments). */
+static int recurrent_arg(lam_layer_desc *d, const char *key, size_t klen, const char *val,
+                         size_t vlen, int64_t n_out)
+{
+    int64_t v = 0;
+    if (d->kind == LAM_LAYER_EMBEDDING) {
+        if (lam__spec_key_is(key, klen, "vocab", NULL)) {
+            return lam__spec_parse_int(val, vlen, n_out, &d->vocab) && d->vocab > 0 ? 1 : -1;
+        }
+        if (lam__spec_key_is(key, klen, "out", "dim")) {
+            return lam__spec_parse_int(val, vlen, n_out, &d->out) && d->out > 0 ? 1 : -1;
+        }
+        return 0;
+    }
+    if (lam__spec_key_is(key, klen, "hidden", NULL)) {
+        return lam__spec_parse_int(val, vlen, n_out, &d->out) && d->out > 0 ? 1 : -1;
+    }
+    if (lam__spec_key_is(key, klen, "layers", NULL)) {
+        int ok = lam__spec_parse_int(val, vlen, n_out, &v) && v >= 1 && v <= LAM_RNN_MAX_LAYERS;
+        d->layers = (int32_t)v;
+        return ok ? 1 : -1;
+    }
+    if (lam__spec_key_is(key, klen, "dropout", NULL)) {
+        return lam__spec_parse_real(val, vlen, &d->alpha) && d->alpha < 1.0f ? 1 : -1;
+    }
+    if (lam__spec_key_is(key, klen, "bidirectional", NULL) ||
+        lam__spec_key_is(key, klen, "bias", NULL)) {
+        int ok = lam__spec_parse_int(val, vlen, n_out, &v) && v <= 1;
+        if (key[1] == 'i') {
+            d->bidirectional = (int32_t)v;
+        } else {
+            d->bias = (int)v;
+        }
+        return ok ? 1 : -1;
+    }
+    if (lam__spec_key_is(key, klen, "out", NULL)) {
+        d->last_only = lam__spec_is_word(val, vlen, "last");
+        return d->last_only || lam__spec_is_word(val, vlen, "seq") ? 1 : -1;
+    }
+    if (d->kind == LAM_LAYER_RNN && lam__spec_key_is(key, klen, "nonlinearity", "act")) {
+        d->relu = lam__spec_is_word(val, vlen, "relu");
+        return d->relu || lam__spec_is_word(val, vlen, "tanh") ? 1 : -1;
+    }
+    return 0;
+}
+
 /* Apply one key=value of a layer to its descriptor; 0 = unknown key, -1 = bad value. */
 int lam__spec_apply_arg(lam_layer_desc *d, const char *key, size_t klen, const char *val,
                      size_t vlen, int64_t n_out)
@@ -204,6 +260,8 @@ int lam__spec_apply_arg(lam_layer_desc *d, const char *key, size_t klen, const c
         ok = lam__spec_parse_real(val, vlen, &d->alpha) && d->alpha > 0.0f;
     } else if (k == LAM_LAYER_BATCHNORM && lam__spec_key_is(key, klen, "momentum", NULL)) {
         ok = lam__spec_parse_real(val, vlen, &d->momentum) && d->momentum <= 1.0f;
+    } else if (lam__spec_recurrent(k) || k == LAM_LAYER_EMBEDDING) {
+        return recurrent_arg(d, key, klen, val, vlen, n_out);
     } else if (k == LAM_LAYER_CONCAT && lam__spec_key_is(key, klen, "axis", NULL)) {
         int64_t a = 0;
         ok = lam__spec_parse_int(val, vlen, n_out, &a) && a < LAM_MAX_SAMPLE_DIM;

@@ -31,6 +31,8 @@ const lam_spec_kind *lam__spec_find_kind(const char *s, size_t len);
 int lam__spec_nth_word(const char *list, int k, char *buf, size_t size);
 /* key is a or b (b may be NULL). */
 int lam__spec_key_is(const char *key, size_t klen, const char *a, const char *b);
+/* rnn, lstm or gru. */
+int lam__spec_recurrent(lam_layer_kind k);
 /* Apply one key=value of a layer to its descriptor; 0 = unknown key, -1 = bad value. */
 int lam__spec_apply_arg(lam_layer_desc *d, const char *key, size_t klen, const char *val,
                         size_t vlen, int64_t n_out);

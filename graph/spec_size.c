@@ -68,6 +68,37 @@ static int node_size(const lam_layer_desc *d, const lam_shape *in, int n_in, lam
         }
         return 1;
     }
+    case LAM_LAYER_EMBEDDING:
+        if (s->ndim > 2) {
+            return 0;
+        }
+        *floats = lam__sat_mul(d->vocab, d->out);
+        out->dim[s->ndim] = d->out;
+        out->ndim = s->ndim + 1;
+        return 1;
+    case LAM_LAYER_RNN:
+    case LAM_LAYER_LSTM:
+    case LAM_LAYER_GRU: {
+        if (s->ndim != 2 || d->layers > LAM_RNN_MAX_LAYERS) {
+            return 0;
+        }
+        const int64_t dirs = d->bidirectional ? 2 : 1, layers = d->layers > 0 ? d->layers : 1;
+        const int64_t gh = lam__sat_mul(lam__cell_gates(d->kind == LAM_LAYER_LSTM ? LAM_CELL_LSTM
+                                                        : d->kind == LAM_LAYER_GRU ? LAM_CELL_GRU
+                                                        : LAM_CELL_TANH), d->out);
+        for (int64_t l = 0; l < layers; l++) {
+            const int64_t width = l == 0 ? s->dim[1] : lam__sat_mul(dirs, d->out);
+            int64_t one = lam__sat_mul(gh, lam__sat_add(width, d->out));
+            one = lam__sat_add(one, d->bias ? lam__sat_mul(2, gh) : 0);
+            *floats = lam__sat_add(*floats, lam__sat_mul(dirs, one));
+        }
+        if (d->last_only) {
+            *out = (lam_shape){1, {lam__sat_mul(dirs, d->out), 1, 1}};
+        } else {
+            out->dim[1] = lam__sat_mul(dirs, d->out);
+        }
+        return 1;
+    }
     default:
         return 1;
     }

@@ -376,6 +376,46 @@ lam_status lam__softmax_xent_ref(int64_t n, int64_t k, const float *logits,
                                  const int32_t *labels, float smoothing, double *loss,
                                  float *dlogits, float *probs);
 
+/* ------------------------------------------------------------ recurrences */
+/* The cells of rnn/lstm/gru layers and their gate counts G (PyTorch's gate order). */
+typedef enum lam_cell { LAM_CELL_TANH = 0, LAM_CELL_RELU, LAM_CELL_LSTM, LAM_CELL_GRU } lam_cell;
+
+static inline int64_t lam__cell_gates(int cell)
+{
+    return cell == LAM_CELL_LSTM ? 4 : cell == LAM_CELL_GRU ? 3 : 1;
+}
+
+/* One direction of one recurrent layer over a time-major batch of n rows and t steps
+ * (kernels/rnn.c). States sit in t + 1 slots of (n, h): forward, slot 0 is the initial
+ * state and slot s + 1 step s's output; reverse, slot s is step s's output and slot t the
+ * initial state. */
+typedef struct lam_rnn_seq {
+    int cell;                  /* lam_cell */
+    int reverse;               /* 1: steps run t-1 .. 0 */
+    int64_t t, n, h;
+    const float *whh;          /* (G*h, h), PyTorch's weight_hh */
+    const float *whh_t;        /* (h, G*h): whh transposed, the forward GEMM's operand */
+    const float *bhh;          /* GRU: (G*h) bias_hh (the others fold it into g) */
+    float *g;                  /* (t, n, G*h): x W_ih^T + biases in; forward leaves the
+                                * activated gates, backward their pre-activation gradients
+                                * (GRU: of the input part) */
+    float *gh;                 /* GRU: (t, n, G*h) h' W_hh^T + b_hh, then its gradient */
+    float *hs;                 /* (t + 1, n, h) hidden states */
+    float *cs;                 /* LSTM: (t + 1, n, h) cell states */
+    const float *dy;           /* backward: (t, n) rows of the outputs' gradient, pitch ldd */
+    int64_t ldd;
+    float *carry_h, *carry_c, *dh_row; /* backward scratch, (n, h) each (carry_c: LSTM) */
+} lam_rnn_seq;
+
+/* Rows [r0, r1) over every step. Forward: g in as above; hs (and cs) hold the initial state
+ * in its slot; writes every other slot and turns g (and gh) into saved gates. Backward, after
+ * that forward: writes dG into g (and gh); the weight gradients are GEMMs over all steps of
+ * g and hs, the caller's (layers/rnn.c). Single-threaded; rows are independent. */
+void lam__rnn_seq_fwd(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa);
+void lam__rnn_seq_fwd_ref(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa);
+void lam__rnn_seq_bwd(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa);
+void lam__rnn_seq_bwd_ref(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa);
+
 /* ------------------------------------------------------------ kernel table */
 typedef struct lam_kernels {
     lam_status (*sgemm)(int, int, int64_t, int64_t, int64_t, float, const float *, int64_t,
@@ -398,6 +438,8 @@ typedef struct lam_kernels {
     void (*maxpool_bwd)(const lam_pool_geom *, const float *, const int32_t *, float *, int);
     void (*avgpool_fwd)(const lam_pool_geom *, const float *, float *, int);
     void (*avgpool_bwd)(const lam_pool_geom *, const float *, float *, int);
+    void (*rnn_seq_fwd)(const lam_rnn_seq *, int64_t, int64_t, int);
+    void (*rnn_seq_bwd)(const lam_rnn_seq *, int64_t, int64_t, int);
     void (*act_fwd)(lam_act, float, int64_t, const float *, float *);
     void (*act_bwd)(lam_act, float, int64_t, const float *, const float *, const float *,
                     float *);

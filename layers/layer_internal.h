@@ -19,6 +19,8 @@
 #include "lamina/layer.h"
 
 #define LAM_NAME_MAX 96
+/* Most stacked layers of one rnn/lstm/gru node. */
+#define LAM_RNN_MAX_LAYERS 16
 
 /* What a kind's backward reads besides dy (for the memory plan: a value read in backward
  * lives until then). Bit i: input i's forward value; LAM_READS_Y: the layer's own output. */
@@ -70,6 +72,8 @@ struct lam_layer {
     uint64_t stream;           /* RNG stream for init and dropout */
     int64_t step;              /* dropout draws from (seed, stream, step) */
     int64_t last_train_n;      /* batch of the latest forward(train=1); 0 = none */
+    int carry;                 /* recurrent kinds: start from the carried state (set by the
+                                * model, lam_model_set_carry) instead of zeros */
 
     lam_ptensor *tensors;      /* parameters first, then buffers */
     int n_params, n_buffers, cap_tensors;
@@ -107,6 +111,9 @@ struct lam_kind {
     lam_status (*forward_fused)(lam_layer *l, const float *x, float *y, int64_t n, int train);
     lam_status (*backward_fused)(lam_layer *l, const float *x, const float *y, float *dy,
                                  float *dx, unsigned acc, int64_t n);
+    /* Recurrent kinds: the views of the carried state (h_n, and c_n for an LSTM) into
+     * out[0..2); returns how many (NULL: the kind has none). */
+    int (*states)(lam_layer *l, lam_param *out);
     /* Free what state points to (NULL: state is one block, freed by the dispatcher). */
     void (*destroy)(lam_layer *l);
 };
@@ -122,7 +129,8 @@ const char *lam__kind_name(lam_layer_kind id);
 extern const lam_kind lam__kind_conv2d, lam__kind_linear, lam__kind_relu, lam__kind_leaky_relu,
     lam__kind_sigmoid, lam__kind_tanh, lam__kind_gelu, lam__kind_maxpool, lam__kind_avgpool,
     lam__kind_gap, lam__kind_flatten, lam__kind_dropout, lam__kind_batchnorm, lam__kind_add,
-    lam__kind_concat, lam__kind_mul;
+    lam__kind_concat, lam__kind_mul, lam__kind_embedding, lam__kind_rnn, lam__kind_lstm,
+    lam__kind_gru;
 
 /* ------------------------------------------------------------- layer_util.c */
 

@@ -37,7 +37,8 @@ lam_status lam_loss_eval(lam_ctx *ctx, const lam_loss_desc *d, int64_t n, int64_
     if (d == NULL || pred == NULL || loss == NULL || n < 1 || k < 1) {
         return lam__error(ctx, LAM_ERR_ARG, "loss: NULL argument or empty batch");
     }
-    if (d->kind == LAM_LOSS_SOFTMAX_XENT) {
+    /* per position is per row here: the caller passes N*T rows (lam_model_loss does) */
+    if (d->kind == LAM_LOSS_SOFTMAX_XENT || d->kind == LAM_LOSS_SEQ_XENT) {
         if (labels == NULL || !(d->smoothing >= 0.0f && d->smoothing < 1.0f)) {
             return lam__error(ctx, LAM_ERR_ARG, "loss: cross-entropy needs labels and "
                               "smoothing in [0, 1)");

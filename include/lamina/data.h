@@ -1,7 +1,8 @@
 /**
  * @file lamina/data.h
  * @brief Datasets: readers for IDX (MNIST), CSV and NPY files, normalization, validation
- *        splits, per-epoch shuffles and mini-batch gathering.
+ *        splits, per-epoch shuffles and mini-batch gathering; byte-level text and
+ *        truncated-BPTT streams for language models (at the end).
  *
  * A ::lam_dataset holds every sample in memory as float32: `x` is (n, sample_numel),
  * row-major and contiguous, where a sample is either an image (C, H, W) or a feature
@@ -378,45 +379,58 @@ typedef struct lam_text {
 } lam_text;
 
 /**
- * Read a file as bytes (UTF-8 or any encoding: no decoding). An empty or 1-byte file, or one
- * beyond ::LAM_DATA_MAX_BYTES, is refused with a message naming the file.
- * @return LAM_OK, LAM_ERR_ARG, LAM_ERR_IO, LAM_ERR_FORMAT (too short), LAM_ERR_RANGE,
- *         LAM_ERR_NOMEM.
+ * Read a file as bytes (UTF-8 or any encoding: no decoding, no decompression). An empty or
+ * 1-byte file, or one whose int32 tokens (4 bytes per byte) would exceed
+ * ::LAM_DATA_MAX_BYTES (a file above 2 GiB), is refused with a message naming the file.
+ * @param[out] out  the new text, written only on success; free with lam_text_destroy().
+ * @return LAM_OK, LAM_ERR_ARG (NULL arguments), LAM_ERR_IO (cannot open or read, a
+ *         directory or another file that is not regular), LAM_ERR_FORMAT (fewer than 2
+ *         bytes), LAM_ERR_RANGE (too large), LAM_ERR_NOMEM.
  */
 LAM_API lam_status lam_text_load(lam_ctx *ctx, const char *path, lam_text **out);
 /**
  * The fortunes corpus: every regular file of `dir` (NULL: ::LAM_FORTUNES_DIR) except the
- * `.dat` indexes and symbolic links (the `.u8` links repeat the files), in byte order of
- * their names, concatenated. A missing directory is LAM_ERR_IO with a message naming the
- * `fortunes` package.
+ * `.dat` indexes, symbolic links (the `.u8` links repeat the files), hidden files and
+ * subdirectories, in byte order of their names (strcmp), concatenated. A missing directory
+ * is LAM_ERR_IO with a message naming the `fortunes` package.
+ * @return LAM_OK, LAM_ERR_ARG (NULL ctx or out, a path too long), LAM_ERR_IO (no such
+ *         directory, no file to read, a file unreadable or changed while being read),
+ *         LAM_ERR_FORMAT (fewer than 2 bytes in all), LAM_ERR_RANGE, LAM_ERR_NOMEM.
  */
 LAM_API lam_status lam_text_load_fortunes(lam_ctx *ctx, const char *dir, lam_text **out);
 /**
  * Renumber the text to the vocabulary bytes[0..vocab) (id i is byte bytes[i]; distinct
  * values). A byte of the text outside it is LAM_ERR_RANGE naming the byte and its position.
+ * On failure the text is unchanged.
+ * @return LAM_OK, LAM_ERR_ARG (NULL, vocab outside 1..256, a byte given twice),
+ *         LAM_ERR_RANGE.
  */
 LAM_API lam_status lam_text_set_vocab(lam_text *t, const unsigned char *bytes, int vocab);
 /** Free a text; NULL is a no-op. */
 LAM_API void lam_text_destroy(lam_text *t);
 /**
  * The split by position, 90/5/5: part 0 is training, 1 validation, 2 test. Sets
- * [*begin, *end), a range of token positions (begin = floor(n * 0.90) for part 1, and so on).
- * @return LAM_OK, LAM_ERR_ARG.
+ * [*begin, *end), a range of token positions: part 0 is [0, c90), part 1 [c90, c95), part 2
+ * [c95, n), with c90 = floor(90 n / 100) and c95 = floor(95 n / 100) computed exactly in
+ * integers (a part may be empty for tiny texts).
+ * @return LAM_OK, LAM_ERR_ARG (NULL, part outside 0..2).
  */
 LAM_API lam_status lam_text_split(const lam_text *t, int part, int64_t *begin, int64_t *end);
 /**
  * Streams for truncated backpropagation through time, as PyTorch's word_language_model
  * (batchify, get_batch): the tokens [begin, end) are cut into `rows` contiguous streams of
- * L = (end - begin) / rows tokens (the rest dropped); batch b takes positions
- * [b*T, b*T + T) of every stream as inputs and the token after each as its label. Only
- * whole batches are made: lam_lm_batches() = (L - 1) / T of them (0 when the range is
- * shorter than one sequence per row).
+ * L = (end - begin) / rows tokens (the rest dropped), stream r starting at begin + r*L;
+ * batch b takes positions [b*T, b*T + T) of every stream as inputs and the token after each
+ * as its label, so row r of batch b + 1 continues row r of batch b. Only whole batches are
+ * made: lam_lm_batches() = (L - 1) / T of them (0 when a stream is shorter than T + 1
+ * tokens, or when begin < 0, end <= begin, rows < 1 or T < 1).
  */
 LAM_API int64_t lam_lm_batches(int64_t begin, int64_t end, int64_t rows, int64_t T);
 /**
  * Batch b of those streams: x (rows, T) token ids as floats (the input of an `embedding`
- * node) and labels (rows, T) int32, the next tokens.
- * @return LAM_OK, LAM_ERR_ARG (NULL, or b outside [0, lam_lm_batches())).
+ * node) and labels (rows, T) int32, the next tokens. Never allocates.
+ * @return LAM_OK, LAM_ERR_ARG (NULL, [begin, end) not inside [0, t->n), or b outside
+ *         [0, lam_lm_batches())).
  */
 LAM_API lam_status lam_lm_batch(const lam_text *t, int64_t begin, int64_t end, int64_t rows,
                                 int64_t T, int64_t b, float *x, int32_t *labels);

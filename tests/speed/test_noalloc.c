@@ -230,7 +230,7 @@ static void check(const char *spec, int nd, const int64_t *shape, int64_t batch,
 int main(void)
 {
     const int64_t fmnist[3] = {1, 28, 28}, cifar[3] = {3, 32, 32}, flat[1] = {784};
-    const int64_t small[3] = {3, 8, 8};
+    const int64_t small[3] = {3, 8, 8}, seq[2] = {12, 5};
     for (int threads = 1; threads <= 2; threads++) {
         check("seed-cnn", 3, fmnist, 64, threads, LAM_OPTIM_SGD);
         check("seed-cnn", 3, cifar, 32, threads, LAM_OPTIM_ADAM);
@@ -239,6 +239,10 @@ int main(void)
         check("linear:64 bn relu dropout:0.3 linear:out", 1, flat, 16, threads,
               LAM_OPTIM_SGD);
         check("resnet20", 3, small, 8, threads, LAM_OPTIM_SGD);
+        check("lstm:24,layers=2,dropout=0.2,bidirectional=1,out=last linear:out", 2, seq, 20,
+              threads, LAM_OPTIM_ADAM);
+        check("gru:16,layers=2 rnn:8,out=last linear:out", 2, seq, 18, threads,
+              LAM_OPTIM_SGD);
     }
     return t_exit("noalloc");
 }
