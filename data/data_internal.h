@@ -89,4 +89,23 @@ lam_status lam__dataset_attach_y(lam_dataset *ds, const char *what, float *y, in
 /* Allocate `bytes` for the file `what`; NOMEM with a message naming it. */
 void *lam__data_alloc(lam_ctx *ctx, int64_t bytes, const char *what);
 
+/* The text of errno `err` in buf (thread-safe strerror_r; "errno N" if unknown); returns buf. */
+const char *lam__strerror(int err, char *buf, size_t cap);
+/* IO "<path>: <what>: <strerror(err)>". */
+lam_status lam__io_error(lam_ctx *ctx, const char *path, const char *what, int err);
+
+/* Byte-level text (text.c); fortunes.c reads a directory through these. */
+/* A text of n tokens, uninitialised. FORMAT when n < 2, RANGE when its int32 tokens would
+ * exceed LAM_DATA_MAX_BYTES; `what` names the file or directory in messages. */
+lam_status lam__text_new(lam_ctx *ctx, const char *what, int64_t n, lam_text **out);
+/* Open a regular file and give its size; IO otherwise. nofollow: refuse a symbolic link. */
+lam_status lam__text_open(lam_ctx *ctx, const char *path, int nofollow, int *fd,
+                          int64_t *size);
+/* Read exactly `size` bytes of fd into dst as int32 byte values; IO on error or when the
+ * file ends early. */
+lam_status lam__text_read(lam_ctx *ctx, const char *path, int fd, int64_t size,
+                          int32_t *dst);
+/* The tokens hold byte values: renumber them to the bytes that occur, in byte order. */
+void lam__text_vocab(lam_text *t);
+
 #endif

@@ -78,14 +78,20 @@ void *lam__data_alloc(lam_ctx *ctx, int64_t bytes, const char *what)
     return p;
 }
 
-static lam_status io_error(lam_ctx *ctx, const char *path, const char *what, int err)
+const char *lam__strerror(int err, char *buf, size_t cap)
+{
+    /* XSI strerror_r (we do not define _GNU_SOURCE here): thread-safe, unlike strerror */
+    if (strerror_r(err, buf, cap) != 0) {
+        snprintf(buf, cap, "errno %d", err);
+    }
+    return buf;
+}
+
+lam_status lam__io_error(lam_ctx *ctx, const char *path, const char *what, int err)
 {
     char buf[128];
-    /* XSI strerror_r (we do not define _GNU_SOURCE here): thread-safe, unlike strerror */
-    if (strerror_r(err, buf, sizeof buf) != 0) {
-        snprintf(buf, sizeof buf, "errno %d", err);
-    }
-    return lam__error(ctx, LAM_ERR_IO, "%s: %s: %s", path, what, buf);
+    return lam__error(ctx, LAM_ERR_IO, "%s: %s: %s", path, what,
+                      lam__strerror(err, buf, sizeof buf));
 }
 
 lam_status lam__rd_open(lam_ctx *ctx, const char *path, lam__rd *r)
@@ -95,13 +101,13 @@ lam_status lam__rd_open(lam_ctx *ctx, const char *path, lam__rd *r)
     r->path = path;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return io_error(ctx, path, "cannot open", errno);
+        return lam__io_error(ctx, path, "cannot open", errno);
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return io_error(ctx, path, "cannot stat", e);
+        return lam__io_error(ctx, path, "cannot stat", e);
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
@@ -114,7 +120,7 @@ lam_status lam__rd_open(lam_ctx *ctx, const char *path, lam__rd *r)
         if (k < 0) {
             int e = errno;
             close(fd);
-            return io_error(ctx, path, "cannot read", e);
+            return lam__io_error(ctx, path, "cannot read", e);
         }
         r->compressed = k == 2 && m[0] == 0x1f && m[1] == 0x8b;
     }
@@ -149,7 +155,7 @@ static lam_status gz_failure(lam__rd *r)
     int errnum = Z_OK;
     const char *msg = gzerror(r->gz, &errnum);
     if (errnum == Z_ERRNO) {
-        return io_error(r->ctx, r->path, "read failed", errno);
+        return lam__io_error(r->ctx, r->path, "read failed", errno);
     }
     if (errnum == Z_MEM_ERROR) {
         return lam__error(r->ctx, LAM_ERR_NOMEM, "%s: zlib ran out of memory", r->path);

@@ -11,7 +11,8 @@
  *       counts as 1032 * n, zlib's documented deflate expansion bound that data/reader.c
  *       relies on (a gzip file of n bytes cannot hold more than 1032 * n bytes of data);
  * the case must satisfy
- *   largest single allocation <= max(64 KiB, 4 * S)   (a uint8 or CSV byte may become a float)
+ *   largest single allocation <= max(64 KiB, 4 * S)   (a uint8, CSV or text byte may become
+ *                                                       a float or an int32 token)
  *   sum of all allocations    <= max(256 KiB, 16 * S)
  * and every block must be freed once the objects are destroyed. For checkpoint-into and
  * checkpoint-optim the target model or optimizer the test builds itself is not counted
@@ -278,9 +279,23 @@ static lam_status run_import(lam_ctx *ctx, counting *a, const entry *e)
     return st;
 }
 
+/* text: lam_text_load(path); fortunes: lam_text_load_fortunes(path), path a directory. */
+static lam_status run_text(lam_ctx *ctx, const entry *e)
+{
+    lam_text *t = NULL;
+    lam_status st = strcmp(e->loader, "text") == 0 ? lam_text_load(ctx, e->path, &t)
+                                                   : lam_text_load_fortunes(ctx, e->path, &t);
+    T_CHECK(st != LAM_OK || (t != NULL && t->n >= 2 && t->vocab >= 1),
+            "line %d: LAM_OK without a text", e->line);
+    T_CHECK(st == LAM_OK || t == NULL, "line %d: a failed load wrote its output", e->line);
+    lam_text_destroy(t);
+    return st;
+}
+
 static lam_status run_entry(lam_ctx *ctx, counting *a, const entry *e)
 {
     lam_dataset *ds = NULL;
+    int no_dataset = 0; /* loaders that make no lam_dataset check their own output */
     lam_data_options o;
     lam_data_options_init(&o);
     lam_status st = LAM_ERR_ARG;
@@ -297,14 +312,18 @@ static lam_status run_entry(lam_ctx *ctx, counting *a, const entry *e)
         st = lam_dataset_load_npy(ctx, e->path, e->arg, &o, &ds);
     } else if (strncmp(e->loader, "checkpoint", 10) == 0) {
         st = run_checkpoint(ctx, a, e);
+        no_dataset = 1;
     } else if (strcmp(e->loader, "import") == 0) {
         st = run_import(ctx, a, e);
+        no_dataset = 1;
+    } else if (strcmp(e->loader, "text") == 0 || strcmp(e->loader, "fortunes") == 0) {
+        st = run_text(ctx, e);
+        no_dataset = 1;
     } else {
         T_CHECK(0, "line %d: unknown loader '%s'", e->line, e->loader);
     }
-    T_CHECK(st != LAM_OK || ds != NULL || strncmp(e->loader, "checkpoint", 10) == 0 ||
-                strcmp(e->loader, "import") == 0,
-            "line %d: LAM_OK without a dataset", e->line);
+    T_CHECK(st != LAM_OK || ds != NULL || no_dataset, "line %d: LAM_OK without a dataset",
+            e->line);
     lam_dataset_destroy(ds);
     return st;
 }
@@ -460,9 +479,9 @@ int main(int argc, char **argv)
     lam_ctx_destroy(ctx);
     T_CHECK(a.live == 0, "%lld blocks live after destroying the context", (long long)a.live);
 
-    static const char *formats[] = {"idx", "csv", "npy", "ckpt", "weights"};
+    static const char *formats[] = {"idx", "csv", "npy", "ckpt", "weights", "text"};
     int files = 0;
-    for (int i = 0; i < 5; i++) {
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
         int n = count_unused(dir, formats[i], text);
         printf("%s: %d bad files\n", formats[i], n);
         files += n;
