@@ -24,6 +24,9 @@
 #endif
 
 #define N_CLASSES 10
+/* The vocabulary of the language-model benchmarks: about what fortunes has (a byte-level
+ * text's distinct bytes), the same in compare_pytorch.py. */
+#define N_TOKENS 96
 
 int bench_parse_input(const char *s, int64_t shape[3])
 {
@@ -101,8 +104,13 @@ static lam_status trainer_init(trainer *t, const char *spec, int ndim, const int
     /* BLAS calls outside lamina's loops (linear layers) use the process default */
     bench_set_threads(threads);
     lam_status st = lam_ctx_create(&cfg, &t->ctx);
+    /* a model that starts with an embedding reads token ids: a language model, trained
+     * with one label per position (T = the input's one dimension) */
+    const char *text = lam_model_builtin_spec(spec) != NULL ? lam_model_builtin_spec(spec) : spec;
+    const int lm = strncmp(text, "embedding", 9) == 0;
+    const int64_t classes = lm ? N_TOKENS : N_CLASSES;
     if (st == LAM_OK) {
-        st = lam_model_create(t->ctx, spec, ndim, shape, N_CLASSES, batch, &t->m);
+        st = lam_model_create(t->ctx, spec, ndim, shape, classes, batch, &t->m);
     }
     lam_param *params = NULL;
     int np = 0;
@@ -126,18 +134,22 @@ static lam_status trainer_init(trainer *t, const char *spec, int ndim, const int
     for (int i = 0; i < ndim; i++) {
         per *= shape[i];
     }
+    const int64_t n_labels = lm ? batch * per : batch;
     t->batch = batch;
     t->x = bench_floats(per * batch);
-    t->labels = malloc((size_t)batch * sizeof(int32_t));
+    t->labels = malloc((size_t)n_labels * sizeof(int32_t));
     if (t->labels == NULL) {
         trainer_free(t);
         return LAM_ERR_NOMEM;
     }
     bench_fill(t->x, per * batch, 51);
-    for (int64_t i = 0; i < batch; i++) {
-        t->labels[i] = (int32_t)(lam_rng_u64(20261129u, 52, (uint64_t)i) % N_CLASSES);
+    for (int64_t i = 0; i < n_labels; i++) {
+        t->labels[i] = (int32_t)(lam_rng_u64(20261129u, 52, (uint64_t)i) % classes);
     }
-    t->loss.kind = LAM_LOSS_SOFTMAX_XENT;
+    for (int64_t i = 0; lm && i < per * batch; i++) {
+        t->x[i] = (float)(lam_rng_u64(20261129u, 53, (uint64_t)i) % N_TOKENS);
+    }
+    t->loss.kind = lm ? LAM_LOSS_SEQ_XENT : LAM_LOSS_SOFTMAX_XENT;
     return LAM_OK;
 }
 
