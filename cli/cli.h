@@ -183,5 +183,18 @@ int cli_eval(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_import(int argc, char **argv);
+int cli_generate(int argc, char **argv);
+
+/* --data fortunes or text:FILE as a byte-level text (cli/train_lm.c). */
+lam_status cli_load_text(lam_ctx *ctx, const char *data, lam_text **out);
+/* The vocabulary a language model's checkpoint holds ("lm.vocab"), applied to t (NULL:
+ * only checked); a checkpoint without one is an error naming path. */
+lam_status cli_text_vocab(lam_ctx *ctx, lam_checkpoint *ck, const char *path, lam_text *t);
+
+/* Whether path is a language model's checkpoint (it holds a vocabulary); and its eval:
+ * bits per character of the test part (split "train": the training part, "all": all). */
+int cli_is_lm_checkpoint(const char *path);
+int cli_eval_lm(const char *load, const char *data, const char *split, int64_t threads,
+                int json);
 
 #endif

@@ -335,6 +335,9 @@ int cli_eval(int argc, char **argv)
     if (rc != EXIT_OK) {
         return rc < 0 ? EXIT_OK : rc;
     }
+    if (o.load != NULL && cli_is_lm_checkpoint(o.load)) {
+        return cli_eval_lm(o.load, o.data, o.split, o.threads.set ? o.threads.v : 0, o.json);
+    }
     loaded l;
     rc = load_all(&o, &l);
     int64_t *conf = NULL, k = 0;

@@ -51,7 +51,8 @@ static void usage(FILE *f)
                "  eval      evaluate a checkpoint: accuracy, loss, confusion matrix\n"
                "  predict   write per-sample classes (or values) and probabilities\n"
                "  info      per-layer table of a model spec or a checkpoint\n"
-               "  import    PyTorch weights (safetensors, by tensor name) into a checkpoint\n\n"
+               "  import    PyTorch weights (safetensors, by tensor name) into a checkpoint\n"
+               "  generate  sample text from a language model's checkpoint\n\n"
                "Run 'lamina <command> --help' for its options.\n");
 }
 
@@ -84,6 +85,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "import") == 0) {
         return cli_import(argc, argv);
+    }
+    if (strcmp(cmd, "generate") == 0) {
+        return cli_generate(argc, argv);
     }
     cli_error("unknown command '%s' (try lamina --help)", cmd);
     return EXIT_USAGE;

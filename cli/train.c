@@ -12,13 +12,17 @@ static const char *const usage_line = "lamina train [options]";
 static const char *const about =
     "Train a model. Defaults: the seed CNN on Fashion-MNIST (Debian's dataset-fashion-mnist),\n"
     "SGD lr 0.01 momentum 0.9, batch 64, 10 epochs, inputs normalized with the training set's\n"
-    "mean and std. --data takes fashion-mnist, an MNIST-layout directory, FILE.csv, or\n"
-    "X.npy,y.npy. On --resume, options not given again are taken from the checkpoint, except\n"
-    "--save: a resumed run writes checkpoints only where --save says (it may name the file\n"
-    "resumed from). A run whose loss goes NaN or infinite exits 1 (--nan-policy stop).\n"
-    "Built-in recipe: --model resnet20 defaults to SGD lr 0.1 momentum 0.9, weight decay\n"
-    "5e-4, cosine schedule, batch 128, 30 epochs and --augment crop=2,flip (any flag given\n"
-    "overrides it; bench/torch_resnet20_fmnist.py is the same recipe in PyTorch).";
+    "mean and std. --data takes fashion-mnist, an MNIST-layout directory, FILE.csv,\n"
+    "X.npy,y.npy, or a text: fortunes (Debian's fortunes package) or text:FILE, read as bytes\n"
+    "for a character language model (char-lstm, char-gru). On --resume, options not given\n"
+    "again are taken from the checkpoint, except --save: a resumed run writes checkpoints\n"
+    "only where --save says (it may name the file resumed from). A run whose loss goes NaN\n"
+    "or infinite exits 1 (--nan-policy stop).\n"
+    "Built-in recipes (any flag given overrides them): --model resnet20 trains with SGD lr\n"
+    "0.1 momentum 0.9, weight decay 5e-4, cosine schedule, batch 128, 30 epochs and\n"
+    "--augment crop=2,flip (bench/torch_resnet20_fmnist.py is the same in PyTorch);\n"
+    "char-lstm and char-gru with Adam lr 2e-3, clipping at 1.0, cosine schedule, batch 64,\n"
+    "--bptt 64, 4 epochs (bench/torch_char_lm.py).";
 
 int train_second_order(const train_opts *o)
 {
@@ -41,6 +45,17 @@ static void default_real(cli_real *v, double d)
  * options take it; a resumed run has them all from its checkpoint. */
 static void opts_recipe(train_opts *o)
 {
+    if (o->model != NULL && (strcmp(o->model, "char-lstm") == 0 ||
+                             strcmp(o->model, "char-gru") == 0)) {
+        /* Adam with clipping, as char-rnn trains (bench/torch_char_lm.py is the same in
+         * PyTorch); README, "Training a character language model" */
+        o->optimizer = o->optimizer != NULL ? o->optimizer : "adam";
+        o->schedule = o->schedule != NULL ? o->schedule : "cosine";
+        o->lr = o->lr.set ? o->lr : (cli_real){2e-3, 1};
+        o->clip = o->clip.set ? o->clip : (cli_real){1.0, 1};
+        o->epochs = o->epochs.set ? o->epochs : (cli_int){4, 1};
+        return;
+    }
     if (o->model == NULL || strcmp(o->model, "resnet20") != 0) {
         return;
     }
@@ -79,6 +94,7 @@ static void opts_default(train_opts *o)
     default_int(&o->seed, 1);
     default_int(&o->warmup, 0);
     default_int(&o->step_size, 1);
+    default_int(&o->bptt, 64);
     default_int(&o->limit_train, 0);
     default_int(&o->limit_test, 0);
     int sgd = strcmp(o->optimizer, "sgd") == 0 || strcmp(o->optimizer, "nesterov") == 0;
@@ -194,7 +210,7 @@ static int check_outputs(const train_opts *o)
     return 0;
 }
 
-static lam_status build_optimizer(train_run *r)
+lam_status train_build_optimizer(train_run *r)
 {
     const train_opts *o = &r->o;
     lam_optim_desc d;
@@ -224,7 +240,7 @@ static lam_status build_optimizer(train_run *r)
     return lam_optim_create(r->ctx, &d, p, np, &r->opt);
 }
 
-static lam_status build_schedule(train_run *r, int64_t total_steps)
+lam_status train_build_schedule(train_run *r, int64_t total_steps)
 {
     const train_opts *o = &r->o;
     lam_schedule_kind k = LAM_SCHED_CONSTANT;
@@ -253,6 +269,8 @@ static int parse_opts(int argc, char **argv, train_opts *o)
         cli_opt_str("--model", &o->model, "SPEC", "built-in name, spec file or inline spec"),
         cli_opt_str("--data", &o->data, "DATA", "fashion-mnist, DIR, FILE.csv, X.npy,y.npy"),
         cli_opt_str("--test", &o->test, "DATA", "test set (default: t10k split or 20% holdout)"),
+        cli_opt_int("--bptt", &o->bptt, "T", "text: steps per sequence, the state carried on "
+                    "(64)", 1, 65536),
         cli_opt_int("--epochs", &o->epochs, "N", "total epochs (10); lm, lbfgs: iterations (100)",
                     1, HIST_MAX),
         cli_opt_int("--batch", &o->batch, "N", "batch size (64)", 1, 65536),
@@ -337,7 +355,7 @@ static lam_status setup_model(train_run *r, lam_checkpoint *ck, int64_t ck_n_out
                                      r->o.batch.v, &r->model);
     free(spec);
     if (st == LAM_OK && !train_second_order(&r->o)) {
-        st = build_optimizer(r);
+        st = train_build_optimizer(r);
     }
     if (st == LAM_OK && ck != NULL) {
         st = train_resume_state(r, ck);
@@ -489,6 +507,16 @@ int cli_train(int argc, char **argv)
         st = lam_checkpoint_open(r.ctx, r.o.resume, &ck);
     }
     r.hist = calloc(1, sizeof *r.hist);
+    if (st == LAM_OK && train_is_text(r.o.data)) {
+        rc = train_lm(&r, ck, fine_tune);
+        lam_checkpoint_close(ck);
+        lam_optim_destroy(r.opt);
+        lam_model_destroy(r.model);
+        lam_text_destroy(r.text);
+        lam_ctx_destroy(r.ctx);
+        free_owned(&r.o);
+        return rc;
+    }
     cli_data_args da = {r.o.data, r.o.test, r.o.target, r.o.task, r.o.val.v,
                         r.o.limit_train.v, r.o.limit_test.v, (uint64_t)r.o.seed.v, 1};
     if (st == LAM_OK && r.hist == NULL) {
@@ -498,6 +526,7 @@ int cli_train(int argc, char **argv)
         st = cli_load_data(r.ctx, &da, &r.data);
     }
     if (st == LAM_OK) {
+        r.steps_per_epoch = (r.data.train->n + r.o.batch.v - 1) / r.o.batch.v;
         r.classify = r.data.train->task == LAM_DATA_CLASSIFY;
         lam_loss_kind lk = LAM_LOSS_MSE;
         if (r.classify) {
@@ -529,7 +558,7 @@ int cli_train(int argc, char **argv)
     }
     if (st == LAM_OK) {
         int64_t steps = (r.data.train->n + r.o.batch.v - 1) / r.o.batch.v;
-        st = build_schedule(&r, steps * r.o.epochs.v);
+        st = train_build_schedule(&r, steps * r.o.epochs.v);
     }
     const int bad_augment = st == LAM_OK && setup_augment(&r) != 0; /* message is out */
     lam_checkpoint_close(ck);

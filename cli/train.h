@@ -6,6 +6,8 @@
 #include "cli.h"
 
 #define HIST_MAX 10000
+/* Most extra arrays a run saves besides its history (train_run.more). */
+#define TRAIN_MAX_MORE 8
 
 /* Hyper-parameters. Options not given (NULL, .set = 0) take the checkpoint's value on
  * --resume, else the default; --save is never taken from the checkpoint. After the
@@ -14,7 +16,7 @@ typedef struct train_opts {
     const char *model, *data, *test, *optimizer, *schedule, *save, *resume, *metrics, *plot;
     const char *target, *task, *loss, *nan_policy, *augment;
     cli_int epochs, batch, threads, seed, save_every, warmup, step_size, limit_train,
-        limit_test;
+        limit_test, bptt;
     cli_real lr, momentum, weight_decay, gamma, val, clip, smoothing, delta;
     int json, ref;
     char *owned[11]; /* copies of the checkpoint's strings taken on --resume; freed at exit */
@@ -57,7 +59,22 @@ typedef struct train_run {
     train_pos pos;
     train_hist *hist;
     int64_t diverged;   /* epoch (1-based) whose loss went non-finite first; 0: none */
+    int64_t steps_per_epoch; /* batches of an epoch (a resumed position must fall inside) */
+    /* language models (--data text:FILE or fortunes; train_lm.c) */
+    lam_text *text;
+    int64_t part[3][2];      /* train, validation, test: [begin, end) token ranges */
+    const lam_ckpt_floats *more; /* extra arrays train_save writes (vocabulary, states) */
+    int n_more;
 } train_run;
+
+/* --data names a text (text:FILE or fortunes): a language model's run. */
+int train_is_text(const char *data);
+/* The whole run of a language model, from options already gathered: load the text, build
+ * or resume, train with truncated BPTT, evaluate bits per character; an exit code. */
+int train_lm(train_run *r, lam_checkpoint *ck, int fine_tune);
+/* Shared with train_lm.c: the optimizer and the schedule of the options. */
+lam_status train_build_optimizer(train_run *r);
+lam_status train_build_schedule(train_run *r, int64_t total_steps);
 
 /* Save the run to path (model, optimizer, position, normalization, history, options). */
 lam_status train_save(train_run *r, const char *path);

@@ -15,7 +15,7 @@
 
 /* N_STR string options, the last of which (train.save) is recorded but never restored: a
  * resumed run writes checkpoints only where its own --save says. */
-enum { N_STR = 11, N_RESTORED_STR = N_STR - 1, N_INT = 7, N_REAL = 9 };
+enum { N_STR = 11, N_RESTORED_STR = N_STR - 1, N_INT = 8, N_REAL = 9 };
 _Static_assert(sizeof ((train_opts *)0)->owned / sizeof(char *) == N_STR,
                "train_opts.owned holds one copy per string option");
 
@@ -26,7 +26,7 @@ static void opt_fields(train_opts *o, const char ***s, cli_int **iv, cli_real **
                               &o->schedule, &o->target, &o->task, &o->loss, &o->nan_policy,
                               &o->augment, &o->save};
     cli_int *ii[N_INT] = {&o->epochs, &o->batch, &o->seed, &o->warmup, &o->step_size,
-                          &o->limit_train, &o->limit_test};
+                          &o->limit_train, &o->limit_test, &o->bptt};
     cli_real *dd[N_REAL] = {&o->lr, &o->momentum, &o->weight_decay, &o->gamma, &o->val,
                             &o->clip, &o->smoothing, &o->delta, NULL};
     for (int i = 0; i < N_STR; i++) {
@@ -46,7 +46,8 @@ static const char *const str_keys[N_STR] = {
     "train.save"};
 static const char *const int_keys[N_INT] = {"train.epochs", "train.batch", "train.seed",
                                             "train.warmup", "train.step_size",
-                                            "train.limit_train", "train.limit_test"};
+                                            "train.limit_train", "train.limit_test",
+                                            "train.bptt"};
 static const char *const real_keys[N_REAL] = {
     "train.lr", "train.momentum", "train.weight_decay", "train.gamma", "train.val",
     "train.clip", "train.label_smoothing", "train.huber_delta", NULL};
@@ -124,12 +125,20 @@ lam_status train_save(train_run *r, const char *path)
     int64_t ints[N_POS] = {p->epoch, p->batch, p->step, p->seen, p->correct,
                            bits_of(p->loss_sum), p->skipped, p->samples, bits_of(p->seconds),
                            r->hist->n};
-    lam_ckpt_floats fl[9] = {{"norm.mean", r->norm.mean, r->norm.n},
-                             {"norm.std", r->norm.std, r->norm.n}};
-    for (int i = 0; i < 7; i++) {
-        fl[2 + i] = (lam_ckpt_floats){hist_names[i], hist_array(r->hist, i), r->hist->n};
+    enum { N_FL = 9 + TRAIN_MAX_MORE };
+    lam_ckpt_floats fl[N_FL] = {{"norm.mean", r->norm.mean, r->norm.n},
+                                {"norm.std", r->norm.std, r->norm.n}};
+    int nf = 2;
+    if (r->text != NULL) {
+        nf = 0; /* a text has no normalization */
     }
-    lam_ckpt_extras ex = {fl, 9, pos_keys, ints, N_POS, keys, vals, nm};
+    for (int i = 0; i < 7; i++) {
+        fl[nf++] = (lam_ckpt_floats){hist_names[i], hist_array(r->hist, i), r->hist->n};
+    }
+    for (int i = 0; i < r->n_more && i < TRAIN_MAX_MORE; i++) {
+        fl[nf++] = r->more[i];
+    }
+    lam_ckpt_extras ex = {fl, nf, pos_keys, ints, N_POS, keys, vals, nm};
     return lam_checkpoint_save(r->model, r->opt, path, &ex);
 }
 
@@ -223,7 +232,7 @@ lam_status train_resume_state(train_run *r, lam_checkpoint *ck)
     if (st != LAM_OK || !train_ckpt_has_run(ck)) {
         /* imported weights: fine-tuning starts at epoch 0 with a fresh optimizer */
         lam_model_set_step(r->model, 0);
-        return st == LAM_OK ? resume_norm(r, ck) : st;
+        return st == LAM_OK && r->text == NULL ? resume_norm(r, ck) : st;
     }
     st = lam_checkpoint_load_optim(ck, r->opt);
     int64_t v[N_POS];
@@ -243,7 +252,7 @@ lam_status train_resume_state(train_run *r, lam_checkpoint *ck)
     p->skipped = v[P_SKIPPED];
     p->samples = v[P_SAMPLES];
     p->seconds = double_of(v[P_SECONDS_BITS]);
-    int64_t steps = (r->data.train->n + r->o.batch.v - 1) / r->o.batch.v;
+    const int64_t steps = r->steps_per_epoch;
     if (p->epoch < 0 || p->batch < 0 || p->batch >= steps || v[P_HIST_N] < 0 ||
         v[P_HIST_N] > HIST_MAX) {
         cli_error("%s: training position (epoch %lld, batch %lld) does not fit this data", path,
@@ -254,7 +263,7 @@ lam_status train_resume_state(train_run *r, lam_checkpoint *ck)
     for (int i = 0; st == LAM_OK && i < 7; i++) {
         st = lam_checkpoint_floats(ck, hist_names[i], hist_array(r->hist, i), r->hist->n);
     }
-    return st == LAM_OK ? resume_norm(r, ck) : st;
+    return st == LAM_OK && r->text == NULL ? resume_norm(r, ck) : st;
 }
 
 /* Write text to path through a temporary sibling and a rename: never a half-written file. */

@@ -26,5 +26,6 @@
 #include "lamina/optim.h"
 #include "lamina/data.h"
 #include "lamina/fit.h"
+#include "lamina/lm.h"
 
 #endif

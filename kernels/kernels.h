@@ -415,6 +415,13 @@ void lam__rnn_seq_fwd(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa);
 void lam__rnn_seq_fwd_ref(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa);
 void lam__rnn_seq_bwd(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa);
 void lam__rnn_seq_bwd_ref(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa);
+/* kernels/rnn_avx512.c (call only where lam__best_isa() gives AVX512): one row's gate pass
+ * of a tanh, LSTM or GRU cell (arguments as kernels/rnn.c's row_fwd), and an LSTM row's
+ * backward (dh in; g and dc as row_bwd). */
+void lam__rnn_row_fwd_avx512(int cell, int64_t H, float *g, const float *gh, const float *hp,
+                             const float *cp, float *c, float *h);
+void lam__rnn_lstm_bwd_avx512(int64_t H, const float *dh, float *g, const float *cp,
+                              const float *c, float *dc);
 
 /* ------------------------------------------------------------ kernel table */
 typedef struct lam_kernels {

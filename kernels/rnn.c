@@ -164,6 +164,8 @@ static void rec_gemm_ref(int isa, int64_t m, int64_t n, int64_t k, const float *
 
 static void seq_fwd(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa, rec_gemm_fn gemm)
 {
+    /* the gate passes with AVX-512 (kernels/rnn_avx512.c) in the fast kernels only */
+    const int vec = isa == LAM_ISA_AVX512 && gemm == rec_gemm_fast && s->cell != LAM_CELL_RELU;
     const int64_t H = s->h, GH = lam__cell_gates(s->cell) * H, n = s->n, rows = r1 - r0;
     for (int64_t step = 0; step < s->t; step++) {
         const int64_t t = s->reverse ? s->t - 1 - step : step;
@@ -191,15 +193,20 @@ static void seq_fwd(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa, rec_g
             co = s->cs + (out_slot(s, t) * n + r0) * H;
         }
         for (int64_t i = 0; i < rows; i++) {
-            row_fwd(s, g + i * GH, gh != NULL ? gh + i * GH : NULL, hp + i * H,
-                    cp != NULL ? cp + i * H : NULL, co != NULL ? co + i * H : NULL,
-                    ho + i * H);
+            float *gi = g + i * GH, *ci = co != NULL ? co + i * H : NULL;
+            const float *ghi = gh != NULL ? gh + i * GH : NULL, *cpi = cp != NULL ? cp + i * H : NULL;
+            if (vec) {
+                lam__rnn_row_fwd_avx512(s->cell, H, gi, ghi, hp + i * H, cpi, ci, ho + i * H);
+            } else {
+                row_fwd(s, gi, ghi, hp + i * H, cpi, ci, ho + i * H);
+            }
         }
     }
 }
 
 static void seq_bwd(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa, rec_gemm_fn gemm)
 {
+    const int vec = isa == LAM_ISA_AVX512 && gemm == rec_gemm_fast && s->cell == LAM_CELL_LSTM;
     const int64_t H = s->h, GH = lam__cell_gates(s->cell) * H, n = s->n, rows = r1 - r0;
     float *carry = s->carry_h + r0 * H, *dc = s->carry_c != NULL ? s->carry_c + r0 * H : NULL;
     float *dh = s->dh_row + r0 * H;
@@ -222,6 +229,11 @@ static void seq_bwd(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa, rec_g
         for (int64_t i = 0; i < rows; i++) {
             for (int64_t j = 0; j < H; j++) {
                 dh[i * H + j] = dy[i * s->ldd + j] + carry[i * H + j];
+            }
+            if (vec) {
+                lam__rnn_lstm_bwd_avx512(H, dh + i * H, g + i * GH, cp + i * H, co + i * H,
+                                         dc + i * H);
+                continue;
             }
             row_bwd(s, dh + i * H, g + i * GH, gh != NULL ? gh + i * GH : NULL, hp + i * H,
                     cp != NULL ? cp + i * H : NULL, co != NULL ? co + i * H : NULL,

@@ -32,6 +32,7 @@ while IFS= read -r line; do
     case $loader in
     idx-images | csv | npy) ;;
     csv-classify) extra=(--task classify) ;;
+    text) data="text:$DIR/$path" ;;
     idx-pair:* | npy-pair:*) data="$data,$DIR/${loader#*:}" ;;
     *) continue ;; # checkpoints: covered by test_badfiles
     esac

@@ -180,4 +180,39 @@ one_error_line "predict on a truncated gzip" gz/t10k-images-idx3-ubyte.gz
 check "predict on a truncated gzip: the existing p.csv is unchanged" cmp -s p.csv p.orig
 check "no temporary file left next to p.csv" test "$(find . -maxdepth 1 -name 'p.csv?*' | wc -l)" -eq 0
 
+echo "# language models: texts that cannot train, and generate"
+: >empty.txt
+printf 'x' >one.txt
+head -c 300 /dev/zero | tr '\0' 'a' >short.txt
+LM=(--model "embedding:vocab,4 gru:6 linear:vocab")
+for f in empty one short; do
+    run train "${LM[@]}" --data "text:$f.txt" --epochs 1 --save "$T/good.st"
+    expect_rc "train on $f.txt" 1
+    one_error_line "train on $f.txt" "$f.txt"
+    unharmed "train on $f.txt"
+done
+for i in $(seq 1 300); do printf 'abcab cabd '; done >lm.txt
+run train "${LM[@]}" --data text:lm.txt --batch 2 --bptt 8 --epochs 1 --save lm.st
+expect_rc "setup: a small language model" 0
+run generate --load lm.st --prompt "abz" --length 5
+expect_rc "generate with a prompt byte outside the vocabulary" 2
+one_error_line "generate with a prompt byte outside the vocabulary" "byte 0x7a at position 2"
+for n in 0 -3; do
+    run generate --load lm.st --length "$n"
+    expect_rc "generate --length $n" 2
+    one_error_line "generate --length $n" "--length"
+done
+run generate --load good.st
+expect_rc "generate from a checkpoint without a vocabulary" 1
+one_error_line "generate from a checkpoint without a vocabulary" "good.st: no vocabulary"
+run generate --load trunc.st
+expect_rc "generate from a truncated checkpoint" 1
+one_error_line "generate from a truncated checkpoint" trunc.st
+run generate --load lm.st --prompt "ab" --length 40 --seed 9
+cp "$T/out" gen1.out
+run generate --load lm.st --prompt "ab" --length 40 --seed 9
+check "generate: the same seed gives the same text" cmp -s "$T/out" gen1.out
+check "generate: prompt then 40 bytes and a newline" \
+    test "$(head -c 2 gen1.out)" = ab -a "$(wc -c <gen1.out)" -eq 43
+
 finish

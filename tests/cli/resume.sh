@@ -45,11 +45,11 @@ resume_case() {
     cd "$W" || return
     echo "# $name: $*"
 
-    run train --data "$D" "$@" --epochs 2 --save a.st --json
+    run train --data "${DATA:-$D}" "$@" --epochs 2 --save a.st --json
     expect_rc "$name: 2 epochs straight" 0
     cp "$T/out" straight.out
 
-    run train --data "$D" "$@" --epochs 1 --save b.st --json
+    run train --data "${DATA:-$D}" "$@" --epochs 1 --save b.st --json
     expect_rc "$name: 1 epoch" 0
     cp b.st b1.st
     check "$name: checkpoint after epoch 1 says epoch 1, batch 0" \
@@ -73,7 +73,7 @@ resume_case() {
         check "$name: resumed run saved where --save says (b.st, now epoch 2)" \
             test "$(st ints b.st train.epoch)" = 2
         check "$name: resumed == straight, bit for bit" st same a.st b.st
-        for k in test_loss test_accuracy train_loss samples; do
+        for k in ${JSON_KEYS:-test_loss test_accuracy train_loss samples}; do
             same_json "$name: resumed run reports the straight run's" "$T/out" straight.out $k
         done
     else
@@ -87,7 +87,7 @@ resume_case() {
     # fits and the end-of-epoch-2 save, whose history is one entry longer, does not.
     local limit
     limit=$(stat -c %s b1.st)
-    limited "$limit" "$on_full" "$LAMINA" train --data "$D" "$@" --epochs 2 --save-every 7 \
+    limited "$limit" "$on_full" "$LAMINA" train --data "${DATA:-$D}" "$@" --epochs 2 --save-every 7 \
         --save m.st >"$T/out" 2>"$T/err"
     RC=$?
     if [ "$on_full" = kill ]; then
@@ -111,7 +111,7 @@ resume_case() {
     expect_rc "$name: resume from the mid-epoch checkpoint" 0
     check "$name: resumed run starts at epoch 2, batch $mb" grep -q "resuming m.st at epoch 2, batch $mb (step $ms)" "$T/out"
     check "$name: resumed from mid-epoch == straight, bit for bit" st same a.st m.st
-    for k in test_loss test_accuracy train_loss samples; do
+    for k in ${JSON_KEYS:-test_loss test_accuracy train_loss samples}; do
         same_json "$name: mid-epoch resume reports the straight run's" "$T/out" straight.out $k
     done
     cd "$T" || return
@@ -123,4 +123,17 @@ resume_case cnn-adam yes ignore 17 --model "$CNN" --optimizer adam --schedule st
     --step-size 10 --gamma 0.5 --warmup 5 --val 0.1 --batch 32 --seed 7
 resume_case cnn-cosine no ignore 15 --model "$CNN" --optimizer nesterov --momentum 0.8 \
     --weight-decay 1e-4 --schedule cosine --warmup 3 --clip 1.0 --batch 40 --seed 3
+# A character language model: the carried recurrent state, the stream position and the
+# dropout between LSTM layers must come back too. 8000 bytes: 7200 for training, 4 streams
+# of 1800, (1800 - 1) / 20 = 89 batches per epoch.
+"$PY" -c 'import sys
+words = b"the quick brown fox jumps over a lazy dog while seven wizards quietly hex".split()
+out, x = bytearray(), 12345
+while len(out) < 8000:
+    x = (x * 1103515245 + 12345) % 2**31
+    out += words[x % len(words)] + (b"\n" if x % 7 == 0 else b" ")
+open(sys.argv[1], "wb").write(bytes(out[:8000]))' "$D/text.txt"
+DATA="text:$D/text.txt" JSON_KEYS="test_loss test_bpc train_loss samples" \
+    resume_case lm-lstm yes ignore 89 --model "embedding:vocab,8 lstm:12,layers=2,dropout=0.1
+    linear:vocab" --batch 4 --bptt 20 --optimizer adam --lr 0.01 --clip 0.5 --seed 5
 finish

@@ -1,0 +1,204 @@
+/* Language models on text: the mean per-position loss over a range of streams, and sampling
+ * one token at a time (lamina/lm.h). Both run the model's forward in inference mode with the
+ * recurrent state carried from call to call. */
+#include "lamina/lm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+/* The vocabulary of a (T) -> (T, V) model, or 0 when it is not one. */
+static int64_t model_vocab(const lam_model *m, int64_t *T)
+{
+    const lam_shape in = lam_model_input_shape(m), out = lam_model_output_shape(m);
+    if (in.ndim != 1 || out.ndim != 2 || out.dim[0] != in.dim[0]) {
+        return 0;
+    }
+    *T = in.dim[0];
+    return out.dim[1];
+}
+
+/* A copy of every recurrent state (NULL with *count 0 when there is none or no memory). */
+static float **save_states(lam_model *m, int *count)
+{
+    lam_param *st;
+    lam_model_states(m, &st, count);
+    float **saved = *count > 0 ? lam_alloc(m->ctx, (size_t)*count * sizeof *saved)
+                               : NULL;
+    for (int i = 0; saved != NULL && i < *count; i++) {
+        saved[i] = lam_alloc(m->ctx, (size_t)st[i].n * sizeof(float));
+        if (saved[i] != NULL) {
+            memcpy(saved[i], st[i].w, (size_t)st[i].n * sizeof(float));
+        }
+    }
+    return saved;
+}
+
+static void restore_states(lam_model *m, float **saved, int count)
+{
+    lam_param *st;
+    int n;
+    lam_model_states(m, &st, &n);
+    for (int i = 0; saved != NULL && i < count && i < n; i++) {
+        if (saved[i] != NULL) {
+            memcpy(st[i].w, saved[i], (size_t)st[i].n * sizeof(float));
+        }
+        lam_free(m->ctx, saved[i]);
+    }
+    lam_free(m->ctx, saved);
+}
+
+lam_status lam_lm_evaluate(lam_model *m, const lam_text *t, int64_t begin, int64_t end,
+                           double *loss, int64_t *tokens)
+{
+    if (m == NULL || t == NULL || loss == NULL) {
+        return LAM_ERR_ARG;
+    }
+    lam_ctx *ctx = m->ctx;
+    int64_t T = 0;
+    const int64_t V = model_vocab(m, &T), rows = lam_model_max_batch(m);
+    if (V < 1 || t->vocab > V) {
+        return lam__error(ctx, LAM_ERR_ARG, "lm: the model is not a (T) -> (T, V) language "
+                          "model for a vocabulary of %d", t->vocab);
+    }
+    const int64_t nb = lam_lm_batches(begin, end, rows, T);
+    if (nb < 1) {
+        return lam__error(ctx, LAM_ERR_SHAPE, "lm: %lld tokens are fewer than one sequence "
+                          "of %lld + 1 for each of %lld rows", (long long)(end - begin),
+                          (long long)T, (long long)rows);
+    }
+    float *x = lam_alloc(ctx, (size_t)(rows * T) * sizeof(float));
+    int32_t *labels = lam_alloc(ctx, (size_t)(rows * T) * sizeof(int32_t));
+    int count = 0;
+    float **saved = save_states(m, &count);
+    const int carry = m->carry;
+    lam_status st = x != NULL && labels != NULL && (count == 0 || saved != NULL) ? LAM_OK
+                                                                                   : LAM_ERR_NOMEM;
+    double total = 0.0;
+    lam_model_set_carry(m, 1);
+    lam_model_reset_state(m);
+    const lam_loss_desc ld = {LAM_LOSS_SEQ_XENT, 0.0f, 0.0f};
+    for (int64_t b = 0; st == LAM_OK && b < nb; b++) {
+        double l = 0.0;
+        st = lam_lm_batch(t, begin, end, rows, T, b, x, labels);
+        st = st == LAM_OK ? lam_model_forward(m, x, rows, 0, NULL) : st;
+        st = st == LAM_OK ? lam_model_loss(m, &ld, labels, NULL, &l, NULL) : st;
+        total += l;
+    }
+    lam_model_set_carry(m, carry);
+    restore_states(m, saved, count);
+    lam_free(ctx, x);
+    lam_free(ctx, labels);
+    if (st == LAM_OK) {
+        *loss = total / (double)nb; /* every batch has rows * T positions */
+        if (tokens != NULL) {
+            *tokens = nb * rows * T;
+        }
+    }
+    return st;
+}
+
+void lam_sample_desc_init(lam_sample_desc *d)
+{
+    if (d != NULL) {
+        memset(d, 0, sizeof *d);
+        d->temperature = 1.0f;
+    }
+}
+
+/* Draw from softmax(logits / temperature) over the top_k largest logits: the k-th largest
+ * is found by counting (V is a vocabulary: small), ties at the cut all kept. */
+static int32_t draw(const float *logits, int64_t V, const lam_sample_desc *d, double u)
+{
+    float cut = -INFINITY, mx = -INFINITY;
+    for (int64_t j = 0; j < V; j++) {
+        mx = logits[j] > mx ? logits[j] : mx;
+    }
+    if (d->top_k > 0 && d->top_k < V) {
+        for (int64_t j = 0; j < V; j++) {
+            int64_t above = 0;
+            for (int64_t i = 0; i < V; i++) {
+                above += logits[i] > logits[j];
+            }
+            if (above < d->top_k && logits[j] < mx && (cut == -INFINITY || logits[j] < cut)) {
+                cut = logits[j];
+            }
+        }
+        cut = cut == -INFINITY ? mx : cut;
+    }
+    double sum = 0.0;
+    for (int64_t j = 0; j < V; j++) {
+        sum += logits[j] >= cut ? exp((double)(logits[j] - mx) / d->temperature) : 0.0;
+    }
+    double acc = 0.0, target = u * sum;
+    int32_t last = 0;
+    for (int64_t j = 0; j < V; j++) {
+        if (logits[j] < cut) {
+            continue;
+        }
+        acc += exp((double)(logits[j] - mx) / d->temperature);
+        last = (int32_t)j;
+        if (acc > target) {
+            return (int32_t)j;
+        }
+    }
+    return last;
+}
+
+lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *prompt,
+                         int64_t n_prompt, int64_t length, int32_t *out, lam_token_fn fn,
+                         void *user)
+{
+    if (m == NULL) {
+        return LAM_ERR_ARG;
+    }
+    lam_ctx *ctx = m->ctx;
+    int64_t T = 0;
+    const int64_t V = model_vocab(m, &T);
+    if (V < 1 || T != 1 || d == NULL || !(d->temperature > 0.0f) || d->top_k < 0 ||
+        length < 0 || n_prompt < 0 || (n_prompt > 0 && prompt == NULL) ||
+        !lam__reserved_zero(d->reserved, 4)) {
+        return lam__error(ctx, LAM_ERR_ARG, "lm: sampling needs a (1) -> (1, V) model, a "
+                          "temperature > 0, top_k >= 0 and lengths >= 0");
+    }
+    for (int64_t i = 0; i < n_prompt; i++) {
+        if (prompt[i] < 0 || prompt[i] >= V) {
+            return lam__error(ctx, LAM_ERR_ARG, "lm: prompt token %lld is %d, outside [0, %lld)",
+                              (long long)i, (int)prompt[i], (long long)V);
+        }
+    }
+    lam_model_set_carry(m, 1);
+    lam_model_reset_state(m);
+    const float *logits = NULL;
+    float x = 0.0f;
+    lam_status st = LAM_OK;
+    /* the prompt, all but its last token, only moves the state on */
+    for (int64_t i = 0; st == LAM_OK && i + 1 < n_prompt; i++) {
+        x = (float)prompt[i];
+        st = lam_model_forward(m, &x, 1, 0, &logits);
+    }
+    x = n_prompt > 0 ? (float)prompt[n_prompt - 1] : 0.0f;
+    for (int64_t i = 0; st == LAM_OK && i < length; i++) {
+        st = lam_model_forward(m, &x, 1, 0, &logits);
+        if (st != LAM_OK) {
+            break;
+        }
+        if (!lam__all_finite(logits, V)) {
+            st = lam__error(ctx, LAM_ERR_NUMERIC, "lm: non-finite logits at token %lld",
+                            (long long)i);
+            break;
+        }
+        const int32_t tok = draw(logits, V, d, lam_rng_uniform(d->seed, 0x53414d50u,
+                                                               (uint64_t)i));
+        if (out != NULL) {
+            out[i] = tok;
+        }
+        x = (float)tok;
+        if (fn != NULL && fn(tok, user) != 0) {
+            break;
+        }
+    }
+    return st;
+}
