@@ -48,14 +48,21 @@ DEFAULT_CONFIGS = [
     ("mlp", "1x28x28", 256, None, {"best": 1.2}),
     ("resnet20", "1x28x28", 64, 2, {"best": 1.3}),
     ("resnet20", "3x32x32", 64, 2, {"best": 1.3}),
+    # the recurrent issue's language model: batch 64 of T = 64 tokens (input "64")
+    ("char-lstm", "64", 64, 2, {"best": 1.5}),
 ]
+
+# Vocabulary of the language-model configurations (lamina-bench's N_TOKENS): about the
+# distinct bytes of Debian's fortunes.
+N_TOKENS = 96
 
 
 # ------------------------------------------------------------------ worker (torch side)
 
 def build_net(torch, name, shape):
     nn = torch.nn
-    c, h, w = shape
+    if name not in ("char-lstm", "char-gru"):
+        c, h, w = shape
     if name == "seed-cnn":
         return nn.Sequential(
             nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -65,6 +72,19 @@ def build_net(torch, name, shape):
     if name == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, 512), nn.ReLU(),
                              nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+    if name in ("char-lstm", "char-gru"):
+        class CharModel(nn.Module):
+            # bench/torch_char_lm.py's model: lamina's built-in char-lstm / char-gru
+            def __init__(self):
+                super().__init__()
+                self.encoder = nn.Embedding(N_TOKENS, 64)
+                rnn = nn.LSTM if name == "char-lstm" else nn.GRU
+                self.rnn = rnn(64, 256, 2, dropout=0.2, batch_first=True)
+                self.decoder = nn.Linear(256, N_TOKENS)
+
+            def forward(self, x):
+                return self.decoder(self.rnn(self.encoder(x))[0])
+        return CharModel()
     if name == "resnet20":
         # the one definition, shared with the ResNet-20 golden fixture and training script
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -78,15 +98,22 @@ def worker(args):
     torch.set_num_threads(args.threads)  # it defaults to 1 on the development machine
     torch.manual_seed(1)
     shape = [int(v) for v in args.input.split("x")]
-    net = build_net(torch, args.net, shape)
+    lm = args.net.startswith("char-")
+    net = build_net(torch, args.net, shape if not lm else None)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()
-    x = torch.rand(args.batch, *shape) * 2 - 1
-    y = torch.randint(0, 10, (args.batch,))
+    if lm:
+        # token ids in, one label per position: the per-position mean cross-entropy
+        x = torch.randint(0, N_TOKENS, (args.batch, shape[0]))
+        y = torch.randint(0, N_TOKENS, (args.batch * shape[0],))
+    else:
+        x = torch.rand(args.batch, *shape) * 2 - 1
+        y = torch.randint(0, 10, (args.batch,))
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(net(x), y)
+        out = net(x)
+        loss = loss_fn(out.reshape(-1, out.shape[-1]) if lm else out, y)
         loss.backward()
         opt.step()
 
