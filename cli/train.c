@@ -508,7 +508,9 @@ int cli_train(int argc, char **argv)
     }
     r.hist = calloc(1, sizeof *r.hist);
     if (st == LAM_OK && train_is_text(r.o.data)) {
-        rc = train_lm(&r, ck, fine_tune);
+        rc = r.hist != NULL ? train_lm(&r, ck, fine_tune) : cli_lib_error(r.ctx, LAM_ERR_NOMEM,
+                                                                            "train");
+        free(r.hist);
         lam_checkpoint_close(ck);
         lam_optim_destroy(r.opt);
         lam_model_destroy(r.model);

@@ -69,8 +69,9 @@ typedef struct train_run {
 
 /* --data names a text (text:FILE or fortunes): a language model's run. */
 int train_is_text(const char *data);
-/* The whole run of a language model, from options already gathered: load the text, build
- * or resume, train with truncated BPTT, evaluate bits per character; an exit code. */
+/* The whole run of a language model, from options already gathered (r->hist allocated by
+ * the caller): load the text, build or resume, train with truncated BPTT, evaluate bits
+ * per character; an exit code. */
 int train_lm(train_run *r, lam_checkpoint *ck, int fine_tune);
 /* Shared with train_lm.c: the optimizer and the schedule of the options. */
 lam_status train_build_optimizer(train_run *r);

@@ -240,8 +240,7 @@ static lam_status end_epoch(train_run *r, int tty, double *val, double *test)
 
 int train_lm(train_run *r, lam_checkpoint *ck, int fine_tune)
 {
-    r->hist = calloc(1, sizeof *r->hist);
-    lam_status st = r->hist != NULL ? setup(r, ck) : LAM_ERR_NOMEM;
+    lam_status st = setup(r, ck);
     lm_arrays arrays;
     const int64_t n = r->o.batch.v * r->o.bptt.v;
     float *x = st == LAM_OK ? malloc((size_t)n * sizeof(float)) : NULL;
@@ -252,7 +251,6 @@ int train_lm(train_run *r, lam_checkpoint *ck, int fine_tune)
     if (st != LAM_OK) {
         free(x);
         free(labels);
-        free(r->hist);
         return cli_lib_error(r->ctx, st, r->o.data);
     }
     lm_arrays_fill(r, &arrays);
@@ -293,7 +291,5 @@ int train_lm(train_run *r, lam_checkpoint *ck, int fine_tune)
                (long long)r->o.epochs.v, h->n > 0 ? (double)h->train_loss[h->n - 1] : NAN, val,
                test, test * log(2.0), (long long)r->pos.samples, r->pos.seconds);
     }
-    free(r->hist);
-    r->hist = NULL;
     return rc;
 }
