@@ -71,6 +71,10 @@ lam_status lam__arena_commit(lam_ctx *ctx, lam_arena *a);
 void *lam__arena_at(const lam_arena *a, size_t offset);
 void lam__arena_release(lam_ctx *ctx, lam_arena *a);
 
+/* Four uniforms in [0, 1) from one Philox block of (seed, stream, index): out[0] is
+ * lam_rng_uniform's value, out[1..3] the block's other words, for callers that draw many
+ * (a recurrent layer's dropout masks). */
+void lam__rng_uniform4(uint64_t seed, uint64_t stream, uint64_t index, float out[4]);
 /* Fisher-Yates permutation of 0..n-1 drawn from lam_rng_u64(seed, stream, .). */
 void lam__permute(uint64_t seed, uint64_t stream, int64_t n, int64_t *perm);
 /* RNG streams of epoch shuffles (SHUFFLE + epoch: lam_data_permutation, lam_fit) and of

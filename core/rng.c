@@ -48,6 +48,15 @@ float lam_rng_uniform(uint64_t seed, uint64_t stream, uint64_t index)
     return (float)(o[0] >> 8) * (1.0f / 16777216.0f);
 }
 
+void lam__rng_uniform4(uint64_t seed, uint64_t stream, uint64_t index, float out[4])
+{
+    uint32_t o[4];
+    block(seed, stream, index, o);
+    for (int i = 0; i < 4; i++) {
+        out[i] = (float)(o[i] >> 8) * (1.0f / 16777216.0f);
+    }
+}
+
 float lam_rng_normal(uint64_t seed, uint64_t stream, uint64_t index)
 {
     uint32_t o[4];

@@ -39,6 +39,7 @@ typedef struct rnn_state {
     float *dbuf[2];                 /* (T, N, max(D, dirs*H)) input gradients, ping-pong */
     float *dtmp;                    /* the reverse direction's share of an input gradient */
     float *dtop;                    /* (T, N, dirs*H) the output gradient, time-major */
+    float *mask[LAM_RNN_MAX_LAYERS]; /* dropout masks of layer l >= 1's input (p > 0) */
     float *state[2];                /* h_n, c_n: (layers*dirs, nmax, H) */
     char state_name[2][LAM_NAME_MAX + 8];
     int64_t n;                      /* rows of the latest forward */
@@ -106,18 +107,30 @@ static void run_recurrence(lam_layer *l, int layer, int64_t n, int bwd)
     lam__run_phases(lam__gemm_outside(l->ctx) ? 1 : lam_ctx_threads(l->ctx), &ps, &ph, 1);
 }
 
-/* Dropout between layers: the mask of element i of layer `layer`'s input comes from the
- * counter-based RNG keyed by (seed, layer stream and step, position), recomputed in
- * backward rather than stored. Rows are counted in max_batch so a position's key does not
- * depend on the batch size. */
-static float keep_scale(const lam_layer *l, int layer, int64_t t, int64_t row, int64_t c)
+/* Dropout between layers: layer `layer`'s input is the outputs below times a mask of 0 or
+ * 1/(1-p), kept for backward. Its values come from the counter-based RNG keyed by (seed,
+ * layer stream and step), four per Philox block, at positions counted in max_batch rows so a
+ * position's draw does not depend on the batch size. */
+static void make_mask(lam_layer *l, int layer, int64_t n)
 {
     const rnn_state *s = l->state;
     const int64_t width = s->dirs * s->H;
-    const uint64_t idx = (uint64_t)((((int64_t)layer * s->T + t) * s->nmax + row) * width + c);
-    const uint64_t stream = (l->stream << 40) ^ (uint64_t)l->step;
-    return lam_rng_uniform(lam_ctx_seed(l->ctx), stream, idx) < s->p ? 0.0f
-                                                                      : 1.0f / (1.0f - s->p);
+    const uint64_t seed = lam_ctx_seed(l->ctx), stream = (l->stream << 40) ^ (uint64_t)l->step;
+    const float keep = 1.0f / (1.0f - s->p);
+    float *mask = s->mask[layer];
+    for (int64_t t = 0; t < s->T; t++) {
+        for (int64_t r = 0; r < n; r++) {
+            float *mr = mask + (t * n + r) * width;
+            const uint64_t first = (uint64_t)((((int64_t)layer * s->T + t) * s->nmax + r) * width);
+            for (int64_t c = 0; c < width; c += 4) {
+                float u[4];
+                lam__rng_uniform4(seed, stream, (first + (uint64_t)c) / 4, u);
+                for (int64_t k = 0; k < 4 && c + k < width; k++) {
+                    mr[c + k] = u[k] < s->p ? 0.0f : keep;
+                }
+            }
+        }
+    }
 }
 
 /* xin[layer + 1] = the outputs of layer `layer`, both directions side by side, dropped out
@@ -126,16 +139,21 @@ static void next_input(lam_layer *l, int layer, int64_t n, int train)
 {
     const rnn_state *s = l->state;
     const int64_t H = s->H, width = s->dirs * H;
+    const int drop = train && s->p > 0.0f;
     float *x = s->xin[layer + 1];
+    if (drop) {
+        make_mask(l, layer + 1, n);
+    }
     for (int d = 0; d < s->dirs; d++) {
         const float *hs = s->seq[layer * s->dirs + d].hs;
         for (int64_t t = 0; t < s->T; t++) {
             for (int64_t r = 0; r < n; r++) {
                 const float *h = hs + (step_slot(d, t) * n + r) * H;
                 float *o = x + (t * n + r) * width + d * H;
-                if (train && s->p > 0.0f) {
+                if (drop) {
+                    const float *m = s->mask[layer + 1] + (t * n + r) * width + d * H;
                     for (int64_t j = 0; j < H; j++) {
-                        o[j] = h[j] * keep_scale(l, layer + 1, t, r, d * H + j);
+                        o[j] = h[j] * m[j];
                     }
                 } else {
                     memcpy(o, h, (size_t)H * sizeof(float));
@@ -276,13 +294,9 @@ static lam_status rnn_backward(lam_layer *l, const float *const *x, const float 
         }
         if (layer > 0 && s->p > 0.0f) {
             /* through the dropout between this layer and the one below */
-            for (int64_t t = 0; t < T; t++) {
-                for (int64_t r = 0; r < n; r++) {
-                    float *dr = dxl + (t * n + r) * in;
-                    for (int64_t c = 0; c < in; c++) {
-                        dr[c] *= keep_scale(l, layer, t, r, c);
-                    }
-                }
+            const float *m = s->mask[layer];
+            for (int64_t i = 0; i < T * n * in; i++) {
+                dxl[i] *= m[i];
             }
         }
         dtop = dxl;
@@ -329,6 +343,9 @@ static lam_status alloc_buffers(lam_layer *l)
 #define SCRATCH(p, count) ok = ok && ((p) = lam__layer_scratch(l, (count))) != NULL
     for (int layer = 0; layer < s->layers; layer++) {
         SCRATCH(s->xin[layer], T * N * layer_in(s, layer));
+        if (layer > 0 && s->p > 0.0f) {
+            SCRATCH(s->mask[layer], T * N * width);
+        }
         for (int d = 0; d < s->dirs; d++) {
             const int sq = layer * s->dirs + d;
             lam_rnn_seq *q = &s->seq[sq];
@@ -385,6 +402,7 @@ static void rnn_destroy(lam_layer *l)
     }
     for (int i = 0; i < LAM_RNN_MAX_LAYERS; i++) {
         lam_free(l->ctx, s->xin[i]);
+        lam_free(l->ctx, s->mask[i]);
     }
     lam_free(l->ctx, s->dbuf[0]);
     lam_free(l->ctx, s->dbuf[1]);

@@ -61,7 +61,7 @@ enum { CHAR_V = 20, CHAR_N = 2, CHAR_T = 5, CHAR_PARAMS = 862484, CHAR_TENSORS =
 /* Worst relative error over a family of tensors. */
 typedef struct worst {
     double rel;
-    char name[200];
+    char name[320];
 } worst;
 
 static worst g_out, g_grad; /* over every case and kernel set, for the summary */
