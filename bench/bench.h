@@ -101,6 +101,7 @@ typedef struct train_result {
     double ips;             /* batch / median step time */
     double gflops;          /* training FLOPs (3x forward) / median step time */
     char strategy[192];     /* per-layer GEMM strategy, if the library reports it */
+    double gemm_share;      /* GEMM time / step time over probed steps (NaN: no probe) */
     int rounds;             /* rounds over all configurations; step.med is the median one */
     double round_ips[BENCH_MAX_ROUNDS];
 } train_result;

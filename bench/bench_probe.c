@@ -1,7 +1,8 @@
 /*
- * GEMM probe: the bench is linked with -Wl,--wrap=lam__sgemm, so every call to lam__sgemm
- * from another object file of the static library (conv2d.o, linear.o, the kernel table)
- * lands in __wrap_lam__sgemm below, which times it and calls the real one. This measures
+ * GEMM probe: the bench is linked with -Wl,--wrap=lam__sgemm and --wrap=lam__conv_gemm, so
+ * every call to them from another object file of the static library (conv2d.o, linear.o,
+ * rnn.o, the kernel table) lands in the wrappers below, which time it and call the real
+ * one. (lam__conv_gemm's own fallback to lam__sgemm is not counted twice.) This measures
  * the GEMM time inside a real layer forward/backward, with its real cache state, instead of
  * replaying the GEMMs in isolation.
  *
@@ -29,43 +30,111 @@ lam_status __real_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int
 lam_status __wrap_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                              float alpha, const float *a, int64_t lda, const float *b,
                              int64_t ldb, float beta, float *c, int64_t ldc);
+lam_status __real_lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n,
+                                 int64_t k, const float *a, int64_t lda, const float *b,
+                                 int64_t ldb, float beta, float *c, int64_t ldc);
+lam_status __wrap_lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n,
+                                 int64_t k, const float *a, int64_t lda, const float *b,
+                                 int64_t ldb, float beta, float *c, int64_t ldc);
 
 /* One cache line per thread so the counters do not bounce between cores. */
 typedef struct slot {
     double seconds;
     double flops;
     int team;
-    char pad[64 - 2 * sizeof(double) - sizeof(int)];
+    int depth; /* inside a timed call: an inner GEMM is not counted again */
+    char pad[64 - 2 * sizeof(double) - 2 * sizeof(int)];
 } slot;
 
 static slot slots[BENCH_MAX_THREADS + 1]; /* [0]: outside parallel regions */
 static int probe_on;                        /* changed only outside parallel regions */
 
+static int slot_index(int *team)
+{
+    int idx = 0;
+    *team = 1;
+#ifdef _OPENMP
+    if (omp_in_parallel()) {
+        idx = omp_get_thread_num() + 1;
+        *team = omp_get_num_threads();
+    }
+#endif
+    return idx <= BENCH_MAX_THREADS ? idx : -1;
+}
+
+static void count(int idx, int team, double dt, int64_t m, int64_t n, int64_t k)
+{
+    slots[idx].seconds += dt;
+    slots[idx].flops += 2.0 * (double)m * (double)n * (double)k;
+    slots[idx].team = team;
+}
+
 lam_status __wrap_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                              float alpha, const float *a, int64_t lda, const float *b,
                              int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    if (!probe_on) {
+    int team, idx = probe_on ? slot_index(&team) : -1;
+    if (idx < 0 || slots[idx].depth > 0) {
         return __real_lam__sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
                                  ldc);
     }
     double t0 = bench_now();
     lam_status st = __real_lam__sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
                                       c, ldc);
-    double dt = bench_now() - t0;
-    int idx = 0, team = 1;
-#ifdef _OPENMP
-    if (omp_in_parallel()) {
-        idx = omp_get_thread_num() + 1;
-        team = omp_get_num_threads();
-    }
-#endif
-    if (idx <= BENCH_MAX_THREADS) {
-        slots[idx].seconds += dt;
-        slots[idx].flops += 2.0 * (double)m * (double)n * (double)k;
-        slots[idx].team = team;
-    }
+    count(idx, team, bench_now() - t0, m, n, k);
     return st;
+}
+
+lam_status __wrap_lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n,
+                                 int64_t k, const float *a, int64_t lda, const float *b,
+                                 int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    int team, idx = probe_on ? slot_index(&team) : -1;
+    if (idx < 0) {
+        return __real_lam__conv_gemm(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c,
+                                     ldc);
+    }
+    double t0 = bench_now();
+    slots[idx].depth++;
+    lam_status st = __real_lam__conv_gemm(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta,
+                                          c, ldc);
+    slots[idx].depth--;
+    count(idx, team, bench_now() - t0, m, n, k);
+    return st;
+}
+
+/* The implicit-GEMM convolution's window products (kernels/conv2d_implicit.c). */
+void __real_lam__gemm_win_b(int isa, int64_t m, int64_t n, const float *a, int64_t lda,
+                            const lam_window *wb, float *c, int64_t ldc, int add);
+void __wrap_lam__gemm_win_b(int isa, int64_t m, int64_t n, const float *a, int64_t lda,
+                            const lam_window *wb, float *c, int64_t ldc, int add);
+void __real_lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k,
+                            const float *b, int64_t ldb, float *c, int64_t ldc, int add);
+void __wrap_lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k,
+                            const float *b, int64_t ldb, float *c, int64_t ldc, int add);
+
+void __wrap_lam__gemm_win_b(int isa, int64_t m, int64_t n, const float *a, int64_t lda,
+                            const lam_window *wb, float *c, int64_t ldc, int add)
+{
+    int team, idx = probe_on ? slot_index(&team) : -1;
+    const double t0 = idx >= 0 ? bench_now() : 0.0;
+    __real_lam__gemm_win_b(isa, m, n, a, lda, wb, c, ldc, add);
+    if (idx >= 0) {
+        const int64_t k = wb->chans * wb->kh * wb->kw + (wb->ones != NULL);
+        count(idx, team, bench_now() - t0, m, n, k);
+    }
+}
+
+void __wrap_lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k,
+                            const float *b, int64_t ldb, float *c, int64_t ldc, int add)
+{
+    int team, idx = probe_on ? slot_index(&team) : -1;
+    const double t0 = idx >= 0 ? bench_now() : 0.0;
+    __real_lam__gemm_win_a(isa, wa, n, k, b, ldb, c, ldc, add);
+    if (idx >= 0) {
+        const int64_t m = wa->chans * wa->kh * wa->kw + (wa->ones != NULL);
+        count(idx, team, bench_now() - t0, m, n, k);
+    }
 }
 
 int probe_available(void)
@@ -75,7 +144,7 @@ int probe_available(void)
 
 void probe_start(void)
 {
-    memset(slots, 0, sizeof slots);
+    memset(slots, 0, sizeof slots); /* depth too: no probed call is running now */
     probe_on = 1;
 }
 

@@ -215,6 +215,19 @@ static lam_status time_config(const char *model, const char *input, int64_t batc
     out->ips = (double)batch / out->step.med;
     out->gflops = (double)lam_model_train_flops(t.m) * (double)batch / out->step.med * 1e-9;
     strategy_of(t.m, out->strategy, sizeof out->strategy);
+    /* the GEMM share of the step: a few more steps with the GEMM probe on (bench_probe.c),
+     * the probe's GEMM time over their wall time */
+    out->gemm_share = NAN;
+    if (probe_available()) {
+        const int n = reps < 5 ? reps : 5;
+        double gs = 0.0, gf = 0.0, t0 = bench_now();
+        probe_start();
+        for (int i = 0; i < n; i++) {
+            trainer_step(&t);
+        }
+        probe_stop(&gs, &gf);
+        out->gemm_share = gs / (bench_now() - t0);
+    }
     st = t.st;
     if (st != LAM_OK) {
         fprintf(stderr, "lamina-bench: error: training step of '%.60s' failed: %s: %s\n", model,
@@ -328,14 +341,15 @@ int bench_model_mode(const bench_opts *o)
     }
     if (o->json) {
         json_t *j = json_pack("{s:s, s:s, s:I, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, "
-                              "s:i, s:s}",
+                              "s:i, s:s, s:f}",
                               "model", o->model, "input", input, "batch", (json_int_t)batch,
                               "threads", threads, "warmup", warmup, "reps", tr.step.reps,
                               "median_ms", tr.step.med * 1e3, "min_ms", tr.step.min * 1e3,
                               "max_ms", tr.step.max * 1e3, "images_per_second", tr.ips,
                               "images_per_second_best", (double)batch / tr.step.min,
                               "train_gflops", tr.gflops, "blas_parallel",
-                              lam__blas_parallel_kind(), "strategy", tr.strategy);
+                              lam__blas_parallel_kind(), "strategy", tr.strategy,
+                              "gemm_share", isnan(tr.gemm_share) ? -1.0 : tr.gemm_share);
         if (j == NULL || json_dumpf(j, stdout, JSON_REAL_PRECISION(6)) != 0) {
             fprintf(stderr, "lamina-bench: error: cannot write JSON\n");
             json_decref(j);
@@ -345,8 +359,10 @@ int bench_model_mode(const bench_opts *o)
         printf("\n");
     } else {
         printf("%s %s batch %lld threads %d: %.1f images/s (median step %.3f ms, min %.3f, "
-               "max %.3f over %d steps)\n", o->model, input, (long long)batch, threads, tr.ips,
-               tr.step.med * 1e3, tr.step.min * 1e3, tr.step.max * 1e3, tr.step.reps);
+               "max %.3f over %d steps), %.1f GFLOP/s, GEMM share of the step %.0f%%\n",
+               o->model, input, (long long)batch, threads, tr.ips, tr.step.med * 1e3,
+               tr.step.min * 1e3, tr.step.max * 1e3, tr.step.reps, tr.gflops,
+               100.0 * tr.gemm_share);
     }
     return 0;
 }
