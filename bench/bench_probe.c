@@ -24,18 +24,18 @@
 #ifdef LAM_BENCH_WRAP
 
 /* Declared here: these names exist only through the linker's --wrap. */
-lam_status __real_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                             float alpha, const float *a, int64_t lda, const float *b,
-                             int64_t ldb, float beta, float *c, int64_t ldc);
-lam_status __wrap_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                             float alpha, const float *a, int64_t lda, const float *b,
-                             int64_t ldb, float beta, float *c, int64_t ldc);
-lam_status __real_lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n,
-                                 int64_t k, const float *a, int64_t lda, const float *b,
-                                 int64_t ldb, float beta, float *c, int64_t ldc);
-lam_status __wrap_lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n,
-                                 int64_t k, const float *a, int64_t lda, const float *b,
-                                 int64_t ldb, float beta, float *c, int64_t ldc);
+lam_status __real_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                             const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                             float *c, int64_t ldc);
+lam_status __wrap_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                             const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                             float *c, int64_t ldc);
+lam_status __real_lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                                 const float *a, int64_t lda, const float *b, int64_t ldb,
+                                 float beta, float *c, int64_t ldc);
+lam_status __wrap_lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                                 const float *a, int64_t lda, const float *b, int64_t ldb,
+                                 float beta, float *c, int64_t ldc);
 
 /* One cache line per thread so the counters do not bounce between cores. */
 typedef struct slot {
@@ -47,7 +47,7 @@ typedef struct slot {
 } slot;
 
 static slot slots[BENCH_MAX_THREADS + 1]; /* [0]: outside parallel regions */
-static int probe_on;                        /* changed only outside parallel regions */
+static int probe_on;                      /* changed only outside parallel regions */
 
 static int slot_index(int *team)
 {
@@ -69,35 +69,33 @@ static void count(int idx, int team, double dt, int64_t m, int64_t n, int64_t k)
     slots[idx].team = team;
 }
 
-lam_status __wrap_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                             float alpha, const float *a, int64_t lda, const float *b,
-                             int64_t ldb, float beta, float *c, int64_t ldc)
+lam_status __wrap_lam__sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                             const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                             float *c, int64_t ldc)
 {
     int team, idx = probe_on ? slot_index(&team) : -1;
     if (idx < 0 || slots[idx].depth > 0) {
-        return __real_lam__sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                                 ldc);
+        return __real_lam__sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
     double t0 = bench_now();
-    lam_status st = __real_lam__sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
-                                      c, ldc);
+    lam_status st =
+        __real_lam__sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     count(idx, team, bench_now() - t0, m, n, k);
     return st;
 }
 
-lam_status __wrap_lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n,
-                                 int64_t k, const float *a, int64_t lda, const float *b,
-                                 int64_t ldb, float beta, float *c, int64_t ldc)
+lam_status __wrap_lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                                 const float *a, int64_t lda, const float *b, int64_t ldb,
+                                 float beta, float *c, int64_t ldc)
 {
     int team, idx = probe_on ? slot_index(&team) : -1;
     if (idx < 0) {
-        return __real_lam__conv_gemm(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c,
-                                     ldc);
+        return __real_lam__conv_gemm(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
     }
     double t0 = bench_now();
     slots[idx].depth++;
-    lam_status st = __real_lam__conv_gemm(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta,
-                                          c, ldc);
+    lam_status st =
+        __real_lam__conv_gemm(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
     slots[idx].depth--;
     count(idx, team, bench_now() - t0, m, n, k);
     return st;
@@ -108,10 +106,10 @@ void __real_lam__gemm_win_b(int isa, int64_t m, int64_t n, const float *a, int64
                             const lam_window *wb, float *c, int64_t ldc, int add);
 void __wrap_lam__gemm_win_b(int isa, int64_t m, int64_t n, const float *a, int64_t lda,
                             const lam_window *wb, float *c, int64_t ldc, int add);
-void __real_lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k,
-                            const float *b, int64_t ldb, float *c, int64_t ldc, int add);
-void __wrap_lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k,
-                            const float *b, int64_t ldb, float *c, int64_t ldc, int add);
+void __real_lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k, const float *b,
+                            int64_t ldb, float *c, int64_t ldc, int add);
+void __wrap_lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k, const float *b,
+                            int64_t ldb, float *c, int64_t ldc, int add);
 
 void __wrap_lam__gemm_win_b(int isa, int64_t m, int64_t n, const float *a, int64_t lda,
                             const lam_window *wb, float *c, int64_t ldc, int add)
@@ -125,8 +123,8 @@ void __wrap_lam__gemm_win_b(int isa, int64_t m, int64_t n, const float *a, int64
     }
 }
 
-void __wrap_lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k,
-                            const float *b, int64_t ldb, float *c, int64_t ldc, int add)
+void __wrap_lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k, const float *b,
+                            int64_t ldb, float *c, int64_t ldc, int add)
 {
     int team, idx = probe_on ? slot_index(&team) : -1;
     const double t0 = idx >= 0 ? bench_now() : 0.0;

@@ -180,7 +180,8 @@ static void text_share(const bench_run *r)
         return;
     }
     printf("\nGEMM share of each seed-cnn conv layer, forward + backward, batch %lld (GEMMs "
-           "timed inside the layer by wrappers of the GEMM entry points)\n", (long long)r->share[0].batch);
+           "timed inside the layer by wrappers of the GEMM entry points)\n",
+           (long long)r->share[0].batch);
     printf("%-29s %3s | %-34s | %s\n", "", "", "conv alone (lam_layer_forward/backward)",
            "block as the model runs it");
     printf("%-9s %-8s %-10s %3s | %8s %8s %7s %7s | %-13s %8s %8s %7s\n", "model", "input",

@@ -20,8 +20,7 @@ int cli_is_lm_checkpoint(const char *path)
     return yes;
 }
 
-int cli_eval_lm(const char *load, const char *data, const char *split, int64_t threads,
-                int json)
+int cli_eval_lm(const char *load, const char *data, const char *split, int64_t threads, int json)
 {
     lam_ctx_config cfg;
     lam_ctx_config_init(&cfg);
@@ -40,7 +39,8 @@ int cli_eval_lm(const char *load, const char *data, const char *split, int64_t t
         if (src == NULL || !(strcmp(src, "fortunes") == 0 || strncmp(src, "text:", 5) == 0) ||
             rows == NULL) {
             cli_error("%s: a language model's checkpoint needs --data fortunes or "
-                      "text:FILE (its own is %s)", load, src != NULL ? src : "not recorded");
+                      "text:FILE (its own is %s)",
+                      load, src != NULL ? src : "not recorded");
             st = LAM_ERR_ARG;
         }
     }
@@ -66,11 +66,16 @@ int cli_eval_lm(const char *load, const char *data, const char *split, int64_t t
     } else {
         const double secs = lam_time_now() - t0, bpc = loss / log(2.0);
         printf("%s on %s (%s part): %lld tokens  bits per char %.4f  loss %.4f  perplexity "
-               "%.3f\n", load, src, part == 2 ? "test" : part == 0 ? "train" : "whole",
+               "%.3f\n",
+               load, src,
+               part == 2   ? "test"
+               : part == 0 ? "train"
+                           : "whole",
                (long long)tokens, bpc, loss, exp(loss));
         if (json) {
             printf("{\"test_bpc\": %.6f, \"test_loss\": %.6f, \"tokens\": %lld, \"seconds\": "
-                   "%.3f, \"data\": ", bpc, loss, (long long)tokens, secs);
+                   "%.3f, \"data\": ",
+                   bpc, loss, (long long)tokens, secs);
             cli_json_str(src);
             printf("}\n");
         }

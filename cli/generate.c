@@ -31,10 +31,9 @@ static int parse(int argc, char **argv, gen_opts *o)
         cli_opt_str("--load", &o->load, "CKPT", "a language model's checkpoint"),
         cli_opt_str("--prompt", &o->prompt, "TEXT", "text to continue (default: none)"),
         cli_opt_int("--length", &o->length, "N", "bytes to sample (200)", 1, 100000000),
-        cli_opt_real("--temperature", &o->temperature, "T", "softmax temperature (1)", 0.0,
-                     100.0, CLI_OPEN_LO),
-        cli_opt_int("--top-k", &o->top_k, "K", "draw from the K likeliest bytes (0 = all)", 0,
-                    256),
+        cli_opt_real("--temperature", &o->temperature, "T", "softmax temperature (1)", 0.0, 100.0,
+                     CLI_OPEN_LO),
+        cli_opt_int("--top-k", &o->top_k, "K", "draw from the K likeliest bytes (0 = all)", 0, 256),
         cli_opt_int("--seed", &o->seed, "S", "seed of the draws (1)", 0, 4294967295),
         cli_opt_int("--threads", &o->threads, "N", "threads (default: OpenMP's)", 1, 1024),
     };
@@ -74,8 +73,7 @@ static int put_token(int32_t token, void *user)
 }
 
 /* The prompt's bytes as the vocabulary's ids; a byte the model never saw is a usage error. */
-static int prompt_ids(const char *prompt, const lam_text *vocab, const char *path,
-                      int32_t *ids)
+static int prompt_ids(const char *prompt, const lam_text *vocab, const char *path, int32_t *ids)
 {
     for (size_t i = 0; prompt[i] != '\0'; i++) {
         const unsigned char b = (unsigned char)prompt[i];
@@ -84,8 +82,8 @@ static int prompt_ids(const char *prompt, const lam_text *vocab, const char *pat
             id = vocab->bytes[k] == b ? k : id;
         }
         if (id < 0) {
-            cli_error("--prompt: byte 0x%02x at position %zu is not in the vocabulary of %s",
-                      b, i, path);
+            cli_error("--prompt: byte 0x%02x at position %zu is not in the vocabulary of %s", b, i,
+                      path);
             return -1;
         }
         ids[i] = id;

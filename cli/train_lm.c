@@ -61,7 +61,8 @@ lam_status cli_text_vocab(lam_ctx *ctx, lam_checkpoint *ck, const char *path, la
     unsigned char bytes[256];
     if (v < 1 || v > 256 || lam_checkpoint_floats(ck, "lm.vocab", f, v) != LAM_OK) {
         cli_error("%s: no vocabulary: not a language model's checkpoint (train one with "
-                  "--data fortunes or --data text:FILE)", path);
+                  "--data fortunes or --data text:FILE)",
+                  path);
         return LAM_ERR_FORMAT;
     }
     for (int64_t i = 0; i < v; i++) {
@@ -134,8 +135,7 @@ static lam_status part_bpc(train_run *r, int p, double *bpc)
     if (lam_lm_batches(r->part[p][0], r->part[p][1], r->o.batch.v, r->o.bptt.v) < 1) {
         return LAM_OK;
     }
-    lam_status st = lam_lm_evaluate(r->model, r->text, r->part[p][0], r->part[p][1], &loss,
-                                    NULL);
+    lam_status st = lam_lm_evaluate(r->model, r->text, r->part[p][0], r->part[p][1], &loss, NULL);
     *bpc = loss / log(2.0);
     return st;
 }
@@ -172,8 +172,8 @@ static lam_status run_epoch(train_run *r, float *x, int32_t *labels, int tty)
     d.loss.kind = LAM_LOSS_SEQ_XENT;
     d.clip_norm = o->clip.v;
     for (; p->batch < r->steps_per_epoch; p->batch++) {
-        lam_status st = lam_lm_batch(r->text, r->part[0][0], r->part[0][1], rows, T, p->batch,
-                                     x, labels);
+        lam_status st =
+            lam_lm_batch(r->text, r->part[0][0], r->part[0][1], rows, T, p->batch, x, labels);
         lam_step_result res;
         d.lr = lam_schedule_lr(&r->sched, p->step);
         st = st == LAM_OK ? lam_model_train_batch(r->model, r->opt, &d, &res) : st;
@@ -227,9 +227,10 @@ static lam_status end_epoch(train_run *r, int tty, double *val, double *test)
     }
     const double secs = h->seconds[h->n - 1];
     printf("%sepoch %lld/%lld  train loss %.4f bpc %.4f  val bpc %.4f  test bpc %.4f  "
-           "(perplexity %.2f)  %.1f s  %.0f tokens/s\n", tty ? "\r\033[K" : "",
-           (long long)p->epoch + 1, (long long)r->o.epochs.v, tl, tl / log(2.0), *val, *test,
-           exp(*test * log(2.0)), secs, secs > 0 ? (double)p->seen / secs : 0.0);
+           "(perplexity %.2f)  %.1f s  %.0f tokens/s\n",
+           tty ? "\r\033[K" : "", (long long)p->epoch + 1, (long long)r->o.epochs.v, tl,
+           tl / log(2.0), *val, *test, exp(*test * log(2.0)), secs,
+           secs > 0 ? (double)p->seen / secs : 0.0);
     fflush(stdout);
     p->epoch++;
     p->batch = 0;
@@ -256,15 +257,14 @@ int train_lm(train_run *r, lam_checkpoint *ck, int fine_tune)
     lm_arrays_fill(r, &arrays);
     const int threads = lam_ctx_threads(r->ctx);
     printf("lamina train: %s on %s (%lld bytes, vocabulary %d; %lld streams of %lld steps, "
-           "%lld batches per epoch), %lld params, %d thread%s\n", r->o.model, r->o.data,
-           (long long)r->text->n, r->text->vocab, (long long)r->o.batch.v,
+           "%lld batches per epoch), %lld params, %d thread%s\n",
+           r->o.model, r->o.data, (long long)r->text->n, r->text->vocab, (long long)r->o.batch.v,
            (long long)r->o.bptt.v, (long long)r->steps_per_epoch,
            (long long)lam_model_param_count(r->model), threads, threads == 1 ? "" : "s");
-    printf("%s lr %g, clip %g, %s schedule, %lld epochs\n", r->o.optimizer, r->o.lr.v,
-           r->o.clip.v, r->o.schedule, (long long)r->o.epochs.v);
+    printf("%s lr %g, clip %g, %s schedule, %lld epochs\n", r->o.optimizer, r->o.lr.v, r->o.clip.v,
+           r->o.schedule, (long long)r->o.epochs.v);
     if (ck != NULL && fine_tune) {
-        printf("fine-tuning the weights of %s from epoch 1, fresh optimizer state\n",
-               r->o.resume);
+        printf("fine-tuning the weights of %s from epoch 1, fresh optimizer state\n", r->o.resume);
     } else if (ck != NULL) {
         printf("resuming %s at epoch %lld, batch %lld (step %lld)%s\n", r->o.resume,
                (long long)r->pos.epoch + 1, (long long)r->pos.batch, (long long)r->pos.step,

@@ -90,9 +90,8 @@ static void row_fwd(const lam_rnn_seq *s, float *g, const float *gh, const float
  * becomes the gradient of the pre-activations (for GRU the input part; gh becomes the
  * recurrent part's); dc carries the cell gradient (LSTM) and dhd receives the part of the
  * previous hidden state's gradient that skips W_hh (GRU's z h', else nothing). */
-static void row_bwd(const lam_rnn_seq *s, const float *dh, float *g, float *gh,
-                    const float *hp, const float *cp, const float *c, const float *h,
-                    float *dc, float *dhd)
+static void row_bwd(const lam_rnn_seq *s, const float *dh, float *g, float *gh, const float *hp,
+                    const float *cp, const float *c, const float *h, float *dc, float *dhd)
 {
     const int64_t H = s->h;
     switch (s->cell) {
@@ -141,14 +140,14 @@ static void row_bwd(const lam_rnn_seq *s, const float *dh, float *g, float *gh,
 typedef void (*rec_gemm_fn)(int isa, int64_t m, int64_t n, int64_t k, const float *a,
                             const float *b, float *c, int add);
 
-static void rec_gemm_fast(int isa, int64_t m, int64_t n, int64_t k, const float *a,
-                          const float *b, float *c, int add)
+static void rec_gemm_fast(int isa, int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                          float *c, int add)
 {
     (void)lam__conv_gemm(isa, 0, 0, m, n, k, a, k, b, n, add ? 1.0f : 0.0f, c, n);
 }
 
-static void rec_gemm_ref(int isa, int64_t m, int64_t n, int64_t k, const float *a,
-                         const float *b, float *c, int add)
+static void rec_gemm_ref(int isa, int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                         float *c, int add)
 {
     (void)isa;
     for (int64_t i = 0; i < m; i++) {
@@ -194,7 +193,8 @@ static void seq_fwd(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa, rec_g
         }
         for (int64_t i = 0; i < rows; i++) {
             float *gi = g + i * GH, *ci = co != NULL ? co + i * H : NULL;
-            const float *ghi = gh != NULL ? gh + i * GH : NULL, *cpi = cp != NULL ? cp + i * H : NULL;
+            const float *ghi = gh != NULL ? gh + i * GH : NULL,
+                        *cpi = cp != NULL ? cp + i * H : NULL;
             if (vec) {
                 lam__rnn_row_fwd_avx512(s->cell, H, gi, ghi, hp + i * H, cpi, ci, ho + i * H);
             } else {
@@ -236,8 +236,8 @@ static void seq_bwd(const lam_rnn_seq *s, int64_t r0, int64_t r1, int isa, rec_g
                 continue;
             }
             row_bwd(s, dh + i * H, g + i * GH, gh != NULL ? gh + i * GH : NULL, hp + i * H,
-                    cp != NULL ? cp + i * H : NULL, co != NULL ? co + i * H : NULL,
-                    ho + i * H, dc != NULL ? dc + i * H : NULL, carry + i * H);
+                    cp != NULL ? cp + i * H : NULL, co != NULL ? co + i * H : NULL, ho + i * H,
+                    dc != NULL ? dc + i * H : NULL, carry + i * H);
         }
         /* the initial state is detached: nothing needs its gradient */
         if (step + 1 < s->t) {

@@ -48,8 +48,8 @@ static inline AVX512 __m512 tanh16(__m512 x)
 #define LD(p, j, m) _mm512_maskz_loadu_ps(m, (p) + (j))
 #define ST(p, j, m, v) _mm512_mask_storeu_ps((p) + (j), m, v)
 
-AVX512 void lam__rnn_row_fwd_avx512(int cell, int64_t H, float *g, const float *gh,
-                                    const float *hp, const float *cp, float *c, float *h)
+AVX512 void lam__rnn_row_fwd_avx512(int cell, int64_t H, float *g, const float *gh, const float *hp,
+                                    const float *cp, float *c, float *h)
 {
     for (int64_t j = 0; j < H; j += 16) {
         const __mmask16 m = first_bits(H - j);
@@ -90,13 +90,15 @@ AVX512 void lam__rnn_lstm_bwd_avx512(int64_t H, const float *dh, float *g, const
         const __m512 i = LD(g, j, m), f = LD(g + H, j, m), gg = LD(g + 2 * H, j, m),
                      o = LD(g + 3 * H, j, m), d = LD(dh, j, m);
         const __m512 tc = tanh16(LD(c, j, m));
-        const __m512 dcv = _mm512_fmadd_ps(_mm512_mul_ps(d, o),
-                                           _mm512_fnmadd_ps(tc, tc, one), LD(dc, j, m));
-        const __m512 di = _mm512_mul_ps(_mm512_mul_ps(dcv, gg), _mm512_mul_ps(i, _mm512_sub_ps(one, i)));
+        const __m512 dcv =
+            _mm512_fmadd_ps(_mm512_mul_ps(d, o), _mm512_fnmadd_ps(tc, tc, one), LD(dc, j, m));
+        const __m512 di =
+            _mm512_mul_ps(_mm512_mul_ps(dcv, gg), _mm512_mul_ps(i, _mm512_sub_ps(one, i)));
         const __m512 df = _mm512_mul_ps(_mm512_mul_ps(dcv, LD(cp, j, m)),
                                         _mm512_mul_ps(f, _mm512_sub_ps(one, f)));
         const __m512 dg = _mm512_mul_ps(_mm512_mul_ps(dcv, i), _mm512_fnmadd_ps(gg, gg, one));
-        const __m512 dout = _mm512_mul_ps(_mm512_mul_ps(d, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o)));
+        const __m512 dout =
+            _mm512_mul_ps(_mm512_mul_ps(d, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o)));
         ST(g, j, m, di);
         ST(g + H, j, m, df);
         ST(g + 2 * H, j, m, dg);
@@ -113,8 +115,8 @@ void lam__rnn_row_fwd_avx512(int cell, int64_t H, float *g, const float *gh, con
     (void)cell, (void)H, (void)g, (void)gh, (void)hp, (void)cp, (void)c, (void)h;
 }
 
-void lam__rnn_lstm_bwd_avx512(int64_t H, const float *dh, float *g, const float *cp,
-                              const float *c, float *dc)
+void lam__rnn_lstm_bwd_avx512(int64_t H, const float *dh, float *g, const float *cp, const float *c,
+                              float *dc)
 {
     (void)H, (void)dh, (void)g, (void)cp, (void)c, (void)dc;
 }

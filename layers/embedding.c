@@ -38,9 +38,10 @@ static lam_status embedding_forward(lam_layer *l, const float *const *x, float *
     for (int64_t i = 0; i < count; i++) {
         const int64_t r = token_row(x[0][i], V);
         if (r < 0) {
-            return lam__layer_error(l, LAM_ERR_RANGE, "input %g at position %lld is not a "
-                                    "token id in [0, %lld)", (double)x[0][i], (long long)i,
-                                    (long long)V);
+            return lam__layer_error(l, LAM_ERR_RANGE,
+                                    "input %g at position %lld is not a "
+                                    "token id in [0, %lld)",
+                                    (double)x[0][i], (long long)i, (long long)V);
         }
         memcpy(y + i * D, w + r * D, (size_t)D * sizeof(float));
     }
@@ -48,8 +49,7 @@ static lam_status embedding_forward(lam_layer *l, const float *const *x, float *
 }
 
 static lam_status embedding_backward(lam_layer *l, const float *const *x, const float *y,
-                                     const float *dy, float *const *dx, unsigned acc,
-                                     int64_t n)
+                                     const float *dy, float *const *dx, unsigned acc, int64_t n)
 {
     (void)y;
     (void)acc;
@@ -81,12 +81,14 @@ static lam_status embedding_setup(lam_layer *l)
     const lam_shape *in = &l->in[0];
     char sh[64];
     if (in->ndim > 2) {
-        return lam__layer_error(l, LAM_ERR_SHAPE, "input is %s; an embedding takes token ids "
+        return lam__layer_error(l, LAM_ERR_SHAPE,
+                                "input is %s; an embedding takes token ids "
                                 "shaped (T) or (T, K)",
                                 lam__shape_str(in->ndim, in->dim, sh, sizeof sh));
     }
     if (l->desc.vocab < 1 || l->desc.vocab > (INT64_C(1) << 24) || l->desc.out < 1) {
-        return lam__layer_error(l, LAM_ERR_ARG, "vocabulary %lld and width %lld (the "
+        return lam__layer_error(l, LAM_ERR_ARG,
+                                "vocabulary %lld and width %lld (the "
                                 "vocabulary must be 1..2^24: ids are floats)",
                                 (long long)l->desc.vocab, (long long)l->desc.out);
     }

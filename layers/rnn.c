@@ -30,19 +30,19 @@
 typedef struct rnn_state {
     int cell, layers, dirs, last_only, bias;
     int64_t T, D, H, G, nmax;
-    float p;                        /* dropout between layers */
-    lam_rnn_seq seq[MAX_SEQ];       /* per (layer, direction): buffers and geometry */
-    float *whh_t[MAX_SEQ];          /* W_hh transposed, refreshed every forward */
-    float *bsum[MAX_SEQ];           /* b_ih + b_hh (rnn, lstm: one bias for the projection) */
-    float *xin[LAM_RNN_MAX_LAYERS]; /* (T, N, in) each layer's input: x transposed for layer
-                                     * 0, the layer below's outputs (after dropout) above */
-    float *dbuf[2];                 /* (T, N, max(D, dirs*H)) input gradients, ping-pong */
-    float *dtmp;                    /* the reverse direction's share of an input gradient */
-    float *dtop;                    /* (T, N, dirs*H) the output gradient, time-major */
+    float p;                         /* dropout between layers */
+    lam_rnn_seq seq[MAX_SEQ];        /* per (layer, direction): buffers and geometry */
+    float *whh_t[MAX_SEQ];           /* W_hh transposed, refreshed every forward */
+    float *bsum[MAX_SEQ];            /* b_ih + b_hh (rnn, lstm: one bias for the projection) */
+    float *xin[LAM_RNN_MAX_LAYERS];  /* (T, N, in) each layer's input: x transposed for layer
+                                      * 0, the layer below's outputs (after dropout) above */
+    float *dbuf[2];                  /* (T, N, max(D, dirs*H)) input gradients, ping-pong */
+    float *dtmp;                     /* the reverse direction's share of an input gradient */
+    float *dtop;                     /* (T, N, dirs*H) the output gradient, time-major */
     float *mask[LAM_RNN_MAX_LAYERS]; /* dropout masks of layer l >= 1's input (p > 0) */
-    float *state[2];                /* h_n, c_n: (layers*dirs, nmax, H) */
+    float *state[2];                 /* h_n, c_n: (layers*dirs, nmax, H) */
     char state_name[2][LAM_NAME_MAX + 8];
-    int64_t n;                      /* rows of the latest forward */
+    int64_t n; /* rows of the latest forward */
 } rnn_state;
 
 /* Parameter tensor k (0 w_ih, 1 w_hh, 2 b_ih, 3 b_hh) of (layer, dir). */
@@ -173,8 +173,7 @@ static void bind_seq(rnn_state *s, lam_layer *l, int layer, int dir, int64_t n)
     q->bhh = s->bias ? rnn_param(l, layer, dir, 3)->w : NULL;
 }
 
-static lam_status rnn_forward(lam_layer *l, const float *const *x, float *y, int64_t n,
-                              int train)
+static lam_status rnn_forward(lam_layer *l, const float *const *x, float *y, int64_t n, int train)
 {
     (void)train;
     rnn_state *s = l->state;
@@ -243,8 +242,8 @@ static lam_status rnn_forward(lam_layer *l, const float *const *x, float *y, int
     return LAM_OK;
 }
 
-static lam_status rnn_backward(lam_layer *l, const float *const *x, const float *y,
-                               const float *dy, float *const *dx, unsigned acc, int64_t n)
+static lam_status rnn_backward(lam_layer *l, const float *const *x, const float *y, const float *dy,
+                               float *const *dx, unsigned acc, int64_t n)
 {
     (void)x;
     (void)y;
@@ -283,8 +282,8 @@ static lam_status rnn_backward(lam_layer *l, const float *const *x, const float 
                                    rnn_param(l, layer, d, 0)->w, NULL, q->g, dxd,
                                    rnn_param(l, layer, d, 0)->g, db_ih, nt);
             /* the previous states of all steps: slots 0..T-1 forward, 1..T reverse */
-            l->k->linear_fused_bwd(T * n, H, GH, LAM_ACT_NONE, q->hs + (d ? n * H : 0),
-                                   q->whh, NULL, s->cell == LAM_CELL_GRU ? q->gh : q->g, NULL,
+            l->k->linear_fused_bwd(T * n, H, GH, LAM_ACT_NONE, q->hs + (d ? n * H : 0), q->whh,
+                                   NULL, s->cell == LAM_CELL_GRU ? q->gh : q->g, NULL,
                                    rnn_param(l, layer, d, 1)->g, db_hh, nt);
             if (d == 1 && need_dx) {
                 for (int64_t i = 0; i < T * n * in; i++) {
@@ -420,8 +419,7 @@ static lam_status declare_tensors(lam_layer *l)
         for (int d = 0; d < s->dirs; d++) {
             for (int k = 0; k < (s->bias ? 4 : 2); k++) {
                 char suffix[48];
-                snprintf(suffix, sizeof suffix, "%s_l%d%s", kinds[k], layer,
-                         d ? "_reverse" : "");
+                snprintf(suffix, sizeof suffix, "%s_l%d%s", kinds[k], layer, d ? "_reverse" : "");
                 const int64_t shape[2] = {s->G * s->H, k == 0 ? layer_in(s, layer) : s->H};
                 /* PyTorch draws every tensor from U(-1/sqrt(H), 1/sqrt(H)): fan_in H */
                 lam_status st = lam__layer_tensor(l, suffix, 0, k < 2 ? 2 : 1, shape, s->H,
@@ -441,13 +439,14 @@ static lam_status rnn_setup(lam_layer *l)
     const lam_layer_desc *d = &l->desc;
     char sh[64];
     if (in->ndim != 2) {
-        return lam__layer_error(l, LAM_ERR_SHAPE, "input is %s; a recurrent layer takes (T, D) "
+        return lam__layer_error(l, LAM_ERR_SHAPE,
+                                "input is %s; a recurrent layer takes (T, D) "
                                 "sequences (an embedding gives them from token ids)",
                                 lam__shape_str(in->ndim, in->dim, sh, sizeof sh));
     }
     const int layers = d->layers > 0 ? d->layers : 1;
-    if (d->out < 1 || layers > LAM_RNN_MAX_LAYERS || d->bidirectional < 0 ||
-        d->bidirectional > 1 || !(d->alpha >= 0.0f && d->alpha < 1.0f)) {
+    if (d->out < 1 || layers > LAM_RNN_MAX_LAYERS || d->bidirectional < 0 || d->bidirectional > 1 ||
+        !(d->alpha >= 0.0f && d->alpha < 1.0f)) {
         return lam__layer_error(l, LAM_ERR_ARG, "hidden %lld, %d layers (1..%d), dropout %g",
                                 (long long)d->out, layers, LAM_RNN_MAX_LAYERS, (double)d->alpha);
     }
@@ -472,8 +471,8 @@ static lam_status rnn_setup(lam_layer *l)
     const int64_t width = s->dirs * s->H;
     int64_t rows, big;
     /* BLAS dimensions are int: every GEMM has T*N rows of at most G*H or D columns */
-    if (lam__mul_i64(s->T, s->nmax, &rows) || lam__mul_i64(rows, s->G * s->H + s->D + width,
-                                                           &big) || big > INT32_MAX) {
+    if (lam__mul_i64(s->T, s->nmax, &rows) ||
+        lam__mul_i64(rows, s->G * s->H + s->D + width, &big) || big > INT32_MAX) {
         return lam__layer_error(l, LAM_ERR_RANGE, "%lld steps x %lld rows is too large",
                                 (long long)s->T, (long long)s->nmax);
     }
@@ -488,11 +487,11 @@ static lam_status rnn_setup(lam_layer *l)
     return st == LAM_OK ? alloc_buffers(l) : st;
 }
 
-#define RNN_KIND(ID, NAME)                                                                     \
-    {                                                                                          \
-        .id = ID, .name = NAME, .min_in = 1, .max_in = 1, .setup = rnn_setup,                  \
-        .init = lam__layer_init_uniform, .forward = rnn_forward, .backward = rnn_backward,     \
-        .reads = rnn_reads, .states = rnn_states, .destroy = rnn_destroy,                      \
+#define RNN_KIND(ID, NAME)                                                                         \
+    {                                                                                              \
+        .id = ID, .name = NAME, .min_in = 1, .max_in = 1, .setup = rnn_setup,                      \
+        .init = lam__layer_init_uniform, .forward = rnn_forward, .backward = rnn_backward,         \
+        .reads = rnn_reads, .states = rnn_states, .destroy = rnn_destroy,                          \
     }
 const lam_kind lam__kind_rnn = RNN_KIND(LAM_LAYER_RNN, "rnn");
 const lam_kind lam__kind_lstm = RNN_KIND(LAM_LAYER_LSTM, "lstm");

@@ -25,8 +25,7 @@ static float **save_states(lam_model *m, int *count)
 {
     lam_param *st;
     lam_model_states(m, &st, count);
-    float **saved = *count > 0 ? lam_alloc(m->ctx, (size_t)*count * sizeof *saved)
-                               : NULL;
+    float **saved = *count > 0 ? lam_alloc(m->ctx, (size_t)*count * sizeof *saved) : NULL;
     for (int i = 0; saved != NULL && i < *count; i++) {
         saved[i] = lam_alloc(m->ctx, (size_t)st[i].n * sizeof(float));
         if (saved[i] != NULL) {
@@ -60,22 +59,25 @@ lam_status lam_lm_evaluate(lam_model *m, const lam_text *t, int64_t begin, int64
     int64_t T = 0;
     const int64_t V = model_vocab(m, &T), rows = lam_model_max_batch(m);
     if (V < 1 || t->vocab > V) {
-        return lam__error(ctx, LAM_ERR_ARG, "lm: the model is not a (T) -> (T, V) language "
-                          "model for a vocabulary of %d", t->vocab);
+        return lam__error(ctx, LAM_ERR_ARG,
+                          "lm: the model is not a (T) -> (T, V) language "
+                          "model for a vocabulary of %d",
+                          t->vocab);
     }
     const int64_t nb = lam_lm_batches(begin, end, rows, T);
     if (nb < 1) {
-        return lam__error(ctx, LAM_ERR_SHAPE, "lm: %lld tokens are fewer than one sequence "
-                          "of %lld + 1 for each of %lld rows", (long long)(end - begin),
-                          (long long)T, (long long)rows);
+        return lam__error(ctx, LAM_ERR_SHAPE,
+                          "lm: %lld tokens are fewer than one sequence "
+                          "of %lld + 1 for each of %lld rows",
+                          (long long)(end - begin), (long long)T, (long long)rows);
     }
     float *x = lam_alloc(ctx, (size_t)(rows * T) * sizeof(float));
     int32_t *labels = lam_alloc(ctx, (size_t)(rows * T) * sizeof(int32_t));
     int count = 0;
     float **saved = save_states(m, &count);
     const int carry = m->carry;
-    lam_status st = x != NULL && labels != NULL && (count == 0 || saved != NULL) ? LAM_OK
-                                                                                   : LAM_ERR_NOMEM;
+    lam_status st =
+        x != NULL && labels != NULL && (count == 0 || saved != NULL) ? LAM_OK : LAM_ERR_NOMEM;
     double total = 0.0;
     lam_model_set_carry(m, 1);
     lam_model_reset_state(m);
@@ -157,10 +159,10 @@ lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *
     lam_ctx *ctx = m->ctx;
     int64_t T = 0;
     const int64_t V = model_vocab(m, &T);
-    if (V < 1 || T != 1 || d == NULL || !(d->temperature > 0.0f) || d->top_k < 0 ||
-        length < 0 || n_prompt < 0 || (n_prompt > 0 && prompt == NULL) ||
-        !lam__reserved_zero(d->reserved, 4)) {
-        return lam__error(ctx, LAM_ERR_ARG, "lm: sampling needs a (1) -> (1, V) model, a "
+    if (V < 1 || T != 1 || d == NULL || !(d->temperature > 0.0f) || d->top_k < 0 || length < 0 ||
+        n_prompt < 0 || (n_prompt > 0 && prompt == NULL) || !lam__reserved_zero(d->reserved, 4)) {
+        return lam__error(ctx, LAM_ERR_ARG,
+                          "lm: sampling needs a (1) -> (1, V) model, a "
                           "temperature > 0, top_k >= 0 and lengths >= 0");
     }
     for (int64_t i = 0; i < n_prompt; i++) {
@@ -190,8 +192,7 @@ lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *
                             (long long)i);
             break;
         }
-        const int32_t tok = draw(logits, V, d, lam_rng_uniform(d->seed, 0x53414d50u,
-                                                               (uint64_t)i));
+        const int32_t tok = draw(logits, V, d, lam_rng_uniform(d->seed, 0x53414d50u, (uint64_t)i));
         if (out != NULL) {
             out[i] = tok;
         }
