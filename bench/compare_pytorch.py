@@ -199,6 +199,7 @@ def main():
     ap.add_argument("--all", action="store_true",
                     help="every network at batch 32, 64, 256 and threads 1..N")
     ap.add_argument("--json", action="store_true", help="also print the results as JSON")
+    ap.add_argument("--only", help="comma-separated networks to run (default: all)")
     ap.add_argument("--worker", nargs=6, metavar=("NET", "INPUT", "BATCH", "THREADS", "STEPS",
                                                   "WARMUP"), help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -229,12 +230,17 @@ def main():
         configs = [(n, i, b, t if t is not None else a.threads, tg)
                    for n, i, b, t, tg in DEFAULT_CONFIGS if (t or 1) <= a.threads]
 
+    if a.only:
+        configs = [c for c in configs if c[0] in a.only.split(",")]
+        if not configs:
+            ap.error("--only %s matches no configuration" % a.only)
     shipped_env = {k: v for k, v in os.environ.items() if k not in BEST_ENV}
     best_env = dict(shipped_env, **BEST_ENV)
     variants = ("lamina", "shipped", "best")
     me = os.path.abspath(__file__)
     results = {}  # (config index, variant) -> list of images/s, one per round
     work = {}  # config index -> GFLOP per image, from lamina's train_gflops / images_per_second
+    share = {}  # config index -> lamina's GEMM share of the step, one per round
     load_start = load_average()
     peaks = measure_peaks(bench)
     t_start = time.time()
@@ -258,6 +264,8 @@ def main():
                 results.setdefault((ci, v), []).append(r["images_per_second"])
                 if v == "lamina":
                     work[ci] = r["train_gflops"] / r["images_per_second"]
+                    if r.get("gemm_share", -1) >= 0:
+                        share.setdefault(ci, []).append(r["gemm_share"])
         print("round %d/%d done (%.0f s)" % (rnd + 1, a.rounds, time.time() - t_start),
               file=sys.stderr)
     load_end = load_average()
@@ -272,9 +280,9 @@ def main():
     print("sgemm peak (lamina-bench, 2048^3, higher of start and end): %s"
           % ", ".join("%.1f GFLOP/s on %d thread%s" % (g, t, "s" if t > 1 else "")
                       for t, g in sorted(peaks.items())))
-    hdr = "%-18s %5s %3s | %10s %10s %10s | %9s %9s | %8s %9s | %s" % (
+    hdr = "%-18s %5s %3s | %10s %10s %10s | %9s %9s | %8s %9s %5s | %s" % (
         "network", "batch", "thr", "lamina", "torch ship", "torch best", "vs ship", "vs best",
-        "ceiling", "ceil/best", "issue target")
+        "ceiling", "ceil/best", "gemm", "issue target")
     print(hdr)
     print("-" * len(hdr))
     rows = []
@@ -297,16 +305,19 @@ def main():
                              % (target["shipped"],
                                 "met" if r_ship >= target["shipped"] else "NOT met"))
             verdict = "; ".join(parts)
-        print("%-18s %5d %3d | %10.0f %10.0f %10.0f | %8.2fx %8.2fx | %8.0f %8.2fx | %s"
+        gemm = statistics.median(share[ci]) if ci in share else float("nan")
+        print("%-18s %5d %3d | %10.0f %10.0f %10.0f | %8.2fx %8.2fx | %8.0f %8.2fx %4.0f%% | %s"
               % (net + " " + inp, batch, threads, med["lamina"], med["shipped"], med["best"],
-                 r_ship, r_best, ceiling, ceiling / med["best"], verdict))
+                 r_ship, r_best, ceiling, ceiling / med["best"], 100 * gemm, verdict))
         rows.append({"network": net, "input": inp, "batch": batch, "threads": threads,
                      "lamina": med["lamina"], "torch_shipped": med["shipped"],
                      "torch_best": med["best"], "ratio_vs_shipped": r_ship,
                      "ratio_vs_best": r_best, "ceiling": ceiling,
-                     "gflop_per_image": work.get(ci), "per_round": {v: results[(ci, v)]
+                     "gflop_per_image": work.get(ci), "gemm_share": gemm, "per_round": {v: results[(ci, v)]
                                                             for v in variants},
                      "target": verdict})
+    print("(images/s: for char-lstm, sequences of 64 tokens per second; tokens/s is 64 times "
+          "that. gemm: the share of lamina's step spent in GEMMs, lamina-bench's probe.)")
     print("\nper round (images/s, in run order within each round's rotation):")
     for ci, (net, inp, batch, threads, _) in enumerate(configs):
         print("  %-18s %4d %2d  " % (net + " " + inp, batch, threads) + "  ".join(
