@@ -82,6 +82,10 @@ int lam__best_isa(void);
 lam_status lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                           const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                           float *c, int64_t ldc);
+/* Its naive twin (lam__sgemm_ref with alpha 1; isa unused). */
+lam_status lam__conv_gemm_ref(int isa, int trans_a, int trans_b, int64_t m, int64_t n,
+                              int64_t k, const float *a, int64_t lda, const float *b,
+                              int64_t ldb, float beta, float *c, int64_t ldc);
 /* An implicit im2col matrix over a zero-padded image (kernels/conv2d_implicit.c): row
  * r = (channel c, kernel row y, kernel column x), in that order, is the image read from
  * base + c*plane + y*row + x onwards, so column q is the tap of output position q of a
@@ -445,6 +449,8 @@ typedef struct lam_kernels {
     void (*maxpool_bwd)(const lam_pool_geom *, const float *, const int32_t *, float *, int);
     void (*avgpool_fwd)(const lam_pool_geom *, const float *, float *, int);
     void (*avgpool_bwd)(const lam_pool_geom *, const float *, float *, int);
+    lam_status (*isa_gemm)(int, int, int, int64_t, int64_t, int64_t, const float *, int64_t,
+                           const float *, int64_t, float, float *, int64_t);
     void (*rnn_seq_fwd)(const lam_rnn_seq *, int64_t, int64_t, int);
     void (*rnn_seq_bwd)(const lam_rnn_seq *, int64_t, int64_t, int);
     void (*act_fwd)(lam_act, float, int64_t, const float *, float *);

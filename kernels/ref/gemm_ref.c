@@ -58,3 +58,11 @@ lam_status lam__dsyrk_tn_ref(int64_t n, int64_t k, const double *a, int64_t lda,
     }
     return LAM_OK;
 }
+
+lam_status lam__conv_gemm_ref(int isa, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                              const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                              float *c, int64_t ldc)
+{
+    (void)isa;
+    return lam__sgemm_ref(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
