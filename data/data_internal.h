@@ -39,6 +39,11 @@ typedef struct lam__rd {
     int64_t pos;        /* uncompressed bytes consumed */
 } lam__rd;
 
+/* Open a regular file (reader.c) and give its size; IO otherwise ("not a regular file",
+ * also for a directory or a FIFO, which is not waited on). nofollow: refuse a symbolic link
+ * (fortunes.c: an entry replaced by a link after it was listed). Every reader opens here. */
+lam_status lam__open_regular(lam_ctx *ctx, const char *path, int nofollow, int *fd,
+                             int64_t *size);
 /* Open `path` for reading. IO: cannot open / not a regular file; NOMEM: zlib state. */
 lam_status lam__rd_open(lam_ctx *ctx, const char *path, lam__rd *r);
 void lam__rd_close(lam__rd *r);
@@ -98,9 +103,6 @@ lam_status lam__io_error(lam_ctx *ctx, const char *path, const char *what, int e
 /* A text of n tokens, uninitialised. FORMAT when n < 2, RANGE when its int32 tokens would
  * exceed LAM_DATA_MAX_BYTES; `what` names the file or directory in messages. */
 lam_status lam__text_new(lam_ctx *ctx, const char *what, int64_t n, lam_text **out);
-/* Open a regular file and give its size; IO otherwise. nofollow: refuse a symbolic link. */
-lam_status lam__text_open(lam_ctx *ctx, const char *path, int nofollow, int *fd,
-                          int64_t *size);
 /* Read exactly `size` bytes of fd into dst as int32 byte values; IO on error or when the
  * file ends early. */
 lam_status lam__text_read(lam_ctx *ctx, const char *path, int fd, int64_t size,

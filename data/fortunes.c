@@ -121,7 +121,7 @@ static lam_status read_files(lam_ctx *ctx, const char *dir, char *const *names,
         int fd = -1;
         int64_t size = 0;
         if (st == LAM_OK) {
-            st = lam__text_open(ctx, path, 1, &fd, &size);
+            st = lam__open_regular(ctx, path, 1, &fd, &size);
         }
         if (st != LAM_OK) {
             return st;

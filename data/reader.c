@@ -94,12 +94,11 @@ lam_status lam__io_error(lam_ctx *ctx, const char *path, const char *what, int e
                       lam__strerror(err, buf, sizeof buf));
 }
 
-lam_status lam__rd_open(lam_ctx *ctx, const char *path, lam__rd *r)
+lam_status lam__open_regular(lam_ctx *ctx, const char *path, int nofollow, int *fd_out,
+                             int64_t *size)
 {
-    memset(r, 0, sizeof *r);
-    r->ctx = ctx;
-    r->path = path;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO gives "not a regular file" instead of waiting for a writer */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (nofollow ? O_NOFOLLOW : 0));
     if (fd < 0) {
         return lam__io_error(ctx, path, "cannot open", errno);
     }
@@ -111,9 +110,24 @@ lam_status lam__rd_open(lam_ctx *ctx, const char *path, lam__rd *r)
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return lam__error(ctx, LAM_ERR_IO, "%s: not a regular file", path);
+        return lam__error(ctx, LAM_ERR_IO, "%s: not a regular file%s", path,
+                          S_ISDIR(st.st_mode) ? " (a directory)" : "");
     }
-    r->file_size = (int64_t)st.st_size;
+    *fd_out = fd;
+    *size = (int64_t)st.st_size;
+    return LAM_OK;
+}
+
+lam_status lam__rd_open(lam_ctx *ctx, const char *path, lam__rd *r)
+{
+    memset(r, 0, sizeof *r);
+    r->ctx = ctx;
+    r->path = path;
+    int fd = -1;
+    lam_status rc = lam__open_regular(ctx, path, 0, &fd, &r->file_size);
+    if (rc != LAM_OK) {
+        return rc;
+    }
     unsigned char m[4];
     if (r->file_size >= 2) {
         ssize_t k = pread(fd, m, 2, 0);

@@ -126,31 +126,6 @@ lam_status lam__text_read(lam_ctx *ctx, const char *path, int fd, int64_t size, 
     return LAM_OK;
 }
 
-/* nofollow: fortunes.c refuses an entry replaced by a symbolic link after it was listed */
-lam_status lam__text_open(lam_ctx *ctx, const char *path, int nofollow, int *fd_out,
-                          int64_t *size)
-{
-    /* O_NONBLOCK: a FIFO gives "not a regular file" instead of waiting for a writer */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (nofollow ? O_NOFOLLOW : 0));
-    if (fd < 0) {
-        return lam__io_error(ctx, path, "cannot open", errno);
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return lam__io_error(ctx, path, "cannot stat", e);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return lam__error(ctx, LAM_ERR_IO, "%s: %s", path,
-                          S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
-    }
-    *fd_out = fd;
-    *size = (int64_t)st.st_size;
-    return LAM_OK;
-}
-
 lam_status lam_text_load(lam_ctx *ctx, const char *path, lam_text **out)
 {
     if (ctx == NULL || path == NULL || out == NULL) {
@@ -158,7 +133,7 @@ lam_status lam_text_load(lam_ctx *ctx, const char *path, lam_text **out)
     }
     int fd = -1;
     int64_t size = 0;
-    lam_status st = lam__text_open(ctx, path, 0, &fd, &size);
+    lam_status st = lam__open_regular(ctx, path, 0, &fd, &size);
     if (st != LAM_OK) {
         return st;
     }

@@ -93,7 +93,13 @@ def main():
             "conv(b):4,3,name=a conv(a):4,3,name=b", "relu add(., nope)",
             "def b(c) { b:$c } b:4", "def b(c) { conv:$d } b:4", "def b(c) { relu",
             "linear*3:4,name=fc,index=7 relu*2 linear:out", "add(in, in, in) relu(-1)",
-            "concat(in, in):axis=2 gap linear:out"]):
+            "concat(in, in):axis=2 gap linear:out",
+            # recurrent layers and embeddings: options, shapes and their errors
+            "embedding:vocab,4,name=e lstm:3,layers=2,bidirectional=1,out=last linear:out",
+            "embedding:out,5 gru:4,layers=2,dropout=0.5 rnn:3,nonlinearity=relu,out=last "
+            "linear:out", "lstm:4,out=last linear:out", "gru:2,bias=0 flatten linear:out",
+            "embedding:3", "lstm:0", "lstm:4,layers=99", "rnn:4,nonlinearity=sigmoid",
+            "gru:4,out=first", "embedding:vocab,4 embedding:vocab,4", "char-lstm", "char-gru"]):
         put("spec", "spec%02d" % i, spec)
 
     for i, argv in enumerate([

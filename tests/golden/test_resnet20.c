@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "golden_util.h"
 #include "harness.h"
 #include "lamina.h"
 #include "safetensors.h"
@@ -24,30 +25,11 @@ enum { BATCH = 2, N_OUT = 10 };
 #define MOMENTUM 0.9
 #define WEIGHT_DECAY 5e-4
 
-/* max|got - want| <= tol * max|want| + ATOL; prints and returns the relative error. */
+/* PyTorch's values to RTOL of the largest one (golden_util.c). */
 static double compare(const char *what, const float *got, const float *want, int64_t n,
                       int verbose)
 {
-    double dmax = 0.0, ref = 0.0;
-    int64_t at = 0;
-    int finite = 1;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        finite &= isfinite(got[i]) != 0;
-        if (d > dmax || d != d) {
-            dmax = d;
-            at = i;
-        }
-        ref = fmax(ref, fabs((double)want[i]));
-    }
-    const double rel = ref > 0.0 ? dmax / ref : dmax;
-    const int ok = finite && dmax <= RTOL * ref + ATOL;
-    if (verbose || !ok) {
-        printf("  %-40s max|ref| %.3e  rel %.3e%s\n", what, ref, rel, ok ? "" : "  FAIL");
-    }
-    T_CHECK(ok, "%s: element %lld is %.9g, want %.9g (rel %.3e > %.0e)", what, (long long)at,
-            (double)got[at], (double)want[at], rel, RTOL);
-    return rel;
+    return golden_compare(what, got, want, n, RTOL, ATOL, verbose);
 }
 
 static const float *ref_f32(const lam_st_file *st, const char *name, int64_t n)

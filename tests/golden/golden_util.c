@@ -1,0 +1,32 @@
+/* The comparison every golden test makes (golden_util.h). */
+#include "golden_util.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "harness.h"
+
+double golden_compare(const char *what, const float *got, const float *want, int64_t n, double rtol,
+                      double atol, int verbose)
+{
+    double dmax = 0.0, ref = 0.0;
+    int64_t at = 0;
+    int finite = 1;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        finite &= isfinite(got[i]) != 0;
+        if (d > dmax || d != d) {
+            dmax = d;
+            at = i;
+        }
+        ref = fmax(ref, fabs((double)want[i]));
+    }
+    const double rel = ref > 0.0 ? dmax / ref : dmax;
+    const int ok = finite && dmax <= rtol * ref + atol;
+    if (verbose || !ok) {
+        printf("  %-52s max|ref| %.3e  rel %.3e%s\n", what, ref, rel, ok ? "" : "  FAIL");
+    }
+    T_CHECK(ok, "%s: element %lld is %.9g, want %.9g (rel %.3e > %.0e)", what, (long long)at,
+            (double)got[at], (double)want[at], rel, rtol);
+    return finite ? rel : INFINITY;
+}

@@ -1,0 +1,15 @@
+/* What the golden tests share: the comparison of a tensor with PyTorch's. */
+#ifndef LAM_TEST_GOLDEN_UTIL_H
+#define LAM_TEST_GOLDEN_UTIL_H
+
+#include <stdint.h>
+
+/* max|got - want| <= rtol * max|want| + atol over every element (a relative measure: the
+ * largest reference value sets the scale, so elements near 0 are not held to their own
+ * size). Prints a line (always when verbose, else on failure), fails the test with the worst
+ * element otherwise, and returns the relative error dmax / max|want|, or INFINITY when got
+ * holds a NaN or an infinity. */
+double golden_compare(const char *what, const float *got, const float *want, int64_t n, double rtol,
+                      double atol, int verbose);
+
+#endif
