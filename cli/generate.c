@@ -34,7 +34,8 @@ static int parse(int argc, char **argv, gen_opts *o)
         cli_opt_real("--temperature", &o->temperature, "T", "softmax temperature (1)", 0.0, 100.0,
                      CLI_OPEN_LO),
         cli_opt_int("--top-k", &o->top_k, "K", "draw from the K likeliest bytes (0 = all)", 0, 256),
-        cli_opt_int("--seed", &o->seed, "S", "seed of the draws (1)", 0, 4294967295),
+        cli_opt_int("--seed", &o->seed, "S", "seed of the draws (1; 0 is a seed too)", 0,
+                    4294967295),
         cli_opt_int("--threads", &o->threads, "N", "threads (default: OpenMP's)", 1, 1024),
     };
     const int n_opts = (int)(sizeof table / sizeof table[0]);

@@ -137,6 +137,7 @@ def main(argv):
         'info': ['--model', 'mlp', '--input', '4'],
         'import': ['--weights', nowhere, '--model', 'mlp', '--input', '4',
                    '--out', os.path.join(tmp, 'out.st')],
+        'generate': ['--load', nowhere],
     }
     rc, out, _ = run([lamina, '--help'])
     commands = []
