@@ -445,6 +445,11 @@ int cli_predict(int argc, char **argv)
     if (rc != EXIT_OK) {
         return rc < 0 ? EXIT_OK : rc;
     }
+    if (o.load != NULL && cli_is_lm_checkpoint(o.load)) {
+        cli_error("%s is a language model's checkpoint: lamina eval gives its bits per char, "
+                  "lamina generate samples text from it", o.load);
+        return EXIT_USAGE;
+    }
     loaded l;
     rc = load_all(&o, &l);
     if (rc != EXIT_OK) {

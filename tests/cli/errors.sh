@@ -208,6 +208,12 @@ one_error_line "generate from a checkpoint without a vocabulary" "good.st: no vo
 run generate --load trunc.st
 expect_rc "generate from a truncated checkpoint" 1
 one_error_line "generate from a truncated checkpoint" trunc.st
+run predict --load lm.st
+expect_rc "predict on a language model's checkpoint" 2
+one_error_line "predict on a language model's checkpoint" "lamina generate"
+run eval --load lm.st --data text:lm.txt --json
+expect_rc "eval of a language model's checkpoint" 0
+check "eval of a language model's checkpoint reports test bits per char" grep -q '"test_bpc"' "$T/out"
 run generate --load lm.st --prompt "ab" --length 40 --seed 9
 cp "$T/out" gen1.out
 run generate --load lm.st --prompt "ab" --length 40 --seed 9
