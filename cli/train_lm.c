@@ -77,11 +77,43 @@ lam_status cli_text_vocab(lam_ctx *ctx, lam_checkpoint *ck, const char *path, la
     return t != NULL ? lam_text_set_vocab(t, bytes, (int)v) : LAM_OK;
 }
 
+/* Options of image and table data that a text has no use for: a usage error naming the
+ * first one given (0 when none is). */
+static int text_opts_check(const train_opts *o)
+{
+    const struct {
+        const char *flag;
+        int given;
+    } image_only[] = {
+        {"--augment", strcmp(o->augment, "none") != 0},
+        {"--test", o->test != NULL},
+        {"--val", o->val.v > 0.0},
+        {"--target", o->target != NULL},
+        {"--task", o->task != NULL},
+        {"--loss", o->loss != NULL},
+        {"--limit-train", o->limit_train.v > 0},
+        {"--limit-test", o->limit_test.v > 0},
+        {"--optimizer lm or lbfgs", train_second_order(o)},
+    };
+    for (size_t i = 0; i < sizeof image_only / sizeof image_only[0]; i++) {
+        if (image_only[i].given) {
+            cli_error("%s is not for a text (%s): its parts are 90/5/5 by position, the loss "
+                      "is per-position cross-entropy",
+                      image_only[i].flag, o->data);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The text, its vocabulary (the checkpoint's on --resume), the three parts, and the model
  * for (bptt) token sequences. */
 static lam_status setup(train_run *r, lam_checkpoint *ck)
 {
     const train_opts *o = &r->o;
+    if (text_opts_check(o) != 0) {
+        return LAM_ERR_ARG;
+    }
     lam_status st = cli_load_text(r->ctx, o->data, &r->text);
     /* weights imported from PyTorch carry no vocabulary: the text's is taken */
     if (st == LAM_OK && ck != NULL && lam_checkpoint_floats_len(ck, "lm.vocab") > 0) {
@@ -170,6 +202,7 @@ static lam_status run_epoch(train_run *r, float *x, int32_t *labels, int tty)
     d.labels = labels;
     d.n = rows;
     d.loss.kind = LAM_LOSS_SEQ_XENT;
+    d.loss.smoothing = (float)o->smoothing.v;
     d.clip_norm = o->clip.v;
     for (; p->batch < r->steps_per_epoch; p->batch++) {
         lam_status st =
@@ -236,6 +269,9 @@ static lam_status end_epoch(train_run *r, int tty, double *val, double *test)
     p->batch = 0;
     p->seen = 0;
     p->loss_sum = 0.0;
+    if (train_write_metrics(r) != 0 || train_write_plot(r) != 0) {
+        return LAM_ERR_IO; /* the message is out */
+    }
     return r->o.save != NULL ? train_save(r, r->o.save) : LAM_OK;
 }
 

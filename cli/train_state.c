@@ -16,19 +16,19 @@
 /* N_STR string options, the last of which (train.save) is recorded but never restored: a
  * resumed run writes checkpoints only where its own --save says. */
 enum { N_STR = 11, N_RESTORED_STR = N_STR - 1, N_INT = 8, N_REAL = 9 };
-_Static_assert(sizeof ((train_opts *)0)->owned / sizeof(char *) == N_STR,
+_Static_assert(sizeof((train_opts *)0)->owned / sizeof(char *) == N_STR,
                "train_opts.owned holds one copy per string option");
 
 /* The option fields in a fixed order, so save and resume walk the same table. */
 static void opt_fields(train_opts *o, const char ***s, cli_int **iv, cli_real **dv)
 {
-    const char **sv[N_STR] = {&o->model, &o->data,   &o->test,       &o->optimizer,
-                              &o->schedule, &o->target, &o->task, &o->loss, &o->nan_policy,
-                              &o->augment, &o->save};
-    cli_int *ii[N_INT] = {&o->epochs, &o->batch, &o->seed, &o->warmup, &o->step_size,
-                          &o->limit_train, &o->limit_test, &o->bptt};
-    cli_real *dd[N_REAL] = {&o->lr, &o->momentum, &o->weight_decay, &o->gamma, &o->val,
-                            &o->clip, &o->smoothing, &o->delta, NULL};
+    const char **sv[N_STR] = {&o->model,      &o->data,    &o->test, &o->optimizer,
+                              &o->schedule,   &o->target,  &o->task, &o->loss,
+                              &o->nan_policy, &o->augment, &o->save};
+    cli_int *ii[N_INT] = {&o->epochs,    &o->batch,       &o->seed,       &o->warmup,
+                          &o->step_size, &o->limit_train, &o->limit_test, &o->bptt};
+    cli_real *dd[N_REAL] = {&o->lr,   &o->momentum,  &o->weight_decay, &o->gamma, &o->val,
+                            &o->clip, &o->smoothing, &o->delta,        NULL};
     for (int i = 0; i < N_STR; i++) {
         s[i] = sv[i];
     }
@@ -40,25 +40,34 @@ static void opt_fields(train_opts *o, const char ***s, cli_int **iv, cli_real **
     }
 }
 
-static const char *const str_keys[N_STR] = {
-    "train.model", "train.data", "train.test", "train.optimizer", "train.schedule",
-    "train.target", "train.task", "train.loss", "train.nan_policy", "train.augment",
-    "train.save"};
-static const char *const int_keys[N_INT] = {"train.epochs", "train.batch", "train.seed",
-                                            "train.warmup", "train.step_size",
-                                            "train.limit_train", "train.limit_test",
-                                            "train.bptt"};
+static const char *const str_keys[N_STR] = {"train.model",     "train.data",     "train.test",
+                                            "train.optimizer", "train.schedule", "train.target",
+                                            "train.task",      "train.loss",     "train.nan_policy",
+                                            "train.augment",   "train.save"};
+static const char *const int_keys[N_INT] = {
+    "train.epochs",    "train.batch",       "train.seed",       "train.warmup",
+    "train.step_size", "train.limit_train", "train.limit_test", "train.bptt"};
 static const char *const real_keys[N_REAL] = {
-    "train.lr", "train.momentum", "train.weight_decay", "train.gamma", "train.val",
-    "train.clip", "train.label_smoothing", "train.huber_delta", NULL};
+    "train.lr",   "train.momentum",        "train.weight_decay", "train.gamma", "train.val",
+    "train.clip", "train.label_smoothing", "train.huber_delta",  NULL};
 
 /* Position scalars; doubles travel as their bit patterns so a resume is exact. */
-enum { P_EPOCH, P_BATCH, P_STEP, P_SEEN, P_CORRECT, P_LOSS_BITS, P_SKIPPED, P_SAMPLES,
-       P_SECONDS_BITS, P_HIST_N, N_POS };
+enum {
+    P_EPOCH,
+    P_BATCH,
+    P_STEP,
+    P_SEEN,
+    P_CORRECT,
+    P_LOSS_BITS,
+    P_SKIPPED,
+    P_SAMPLES,
+    P_SECONDS_BITS,
+    P_HIST_N,
+    N_POS
+};
 static const char *const pos_keys[N_POS] = {
-    "train.epoch", "train.batch", "train.step", "train.seen", "train.correct",
-    "train.loss_sum_bits", "train.skipped", "train.samples", "train.seconds_bits",
-    "history.n"};
+    "train.epoch",         "train.batch",   "train.step",    "train.seen",         "train.correct",
+    "train.loss_sum_bits", "train.skipped", "train.samples", "train.seconds_bits", "history.n"};
 
 static int64_t bits_of(double d)
 {
@@ -74,15 +83,14 @@ static double double_of(int64_t b)
     return d;
 }
 
-static const char *const hist_names[7] = {"history.train_loss", "history.train_metric",
-                                          "history.val_loss", "history.val_metric",
-                                          "history.test_loss", "history.test_metric",
-                                          "history.seconds"};
+static const char *const hist_names[7] = {
+    "history.train_loss", "history.train_metric", "history.val_loss", "history.val_metric",
+    "history.test_loss",  "history.test_metric",  "history.seconds"};
 
 static float *hist_array(train_hist *h, int i)
 {
     float *a[7] = {h->train_loss, h->train_metric, h->val_loss, h->val_metric,
-                   h->test_loss, h->test_metric, h->seconds};
+                   h->test_loss,  h->test_metric,  h->seconds};
     return a[i];
 }
 
@@ -122,8 +130,9 @@ lam_status train_save(train_run *r, const char *path)
     keys[nm] = "train.holdout_seed";
     vals[nm++] = num[N_INT + N_REAL + 1];
     const train_pos *p = &r->pos;
-    int64_t ints[N_POS] = {p->epoch, p->batch, p->step, p->seen, p->correct,
-                           bits_of(p->loss_sum), p->skipped, p->samples, bits_of(p->seconds),
+    int64_t ints[N_POS] = {p->epoch,   p->batch,   p->step,
+                           p->seen,    p->correct, bits_of(p->loss_sum),
+                           p->skipped, p->samples, bits_of(p->seconds),
                            r->hist->n};
     enum { N_FL = 9 + TRAIN_MAX_MORE };
     lam_ckpt_floats fl[N_FL] = {{"norm.mean", r->norm.mean, r->norm.n},
@@ -224,8 +233,8 @@ lam_status train_resume_state(train_run *r, lam_checkpoint *ck)
     const char *path = r->o.resume;
     const char *spec = lam_checkpoint_meta(ck, "lamina.spec");
     if (spec == NULL || strcmp(spec, lam_model_spec(r->model)) != 0) {
-        cli_error("%s: checkpoint is for another model ('%s'), not '%s'", path,
-                  spec ? spec : "?", lam_model_spec(r->model));
+        cli_error("%s: checkpoint is for another model ('%s'), not '%s'", path, spec ? spec : "?",
+                  lam_model_spec(r->model));
         return LAM_ERR_FORMAT;
     }
     lam_status st = lam_checkpoint_load_weights(ck, r->model);
@@ -301,15 +310,16 @@ int train_write_metrics(const train_run *r)
         cli_error("%s: out of memory", r->o.metrics);
         return -1;
     }
-    const char *m = r->classify ? "accuracy" : "mae";
+    const char *m = r->text != NULL ? "bpc" : r->classify ? "accuracy" : "mae";
     len += (size_t)snprintf(buf, cap,
                             "epoch,train_loss,train_%s,val_loss,val_%s,test_loss,test_%s,"
-                            "seconds\n", m, m, m);
+                            "seconds\n",
+                            m, m, m);
     for (int i = 0; i < h->n; i++) {
-        len += (size_t)snprintf(buf + len, cap - len, "%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n",
-                                i + 1, h->train_loss[i], h->train_metric[i], h->val_loss[i],
-                                h->val_metric[i], h->test_loss[i], h->test_metric[i],
-                                h->seconds[i]);
+        len +=
+            (size_t)snprintf(buf + len, cap - len, "%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n", i + 1,
+                             h->train_loss[i], h->train_metric[i], h->val_loss[i], h->val_metric[i],
+                             h->test_loss[i], h->test_metric[i], h->seconds[i]);
     }
     int rc = write_atomic(r->o.metrics, buf, len);
     if (rc != 0) {
@@ -341,11 +351,11 @@ int train_write_plot(const train_run *r)
     for (int i = 0; i < h->n; i++) {
         x[i] = i + 1;
     }
-    svg_series loss[3] = {{"train", x, ys[0], h->n}, {"validation", x, ys[2], h->n},
-                          {"test", x, ys[4], h->n}};
-    svg_series metric[3] = {{"train", x, ys[1], h->n}, {"validation", x, ys[3], h->n},
-                            {"test", x, ys[5], h->n}};
-    int nv = r->data.val != NULL;
+    svg_series loss[3] = {
+        {"train", x, ys[0], h->n}, {"validation", x, ys[2], h->n}, {"test", x, ys[4], h->n}};
+    svg_series metric[3] = {
+        {"train", x, ys[1], h->n}, {"validation", x, ys[3], h->n}, {"test", x, ys[5], h->n}};
+    int nv = r->data.val != NULL || r->text != NULL; /* a text always has its validation part */
     svg_series lossv[3], metricv[3];
     int ns = 0;
     for (int k = 0; k < 3; k++) {
@@ -355,10 +365,17 @@ int train_write_plot(const train_run *r)
         lossv[ns] = loss[k];
         metricv[ns++] = metric[k];
     }
+    const int lm = r->text != NULL;
     svg_panel panels[2] = {
-        {"loss", "epoch", r->classify ? "cross-entropy" : "loss", lossv, ns, 0},
-        {r->classify ? "accuracy" : "mean absolute error", "epoch",
-         r->classify ? "accuracy" : "MAE", metricv, ns, 0}};
+        {"loss", "epoch", r->classify || lm ? "cross-entropy" : "loss", lossv, ns, 0},
+        {lm            ? "bits per character"
+         : r->classify ? "accuracy"
+                       : "mean absolute error",
+         "epoch",
+         lm            ? "bits per char"
+         : r->classify ? "accuracy"
+                       : "MAE",
+         metricv, ns, 0}};
     char title[256];
     snprintf(title, sizeof title, "lamina train: %s on %s", r->o.model, r->o.data);
     int rc = svg_write_lines(r->o.plot, title, panels, 2);

@@ -192,8 +192,16 @@ for f in empty one short; do
     unharmed "train on $f.txt"
 done
 for i in $(seq 1 300); do printf 'abcab cabd '; done >lm.txt
-run train "${LM[@]}" --data text:lm.txt --batch 2 --bptt 8 --epochs 1 --save lm.st
+run train "${LM[@]}" --data text:lm.txt --batch 2 --bptt 8 --epochs 1 --save lm.st \
+    --metrics lm.csv --plot lm.svg
 expect_rc "setup: a small language model" 0
+check "a language model's metrics are bits per char" grep -q "^epoch,train_loss,train_bpc" lm.csv
+check "a language model's plot is written" grep -q "bits per char" lm.svg
+for opt in "--augment flip" "--val 0.1" "--loss mse" "--limit-train 10"; do
+    run train "${LM[@]}" --data text:lm.txt --epochs 1 $opt
+    expect_rc "train on a text with $opt" 2
+    one_error_line "train on a text with $opt" "${opt%% *} is not for a text"
+done
 run generate --load lm.st --prompt "abz" --length 5
 expect_rc "generate with a prompt byte outside the vocabulary" 2
 one_error_line "generate with a prompt byte outside the vocabulary" "byte 0x7a at position 2"
