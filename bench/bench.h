@@ -6,7 +6,7 @@
  *   bench_kernels.c every fast kernel against its naive twin (verify once, then time)
  *   bench_train.c   whole training steps (public API), thread scaling, GEMM share of conv
  *   bench_report.c  text, JSON, CSV, SVG, and --compare against a baseline JSON
- *   bench_probe.c   link-time wrapper around lam__sgemm that times the GEMMs a layer makes
+ *   bench_probe.c   link-time wrappers of the GEMM entry points: the GEMM time of a step
  * Times are seconds internally and milliseconds in every report.
  */
 #ifndef LAM_BENCH_H
