@@ -48,8 +48,10 @@ DEFAULT_CONFIGS = [
     ("mlp", "1x28x28", 256, None, {"best": 1.2}),
     ("resnet20", "1x28x28", 64, 2, {"best": 1.3}),
     ("resnet20", "3x32x32", 64, 2, {"best": 1.3}),
-    # the recurrent issue's language model: batch 64 of T = 64 tokens (input "64")
+    # the recurrent issue's language models: batch 64 of T = 64 tokens (input "64")
+    ("char-lstm", "64", 64, 1, None),
     ("char-lstm", "64", 64, 2, {"best": 1.5}),
+    ("char-gru", "64", 64, 2, None),
 ]
 
 # Vocabulary of the language-model configurations (lamina-bench's N_TOKENS): about the
