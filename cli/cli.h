@@ -74,6 +74,11 @@ static inline cli_opt cli_opt_real(const char *name, cli_real *dest, const char 
  * message in err. Never exits, never prints: the fuzzer drives it. */
 int cli_parse(int argc, char **argv, int first, const cli_opt *opts, int n_opts,
               const char **pos, int max_pos, int *n_pos, char *err, size_t err_size);
+/* cli_parse for a command without positional arguments (common.c): -1 after printing
+ * --help, EXIT_USAGE after a usage error line that points at `lamina CMD --help`, else
+ * EXIT_OK. */
+int cli_parse_command(int argc, char **argv, const char *cmd, const char *usage,
+                      const char *about, const cli_opt *opts, int n_opts);
 /* The range of a number option as --help shows it: "1..65536", "(0, 1e+09]". */
 const char *cli_range_text(const cli_opt *o, char *buf, size_t size);
 /* Usage, about and one line per option; a number option's line ends in "; N in RANGE". */

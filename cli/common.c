@@ -102,19 +102,18 @@ lam_status cli_load_data(lam_ctx *ctx, const cli_data_args *a, cli_data *out)
             out->test_rows = "t10k sample";
         } else {
             /* one file: keep a seeded share of it as the test set */
-            st = split_checked(ctx, &out->train, CLI_HOLDOUT, cli_holdout_seed(a->seed),
-                               &out->test, path, "to hold out 20% as the test set (give --test)");
+            st = split_checked(ctx, &out->train, CLI_HOLDOUT, cli_holdout_seed(a->seed), &out->test,
+                               path, "to hold out 20% as the test set (give --test)");
             out->test_note = "20% held out of --data";
             out->test_rows = "held-out sample";
         }
     }
     if (st == LAM_OK && out->test != NULL && out->test->task != out->train->task) {
-        static const char *const task[4] = {"auto", "classification", "regression",
-                                            "unlabeled"};
+        static const char *const task[4] = {"auto", "classification", "regression", "unlabeled"};
         st = LAM_ERR_FORMAT;
         cli_error("%s: the test set is %s data but the training set %s is %s",
-                  a->test != NULL ? cli_data_path(a->test) : path, task[out->test->task & 3],
-                  path, task[out->train->task & 3]);
+                  a->test != NULL ? cli_data_path(a->test) : path, task[out->test->task & 3], path,
+                  task[out->train->task & 3]);
     }
     if (st == LAM_OK) {
         st = limit(ctx, &out->train, a->limit_train);
@@ -141,8 +140,7 @@ void cli_free_data(cli_data *d)
     memset(d, 0, sizeof *d);
 }
 
-int cli_check_labels(const lam_dataset *ds, int64_t n_classes, const char *file,
-                     const char *part)
+int cli_check_labels(const lam_dataset *ds, int64_t n_classes, const char *file, const char *part)
 {
     for (int64_t i = 0; ds->task == LAM_DATA_CLASSIFY && i < ds->n; i++) {
         if (ds->labels[i] >= n_classes) {
@@ -326,13 +324,12 @@ int cli_input_shape(const char *input, int64_t shape[3])
     return nd;
 }
 
-int cli_model_for(lam_ctx *ctx, const char *model, int nd, const int64_t shape[3],
-                  int64_t classes, int64_t batch, lam_model **out)
+int cli_model_for(lam_ctx *ctx, const char *model, int nd, const int64_t shape[3], int64_t classes,
+                  int64_t batch, lam_model **out)
 {
     char *spec = cli_read_spec(model);
-    lam_status st = spec == NULL
-                        ? LAM_ERR_IO
-                        : lam_model_create(ctx, spec, nd, shape, classes, batch, out);
+    lam_status st =
+        spec == NULL ? LAM_ERR_IO : lam_model_create(ctx, spec, nd, shape, classes, batch, out);
     free(spec);
     /* a spec that does not parse or fit is a bad model file, as in lamina train (exit 1) */
     return st == LAM_OK ? EXIT_OK : cli_lib_error(ctx, st, model);
@@ -347,4 +344,22 @@ void cli_set_threads(int64_t threads)
 #else
     (void)threads;
 #endif
+}
+
+int cli_parse_command(int argc, char **argv, const char *cmd, const char *usage, const char *about,
+                      const cli_opt *opts, int n_opts)
+{
+    const char *pos[1];
+    int n_pos;
+    char err[160];
+    int rc = cli_parse(argc, argv, 2, opts, n_opts, pos, 0, &n_pos, err, sizeof err);
+    if (rc == 1) {
+        cli_print_help(usage, about, opts, n_opts);
+        return -1;
+    }
+    if (rc < 0) {
+        cli_error("%s (see lamina %s --help)", err, cmd);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
 }

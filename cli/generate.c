@@ -39,17 +39,9 @@ static int parse(int argc, char **argv, gen_opts *o)
         cli_opt_int("--threads", &o->threads, "N", "threads (default: OpenMP's)", 1, 1024),
     };
     const int n_opts = (int)(sizeof table / sizeof table[0]);
-    const char *pos[1];
-    int n_pos;
-    char err[160];
-    int rc = cli_parse(argc, argv, 2, table, n_opts, pos, 0, &n_pos, err, sizeof err);
-    if (rc == 1) {
-        cli_print_help(usage_line, about, table, n_opts);
-        return -1;
-    }
-    if (rc < 0) {
-        cli_error("%s (see lamina generate --help)", err);
-        return EXIT_USAGE;
+    const int rc = cli_parse_command(argc, argv, "generate", usage_line, about, table, n_opts);
+    if (rc != EXIT_OK) {
+        return rc;
     }
     if (o->load == NULL) {
         cli_error("--load CKPT is required (see lamina generate --help)");

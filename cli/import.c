@@ -36,7 +36,8 @@ static int parse_list(const char *flag, const char *text, int64_t n, int positiv
         double x = strtod(s, &end);
         if (end == s || (*end != ',' && *end != '\0') || (*end == '\0') != (i == n - 1)) {
             cli_error("%s expects %lld comma-separated numbers (one per input channel), got "
-                      "'%.60s'", flag, (long long)n, text);
+                      "'%.60s'",
+                      flag, (long long)n, text);
             return -1;
         }
         if (!isfinite((float)x) || (positive && !(x > 0.0))) {
@@ -59,30 +60,25 @@ static int parse(int argc, char **argv, import_opts *o)
         cli_opt_str("--model", &o->model, "SPEC", "built-in name, spec file or inline spec"),
         cli_opt_str("--input", &o->input, "CxHxW", "input sample shape, e.g. 3x32x32 or 784"),
         cli_opt_str("--out", &o->out, "CKPT", "the checkpoint to write"),
-        cli_opt_int("--classes", &o->classes, "N", "size of `out` (10)", 1,
-                    LAM_DATA_MAX_CLASSES),
-        cli_opt_str("--mean", &o->mean, "LIST", "per-channel input mean, e.g. 0.49,0.48,0.45 "
+        cli_opt_int("--classes", &o->classes, "N", "size of `out` (10)", 1, LAM_DATA_MAX_CLASSES),
+        cli_opt_str("--mean", &o->mean, "LIST",
+                    "per-channel input mean, e.g. 0.49,0.48,0.45 "
                     "(with --std)"),
         cli_opt_str("--std", &o->std, "LIST", "per-channel input std, each above 0"),
-        cli_opt_str("--strip-prefix", &o->strip, "P", "remove P from the file's names first "
+        cli_opt_str("--strip-prefix", &o->strip, "P",
+                    "remove P from the file's names first "
                     "(e.g. module.)"),
         cli_opt_flag("--allow-unused", &o->allow_unused, "skip file tensors the model lacks"),
     };
     const int n_opts = (int)(sizeof table / sizeof table[0]);
-    const char *pos[1];
-    int n_pos;
-    char err[160];
-    int rc = cli_parse(argc, argv, 2, table, n_opts, pos, 0, &n_pos, err, sizeof err);
-    if (rc == 1) {
-        cli_print_help(usage_line, about, table, n_opts);
-        return -1;
+    const int rc = cli_parse_command(argc, argv, "import", usage_line, about, table, n_opts);
+    if (rc != EXIT_OK) {
+        return rc;
     }
-    if (rc < 0) {
-        cli_error("%s (see lamina import --help)", err);
-        return EXIT_USAGE;
-    }
-    const char *need[4][2] = {{"--weights FILE", o->weights}, {"--model SPEC", o->model},
-                              {"--input CxHxW", o->input}, {"--out CKPT", o->out}};
+    const char *need[4][2] = {{"--weights FILE", o->weights},
+                              {"--model SPEC", o->model},
+                              {"--input CxHxW", o->input},
+                              {"--out CKPT", o->out}};
     for (int i = 0; i < 4; i++) {
         if (need[i][1] == NULL) {
             cli_error("%s is required (see lamina import --help)", need[i][0]);
@@ -159,8 +155,8 @@ int cli_import(int argc, char **argv)
     if (rc == EXIT_OK) {
         printf("lamina import: %s -> %s: %d tensors loaded (%lld values), %d ignored, "
                "%d converted to float32; %s for %s, %lld classes, inputs %s\n",
-               o.weights, o.out, rep.tensors, (long long)rep.floats, rep.ignored,
-               rep.converted, o.model, o.input, (long long)o.classes.v,
+               o.weights, o.out, rep.tensors, (long long)rep.floats, rep.ignored, rep.converted,
+               o.model, o.input, (long long)o.classes.v,
                ns.n > 0 ? "normalized by --mean and --std" : "not normalized");
     }
     lam_model_destroy(m);

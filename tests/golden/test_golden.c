@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "golden_util.h"
 #include "harness.h"
 #include "lamina.h"
 #include "safetensors.h"
@@ -63,30 +64,14 @@ static void note(worst *w, double rel, const char *name)
     }
 }
 
-/* Compare got[0..n) with the reference: max|got - want| <= tol * max|want| + ATOL. Prints
- * the tensor's relative error (max|got - want| / max|want|) and returns it. */
+/* Compare got[0..n) with the reference to tol of its largest value (golden_util.c); prints
+ * the tensor's relative error and returns it. */
 static double compare(const char *what, const char *name, const float *got, const float *want,
                       int64_t n, double tol)
 {
-    double dmax = 0.0, ref = 0.0;
-    int64_t at = 0;
-    int finite = 1;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        finite &= isfinite(got[i]) != 0;
-        if (d > dmax || d != d) {
-            dmax = d;
-            at = i;
-        }
-        ref = fmax(ref, fabs((double)want[i]));
-    }
-    double rel = ref > 0.0 ? dmax / ref : dmax;
-    int ok = finite && dmax <= tol * ref + ATOL;
-    printf("  %-6s %-22s max|ref| %.3e  max|d| %.3e  rel %.3e%s\n", what, name, ref, dmax,
-           rel, ok ? "" : "  FAIL");
-    T_CHECK(ok, "%s %s: element %lld is %.9g, want %.9g (rel %.3e > %.0e)", what, name,
-            (long long)at, (double)got[at], (double)want[at], rel, tol);
-    return rel;
+    char label[96];
+    snprintf(label, sizeof label, "%s %s", what, name);
+    return golden_compare(label, got, want, n, tol, ATOL, 1);
 }
 
 /* The reference tensor `name`, checked to be F32 with n elements; NULL (and a failure) if
@@ -96,8 +81,10 @@ static const float *ref_tensor(const lam_st_file *st, const char *name, int64_t 
 {
     const lam_st_tensor *t = lam__st_find(st, name);
     if (!T_CHECK(t != NULL, "dump has no tensor '%s'", name) ||
-        !T_CHECK(t->dtype == LAM_ST_F32 && t->numel == n, "'%s': dtype %d, %lld elements, "
-                 "want F32 and %lld", name, t->dtype, (long long)t->numel, (long long)n)) {
+        !T_CHECK(t->dtype == LAM_ST_F32 && t->numel == n,
+                 "'%s': dtype %d, %lld elements, "
+                 "want F32 and %lld",
+                 name, t->dtype, (long long)t->numel, (long long)n)) {
         return NULL;
     }
     if (out != NULL) {
@@ -128,8 +115,8 @@ static int init_params(const lam_st_file *st, lam_param *p, int np, float **w0, 
         if (!p[t].is_bias) {
             /* fan_in from PyTorch's shape: (C_out, C_in, KH, KW) or (out, in) */
             fan_in = (double)(ref->numel / ref->shape[0]);
-            T_CHECK(p[t].fan_in == (int64_t)fan_in, "%s: fan_in %lld, PyTorch's %.0f",
-                    p[t].name, (long long)p[t].fan_in, fan_in);
+            T_CHECK(p[t].fan_in == (int64_t)fan_in, "%s: fan_in %lld, PyTorch's %.0f", p[t].name,
+                    (long long)p[t].fan_in, fan_in);
         }
         if (verbose) {
             printf("  param %d: %-16s <-> %-10s %lld floats, fan_in %.0f\n", t, p[t].name,
