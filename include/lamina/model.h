@@ -196,7 +196,10 @@ LAM_API lam_status lam_model_states(lam_model *m, lam_param **states, int *count
  * carry = 1: every forward starts its recurrent layers from the state views (rows 0..n-1)
  * instead of zeros, so consecutive batches continue each row's sequence: truncated
  * backpropagation through time, and generation one token at a time. The state is detached:
- * no gradient flows into it. carry = 0 (the default): every forward starts from zeros.
+ * no gradient flows into it. A bidirectional layer carries its reverse direction's final
+ * state too (the state after step 0, as PyTorch's h_n holds it), which a reverse pass over
+ * the next window rarely wants: carry suits unidirectional layers. carry = 0 (the default):
+ * every forward starts from zeros.
  * @return LAM_OK, LAM_ERR_ARG.
  */
 LAM_API lam_status lam_model_set_carry(lam_model *m, int carry);
