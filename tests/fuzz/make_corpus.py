@@ -3,13 +3,13 @@
 
 Run from the repository root: python3 tests/fuzz/make_corpus.py [checkpoint.safetensors ...]
 Seeds are small valid files plus one of each known-bad shape, so the fuzzer starts next to
-every branch of the readers. Checkpoints given on the command line are copied in as seeds
+every branch of the readers. Files already in the corpus (seeds of earlier versions, inputs
+the fuzz runs found) are kept. Checkpoints given on the command line are copied in as seeds
 of the checkpoint target (make them with `lamina train ... --save`).
 """
 import gzip
 import json
 import os
-import shutil
 import struct
 import sys
 
@@ -39,7 +39,8 @@ def npy(descr, shape, payload, fortran=False, version=1):
 
 
 def main():
-    shutil.rmtree(ROOT, ignore_errors=True)
+    # the seeds are written over; the inputs the fuzz runs found (-merge=1) stay, so this
+    # script never deletes coverage (it once did)
     img = idx(0x08, [3, 2, 2], bytes(range(12)))
     put("idx", "u8_3x2x2", img)
     put("idx", "u8_3x2x2.gz", gzip.compress(img))
