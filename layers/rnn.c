@@ -5,13 +5,16 @@
  * (G*H, H), bias_ih_l0, bias_hh_l0, with _reverse for the second direction.
  *
  * The layer works time-major, (T, N, features), so that every step's rows are one matrix:
- *   forward, per layer:  g = X W_ih^T + b      one GEMM over all T*N rows (linear kernel)
+ *   forward, per layer:  g = X W_ih^T + b      one product over all T*N rows (lamina's
+ *                                               AVX-512 GEMM, fixed 128-row blocks)
  *                        the recurrence         per chunk of rows (kernels/rnn.c), all steps
  *   backward, per layer: the recurrence         dG per chunk, all steps
- *                        dX = dG W_ih, dW_ih += dG^T X, dW_hh += dG^T H'  one GEMM each
- *                                               over all T*N rows (linear kernel)
- * The linear kernel cuts its GEMMs into column blocks fixed by the shape and the recurrence
- * runs fixed chunks of rows, so results are the same for any thread count.
+ *                        dX = dG W_ih           as the forward's product
+ *                        dW_ih += dG^T X, dW_hh += dG^T H'  one GEMM each over all T*N
+ *                                               rows (the linear kernel, on BLAS)
+ * Every product is cut into blocks fixed by the shape (rows here, columns in the linear
+ * kernel) and the recurrence runs fixed chunks of rows, so results are the same for any
+ * thread count.
  *
  * The carried state (lam_model_states): h_n (and c_n) of (layers*dirs, max_batch, H), as
  * PyTorch returns them. Every forward writes its final states there; with carry set, it
@@ -43,7 +46,6 @@ typedef struct rnn_state {
     float *mask[LAM_RNN_MAX_LAYERS]; /* dropout masks of layer l >= 1's input (p > 0) */
     float *state[2];                 /* h_n, c_n: (layers*dirs, nmax, H) */
     char state_name[2][LAM_NAME_MAX + 8];
-    int64_t n; /* rows of the latest forward */
 } rnn_state;
 
 /* Parameter tensor k (0 w_ih, 1 w_hh, 2 b_ih, 3 b_hh) of (layer, dir). */
@@ -243,7 +245,6 @@ static lam_status rnn_forward(lam_layer *l, const float *const *x, float *y, int
     (void)train;
     rnn_state *s = l->state;
     const int64_t T = s->T, H = s->H, GH = s->G * H, width = s->dirs * H;
-    s->n = n;
     /* layer 0's input, time-major */
     for (int64_t r = 0; r < n; r++) {
         for (int64_t t = 0; t < T; t++) {
