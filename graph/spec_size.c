@@ -83,9 +83,7 @@ static int node_size(const lam_layer_desc *d, const lam_shape *in, int n_in, lam
             return 0;
         }
         const int64_t dirs = d->bidirectional ? 2 : 1, layers = d->layers > 0 ? d->layers : 1;
-        const int64_t gh = lam__sat_mul(lam__cell_gates(d->kind == LAM_LAYER_LSTM ? LAM_CELL_LSTM
-                                                        : d->kind == LAM_LAYER_GRU ? LAM_CELL_GRU
-                                                        : LAM_CELL_TANH), d->out);
+        const int64_t gh = lam__sat_mul(lam__cell_gates(lam__cell_of(d)), d->out);
         for (int64_t l = 0; l < layers; l++) {
             const int64_t width = l == 0 ? s->dim[1] : lam__sat_mul(dirs, d->out);
             int64_t one = lam__sat_mul(gh, lam__sat_add(width, d->out));

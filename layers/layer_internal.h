@@ -22,6 +22,15 @@
 /* Most stacked layers of one rnn/lstm/gru node. */
 #define LAM_RNN_MAX_LAYERS 16
 
+/* The cell (lam_cell) of a recurrent layer's descriptor: its kind, and relu for rnn. */
+static inline int lam__cell_of(const lam_layer_desc *d)
+{
+    return d->kind == LAM_LAYER_LSTM ? LAM_CELL_LSTM
+           : d->kind == LAM_LAYER_GRU ? LAM_CELL_GRU
+           : d->relu                  ? LAM_CELL_RELU
+                                      : LAM_CELL_TANH;
+}
+
 /* What a kind's backward reads besides dy (for the memory plan: a value read in backward
  * lives until then). Bit i: input i's forward value; LAM_READS_Y: the layer's own output. */
 #define LAM_READS_Y (1u << 16)

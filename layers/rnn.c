@@ -78,6 +78,25 @@ static int64_t step_slot(int dir, int64_t t)
 
 /* ----------------------------------------------------------------- passes */
 
+/* Threads of the layer's passes: one when GEMMs must run outside lamina's regions (a
+ * pthreads BLAS, lam__gemm_outside). */
+static int pass_threads(const lam_layer *l)
+{
+    return lam__gemm_outside(l->ctx) ? 1 : lam_ctx_threads(l->ctx);
+}
+
+/* Rows of T steps of w floats each between batch-major (n, T, w) and time-major (T, n, w);
+ * to_time selects the direction. */
+static void swap_major(const float *src, float *dst, int64_t n, int64_t T, int64_t w, int to_time)
+{
+    for (int64_t r = 0; r < n; r++) {
+        for (int64_t t = 0; t < T; t++) {
+            const int64_t bm = (r * T + t) * w, tm = (t * n + r) * w;
+            memcpy(dst + (to_time ? tm : bm), src + (to_time ? bm : tm), (size_t)w * sizeof(float));
+        }
+    }
+}
+
 typedef struct rnn_pass {
     lam_layer *l;
     int layer, isa;
@@ -107,7 +126,7 @@ static void run_recurrence(lam_layer *l, int layer, int64_t n, int bwd)
     const int64_t chunks = (n + RNN_CHUNK - 1) / RNN_CHUNK;
     const rnn_pass ps = {l, layer, lam__best_isa(), n, chunks, bwd};
     const lam_phase ph = {item_seq, s->dirs * chunks, 1};
-    lam__run_phases(lam__gemm_outside(l->ctx) ? 1 : lam_ctx_threads(l->ctx), &ps, &ph, 1);
+    lam__run_phases(pass_threads(l), &ps, &ph, 1);
 }
 
 /* The input projections and the input gradient, over all T*N rows, in fixed blocks of rows
@@ -171,7 +190,7 @@ static void run_projection(lam_layer *l, int layer, int64_t n, float *dx)
     const proj_pass ps = {l, layer, lam__best_isa(), rows, blocks, dx};
     const lam_phase ph = {dx != NULL ? item_proj_bwd : item_proj_fwd,
                           dx != NULL ? blocks : s->dirs * blocks, 1};
-    lam__run_phases(lam__gemm_outside(l->ctx) ? 1 : lam_ctx_threads(l->ctx), &ps, &ph, 1);
+    lam__run_phases(pass_threads(l), &ps, &ph, 1);
 }
 
 /* Dropout between layers: layer `layer`'s input is the outputs below times a mask of 0 or
@@ -242,16 +261,9 @@ static void bind_seq(rnn_state *s, lam_layer *l, int layer, int dir, int64_t n)
 
 static lam_status rnn_forward(lam_layer *l, const float *const *x, float *y, int64_t n, int train)
 {
-    (void)train;
     rnn_state *s = l->state;
     const int64_t T = s->T, H = s->H, GH = s->G * H, width = s->dirs * H;
-    /* layer 0's input, time-major */
-    for (int64_t r = 0; r < n; r++) {
-        for (int64_t t = 0; t < T; t++) {
-            memcpy(s->xin[0] + (t * n + r) * s->D, x[0] + (r * T + t) * s->D,
-                   (size_t)s->D * sizeof(float));
-        }
-    }
+    swap_major(x[0], s->xin[0], n, T, s->D, 1); /* layer 0's input, time-major */
     for (int layer = 0; layer < s->layers; layer++) {
         for (int d = 0; d < s->dirs; d++) {
             const int sq = layer * s->dirs + d;
@@ -316,17 +328,13 @@ static lam_status rnn_backward(lam_layer *l, const float *const *x, const float 
     (void)acc;
     rnn_state *s = l->state;
     const int64_t T = s->T, H = s->H, GH = s->G * H, width = s->dirs * H;
-    const int nt = lam__gemm_outside(l->ctx) ? 1 : lam_ctx_threads(l->ctx);
+    const int nt = pass_threads(l);
     /* the output gradient, time-major (out=last: zero but at the last step) */
     if (s->last_only) {
-        memset(s->dtop, 0, (size_t)(T * n * width) * sizeof(float));
-    }
-    for (int64_t r = 0; r < n; r++) {
-        for (int64_t t = s->last_only ? T - 1 : 0; t < T; t++) {
-            memcpy(s->dtop + (t * n + r) * width,
-                   dy + (s->last_only ? r * width : (r * T + t) * width),
-                   (size_t)width * sizeof(float));
-        }
+        memset(s->dtop, 0, (size_t)((T - 1) * n * width) * sizeof(float));
+        memcpy(s->dtop + (T - 1) * n * width, dy, (size_t)(n * width) * sizeof(float));
+    } else {
+        swap_major(dy, s->dtop, n, T, width, 1);
     }
     const float *dtop = s->dtop;
     for (int layer = s->layers - 1; layer >= 0; layer--) {
@@ -364,12 +372,7 @@ static lam_status rnn_backward(lam_layer *l, const float *const *x, const float 
         dtop = dxl;
     }
     if (dx[0] != NULL) {
-        for (int64_t r = 0; r < n; r++) {
-            for (int64_t t = 0; t < T; t++) {
-                memcpy(dx[0] + (r * T + t) * s->D, dtop + (t * n + r) * s->D,
-                       (size_t)s->D * sizeof(float));
-            }
-        }
+        swap_major(dtop, dx[0], n, T, s->D, 0);
     }
     return LAM_OK;
 }
@@ -515,10 +518,7 @@ static lam_status rnn_setup(lam_layer *l)
     if (s == NULL) {
         return LAM_ERR_NOMEM;
     }
-    s->cell = l->kind->id == LAM_LAYER_LSTM  ? LAM_CELL_LSTM
-              : l->kind->id == LAM_LAYER_GRU ? LAM_CELL_GRU
-              : d->relu                      ? LAM_CELL_RELU
-                                             : LAM_CELL_TANH;
+    s->cell = lam__cell_of(d);
     s->layers = layers;
     s->dirs = d->bidirectional ? 2 : 1;
     s->last_only = d->last_only != 0;
