@@ -190,16 +190,21 @@ int cli_info(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_generate(int argc, char **argv);
 
+/* --data names a text (fortunes or text:FILE), a language model's data; NULL is not one. */
+int cli_is_text(const char *data);
 /* --data fortunes or text:FILE as a byte-level text (cli/train_lm.c). */
 lam_status cli_load_text(lam_ctx *ctx, const char *data, lam_text **out);
-/* The vocabulary a language model's checkpoint holds ("lm.vocab"), applied to t (NULL:
- * only checked); a checkpoint without one is an error naming path. */
-lam_status cli_text_vocab(lam_ctx *ctx, lam_checkpoint *ck, const char *path, lam_text *t);
+/* The vocabulary a language model's checkpoint holds ("lm.vocab") into bytes[0..*vocab);
+ * a checkpoint without one, or with an entry that is not a byte, is LAM_ERR_FORMAT with one
+ * error line naming path. */
+lam_status cli_ckpt_vocab(lam_checkpoint *ck, const char *path, unsigned char bytes[256],
+                          int *vocab);
+/* That vocabulary applied to the text t (lam_text_set_vocab). */
+lam_status cli_text_vocab(lam_checkpoint *ck, const char *path, lam_text *t);
 
-/* Whether path is a language model's checkpoint (it holds a vocabulary); and its eval:
- * bits per character of the test part (split "train": the training part, "all": all). */
-int cli_is_lm_checkpoint(const char *path);
-int cli_eval_lm(const char *load, const char *data, const char *split, int64_t threads,
-                int json);
+/* lamina eval of a language model's checkpoint, open on ctx: bits per character of the
+ * test part of its text (split "train": the training part, "all": all); an exit code. */
+int cli_eval_lm(lam_ctx *ctx, lam_checkpoint *ck, const char *load, const char *data,
+                const char *split, int json);
 
 #endif

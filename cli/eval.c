@@ -161,7 +161,12 @@ static lam_status normalize(loaded *l)
     return st;
 }
 
-/* Checkpoint, model, dataset (normalized with the checkpoint's statistics). */
+/* load_all's answer for a language model's checkpoint (it holds a vocabulary): the context
+ * and the checkpoint are open, nothing else is loaded. Not an exit code. */
+#define LOADED_LM (-1)
+
+/* Checkpoint, model, dataset (normalized with the checkpoint's statistics); an exit code,
+ * or LOADED_LM. */
 static int load_all(const eval_opts *o, loaded *l)
 {
     memset(l, 0, sizeof *l);
@@ -179,6 +184,9 @@ static int load_all(const eval_opts *o, loaded *l)
     lam_status st = lam_ctx_create(&cfg, &l->ctx);
     if (st == LAM_OK) {
         st = lam_checkpoint_open(l->ctx, o->load, &l->ck);
+    }
+    if (st == LAM_OK && lam_checkpoint_floats_len(l->ck, "lm.vocab") > 0) {
+        return LOADED_LM; /* read in the streams of its text: cli_eval_lm */
     }
     if (st == LAM_OK) {
         st = lam_checkpoint_model(l->ck, o->batch.v, &l->model);
@@ -335,11 +343,13 @@ int cli_eval(int argc, char **argv)
     if (rc != EXIT_OK) {
         return rc < 0 ? EXIT_OK : rc;
     }
-    if (o.load != NULL && cli_is_lm_checkpoint(o.load)) {
-        return cli_eval_lm(o.load, o.data, o.split, o.threads.set ? o.threads.v : 0, o.json);
-    }
     loaded l;
     rc = load_all(&o, &l);
+    if (rc == LOADED_LM) {
+        rc = cli_eval_lm(l.ctx, l.ck, o.load, o.data, o.split, o.json);
+        unload(&l);
+        return rc;
+    }
     int64_t *conf = NULL, k = 0;
     int classify = rc == EXIT_OK && l.ds->task == LAM_DATA_CLASSIFY;
     if (rc == EXIT_OK) {
@@ -445,13 +455,13 @@ int cli_predict(int argc, char **argv)
     if (rc != EXIT_OK) {
         return rc < 0 ? EXIT_OK : rc;
     }
-    if (o.load != NULL && cli_is_lm_checkpoint(o.load)) {
-        cli_error("%s is a language model's checkpoint: lamina eval gives its bits per char, "
-                  "lamina generate samples text from it", o.load);
-        return EXIT_USAGE;
-    }
     loaded l;
     rc = load_all(&o, &l);
+    if (rc == LOADED_LM) {
+        cli_error("%s is a language model's checkpoint: lamina eval gives its bits per char, "
+                  "lamina generate samples text from it", o.load);
+        rc = EXIT_USAGE;
+    }
     if (rc != EXIT_OK) {
         unload(&l);
         return rc;

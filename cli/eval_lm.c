@@ -8,44 +8,22 @@
 
 #include "cli.h"
 
-int cli_is_lm_checkpoint(const char *path)
+int cli_eval_lm(lam_ctx *ctx, lam_checkpoint *ck, const char *load, const char *data,
+                const char *split, int json)
 {
-    lam_ctx *ctx = NULL;
-    lam_checkpoint *ck = NULL;
-    int yes = lam_ctx_create(NULL, &ctx) == LAM_OK &&
-              lam_checkpoint_open(ctx, path, &ck) == LAM_OK &&
-              lam_checkpoint_floats_len(ck, "lm.vocab") > 0;
-    lam_checkpoint_close(ck);
-    lam_ctx_destroy(ctx);
-    return yes;
-}
-
-int cli_eval_lm(const char *load, const char *data, const char *split, int64_t threads, int json)
-{
-    lam_ctx_config cfg;
-    lam_ctx_config_init(&cfg);
-    cfg.n_threads = (int)threads;
-    cli_set_threads(threads);
-    lam_ctx *ctx = NULL;
-    lam_checkpoint *ck = NULL;
     lam_model *m = NULL;
     lam_text *t = NULL;
-    lam_status st = lam_ctx_create(&cfg, &ctx);
-    st = st == LAM_OK ? lam_checkpoint_open(ctx, load, &ck) : st;
-    const char *src = data, *rows = NULL;
-    if (st == LAM_OK) {
-        src = data != NULL ? data : lam_checkpoint_meta(ck, "train.data");
-        rows = lam_checkpoint_meta(ck, "train.batch");
-        if (src == NULL || !(strcmp(src, "fortunes") == 0 || strncmp(src, "text:", 5) == 0) ||
-            rows == NULL) {
-            cli_error("%s: a language model's checkpoint needs --data fortunes or "
-                      "text:FILE (its own is %s)",
-                      load, src != NULL ? src : "not recorded");
-            st = LAM_ERR_ARG;
-        }
+    lam_status st = LAM_OK;
+    const char *src = data != NULL ? data : lam_checkpoint_meta(ck, "train.data");
+    const char *rows = lam_checkpoint_meta(ck, "train.batch");
+    if (!cli_is_text(src) || rows == NULL) {
+        cli_error("%s: a language model's checkpoint needs --data fortunes or text:FILE (its "
+                  "own is %s)",
+                  load, src != NULL ? src : "not recorded");
+        st = LAM_ERR_ARG;
     }
     st = st == LAM_OK ? cli_load_text(ctx, src, &t) : st;
-    st = st == LAM_OK ? cli_text_vocab(ctx, ck, load, t) : st;
+    st = st == LAM_OK ? cli_text_vocab(ck, load, t) : st;
     st = st == LAM_OK ? lam_checkpoint_model(ck, strtoll(rows, NULL, 10), &m) : st;
     const int part = split == NULL || strcmp(split, "test") == 0 ? 2
                      : strcmp(split, "train") == 0               ? 0
@@ -82,7 +60,5 @@ int cli_eval_lm(const char *load, const char *data, const char *split, int64_t t
     }
     lam_text_destroy(t);
     lam_model_destroy(m);
-    lam_checkpoint_close(ck);
-    lam_ctx_destroy(ctx);
     return rc;
 }

@@ -65,21 +65,26 @@ static int put_token(int32_t token, void *user)
     return 0;
 }
 
-/* The prompt's bytes as the vocabulary's ids; a byte the model never saw is a usage error. */
-static int prompt_ids(const char *prompt, const lam_text *vocab, const char *path, int32_t *ids)
+/* The prompt's bytes as the ids of the vocabulary bytes[0..vocab); a byte the model never
+ * saw is a usage error. */
+static int prompt_ids(const char *prompt, const unsigned char *bytes, int vocab, const char *path,
+                      int32_t *ids)
 {
+    int id_of[256];
+    for (int b = 0; b < 256; b++) {
+        id_of[b] = -1;
+    }
+    for (int k = 0; k < vocab; k++) {
+        id_of[bytes[k]] = k;
+    }
     for (size_t i = 0; prompt[i] != '\0'; i++) {
         const unsigned char b = (unsigned char)prompt[i];
-        int id = -1;
-        for (int k = 0; k < vocab->vocab; k++) {
-            id = vocab->bytes[k] == b ? k : id;
-        }
-        if (id < 0) {
+        if (id_of[b] < 0) {
             cli_error("--prompt: byte 0x%02x at position %zu is not in the vocabulary of %s", b, i,
                       path);
             return -1;
         }
-        ids[i] = id;
+        ids[i] = id_of[b];
     }
     return 0;
 }
@@ -112,24 +117,15 @@ int cli_generate(int argc, char **argv)
     lam_ctx *ctx = NULL;
     lam_checkpoint *ck = NULL;
     lam_model *m = NULL;
-    lam_text vocab;
-    memset(&vocab, 0, sizeof vocab);
+    unsigned char bytes[256];
+    int vocab = 0;
     const size_t np = o.prompt != NULL ? strlen(o.prompt) : 0;
     int32_t *ids = malloc((np + 1) * sizeof *ids);
     lam_status st = ids != NULL ? lam_ctx_create(&cfg, &ctx) : LAM_ERR_NOMEM;
     st = st == LAM_OK ? lam_checkpoint_open(ctx, o.load, &ck) : st;
-    /* the vocabulary alone: a one-byte stand-in text takes it */
-    if (st == LAM_OK && (st = cli_text_vocab(ctx, ck, o.load, NULL)) == LAM_OK) {
-        float f[256];
-        const int64_t v = lam_checkpoint_floats_len(ck, "lm.vocab");
-        st = lam_checkpoint_floats(ck, "lm.vocab", f, v);
-        vocab.vocab = (int)v;
-        for (int64_t i = 0; i < v; i++) {
-            vocab.bytes[i] = (unsigned char)f[i];
-        }
-    }
+    st = st == LAM_OK ? cli_ckpt_vocab(ck, o.load, bytes, &vocab) : st;
     st = st == LAM_OK ? build(ctx, ck, o.load, &m) : st;
-    if (st == LAM_OK && np > 0 && prompt_ids(o.prompt, &vocab, o.load, ids) != 0) {
+    if (st == LAM_OK && np > 0 && prompt_ids(o.prompt, bytes, vocab, o.load, ids) != 0) {
         rc = EXIT_USAGE;
     } else if (st == LAM_OK) {
         lam_sample_desc d;
@@ -137,7 +133,7 @@ int cli_generate(int argc, char **argv)
         d.temperature = (float)o.temperature.v;
         d.top_k = o.top_k.v;
         d.seed = (uint64_t)o.seed.v;
-        gen_out g = {vocab.bytes, 0};
+        gen_out g = {bytes, 0};
         if (np > 0) {
             fwrite(o.prompt, 1, np, stdout);
         }

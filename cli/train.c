@@ -507,7 +507,7 @@ int cli_train(int argc, char **argv)
         st = lam_checkpoint_open(r.ctx, r.o.resume, &ck);
     }
     r.hist = calloc(1, sizeof *r.hist);
-    if (st == LAM_OK && train_is_text(r.o.data)) {
+    if (st == LAM_OK && cli_is_text(r.o.data)) {
         rc = r.hist != NULL ? train_lm(&r, ck, fine_tune) : cli_lib_error(r.ctx, LAM_ERR_NOMEM,
                                                                             "train");
         free(r.hist);

@@ -67,8 +67,6 @@ typedef struct train_run {
     int n_more;
 } train_run;
 
-/* --data names a text (text:FILE or fortunes): a language model's run. */
-int train_is_text(const char *data);
 /* The whole run of a language model, from options already gathered (r->hist allocated by
  * the caller): load the text, build or resume, train with truncated BPTT, evaluate bits
  * per character; an exit code. */

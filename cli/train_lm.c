@@ -13,7 +13,7 @@
 
 #include "train.h"
 
-int train_is_text(const char *data)
+int cli_is_text(const char *data)
 {
     return data != NULL && (strcmp(data, "fortunes") == 0 || strncmp(data, "text:", 5) == 0);
 }
@@ -54,11 +54,11 @@ lam_status cli_load_text(lam_ctx *ctx, const char *data, lam_text **out)
     return lam_text_load(ctx, data + 5, out);
 }
 
-lam_status cli_text_vocab(lam_ctx *ctx, lam_checkpoint *ck, const char *path, lam_text *t)
+lam_status cli_ckpt_vocab(lam_checkpoint *ck, const char *path, unsigned char bytes[256],
+                          int *vocab)
 {
     const int64_t v = lam_checkpoint_floats_len(ck, "lm.vocab");
     float f[256];
-    unsigned char bytes[256];
     if (v < 1 || v > 256 || lam_checkpoint_floats(ck, "lm.vocab", f, v) != LAM_OK) {
         cli_error("%s: no vocabulary: not a language model's checkpoint (train one with "
                   "--data fortunes or --data text:FILE)",
@@ -73,8 +73,16 @@ lam_status cli_text_vocab(lam_ctx *ctx, lam_checkpoint *ck, const char *path, la
         }
         bytes[i] = (unsigned char)f[i];
     }
-    (void)ctx;
-    return t != NULL ? lam_text_set_vocab(t, bytes, (int)v) : LAM_OK;
+    *vocab = (int)v;
+    return LAM_OK;
+}
+
+lam_status cli_text_vocab(lam_checkpoint *ck, const char *path, lam_text *t)
+{
+    unsigned char bytes[256];
+    int v = 0;
+    lam_status st = cli_ckpt_vocab(ck, path, bytes, &v);
+    return st == LAM_OK ? lam_text_set_vocab(t, bytes, v) : st;
 }
 
 /* Options of image and table data that a text has no use for: a usage error naming the
@@ -117,7 +125,7 @@ static lam_status setup(train_run *r, lam_checkpoint *ck)
     lam_status st = cli_load_text(r->ctx, o->data, &r->text);
     /* weights imported from PyTorch carry no vocabulary: the text's is taken */
     if (st == LAM_OK && ck != NULL && lam_checkpoint_floats_len(ck, "lm.vocab") > 0) {
-        st = cli_text_vocab(r->ctx, ck, o->resume, r->text);
+        st = cli_text_vocab(ck, o->resume, r->text);
     }
     for (int p = 0; st == LAM_OK && p < 3; p++) {
         st = lam_text_split(r->text, p, &r->part[p][0], &r->part[p][1]);
