@@ -483,6 +483,20 @@ static void print_header(const train_run *r, int fine_tune)
     }
 }
 
+/* Everything a run holds, of either kind (a dataset's or a text's). */
+static void run_free(train_run *r)
+{
+    lam_optim_destroy(r->opt);
+    lam_model_destroy(r->model);
+    lam_text_destroy(r->text);
+    free(r->aug_pad);
+    cli_free_data(&r->data);
+    lam_norm_stats_free(r->ctx, &r->norm);
+    free(r->hist);
+    lam_ctx_destroy(r->ctx);
+    free_owned(&r->o);
+}
+
 int cli_train(int argc, char **argv)
 {
     train_run r;
@@ -510,13 +524,8 @@ int cli_train(int argc, char **argv)
     if (st == LAM_OK && cli_is_text(r.o.data)) {
         rc = r.hist != NULL ? train_lm(&r, ck, fine_tune) : cli_lib_error(r.ctx, LAM_ERR_NOMEM,
                                                                             "train");
-        free(r.hist);
         lam_checkpoint_close(ck);
-        lam_optim_destroy(r.opt);
-        lam_model_destroy(r.model);
-        lam_text_destroy(r.text);
-        lam_ctx_destroy(r.ctx);
-        free_owned(&r.o);
+        run_free(&r);
         return rc;
     }
     cli_data_args da = {r.o.data, r.o.test, r.o.target, r.o.task, r.o.val.v,
@@ -575,13 +584,6 @@ int cli_train(int argc, char **argv)
             train_print_json(&r);
         }
     }
-    lam_optim_destroy(r.opt);
-    lam_model_destroy(r.model);
-    free(r.aug_pad);
-    cli_free_data(&r.data);
-    lam_norm_stats_free(r.ctx, &r.norm);
-    free(r.hist);
-    lam_ctx_destroy(r.ctx);
-    free_owned(&r.o);
+    run_free(&r);
     return rc;
 }

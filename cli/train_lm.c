@@ -191,9 +191,9 @@ static void live_line(const train_run *r, int tty, double t0, int64_t tokens)
     fflush(stdout);
 }
 
-/* One epoch from the current position; LAM_OK, or the failure (a non-finite step included,
- * reported by the library's message). */
-static lam_status run_epoch(train_run *r, float *x, int32_t *labels, int tty)
+/* One epoch from the current position, its seconds in *secs; LAM_OK, or the failure (a
+ * non-finite step included, reported by the library's message). */
+static lam_status run_epoch(train_run *r, float *x, int32_t *labels, int tty, double *secs)
 {
     train_pos *p = &r->pos;
     const train_opts *o = &r->o;
@@ -201,6 +201,7 @@ static lam_status run_epoch(train_run *r, float *x, int32_t *labels, int tty)
     const double t0 = lam_time_now();
     double last = t0;
     int64_t tokens = 0;
+    const int64_t every = r->steps_per_epoch / 10 > 0 ? r->steps_per_epoch / 10 : 1;
     if (p->batch == 0) {
         lam_model_reset_state(r->model);
     }
@@ -227,7 +228,6 @@ static lam_status run_epoch(train_run *r, float *x, int32_t *labels, int tty)
         p->step++;
         tokens += rows * T;
         const double now = lam_time_now();
-        const int64_t every = r->steps_per_epoch / 10 > 0 ? r->steps_per_epoch / 10 : 1;
         if (tty ? now - last >= 0.25 : (p->batch + 1) % every == 0) {
             live_line(r, tty, t0, tokens);
             last = now;
@@ -241,13 +241,13 @@ static lam_status run_epoch(train_run *r, float *x, int32_t *labels, int tty)
             }
         }
     }
-    p->seconds += lam_time_now() - t0;
-    r->hist->seconds[r->hist->n < HIST_MAX ? r->hist->n : HIST_MAX - 1] =
-        (float)(lam_time_now() - t0);
+    *secs = lam_time_now() - t0;
+    p->seconds += *secs;
     return LAM_OK;
 }
 
-static lam_status end_epoch(train_run *r, int tty, double *val, double *test)
+/* Evaluate, print and record the epoch that took secs; save. */
+static lam_status end_epoch(train_run *r, int tty, double secs, double *val, double *test)
 {
     train_pos *p = &r->pos;
     lam_status st = part_bpc(r, 1, val);
@@ -264,9 +264,9 @@ static lam_status end_epoch(train_run *r, int tty, double *val, double *test)
         h->val_metric[h->n] = (float)*val;
         h->test_loss[h->n] = (float)(*test * log(2.0));
         h->test_metric[h->n] = (float)*test;
+        h->seconds[h->n] = (float)secs;
         h->n++;
     }
-    const double secs = h->seconds[h->n - 1];
     printf("%sepoch %lld/%lld  train loss %.4f bpc %.4f  val bpc %.4f  test bpc %.4f  "
            "(perplexity %.2f)  %.1f s  %.0f tokens/s\n",
            tty ? "\r\033[K" : "", (long long)p->epoch + 1, (long long)r->o.epochs.v, tl,
@@ -315,10 +315,10 @@ int train_lm(train_run *r, lam_checkpoint *ck, int fine_tune)
                r->o.save != NULL ? "" : "; no --save: no checkpoint is written");
     }
     const int tty = isatty(fileno(stdout));
-    double val = NAN, test = NAN;
+    double val = NAN, test = NAN, secs = 0.0;
     while (st == LAM_OK && r->pos.epoch < r->o.epochs.v) {
-        st = run_epoch(r, x, labels, tty);
-        st = st == LAM_OK ? end_epoch(r, tty, &val, &test) : st;
+        st = run_epoch(r, x, labels, tty, &secs);
+        st = st == LAM_OK ? end_epoch(r, tty, secs, &val, &test) : st;
     }
     free(x);
     free(labels);
