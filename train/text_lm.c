@@ -110,37 +110,39 @@ void lam_sample_desc_init(lam_sample_desc *d)
     }
 }
 
-/* Draw from softmax(logits / temperature) over the top_k largest logits: the k-th largest
- * is found by counting (V is a vocabulary: small), ties at the cut all kept. */
-static int32_t draw(const float *logits, int64_t V, const lam_sample_desc *d, double u)
+static int desc_float(const void *a, const void *b)
 {
-    float cut = -INFINITY, mx = -INFINITY;
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+/* Draw from softmax(logits / temperature) over the top_k largest logits (ties at the cut
+ * all kept). sorted (V floats) and w (V doubles) are the caller's scratch. */
+static int32_t draw(const float *logits, int64_t V, const lam_sample_desc *d, double u,
+                    float *sorted, double *w)
+{
+    float mx = -INFINITY;
     for (int64_t j = 0; j < V; j++) {
         mx = logits[j] > mx ? logits[j] : mx;
     }
+    float cut = -INFINITY;
     if (d->top_k > 0 && d->top_k < V) {
-        for (int64_t j = 0; j < V; j++) {
-            int64_t above = 0;
-            for (int64_t i = 0; i < V; i++) {
-                above += logits[i] > logits[j];
-            }
-            if (above < d->top_k && logits[j] < mx && (cut == -INFINITY || logits[j] < cut)) {
-                cut = logits[j];
-            }
-        }
-        cut = cut == -INFINITY ? mx : cut;
+        memcpy(sorted, logits, (size_t)V * sizeof(float));
+        qsort(sorted, (size_t)V, sizeof(float), desc_float);
+        cut = sorted[d->top_k - 1]; /* the k-th largest */
     }
     double sum = 0.0;
     for (int64_t j = 0; j < V; j++) {
-        sum += logits[j] >= cut ? exp((double)(logits[j] - mx) / d->temperature) : 0.0;
+        w[j] = logits[j] >= cut ? exp((double)(logits[j] - mx) / d->temperature) : 0.0;
+        sum += w[j];
     }
     double acc = 0.0, target = u * sum;
     int32_t last = 0;
     for (int64_t j = 0; j < V; j++) {
-        if (logits[j] < cut) {
+        if (w[j] == 0.0) {
             continue;
         }
-        acc += exp((double)(logits[j] - mx) / d->temperature);
+        acc += w[j];
         last = (int32_t)j;
         if (acc > target) {
             return (int32_t)j;
@@ -171,6 +173,14 @@ lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *
                               (long long)i, (int)prompt[i], (long long)V);
         }
     }
+    /* the draws' scratch: the logits sorted for top_k, and the softmax weights */
+    float *sorted = lam_alloc(ctx, (size_t)V * sizeof(float));
+    double *w = lam_alloc(ctx, (size_t)V * sizeof(double));
+    if (sorted == NULL || w == NULL) {
+        lam_free(ctx, sorted);
+        lam_free(ctx, w);
+        return LAM_ERR_NOMEM;
+    }
     lam_model_set_carry(m, 1);
     lam_model_reset_state(m);
     const float *logits = NULL;
@@ -192,7 +202,8 @@ lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *
                             (long long)i);
             break;
         }
-        const int32_t tok = draw(logits, V, d, lam_rng_uniform(d->seed, 0x53414d50u, (uint64_t)i));
+        const double u = lam_rng_uniform(d->seed, 0x53414d50u, (uint64_t)i);
+        const int32_t tok = draw(logits, V, d, u, sorted, w);
         if (out != NULL) {
             out[i] = tok;
         }
@@ -201,5 +212,7 @@ lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *
             break;
         }
     }
+    lam_free(ctx, sorted);
+    lam_free(ctx, w);
     return st;
 }

@@ -53,7 +53,7 @@ typedef int (*lam_token_fn)(int32_t token, void *user);
  * softmax(logits / temperature) over the top_k largest logits, and is fed back. out
  * (length) may be NULL; fn (may be NULL) sees each token.
  * @return LAM_OK, LAM_ERR_ARG (bad sizes, temperature, top_k or a prompt id outside
- *         [0, V)), LAM_ERR_NUMERIC (non-finite logits).
+ *         [0, V)), LAM_ERR_NUMERIC (non-finite logits), LAM_ERR_NOMEM.
  */
 LAM_API lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *prompt,
                                  int64_t n_prompt, int64_t length, int32_t *out,

@@ -29,7 +29,7 @@ static lam_ctx *make_ctx(uint64_t seed, int threads, int ref)
 typedef struct rnn_case {
     const char *spec;
     int tokens;
-    int carry;     /* gradient check from a random carried state */
+    int carry; /* gradient check from a random carried state */
 } rnn_case;
 
 typedef struct carry_case {
@@ -78,8 +78,11 @@ static lam_model *build(lam_ctx *ctx, const rnn_case *rc, int64_t steps)
 static void check_grad(const rnn_case *rc, uint64_t seed)
 {
     lam_ctx *ctx = make_ctx(seed, 1, 0);
-    carry_case cc = {{NULL, NULL, NULL, N, {rc->tokens ? LAM_LOSS_SEQ_XENT : LAM_LOSS_SOFTMAX_XENT,
-                                             0.0f, 0.0f}}, NULL, 0, {NULL, NULL}};
+    carry_case cc = {
+        {NULL, NULL, NULL, N, {rc->tokens ? LAM_LOSS_SEQ_XENT : LAM_LOSS_SOFTMAX_XENT, 0.0f, 0.0f}},
+        NULL,
+        0,
+        {NULL, NULL}};
     cc.c.m = build(ctx, rc, T);
     if (cc.c.m == NULL) {
         lam_ctx_destroy(ctx);
@@ -236,6 +239,48 @@ static void check_bad_ids(void)
     lam_ctx_destroy(ctx);
 }
 
+/* lam_lm_sample with top_k = K draws only among the K largest logits: replaying its tokens
+ * through the same model, each is the argmax (K = 1) or one of the two largest (K = 2). */
+static void check_sample_top_k(void)
+{
+    const rnn_case rc = {"embedding:vocab,6 lstm:5 linear:vocab", 1, 0};
+    lam_ctx *ctx = make_ctx(3, 1, 0);
+    const int64_t one = 1;
+    lam_model *m = NULL;
+    if (!T_CHECK(lam_model_create(ctx, rc.spec, 1, &one, V, 1, &m) == LAM_OK, "create: %s",
+                 lam_ctx_errmsg(ctx))) {
+        lam_ctx_destroy(ctx);
+        return;
+    }
+    for (int64_t k = 1; k <= 2; k++) {
+        lam_sample_desc d;
+        lam_sample_desc_init(&d);
+        d.top_k = k;
+        d.seed = 11;
+        int32_t out[12];
+        const int32_t prompt[2] = {3, 1};
+        T_CHECK(lam_lm_sample(m, &d, prompt, 2, 12, out, NULL, NULL) == LAM_OK, "sample: %s",
+                lam_ctx_errmsg(ctx));
+        lam_model_reset_state(m);
+        float x = 3.0f;
+        const float *y = NULL;
+        lam_model_forward(m, &x, 1, 0, &y);
+        x = 1.0f;
+        for (int i = 0; i < 12; i++) {
+            lam_model_forward(m, &x, 1, 0, &y);
+            int above = 0;
+            for (int j = 0; j < V; j++) {
+                above += y[j] > y[out[i]];
+            }
+            T_CHECK(above < k, "top_k %lld: token %d is %d, with %d logits above it", (long long)k,
+                    i, (int)out[i], above);
+            x = (float)out[i];
+        }
+    }
+    lam_model_destroy(m);
+    lam_ctx_destroy(ctx);
+}
+
 int main(void)
 {
     static const rnn_case cases[] = {
@@ -256,5 +301,6 @@ int main(void)
     check_carry("embedding:vocab,6 lstm:5,layers=2 linear:vocab");
     check_carry("embedding:vocab,6 gru:5 linear:vocab");
     check_bad_ids();
+    check_sample_top_k();
     return t_exit("rnn");
 }
