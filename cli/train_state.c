@@ -137,10 +137,7 @@ lam_status train_save(train_run *r, const char *path)
     enum { N_FL = 9 + TRAIN_MAX_MORE };
     lam_ckpt_floats fl[N_FL] = {{"norm.mean", r->norm.mean, r->norm.n},
                                 {"norm.std", r->norm.std, r->norm.n}};
-    int nf = 2;
-    if (r->text != NULL) {
-        nf = 0; /* a text has no normalization */
-    }
+    int nf = r->text != NULL ? 0 : 2; /* a text has no normalization */
     for (int i = 0; i < 7; i++) {
         fl[nf++] = (lam_ckpt_floats){hist_names[i], hist_array(r->hist, i), r->hist->n};
     }
