@@ -8,6 +8,10 @@
 
 #include "train.h"
 
+/* Epochs of the GPT recipe: one pass over fortunes' training text, 1,546 steps of batch 12
+ * (nanoGPT's baby GPT takes 2,000 of random windows). */
+#define GPT_EPOCHS 1
+
 static const char *const usage_line = "lamina train [options]";
 static const char *const about =
     "Train a model. Defaults: the seed CNN on Fashion-MNIST (Debian's dataset-fashion-mnist),\n"
@@ -22,7 +26,16 @@ static const char *const about =
     "0.1 momentum 0.9, weight decay 5e-4, cosine schedule, batch 128, 30 epochs and\n"
     "--augment crop=2,flip (bench/torch_resnet20_fmnist.py is the same in PyTorch);\n"
     "char-lstm and char-gru with Adam lr 2e-3, clipping at 1.0, cosine schedule, batch 64,\n"
-    "--bptt 64, 4 epochs (bench/torch_char_lm.py).";
+    "--bptt 64, 4 epochs (bench/torch_char_lm.py); gpt-mini and gpt-6x384 as nanoGPT's baby\n"
+    "GPT: AdamW lr 1e-3, betas 0.9 and 0.99, weight decay 0.1 on the matrices only, 100\n"
+    "warm-up steps, cosine down to lr/10, clipping at 1.0, batch 12, --bptt 64, 1 epoch\n"
+    "(bench/torch_gpt.py).";
+
+int train_gpt_recipe(const train_opts *o)
+{
+    return o->model != NULL && strncmp(o->model, "gpt-", 4) == 0 &&
+           lam_model_builtin_spec(o->model) != NULL;
+}
 
 int train_second_order(const train_opts *o)
 {
@@ -45,6 +58,21 @@ static void default_real(cli_real *v, double d)
  * options take it; a resumed run has them all from its checkpoint. */
 static void opts_recipe(train_opts *o)
 {
+    if (train_gpt_recipe(o)) {
+        /* nanoGPT's baby-GPT CPU recipe (README, "Training a small GPT"): AdamW lr 1e-3 with
+         * betas (0.9, 0.99) and decay 0.1 on the matrices only, 100 warm-up steps, cosine
+         * down to lr/10, clipping at 1.0, batch 12 of 64 positions; bench/torch_gpt.py is
+         * the same in PyTorch */
+        o->optimizer = o->optimizer != NULL ? o->optimizer : "adamw";
+        o->schedule = o->schedule != NULL ? o->schedule : "cosine";
+        o->lr = o->lr.set ? o->lr : (cli_real){1e-3, 1};
+        o->weight_decay = o->weight_decay.set ? o->weight_decay : (cli_real){0.1, 1};
+        o->clip = o->clip.set ? o->clip : (cli_real){1.0, 1};
+        o->warmup = o->warmup.set ? o->warmup : (cli_int){100, 1};
+        o->batch = o->batch.set ? o->batch : (cli_int){12, 1};
+        o->epochs = o->epochs.set ? o->epochs : (cli_int){GPT_EPOCHS, 1};
+        return;
+    }
     if (o->model != NULL && (strcmp(o->model, "char-lstm") == 0 ||
                              strcmp(o->model, "char-gru") == 0)) {
         /* Adam with clipping, as char-rnn trains (bench/torch_char_lm.py is the same in
@@ -231,6 +259,11 @@ lam_status train_build_optimizer(train_run *r)
     }
     if (kind == LAM_OPTIM_ADAMW) {
         d.decoupled_weight_decay = o->weight_decay.v;
+        if (train_gpt_recipe(o)) {
+            /* nanoGPT's: beta2 0.99, and no decay for biases and layer-norm weights */
+            d.beta2 = 0.99;
+            d.decay_bias = 0;
+        }
     } else {
         d.weight_decay = o->weight_decay.v;
     }
@@ -256,6 +289,9 @@ lam_status train_build_schedule(train_run *r, int64_t total_steps)
     }
     lam_schedule_init(&r->sched, k, o->lr.v);
     r->sched.total_steps = total_steps;
+    if (k == LAM_SCHED_COSINE && train_gpt_recipe(o)) {
+        r->sched.min_lr = o->lr.v / 10; /* nanoGPT's min_lr */
+    }
     r->sched.warmup_steps = o->warmup.v;
     r->sched.step_size = o->step_size.v;
     r->sched.gamma = o->gamma.v;

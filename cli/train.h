@@ -94,6 +94,8 @@ int train_run_full_batch(train_run *r);
 void train_print_json(const train_run *r);
 /* lm and lbfgs are full-batch regression methods: --epochs counts their iterations. */
 int train_second_order(const train_opts *o);
+/* The model is a built-in GPT (gpt-mini, gpt-6x384): nanoGPT's AdamW recipe. */
+int train_gpt_recipe(const train_opts *o);
 /* --augment's list ("none", "crop=P", "flip", "crop=P,flip") into d: 0, or a usage error
  * and -1. */
 int train_parse_augment(const char *s, lam_augment_desc *d);

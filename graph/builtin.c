@@ -35,6 +35,35 @@ static const char resnet20[] =
     "down:64,name=layer3.0 basic*2:64,name=layer3,index=1\n"
     "gap linear:out,name=fc\n";
 
+/* GPT-2's block as nanoGPT writes it, pre-LayerNorm with residual adds: x += attn(ln_1(x)),
+ * x += mlp(ln_2(x)); tanh GELU as GPT-2 (and llm.c); weights from N(0, 0.02) and the two
+ * projections into the residual stream from N(0, 0.02/sqrt(2 * layers)) (nanoGPT's
+ * _init_weights), biases zero. Tensor names are nanoGPT's, so its state_dict imports. */
+#define GPT_BLOCK                                                                              \
+    "def block(d, ff, heads, proj) {\n"                                                        \
+    "  layernorm:name=ln_1 attention:$heads,causal=1,std=0.02,std_out=$proj,name=attn\n"       \
+    "  add(in, .):name=res\n"                                                                  \
+    "  layernorm:name=ln_2 linear:$ff,std=0.02,name=mlp.c_fc gelu:approx=tanh\n"               \
+    "  linear:$d,std=$proj,name=mlp.c_proj add(res, .)\n"                                      \
+    "}\n"
+/* The LM head shares the token embedding's matrix (tie=), as GPT-2's. */
+#define GPT_HEAD                                                                               \
+    "layernorm:name=transformer.ln_f linear:vocab,bias=0,tie=transformer.wte,name=lm_head\n"
+
+/* nanoGPT's "baby GPT" of its CPU recipe: 4 layers, 4 heads, width 128, context 64, no
+ * dropout. 0.80M parameters with a vocabulary of 100 (the head is the embedding). */
+static const char gpt_mini[] =
+    GPT_BLOCK
+    "embedding:vocab,128,std=0.02,name=transformer.wte posembed:64,std=0.02,name=transformer.wpe\n"
+    "block*4:128,512,4,0.0070710678,name=transformer.h\n" GPT_HEAD;
+
+/* nanoGPT's shakespeare-char size: 6 layers, 6 heads, width 384, context 256 (dropout 0
+ * here; nanoGPT trains it with 0.2). 10.7M parameters. */
+static const char gpt_6x384[] =
+    GPT_BLOCK
+    "embedding:vocab,384,std=0.02,name=transformer.wte posembed:256,std=0.02,name=transformer.wpe\n"
+    "block*6:384,1536,6,0.0057735027,name=transformer.h\n" GPT_HEAD;
+
 static const builtin builtins[] = {
     /* The seed CNN of the design: 406,270 parameters on 1x28x28, 522,046 on 3x32x32. */
     {"seed-cnn", "conv:32,3,pad=1 relu maxpool:2 conv:64,3,pad=1 relu maxpool:2 flatten "
@@ -53,6 +82,8 @@ static const builtin builtins[] = {
                   "linear:vocab,name=decoder"},
     {"char-gru", "embedding:vocab,64,name=encoder gru:256,layers=2,dropout=0.2,name=rnn "
                  "linear:vocab,name=decoder"},
+    {"gpt-mini", gpt_mini},
+    {"gpt-6x384", gpt_6x384},
 };
 
 const char *lam_model_builtin_spec(const char *name)

@@ -115,6 +115,9 @@ static lam_status build_nodes(lam_model *m, const lam_spec_node *spec, int count
         nd->layer->in_model = 1;
         m->layers[i] = nd->layer;
         m->n_nodes = i + 1;
+        if (s->tie >= 0 && (st = lam__layer_tie(nd->layer, m->nodes[s->tie].layer)) != LAM_OK) {
+            return st;
+        }
     }
     for (int i = 0; i + 1 < count; i++) {
         if (m->nodes[i].n_consumers == 0) {
@@ -157,7 +160,9 @@ static lam_status bind_params(lam_model *m)
     int64_t wn = 0, bn = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         const lam_layer *l = m->nodes[i].layer;
-        np += l->n_params;
+        for (int j = 0; j < l->n_params; j++) {
+            np += l->tensors[j].tied == NULL;
+        }
         nb += l->n_buffers;
         wn += align16(lam__layer_param_floats(l));
         bn += align16(lam__layer_buffer_floats(l));
@@ -196,7 +201,10 @@ static lam_status bind_params(lam_model *m)
         wo += align16(lam__layer_param_floats(l));
         bo += align16(lam__layer_buffer_floats(l));
         for (int j = 0; j < l->n_params; j++) {
-            m->params[m->n_params++] = *lam__param(l, j);
+            /* a tied weight is its owner's parameter: listed (and updated) once */
+            if (l->tensors[j].tied == NULL) {
+                m->params[m->n_params++] = *lam__param(l, j);
+            }
         }
         for (int j = 0; j < l->n_buffers; j++) {
             m->bufs[m->n_bufs++] = *lam__buffer(l, j);

@@ -16,6 +16,8 @@ typedef struct lam_spec_node {
     char name[LAM_SPEC_NAME_MAX]; /* "" when the spec gave none */
     int n_in;
     int in[LAM_MAX_INPUTS];       /* earlier node indices; -1 is the model's input */
+    int tie;                      /* tie=NAME: the earlier node whose `weight` this one
+                                   * shares (a GPT's LM head and its embedding); -1 none */
 } lam_spec_node;
 
 /* Parse a spec (graph/spec.c) into its nodes in topological order (*nodes, *count; the

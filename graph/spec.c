@@ -269,6 +269,7 @@ typedef struct args_acc {
     const char *name;         /* name= value */
     size_t name_len;
     int64_t index;            /* index= (repeats start here) */
+    int tie;                  /* tie= node, -1 none */
     const char *val[MAX_PARAMS];
     size_t vlen[MAX_PARAMS];
     int pos;
@@ -307,6 +308,15 @@ static lam_status add_arg(parser *p, const scope *sc, const item *it, void *vacc
         a->name = val;
         a->name_len = vlen;
         return LAM_OK;
+    }
+    if (lam__spec_key_is(key, klen, "tie", NULL) && a->kind != NULL &&
+        (a->kind->kind == LAM_LAYER_LINEAR || a->kind->kind == LAM_LAYER_EMBEDDING)) {
+        lam_status st = resolve(p, sc, &it->tok, val, vlen, &a->tie);
+        if (st == LAM_OK && a->tie < 0) {
+            return tok_error(p, sc, &it->tok, "tie=%.*s: the model's input has no weight",
+                             (int)(vlen > 30 ? 30 : vlen), val);
+        }
+        return st;
     }
     if (lam__spec_key_is(key, klen, "index", NULL)) {
         if (!lam__spec_parse_int(val, vlen, 0, &a->index) || a->index > 1000000) {
@@ -352,6 +362,9 @@ static lam_status check_layer_args(parser *p, const scope *sc, const item *it, c
         return tok_error(p, sc, &it->tok, "vocabulary and width missing, e.g. "
                          "embedding:vocab,64");
     }
+    if (k == LAM_LAYER_POSEMBED && a->desc.out < 1) {
+        return tok_error(p, sc, &it->tok, "number of positions missing, e.g. posembed:64");
+    }
     if (lam__spec_recurrent(k) && a->desc.out < 1) {
         return tok_error(p, sc, &it->tok, "hidden size missing, e.g. lstm:256");
     }
@@ -387,7 +400,7 @@ static lam_status grow(parser *p, const scope *sc, const item *it)
 }
 
 static lam_status push_node(parser *p, const scope *sc, const item *it, const lam_layer_desc *d,
-                            const char *name, const refs_acc *in)
+                            const char *name, const refs_acc *in, int tie)
 {
     lam_status st = grow(p, sc, it);
     if (st != LAM_OK) {
@@ -402,6 +415,7 @@ static lam_status push_node(parser *p, const scope *sc, const item *it, const la
     snprintf(nd->name, sizeof nd->name, "%s", name);
     nd->n_in = in->n;
     memcpy(nd->in, in->in, sizeof nd->in);
+    nd->tie = tie;
     p->count++;
     return LAM_OK;
 }
@@ -526,13 +540,15 @@ static lam_status parse_item(parser *p, scope *sc, const spec_tok *t)
     }
     args_acc a;
     memset(&a, 0, sizeof a);
+    a.tie = -1;
     a.kind = lam__spec_find_kind(it.word, it.wlen);
     spec_block *blk = a.kind == NULL ? find_block(p, it.word, it.wlen) : NULL;
     if (a.kind == NULL && blk == NULL) {
         return tok_error(p, sc, t,
                          "unknown layer or block '%.*s' (layers: conv, linear, relu, "
                          "leakyrelu, sigmoid, tanh, gelu, maxpool, avgpool, gap, flatten, "
-                         "dropout, batchnorm, add, mul, concat)",
+                         "dropout, batchnorm, add, mul, concat, embedding, rnn, lstm, gru, "
+                         "layernorm, posembed, attention)",
                          (int)(it.wlen > 30 ? 30 : it.wlen), it.word);
     }
     a.block = blk;
@@ -588,7 +604,7 @@ static lam_status parse_item(parser *p, scope *sc, const spec_tok *t)
             in = (refs_acc){1, {sc->prev}};
         }
         if (a.kind != NULL) {
-            st = push_node(p, sc, &it, &a.desc, name, &in);
+            st = push_node(p, sc, &it, &a.desc, name, &in, a.tie);
             sc->prev = p->count - 1;
         } else {
             st = expand_block(p, sc, &it, blk, &a, name, in.in[0]);

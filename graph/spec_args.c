@@ -138,6 +138,9 @@ static const lam_spec_kind kinds[] = {
     {"rnn", LAM_LAYER_RNN, "hidden"},
     {"lstm", LAM_LAYER_LSTM, "hidden"},
     {"gru", LAM_LAYER_GRU, "hidden"},
+    {"layernorm", LAM_LAYER_LAYERNORM, "eps"},
+    {"posembed", LAM_LAYER_POSEMBED, "positions"},
+    {"attention", LAM_LAYER_ATTENTION, "heads"},
 };
 
 const lam_spec_kind *lam__spec_find_kind(const char *s, size_t len)
@@ -229,11 +232,64 @@ static int recurrent_arg(lam_layer_desc *d, const char *key, size_t klen, const 
     return 0;
 }
 
+/* The options of the transformer's kinds, and init std= of the kinds with weights. */
+static int transformer_arg(lam_layer_desc *d, const char *key, size_t klen, const char *val,
+                           size_t vlen, int64_t n_out)
+{
+    const lam_layer_kind k = d->kind;
+    int64_t v = 0;
+    if ((k == LAM_LAYER_LINEAR || k == LAM_LAYER_EMBEDDING || k == LAM_LAYER_POSEMBED ||
+         k == LAM_LAYER_ATTENTION) &&
+        lam__spec_key_is(key, klen, "std", NULL)) {
+        return lam__spec_parse_real(val, vlen, &d->init_std) && d->init_std > 0.0f ? 1 : -1;
+    }
+    if (k == LAM_LAYER_GELU && lam__spec_key_is(key, klen, "approx", "approximate")) {
+        const int tanh_form = lam__spec_is_word(val, vlen, "tanh");
+        d->kind = tanh_form ? LAM_LAYER_GELU_TANH : LAM_LAYER_GELU;
+        return tanh_form || lam__spec_is_word(val, vlen, "none") ? 1 : -1;
+    }
+    if (k == LAM_LAYER_LAYERNORM && lam__spec_key_is(key, klen, "eps", NULL)) {
+        return lam__spec_parse_real(val, vlen, &d->alpha) && d->alpha > 0.0f ? 1 : -1;
+    }
+    if (k == LAM_LAYER_POSEMBED && lam__spec_key_is(key, klen, "positions", "out")) {
+        return lam__spec_parse_int(val, vlen, n_out, &d->out) && d->out > 0 ? 1 : -1;
+    }
+    if (k != LAM_LAYER_ATTENTION) {
+        return 0;
+    }
+    if (lam__spec_key_is(key, klen, "heads", NULL)) {
+        int ok = lam__spec_parse_int(val, vlen, n_out, &v) && v >= 1 && v <= 4096;
+        d->heads = (int32_t)v;
+        return ok ? 1 : -1;
+    }
+    if (lam__spec_key_is(key, klen, "causal", "bias")) {
+        int ok = lam__spec_parse_int(val, vlen, n_out, &v) && v <= 1;
+        if (key[0] == 'c') {
+            d->causal = (int32_t)v;
+        } else {
+            d->bias = (int)v;
+        }
+        return ok ? 1 : -1;
+    }
+    if (lam__spec_key_is(key, klen, "dropout", NULL)) {
+        return lam__spec_parse_real(val, vlen, &d->alpha) && d->alpha < 1.0f ? 1 : -1;
+    }
+    if (lam__spec_key_is(key, klen, "std_out", NULL)) {
+        return lam__spec_parse_real(val, vlen, &d->init_std_out) && d->init_std_out > 0.0f ? 1
+                                                                                          : -1;
+    }
+    return 0;
+}
+
 /* Apply one key=value of a layer to its descriptor; 0 = unknown key, -1 = bad value. */
 int lam__spec_apply_arg(lam_layer_desc *d, const char *key, size_t klen, const char *val,
                      size_t vlen, int64_t n_out)
 {
     lam_layer_kind k = d->kind;
+    const int t = transformer_arg(d, key, klen, val, vlen, n_out);
+    if (t != 0) {
+        return t;
+    }
     int conv = k == LAM_LAYER_CONV2D, pool = k == LAM_LAYER_MAXPOOL || k == LAM_LAYER_AVGPOOL;
     int ok;
     if ((conv || k == LAM_LAYER_LINEAR) && lam__spec_key_is(key, klen, "out", NULL)) {

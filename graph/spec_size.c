@@ -97,6 +97,18 @@ static int node_size(const lam_layer_desc *d, const lam_shape *in, int n_in, lam
         }
         return 1;
     }
+    case LAM_LAYER_LAYERNORM:
+        *floats = lam__sat_mul(2, s->dim[s->ndim - 1]);
+        return 1;
+    case LAM_LAYER_POSEMBED:
+        *floats = lam__sat_mul(d->out, s->dim[s->ndim - 1]);
+        return s->ndim == 2 && s->dim[0] <= d->out;
+    case LAM_LAYER_ATTENTION: {
+        const int64_t D = s->dim[s->ndim - 1];
+        /* c_attn (3D, D) and c_proj (D, D), with their biases */
+        *floats = lam__sat_add(lam__sat_mul(4 * D, D), d->bias ? 4 * D : 0);
+        return s->ndim == 2 && D < lim && d->heads > 0 && D % d->heads == 0;
+    }
     default:
         return 1;
     }
@@ -128,6 +140,10 @@ lam_status lam__spec_param_floats(lam_ctx *ctx, const char *spec, int ndim,
             }
             int64_t f = 0;
             ok = node_size(&nodes[i].desc, in, nodes[i].n_in, &shapes[i], &f);
+            if (nodes[i].tie >= 0) {
+                /* the shared weight (V, D) is its owner's: only the bias is this node's */
+                f = nodes[i].desc.bias ? nodes[i].desc.out : 0;
+            }
             total = lam__sat_add(total, f);
         }
         *floats = ok ? total : -1;

@@ -7,6 +7,9 @@
  *   tanh        f = tanh x                         f' = 1 - f^2
  *   gelu        f = x Phi(x), Phi(x) = (1 + erf(x/sqrt2)) / 2   (exact, PyTorch default)
  *               f' = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi)
+ *   gelu tanh   f = x (1 + tanh u) / 2, u = sqrt(2/pi) (x + 0.044715 x^3)
+ *               f' = (1 + tanh u) / 2 + x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2
+ *               (with AVX-512 where the CPU has it: transformer_avx512.c)
  *
  * The switch is outside the loops so each loop is a plain, vectorisable pass. NaN inputs
  * propagate (relu keeps NaN as PyTorch does). Backward uses y when given (sigmoid, tanh)
@@ -19,6 +22,8 @@
 
 #define INV_SQRT2 0.70710678118654752440f
 #define INV_SQRT_2PI 0.39894228040143267794f
+#define SQRT_2_PI 0.79788456080286535588f
+#define GELU_K 0.044715f
 
 /* Two branches so exp never overflows: e^-|x| is always in (0, 1]. */
 static inline float sigmoid_f(float x)
@@ -59,6 +64,16 @@ void lam__act_fwd(lam_act act, float param, int64_t n, const float *x, float *y)
         for (int64_t i = 0; i < n; i++) {
             const float v = x[i];
             y[i] = 0.5f * v * (1.0f + erff(v * INV_SQRT2));
+        }
+        break;
+    case LAM_ACT_GELU_TANH:
+        if (lam__best_isa() == LAM_ISA_AVX512) {
+            lam__gelu_tanh_fwd_avx512(n, x, y);
+            break;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            const float v = x[i];
+            y[i] = 0.5f * v * (1.0f + tanhf(SQRT_2_PI * (v + GELU_K * v * v * v)));
         }
         break;
     case LAM_ACT_NONE:
@@ -106,6 +121,18 @@ void lam__act_bwd(lam_act act, float param, int64_t n, const float *x, const flo
             const float cdf = 0.5f * (1.0f + erff(v * INV_SQRT2));
             const float pdf = INV_SQRT_2PI * expf(-0.5f * v * v);
             dx[i] = dy[i] * (cdf + v * pdf);
+        }
+        break;
+    case LAM_ACT_GELU_TANH:
+        if (lam__best_isa() == LAM_ISA_AVX512) {
+            lam__gelu_tanh_bwd_avx512(n, x, dy, dx);
+            break;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            const float v = x[i];
+            const float t = tanhf(SQRT_2_PI * (v + GELU_K * v * v * v));
+            const float du = SQRT_2_PI * (1.0f + 3.0f * GELU_K * v * v);
+            dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
         }
         break;
     case LAM_ACT_NONE:

@@ -230,6 +230,7 @@ typedef enum lam_act {
     LAM_ACT_SIGMOID,
     LAM_ACT_TANH,
     LAM_ACT_GELU,       /* exact: x * Phi(x) with erf, as PyTorch's default */
+    LAM_ACT_GELU_TANH,  /* x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 */
 } lam_act;
 /* y(n) = act(x); y may equal x (in place). */
 void lam__act_fwd(lam_act act, float param, int64_t n, const float *x, float *y);
@@ -427,6 +428,60 @@ void lam__rnn_row_fwd_avx512(int cell, int64_t H, float *g, const float *gh, con
 void lam__rnn_lstm_bwd_avx512(int64_t H, const float *dh, float *g, const float *cp,
                               const float *c, float *dc);
 
+/* ------------------------------------------------------------- transformer */
+/* GELU (tanh form) with AVX-512, called by kernels/act.c where lam__best_isa() allows. */
+void lam__gelu_tanh_fwd_avx512(int64_t n, const float *x, float *y);
+void lam__gelu_tanh_bwd_avx512(int64_t n, const float *x, const float *dy, float *dx);
+
+/* Layer norm over rows of D floats: y = (x - mean) * rstd * w + b, rstd = 1/sqrt(var + eps)
+ * (biased variance, as PyTorch), mean and rstd kept per row for backward. Backward
+ * overwrites dx (NULL: skip) and adds into dw and db (NULL: skip); rows run in parallel on
+ * nt threads, dw and db are summed over the rows in row order (column blocks in parallel),
+ * so results do not depend on nt. */
+void lam__layernorm_fwd(int64_t rows, int64_t D, float eps, const float *x, const float *w,
+                        const float *b, float *y, float *mean, float *rstd, int nt);
+void lam__layernorm_fwd_ref(int64_t rows, int64_t D, float eps, const float *x,
+                            const float *w, const float *b, float *y, float *mean, float *rstd,
+                            int nt);
+void lam__layernorm_bwd(int64_t rows, int64_t D, const float *x, const float *w,
+                        const float *mean, const float *rstd, const float *dy, float *dx,
+                        float *dw, float *db, int nt);
+void lam__layernorm_bwd_ref(int64_t rows, int64_t D, const float *x, const float *w,
+                            const float *mean, const float *rstd, const float *dy, float *dx,
+                            float *dw, float *db, int nt);
+
+/* One (sample, head) of multi-head self-attention over a sample of T positions. qkv is the
+ * sample's fused projection (T, 3D): Q in columns [0, D), K in [D, 2D), V in [2D, 3D), head
+ * h the hd = D/heads columns from h*hd of each. */
+#define LAM_ATTN_MAX_T 4096 /* most positions of an attention layer */
+typedef struct lam_attn {
+    int64_t T, D, heads;
+    int causal;          /* position t attends to positions <= t only */
+    float scale;         /* 1/sqrt(hd) */
+} lam_attn;
+/* Forward of head h: p (T, T) = softmax(scale Q K^T) (rows, masked: zero above the diagonal
+ * when causal), kept for backward; att (T, D) gets p~ V in the head's columns, where p~ is
+ * p times keep (the dropout scale per entry: 0 or 1/(1-P)) when keep is not NULL (then
+ * pd (T, T) is scratch for it). */
+void lam__attn_head_fwd(const lam_attn *a, int64_t h, const float *qkv, float *p,
+                        const float *keep, float *pd, float *att, int isa);
+void lam__attn_head_fwd_ref(const lam_attn *a, int64_t h, const float *qkv, float *p,
+                            const float *keep, float *pd, float *att, int isa);
+/* Backward of head h from datt (T, D): writes the head's columns of dq, dk and dv in dqkv
+ * (T, 3D). dp and pd are (T, T) scratch. */
+void lam__attn_head_bwd(const lam_attn *a, int64_t h, const float *qkv, const float *p,
+                        const float *keep, const float *datt, float *dqkv, float *dp,
+                        float *pd, int isa);
+void lam__attn_head_bwd_ref(const lam_attn *a, int64_t h, const float *qkv, const float *p,
+                            const float *keep, const float *datt, float *dqkv, float *dp,
+                            float *pd, int isa);
+/* kernels/transformer_avx512.c: one softmax row of the attention, p[0..n) =
+ * softmax(scale s[0..n)), and one row of its backward, ds[j] = scale p[j] (dp[j] - sum_k
+ * p[k] dp[k]) over [0, n) (ds may be dp). */
+void lam__attn_softmax_row_avx512(int64_t n, float scale, const float *s, float *p);
+void lam__attn_softmax_bwd_row_avx512(int64_t n, float scale, const float *p, const float *dp,
+                                      float *ds);
+
 /* ------------------------------------------------------------ kernel table */
 typedef struct lam_kernels {
     lam_status (*sgemm)(int, int, int64_t, int64_t, int64_t, float, const float *, int64_t,
@@ -456,6 +511,14 @@ typedef struct lam_kernels {
     void (*act_fwd)(lam_act, float, int64_t, const float *, float *);
     void (*act_bwd)(lam_act, float, int64_t, const float *, const float *, const float *,
                     float *);
+    void (*layernorm_fwd)(int64_t, int64_t, float, const float *, const float *, const float *,
+                          float *, float *, float *, int);
+    void (*layernorm_bwd)(int64_t, int64_t, const float *, const float *, const float *,
+                          const float *, const float *, float *, float *, float *, int);
+    void (*attn_head_fwd)(const lam_attn *, int64_t, const float *, float *, const float *,
+                          float *, float *, int);
+    void (*attn_head_bwd)(const lam_attn *, int64_t, const float *, const float *,
+                          const float *, const float *, float *, float *, float *, int);
     int64_t (*conv2d_fused_workspace)(const lam_conv_geom *, const lam_conv_fusion *, int);
     void (*conv2d_fused_fwd)(const lam_conv_geom *, const lam_conv_fusion *, const float *,
                              const float *, const float *, float *, int32_t *, float *, int);

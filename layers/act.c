@@ -12,6 +12,7 @@ static lam_act act_of(lam_layer_kind kind)
     case LAM_LAYER_SIGMOID: return LAM_ACT_SIGMOID;
     case LAM_LAYER_TANH: return LAM_ACT_TANH;
     case LAM_LAYER_GELU: return LAM_ACT_GELU;
+    case LAM_LAYER_GELU_TANH: return LAM_ACT_GELU_TANH;
     default: return LAM_ACT_NONE;
     }
 }
@@ -49,7 +50,8 @@ static unsigned act_reads(const lam_layer *l)
     if (grad_from_y(l)) {
         return LAM_READS_Y;
     }
-    return l->desc.kind == LAM_LAYER_GELU || l->desc.kind == LAM_LAYER_LEAKY_RELU
+    return l->desc.kind == LAM_LAYER_GELU || l->desc.kind == LAM_LAYER_GELU_TANH ||
+                   l->desc.kind == LAM_LAYER_LEAKY_RELU
                ? LAM_READS_X(0)
                : LAM_READS_X(0) | LAM_READS_Y;
 }
@@ -61,7 +63,7 @@ static lam_status act_setup(lam_layer *l)
     return LAM_OK;
 }
 
-/* The five activation kinds differ only in id and name: one table shape for all. */
+/* The six activation kinds differ only in id and name: one table shape for all. */
 #define ACT_KIND(kind_id, kind_name)                                                          \
     {                                                                                         \
         .id = kind_id, .name = kind_name, .min_in = 1, .max_in = 1,                           \
@@ -73,6 +75,7 @@ const lam_kind lam__kind_leaky_relu = ACT_KIND(LAM_LAYER_LEAKY_RELU, "leakyrelu"
 const lam_kind lam__kind_sigmoid = ACT_KIND(LAM_LAYER_SIGMOID, "sigmoid");
 const lam_kind lam__kind_tanh = ACT_KIND(LAM_LAYER_TANH, "tanh");
 const lam_kind lam__kind_gelu = ACT_KIND(LAM_LAYER_GELU, "gelu");
+const lam_kind lam__kind_gelu_tanh = ACT_KIND(LAM_LAYER_GELU_TANH, "gelu_tanh");
 
 /* ----------------------------------------------------------------- dropout */
 

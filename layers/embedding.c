@@ -10,14 +10,10 @@
 #include <math.h>
 #include <string.h>
 
-/* Initialisation as PyTorch's: N(0, 1). */
+/* Initialisation as PyTorch's: N(0, 1), or N(0, init_std) as GPT-2's. */
 static void embedding_init(lam_layer *l)
 {
-    lam_param *p = lam__param(l, 0);
-    const uint64_t seed = lam_ctx_seed(l->ctx), stream = l->stream * 2;
-    for (int64_t j = 0; j < p->n; j++) {
-        p->w[j] = lam_rng_normal(seed, stream, (uint64_t)j);
-    }
+    lam__layer_init_std(l, 0, 1, l->desc.init_std > 0.0f ? l->desc.init_std : 1.0f);
 }
 
 /* The row of id value v, or -1 when v is not an integer in [0, V). */

@@ -25,6 +25,8 @@ void lam_layer_desc_init(lam_layer_desc *d, lam_layer_kind kind)
         d->alpha = 1e-5f;
         d->momentum = 0.1f;
         break;
+    case LAM_LAYER_LAYERNORM: d->alpha = 1e-5f; break;
+    case LAM_LAYER_ATTENTION: d->heads = 1; break;
     default: break;
     }
 }

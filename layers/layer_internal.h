@@ -59,6 +59,10 @@ typedef struct lam_ptensor {
     int ndim;
     int64_t shape[4];
     int buffer;                /* 1: a buffer (running statistics), no gradient */
+    const struct lam_ptensor *tied; /* tie=: the earlier layer's tensor whose storage (and
+                                     * gradient) this one shares; it takes no floats of its
+                                     * own, and a model lists it among its parameters once,
+                                     * under the owner's name */
 } lam_ptensor;
 
 typedef struct lam_kind lam_kind;
@@ -139,7 +143,8 @@ extern const lam_kind lam__kind_conv2d, lam__kind_linear, lam__kind_relu, lam__k
     lam__kind_sigmoid, lam__kind_tanh, lam__kind_gelu, lam__kind_maxpool, lam__kind_avgpool,
     lam__kind_gap, lam__kind_flatten, lam__kind_dropout, lam__kind_batchnorm, lam__kind_add,
     lam__kind_concat, lam__kind_mul, lam__kind_embedding, lam__kind_rnn, lam__kind_lstm,
-    lam__kind_gru;
+    lam__kind_gru, lam__kind_layernorm, lam__kind_gelu_tanh, lam__kind_posembed,
+    lam__kind_attention;
 
 /* ------------------------------------------------------------- layer_util.c */
 
@@ -155,6 +160,10 @@ int64_t lam__layer_buffer_floats(const lam_layer *l);
  * (g may be NULL for inference-only owners), buf lam__layer_buffer_floats(). Then init.
  * Returns LAM_OK. */
 lam_status lam__layer_bind(lam_layer *l, float *w, float *g, float *buf);
+/* Share `target`'s weight (its tensor 0) as l's tensor 0, as a GPT's LM head shares the
+ * token embedding: both must be "weight" tensors of one shape. Before binding; target is
+ * bound first. Returns LAM_OK or LAM_ERR_SHAPE naming both layers. */
+lam_status lam__layer_tie(lam_layer *l, const lam_layer *target);
 /* Free the layer's own things (state, tensors, views, own storage) and the layer. */
 void lam__layer_free(lam_layer *l);
 
@@ -182,6 +191,13 @@ static inline lam_param *lam__buffer(lam_layer *l, int i)
 /* PyTorch's default initialisation of every parameter: U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
  * tensor i drawing from stream 2*stream + i. */
 void lam__layer_init_uniform(lam_layer *l);
+
+/* GPT-2's initialisation of tensors [i0, i1): weights from N(0, std), biases (is_bias) zero;
+ * tensor i draws from stream 2*stream + i, as lam__layer_init_uniform. */
+void lam__layer_init_std(lam_layer *l, int i0, int i1, float std);
+/* lam__layer_init_std over every parameter when desc.init_std > 0, else PyTorch's uniform
+ * (the init op of linear and conv2d). */
+void lam__layer_init_default(lam_layer *l);
 
 /* Format "layer <i> (<kind>[ <name>]): " + message, set the context error, return st. */
 lam_status lam__layer_error(const lam_layer *l, lam_status st, const char *fmt, ...)

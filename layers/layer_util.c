@@ -136,9 +136,36 @@ int64_t lam__layer_param_floats(const lam_layer *l)
 {
     int64_t n = 0;
     for (int i = 0; i < l->n_params; i++) {
-        n += l->tensors[i].view.n;
+        n += l->tensors[i].tied == NULL ? l->tensors[i].view.n : 0;
     }
     return n;
+}
+
+lam_status lam__layer_tie(lam_layer *l, const lam_layer *target)
+{
+    const lam_ptensor *a = l->n_params > 0 ? &l->tensors[0] : NULL;
+    const lam_ptensor *b = target->n_params > 0 ? &target->tensors[0] : NULL;
+    char sa[48] = "none", sb[48] = "none";
+    const int named = a != NULL && b != NULL && strcmp(strrchr(a->name, '.'), ".weight") == 0 &&
+                      strcmp(strrchr(b->name, '.'), ".weight") == 0;
+    int same = named && a->ndim == b->ndim;
+    for (int i = 0; same && i < a->ndim; i++) {
+        same = a->shape[i] == b->shape[i];
+    }
+    if (!same) {
+        if (a != NULL) {
+            lam__shape_str(a->ndim, a->shape, sa, sizeof sa);
+        }
+        if (b != NULL) {
+            lam__shape_str(b->ndim, b->shape, sb, sizeof sb);
+        }
+        return lam__layer_error(l, LAM_ERR_SHAPE, "tie=%s: its weight is %s but %s's is %s "
+                                "(a tied linear layer's out must be the embedding's "
+                                "vocabulary, its input the embedding's width)",
+                                target->name, sa, target->name, sb);
+    }
+    l->tensors[0].tied = b;
+    return LAM_OK;
 }
 
 int64_t lam__layer_buffer_floats(const lam_layer *l)
@@ -155,7 +182,13 @@ lam_status lam__layer_bind(lam_layer *l, float *w, float *g, float *buf)
     int64_t off = 0;
     for (int i = 0; i < l->n_params; i++) {
         lam_param *p = lam__param(l, i);
+        const lam_ptensor *tied = l->tensors[i].tied;
         p->name = l->tensors[i].name;
+        if (tied != NULL) {
+            p->w = tied->view.w;
+            p->g = tied->view.g;
+            continue;
+        }
         p->w = w + off;
         p->g = g != NULL ? g + off : NULL;
         off += p->n;
@@ -194,6 +227,27 @@ void lam__layer_init_uniform(lam_layer *l)
         for (int64_t j = 0; j < p->n; j++) {
             p->w[j] = bound * (2.0f * lam_rng_uniform(seed, stream, (uint64_t)j) - 1.0f);
         }
+    }
+}
+
+void lam__layer_init_std(lam_layer *l, int i0, int i1, float std)
+{
+    const uint64_t seed = lam_ctx_seed(l->ctx);
+    for (int i = i0; i < i1; i++) {
+        lam_param *p = lam__param(l, i);
+        const uint64_t stream = l->stream * 2 + (uint64_t)i;
+        for (int64_t j = 0; j < p->n; j++) {
+            p->w[j] = p->is_bias ? 0.0f : std * lam_rng_normal(seed, stream, (uint64_t)j);
+        }
+    }
+}
+
+void lam__layer_init_default(lam_layer *l)
+{
+    if (l->desc.init_std > 0.0f) {
+        lam__layer_init_std(l, 0, l->n_params, l->desc.init_std);
+    } else {
+        lam__layer_init_uniform(l);
     }
 }
 

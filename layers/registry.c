@@ -10,6 +10,7 @@ static const lam_kind *const kinds[] = {
     &lam__kind_avgpool, &lam__kind_gap,     &lam__kind_flatten, &lam__kind_dropout,
     &lam__kind_batchnorm, &lam__kind_add,   &lam__kind_concat,  &lam__kind_mul,
     &lam__kind_embedding, &lam__kind_rnn,   &lam__kind_lstm,    &lam__kind_gru,
+    &lam__kind_layernorm, &lam__kind_gelu_tanh, &lam__kind_posembed, &lam__kind_attention,
 };
 
 const lam_kind *lam__kind_of(lam_layer_kind id)

@@ -59,6 +59,16 @@ typedef enum lam_layer_kind {
     LAM_LAYER_LSTM,        /**< LSTM (gates i, f, g, o), options as LAM_LAYER_RNN; nn.LSTM */
     LAM_LAYER_GRU,         /**< GRU (gates r, z, n; b_hn inside the reset product), options
                                 as LAM_LAYER_RNN; nn.GRU */
+    LAM_LAYER_LAYERNORM,   /**< over the last dimension, affine (weight, bias), alpha = eps
+                                (default 1e-5); nn.LayerNorm(D) */
+    LAM_LAYER_GELU_TANH,   /**< GELU with the tanh approximation, PyTorch's
+                                nn.GELU(approximate='tanh') */
+    LAM_LAYER_POSEMBED,    /**< learned positions: adds row t of a (out, D) table to position
+                                t of a (T, D) sample, T <= out (GPT's wpe) */
+    LAM_LAYER_ATTENTION,   /**< multi-head self-attention on (T, D): heads, causal, alpha =
+                                dropout on the attention weights, bias; a fused QKV
+                                projection `c_attn` (3D, D) and an output projection `c_proj`
+                                (D, D), named as nanoGPT's CausalSelfAttention */
 } lam_layer_kind;
 
 /** Most inputs a layer takes. */
@@ -84,12 +94,19 @@ typedef struct lam_layer_desc {
     int32_t last_only;    /**< rnn/lstm/gru: 1 outputs only the last step's output,
                                output[:, T-1, :] in PyTorch (`out=last`); 0 every step */
     int32_t relu;         /**< rnn: 1 uses relu instead of tanh */
-    uint64_t reserved[3]; /**< must be zero */
+    int32_t heads;        /**< attention: heads, dividing the width (default 1) */
+    int32_t causal;       /**< attention: 1 lets position t attend to positions <= t only */
+    float init_std;       /**< linear, embedding, posembed, attention: > 0 initialises the
+                               weights from N(0, init_std) and the biases to 0, as GPT-2 and
+                               nanoGPT do; 0 (default) is PyTorch's default initialisation */
+    float init_std_out;   /**< attention: the same for the output projection c_proj (0:
+                               init_std), nanoGPT's 0.02/sqrt(2 * layers) */
+    uint64_t reserved[1]; /**< must be zero */
 } lam_layer_desc;
 
 /** Defaults for a kind: stride/dilation/groups 1, bias on, leaky 0.01, dropout 0.5 (0 for
- *  the recurrent kinds), batch-norm eps 1e-5 and momentum 0.1, concat axis -1, 1 recurrent
- *  layer, reserved words zero. */
+ *  the recurrent kinds and attention), batch-norm and layer-norm eps 1e-5, batch-norm
+ *  momentum 0.1, concat axis -1, 1 recurrent layer, 1 attention head, reserved words zero. */
 LAM_API void lam_layer_desc_init(lam_layer_desc *d, lam_layer_kind kind);
 
 typedef struct lam_layer lam_layer;

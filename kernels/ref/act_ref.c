@@ -6,12 +6,17 @@
  *   sigmoid    f = 1 / (1 + e^-x)              f' = f (1 - f)
  *   tanh       f = tanh x                      f' = 1 - f^2
  *   gelu       f = x (1 + erf(x / sqrt 2)) / 2 f' = (1 + erf(x/sqrt 2))/2 + x e^(-x^2/2)/sqrt(2 pi)
+ *   gelu tanh  f = x (1 + tanh u) / 2          f' = (1 + tanh u)/2 + x (1 - tanh^2 u) u'/2
+ *              u = sqrt(2/pi) (x + 0.044715 x^3)
  *   none       f = x                           f' = 1
  * The references always recompute f from x (y is ignored in backward).
  */
 #include <math.h>
 
 #include "kernels.h"
+
+#define GELU_C 0.79788456080286535588 /* sqrt(2/pi) */
+#define GELU_K 0.044715
 
 static double f_of(lam_act act, double a, double x)
 {
@@ -26,6 +31,8 @@ static double f_of(lam_act act, double a, double x)
         return tanh(x);
     case LAM_ACT_GELU:
         return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    case LAM_ACT_GELU_TANH:
+        return 0.5 * x * (1.0 + tanh(GELU_C * (x + GELU_K * x * x * x)));
     case LAM_ACT_NONE:
     default:
         return x;
@@ -49,6 +56,10 @@ static double df_of(lam_act act, double a, double x)
     }
     case LAM_ACT_GELU:
         return 0.5 * (1.0 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / 2.50662827463100050242;
+    case LAM_ACT_GELU_TANH: {
+        const double t = tanh(GELU_C * (x + GELU_K * x * x * x));
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_K * x * x);
+    }
     case LAM_ACT_NONE:
     default:
         return 1.0;

@@ -1,0 +1,244 @@
+/* Multi-head self-attention on a (T, D) sample, as nanoGPT's CausalSelfAttention (and
+ * PyTorch's nn.MultiheadAttention with one packed in-projection):
+ *
+ *   qkv = x c_attn.weight^T + c_attn.bias          (T, 3D): Q, K, V side by side
+ *   per head h (hd = D / heads columns of each):
+ *     P_h = softmax(Q_h K_h^T / sqrt(hd))          causal: position t sees positions <= t
+ *     Y_h = dropout(P_h) V_h
+ *   y = Y c_proj.weight^T + c_proj.bias
+ *
+ * The two projections are one GEMM each over all N*T rows (the linear kernels: column
+ * blocks on lamina's threads, so no thread count changes a bit). The heads run as
+ * (sample, head) items in parallel, each with its own GEMMs (kernels/transformer.c).
+ *
+ * Backward keeps, from the forward: qkv (N, T, 3D), the attention weights P (N, heads, T,
+ * T), the heads' output Y (N, T, D) and, with dropout, its scale per weight. That is what
+ * `lamina info` counts as the layer's workspace; recomputing P instead would save the
+ * N*heads*T*T floats at the price of one more QK^T and softmax per head. */
+#include "layer_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct attn_state {
+    lam_attn a;
+    int threads;                 /* of the head phase */
+    int64_t tt;                  /* T*T */
+    float *qkv, *p, *keep, *att; /* kept from the latest training forward */
+    float *datt, *dqkv;          /* backward's intermediates */
+    float *lanes;                /* per thread: dp and pd, T*T each */
+} attn_state;
+
+typedef struct head_pass {
+    const lam_layer *l;
+    const attn_state *s;
+    const float *datt;
+    int isa;
+} head_pass;
+
+static void item_head_fwd(const void *arg, int64_t item, int lane)
+{
+    const head_pass *ps = arg;
+    const attn_state *s = ps->s;
+    const int64_t n = item / s->a.heads, h = item % s->a.heads, T = s->a.T, D = s->a.D;
+    const int64_t pi = item * s->tt;
+    ps->l->k->attn_head_fwd(&s->a, h, s->qkv + n * T * 3 * D, s->p + pi,
+                            s->keep != NULL ? s->keep + pi : NULL,
+                            s->lanes + (int64_t)lane * 2 * s->tt, s->att + n * T * D, ps->isa);
+}
+
+static void item_head_bwd(const void *arg, int64_t item, int lane)
+{
+    const head_pass *ps = arg;
+    const attn_state *s = ps->s;
+    const int64_t n = item / s->a.heads, h = item % s->a.heads, T = s->a.T, D = s->a.D;
+    const int64_t pi = item * s->tt;
+    float *scratch = s->lanes + (int64_t)lane * 2 * s->tt;
+    ps->l->k->attn_head_bwd(&s->a, h, s->qkv + n * T * 3 * D, s->p + pi,
+                            s->keep != NULL ? s->keep + pi : NULL, ps->datt + n * T * D,
+                            s->dqkv + n * T * 3 * D, scratch, scratch + s->tt, ps->isa);
+}
+
+/* The dropout scales of the attention weights, from the counter-based RNG keyed by (seed,
+ * layer stream, step) as the dropout layer's: the same on any thread count and on resume. */
+static void draw_keep(lam_layer *l, int64_t count)
+{
+    attn_state *s = l->state;
+    const float p = l->desc.alpha, scale = 1.0f / (1.0f - p);
+    const uint64_t seed = lam_ctx_seed(l->ctx), stream = (l->stream << 40) ^ (uint64_t)l->step;
+    for (int64_t i = 0; i < count; i++) {
+        s->keep[i] = lam_rng_uniform(seed, stream, (uint64_t)i) < p ? 0.0f : scale;
+    }
+}
+
+static int pass_threads(const lam_layer *l)
+{
+    /* without AVX-512 the head GEMMs are BLAS calls, which a pthreads OpenBLAS must not
+     * get from lamina's threads */
+    return lam__gemm_outside(l->ctx) ? 1 : lam_ctx_threads(l->ctx);
+}
+
+static void run_heads(lam_layer *l, lam_item_fn fn, const float *datt, int64_t n)
+{
+    const attn_state *s = l->state;
+    const head_pass ps = {l, s, datt, lam__best_isa()};
+    const lam_phase ph = {fn, n * s->a.heads, 0};
+    lam__run_phases(s->threads, &ps, &ph, 1);
+}
+
+static lam_status attn_forward(lam_layer *l, const float *const *x, float *y, int64_t n,
+                               int train)
+{
+    attn_state *s = l->state;
+    const int64_t D = s->a.D, rows = n * s->a.T;
+    const int nt = lam_ctx_threads(l->ctx);
+    const int bias = l->desc.bias;
+    float *keep = s->keep;
+    if (!train || l->desc.alpha == 0.0f) {
+        s->keep = NULL;
+    } else {
+        draw_keep(l, n * s->a.heads * s->tt);
+    }
+    l->k->linear_fused_fwd(rows, D, 3 * D, LAM_ACT_NONE, x[0], lam__param(l, 0)->w,
+                           bias ? lam__param(l, 1)->w : NULL, s->qkv, nt);
+    run_heads(l, item_head_fwd, NULL, n);
+    s->keep = keep;
+    const int wo = bias ? 2 : 1;
+    l->k->linear_fused_fwd(rows, D, D, LAM_ACT_NONE, s->att, lam__param(l, wo)->w,
+                           bias ? lam__param(l, wo + 1)->w : NULL, y, nt);
+    return LAM_OK;
+}
+
+static lam_status attn_backward(lam_layer *l, const float *const *x, const float *y,
+                                const float *dy, float *const *dx, unsigned acc, int64_t n)
+{
+    (void)y;
+    (void)acc;
+    attn_state *s = l->state;
+    const int64_t D = s->a.D, rows = n * s->a.T;
+    const int nt = lam_ctx_threads(l->ctx);
+    const int bias = l->desc.bias, wo = bias ? 2 : 1;
+    float *keep = s->keep;
+    if (l->desc.alpha == 0.0f) {
+        s->keep = NULL;
+    }
+    /* with no activation the kernel only reads dy: the cast drops nothing */
+    l->k->linear_fused_bwd(rows, D, D, LAM_ACT_NONE, s->att, lam__param(l, wo)->w, NULL,
+                           (float *)(uintptr_t)dy, s->datt, lam__param(l, wo)->g,
+                           bias ? lam__param(l, wo + 1)->g : NULL, nt);
+    run_heads(l, item_head_bwd, s->datt, n);
+    s->keep = keep;
+    l->k->linear_fused_bwd(rows, D, 3 * D, LAM_ACT_NONE, x[0], lam__param(l, 0)->w, NULL,
+                           s->dqkv, dx[0], lam__param(l, 0)->g,
+                           bias ? lam__param(l, 1)->g : NULL, nt);
+    return LAM_OK;
+}
+
+static unsigned attn_reads(const lam_layer *l)
+{
+    (void)l;
+    return LAM_READS_X(0);
+}
+
+static void attn_init(lam_layer *l)
+{
+    if (l->desc.init_std <= 0.0f) {
+        lam__layer_init_uniform(l);
+        return;
+    }
+    const int split = l->desc.bias ? 2 : 1; /* c_attn's tensors, then c_proj's */
+    const float out_std = l->desc.init_std_out > 0.0f ? l->desc.init_std_out : l->desc.init_std;
+    lam__layer_init_std(l, 0, split, l->desc.init_std);
+    lam__layer_init_std(l, split, l->n_params, out_std);
+}
+
+static void attn_destroy(lam_layer *l)
+{
+    attn_state *s = l->state;
+    if (s != NULL) {
+        lam_free(l->ctx, s->qkv);
+        lam_free(l->ctx, s->lanes);
+    }
+}
+
+static lam_status declare(lam_layer *l, const char *module, int64_t out, int64_t in)
+{
+    char name[32];
+    const int64_t shape[2] = {out, in};
+    lam_status st;
+    snprintf(name, sizeof name, "%s.weight", module);
+    if ((st = lam__layer_tensor(l, name, 0, 2, shape, in, out, 0)) != LAM_OK) {
+        return st;
+    }
+    snprintf(name, sizeof name, "%s.bias", module);
+    return l->desc.bias ? lam__layer_tensor(l, name, 0, 1, &out, in, out, 1) : LAM_OK;
+}
+
+static lam_status attn_setup(lam_layer *l)
+{
+    const lam_shape *in = &l->in[0];
+    const lam_layer_desc *d = &l->desc;
+    char sh[64];
+    if (in->ndim != 2) {
+        return lam__layer_error(l, LAM_ERR_SHAPE, "input is %s; attention takes (T, D)",
+                                lam__shape_str(in->ndim, in->dim, sh, sizeof sh));
+    }
+    const int64_t T = in->dim[0], D = in->dim[1];
+    if (d->heads < 1 || D % d->heads != 0) {
+        return lam__layer_error(l, LAM_ERR_SHAPE, "%d heads do not divide the width %lld",
+                                (int)d->heads, (long long)D);
+    }
+    if (T > LAM_ATTN_MAX_T) {
+        return lam__layer_error(l, LAM_ERR_RANGE, "%lld positions; attention takes at most %d",
+                                (long long)T, LAM_ATTN_MAX_T);
+    }
+    if (!(d->alpha >= 0.0f && d->alpha < 1.0f) || d->causal < 0 || d->causal > 1) {
+        return lam__layer_error(l, LAM_ERR_ARG, "dropout %g must be in [0, 1), causal %d 0 or 1",
+                                (double)d->alpha, (int)d->causal);
+    }
+    l->out = *in;
+    /* multiply-adds x 2: the projections (4 D^2 per position), QK^T and PV (2 T D) */
+    l->flops = 2 * T * (4 * D * D + 2 * T * D);
+    lam_status st;
+    if ((st = declare(l, "c_attn", 3 * D, D)) != LAM_OK ||
+        (st = declare(l, "c_proj", D, D)) != LAM_OK) {
+        return st;
+    }
+    attn_state *s = lam__layer_state(l, sizeof *s);
+    if (s == NULL) {
+        return LAM_ERR_NOMEM;
+    }
+    s->a = (lam_attn){T, D, d->heads, d->causal, 1.0f / sqrtf((float)(D / d->heads))};
+    s->tt = T * T;
+    s->threads = pass_threads(l);
+    const int64_t N = l->max_batch, drop = d->alpha > 0.0f;
+    /* one block: qkv, dqkv (3D each per position), att, datt (D each), P and keep */
+    const int64_t rows = N * T, np = N * d->heads * s->tt;
+    s->qkv = lam__layer_scratch(l, 8 * rows * D + (1 + drop) * np);
+    s->lanes = lam__layer_scratch(l, (int64_t)s->threads * 2 * s->tt);
+    if (s->qkv == NULL || s->lanes == NULL) {
+        return LAM_ERR_NOMEM;
+    }
+    s->dqkv = s->qkv + 3 * rows * D;
+    s->att = s->dqkv + 3 * rows * D;
+    s->datt = s->att + rows * D;
+    s->p = s->datt + rows * D;
+    s->keep = drop ? s->p + np : NULL;
+    snprintf(l->strategy, sizeof l->strategy, "%d heads%s", (int)d->heads,
+             d->causal ? ", causal" : "");
+    return LAM_OK;
+}
+
+const lam_kind lam__kind_attention = {
+    .id = LAM_LAYER_ATTENTION,
+    .name = "attention",
+    .min_in = 1,
+    .max_in = 1,
+    .setup = attn_setup,
+    .init = attn_init,
+    .forward = attn_forward,
+    .backward = attn_backward,
+    .reads = attn_reads,
+    .destroy = attn_destroy,
+};
