@@ -53,7 +53,12 @@ lam_status lam_checkpoint_save(lam_model *m, const lam_optim *opt, const char *p
     }
     lam_optim *o = (lam_optim *)opt; /* state views are read only here */
     int n_state = o != NULL ? lam_optim_state_count(o) : 0;
-    int total = m->n_params + m->n_bufs + n_state + (o != NULL) + 1 + ex->n_floats + ex->n_ints;
+    /* every layer's tensors, a tied weight under both names as PyTorch's state_dict has it */
+    int n_tensors = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        n_tensors += m->nodes[i].layer->n_params + m->nodes[i].layer->n_buffers;
+    }
+    int total = n_tensors + n_state + (o != NULL) + 1 + ex->n_floats + ex->n_ints;
     lam_st_entry *e = lam_alloc(ctx, (size_t)total * sizeof *e);
     char *names = lam_alloc(ctx, (size_t)(n_state + 1) * 96);
     int64_t *t_opt = lam_alloc(ctx, 2 * sizeof(int64_t));

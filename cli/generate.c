@@ -89,17 +89,28 @@ static int prompt_ids(const char *prompt, const unsigned char *bytes, int vocab,
     return 0;
 }
 
-/* The model for one token at a time, with the checkpoint's weights. */
+/* The model with the checkpoint's weights: a recurrent one for one token at a time, one
+ * without state (a GPT) for the window it was trained on (lam_lm_sample). */
 static lam_status build(lam_ctx *ctx, lam_checkpoint *ck, const char *path, lam_model **m)
 {
     const char *spec = lam_checkpoint_meta(ck, "lamina.spec");
     const char *n_out = lam_checkpoint_meta(ck, "lamina.n_out");
-    if (spec == NULL || n_out == NULL) {
-        cli_error("%s: no model spec or output size in the checkpoint", path);
+    const char *input = lam_checkpoint_meta(ck, "lamina.input");
+    if (spec == NULL || n_out == NULL || input == NULL) {
+        cli_error("%s: no model spec, input or output size in the checkpoint", path);
         return LAM_ERR_FORMAT;
     }
-    const int64_t one = 1;
-    lam_status st = lam_model_create(ctx, spec, 1, &one, strtoll(n_out, NULL, 10), 1, m);
+    int64_t T = 1;
+    lam_status st = lam_model_create(ctx, spec, 1, &T, strtoll(n_out, NULL, 10), 1, m);
+    lam_param *states = NULL;
+    int n_states = 0;
+    if (st == LAM_OK && lam_model_states(*m, &states, &n_states) == LAM_OK && n_states == 0) {
+        T = strtoll(input, NULL, 10);
+        lam_model_destroy(*m);
+        *m = NULL;
+        st = T >= 1 ? lam_model_create(ctx, spec, 1, &T, strtoll(n_out, NULL, 10), 1, m)
+                    : LAM_ERR_FORMAT;
+    }
     return st == LAM_OK ? lam_checkpoint_load_weights(ck, *m) : st;
 }
 

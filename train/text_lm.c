@@ -151,6 +151,21 @@ static int32_t draw(const float *logits, int64_t V, const lam_sample_desc *d, do
     return last;
 }
 
+/* The next token's logits of a window model (no recurrent state, T positions): the last
+ * min(n, T) tokens of the context at positions 0.., the rest of the window token 0. A causal
+ * model's logits at position n-1 do not see the padding after it. */
+static lam_status window_logits(lam_model *m, const int32_t *context, int64_t n, int64_t T,
+                                float *x, const float **logits, int64_t V)
+{
+    const int64_t used = n < T ? n : T;
+    for (int64_t i = 0; i < T; i++) {
+        x[i] = i < used ? (float)context[n - used + i] : 0.0f;
+    }
+    lam_status st = lam_model_forward(m, x, 1, 0, logits);
+    *logits += (used - 1) * V;
+    return st;
+}
+
 lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *prompt,
                          int64_t n_prompt, int64_t length, int32_t *out, lam_token_fn fn,
                          void *user)
@@ -161,11 +176,14 @@ lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *
     lam_ctx *ctx = m->ctx;
     int64_t T = 0;
     const int64_t V = model_vocab(m, &T);
-    if (V < 1 || T != 1 || d == NULL || !(d->temperature > 0.0f) || d->top_k < 0 || length < 0 ||
-        n_prompt < 0 || (n_prompt > 0 && prompt == NULL) || !lam__reserved_zero(d->reserved, 4)) {
+    const int window = m->n_states == 0; /* a GPT: the context is its input window */
+    if (V < 1 || (!window && T != 1) || d == NULL || !(d->temperature > 0.0f) || d->top_k < 0 ||
+        length < 0 || n_prompt < 0 || (n_prompt > 0 && prompt == NULL) ||
+        !lam__reserved_zero(d->reserved, 4)) {
         return lam__error(ctx, LAM_ERR_ARG,
-                          "lm: sampling needs a (1) -> (1, V) model, a "
-                          "temperature > 0, top_k >= 0 and lengths >= 0");
+                          "lm: sampling needs a recurrent (1) -> (1, V) model or a (T) -> "
+                          "(T, V) one without state, a temperature > 0, top_k >= 0 and "
+                          "lengths >= 0");
     }
     for (int64_t i = 0; i < n_prompt; i++) {
         if (prompt[i] < 0 || prompt[i] >= V) {
@@ -173,12 +191,15 @@ lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *
                               (long long)i, (int)prompt[i], (long long)V);
         }
     }
-    /* the draws' scratch: the logits sorted for top_k, and the softmax weights */
-    float *sorted = lam_alloc(ctx, (size_t)V * sizeof(float));
+    /* the draws' scratch: the logits sorted for top_k, the softmax weights; a window
+     * model's input and the last T tokens of its context */
+    float *sorted = lam_alloc(ctx, (size_t)(V + T) * sizeof(float));
     double *w = lam_alloc(ctx, (size_t)V * sizeof(double));
-    if (sorted == NULL || w == NULL) {
+    int32_t *context = lam_alloc(ctx, (size_t)(T + 1) * sizeof(int32_t));
+    if (sorted == NULL || w == NULL || context == NULL) {
         lam_free(ctx, sorted);
         lam_free(ctx, w);
+        lam_free(ctx, context);
         return LAM_ERR_NOMEM;
     }
     lam_model_set_carry(m, 1);
@@ -186,14 +207,23 @@ lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *
     const float *logits = NULL;
     float x = 0.0f;
     lam_status st = LAM_OK;
-    /* the prompt, all but its last token, only moves the state on */
-    for (int64_t i = 0; st == LAM_OK && i + 1 < n_prompt; i++) {
+    /* a recurrent model: the prompt, all but its last token, only moves the state on */
+    for (int64_t i = 0; !window && st == LAM_OK && i + 1 < n_prompt; i++) {
         x = (float)prompt[i];
         st = lam_model_forward(m, &x, 1, 0, &logits);
     }
+    /* a window model keeps the last T tokens of prompt and draws (token 0 if both empty) */
+    int64_t held = n_prompt < T ? n_prompt : T;
+    if (held > 0) {
+        memcpy(context, prompt + n_prompt - held, (size_t)held * sizeof(int32_t));
+    }
+    if (held == 0) {
+        context[held++] = 0;
+    }
     x = n_prompt > 0 ? (float)prompt[n_prompt - 1] : 0.0f;
     for (int64_t i = 0; st == LAM_OK && i < length; i++) {
-        st = lam_model_forward(m, &x, 1, 0, &logits);
+        st = window ? window_logits(m, context, held, T, sorted + V, &logits, V)
+                    : lam_model_forward(m, &x, 1, 0, &logits);
         if (st != LAM_OK) {
             break;
         }
@@ -208,11 +238,17 @@ lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *
             out[i] = tok;
         }
         x = (float)tok;
+        if (held == T) {
+            memmove(context, context + 1, (size_t)(T - 1) * sizeof(int32_t));
+            held--;
+        }
+        context[held++] = tok;
         if (fn != NULL && fn(tok, user) != 0) {
             break;
         }
     }
     lam_free(ctx, sorted);
     lam_free(ctx, w);
+    lam_free(ctx, context);
     return st;
 }

@@ -4,7 +4,7 @@
  *
  * A language model here is a model whose input is a sequence of token ids (T) (an
  * `embedding` first) and whose output is (T, V): the logits of the next token at every
- * position, such as the built-in `char-lstm` and `char-gru`. Training is
+ * position, such as the built-in `char-lstm`, `char-gru` and `gpt-mini`. Training is
  * lam_model_train_batch() with ::LAM_LOSS_SEQ_XENT on the batches of lam_lm_batch(), with
  * lam_model_set_carry(m, 1) so the recurrent state runs on from batch to batch (truncated
  * backpropagation through time); `lamina train --data fortunes` does exactly that.
@@ -46,10 +46,14 @@ LAM_API void lam_sample_desc_init(lam_sample_desc *d);
 typedef int (*lam_token_fn)(int32_t token, void *user);
 
 /**
- * Sample `length` tokens after a prompt, one at a time: the model must take one token per
- * sample ((1) -> (1, V), built for T = 1; its weights are the same as for any T) and the
- * recurrent state carries the context. The prompt (n_prompt >= 0 ids below V) is run first
- * from a zero state; with an empty prompt the first input is token 0. Each draw is from
+ * Sample `length` tokens after a prompt, one at a time, from either kind of language model:
+ *  - a recurrent one (char-lstm) must take one token per sample ((1) -> (1, V), built for
+ *    T = 1; its weights are the same as for any T): the state carries the context, and the
+ *    prompt (n_prompt >= 0 ids below V) is run first from a zero state;
+ *  - one without recurrent state (a GPT, built for its context length T) sees the last T
+ *    tokens of prompt and draws at positions 0.. of its window, the rest of the window
+ *    token 0 (a causal model's logits do not see it), as nanoGPT's generate crops.
+ * With an empty prompt the first input is token 0. Each draw is from
  * softmax(logits / temperature) over the top_k largest logits, and is fed back. out
  * (length) may be NULL; fn (may be NULL) sees each token.
  * @return LAM_OK, LAM_ERR_ARG (bad sizes, temperature, top_k or a prompt id outside
