@@ -52,6 +52,11 @@ DEFAULT_CONFIGS = [
     ("char-lstm", "64", 64, 1, None),
     ("char-lstm", "64", 64, 2, {"best": 1.5}),
     ("char-gru", "64", 64, 2, None),
+    # the attention issue's GPTs: batch 12 of T positions (input "T"); gpt-6x384 is nanoGPT's
+    # shakespeare-char size, for its tokens/s
+    ("gpt-mini", "64", 12, 1, None),
+    ("gpt-mini", "64", 12, 2, {"best": 1.5}),
+    ("gpt-6x384", "256", 12, 2, None),
 ]
 
 # Vocabulary of the language-model configurations (lamina-bench's N_TOKENS): about the
@@ -63,6 +68,13 @@ N_TOKENS = 96
 
 def build_net(torch, name, shape):
     nn = torch.nn
+    if name.startswith("gpt-"):
+        # bench/torch_gpt.py's GPT: lamina's built-in gpt-mini / gpt-6x384
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from torch_gpt import GPT
+        if name == "gpt-mini":
+            return GPT(N_TOKENS, n_layer=4, n_head=4, n_embd=128, block_size=64)
+        return GPT(N_TOKENS, n_layer=6, n_head=6, n_embd=384, block_size=256)
     if name not in ("char-lstm", "char-gru"):
         c, h, w = shape
     if name == "seed-cnn":
@@ -100,7 +112,7 @@ def worker(args):
     torch.set_num_threads(args.threads)  # it defaults to 1 on the development machine
     torch.manual_seed(1)
     shape = [int(v) for v in args.input.split("x")]
-    lm = args.net.startswith("char-")
+    lm = args.net.startswith("char-") or args.net.startswith("gpt-")
     net = build_net(torch, args.net, shape if not lm else None)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()

@@ -42,9 +42,32 @@ def load_fortunes(d="/usr/share/games/fortunes"):
     return bytes(data)
 
 
+def fortunes_parts():
+    """The fortunes corpus as token ids, split 90/5/5 by position (lamina's
+    lam_text_split): ([train, val, test] 1-d long tensors, vocabulary size, bytes)."""
+    raw = load_fortunes()
+    vocab = sorted(set(raw))
+    lut = {b: i for i, b in enumerate(vocab)}
+    tokens = torch.tensor([lut[b] for b in raw], dtype=torch.long)
+    n = tokens.numel()
+    parts = [tokens[:n * 90 // 100], tokens[n * 90 // 100:n * 95 // 100],
+             tokens[n * 95 // 100:]]
+    return parts, len(vocab), n
+
+
 def batchify(tokens, rows):
     L = tokens.numel() // rows
     return tokens[:rows * L].view(rows, L)  # row r is stream r
+
+
+def n_batches(streams, T):
+    """Whole batches of T positions (each needs the next token as its label)."""
+    return (streams.size(1) - 1) // T
+
+
+def get_batch(streams, b, T):
+    """Batch b: positions [b*T, b*T + T) of every stream, and the tokens after them."""
+    return streams[:, b * T:(b + 1) * T], streams[:, b * T + 1:(b + 1) * T + 1]
 
 
 class CharModel(torch.nn.Module):
@@ -64,20 +87,29 @@ def detach(h):
     return tuple(v.detach() for v in h) if isinstance(h, tuple) else h.detach()
 
 
-def evaluate(model, streams, T, V):
+def evaluate_nats(model, streams, T, V, stateful=True):
+    """Mean per-position cross-entropy (nats) over every batch of the streams, in eval mode:
+    stateful, model(x, h) -> (logits, h) with the state carried from zero; else
+    model(x) -> logits, every batch on its own."""
     model.eval()
     total, count, h = 0.0, 0, None
-    nb = (streams.size(1) - 1) // T
     with torch.no_grad():
-        for b in range(nb):
-            x = streams[:, b * T:(b + 1) * T]
-            y = streams[:, b * T + 1:(b + 1) * T + 1]
-            out, h = model(x, h)
+        for b in range(n_batches(streams, T)):
+            x, y = get_batch(streams, b, T)
+            if stateful:
+                out, h = model(x, h)
+            else:
+                out = model(x)
             total += torch.nn.functional.cross_entropy(out.reshape(-1, V), y.reshape(-1),
                                                        reduction="sum").item()
             count += y.numel()
     model.train()
-    return total / count / math.log(2)
+    return total / count
+
+
+def evaluate(model, streams, T, V):
+    """Bits per character of the recurrent model."""
+    return evaluate_nats(model, streams, T, V) / math.log(2)
 
 
 def main():
@@ -89,17 +121,10 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    raw = load_fortunes()
-    vocab = sorted(set(raw))
-    lut = {b: i for i, b in enumerate(vocab)}
-    V = len(vocab)
-    tokens = torch.tensor([lut[b] for b in raw], dtype=torch.long)
-    n = tokens.numel()
-    parts = [tokens[:n * 90 // 100], tokens[n * 90 // 100:n * 95 // 100],
-             tokens[n * 95 // 100:]]
+    parts, V, n = fortunes_parts()
     B, T = 64, 64
     train, val, test = (batchify(p, B) for p in parts)
-    nb = (train.size(1) - 1) // T
+    nb = n_batches(train, T)
     model = CharModel(V, a.model)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     total_steps = nb * a.epochs
@@ -111,8 +136,7 @@ def main():
     for epoch in range(a.epochs):
         h, tl, t0 = None, 0.0, time.time()
         for b in range(nb):
-            x = train[:, b * T:(b + 1) * T]
-            y = train[:, b * T + 1:(b + 1) * T + 1]
+            x, y = get_batch(train, b, T)
             h = detach(h) if h is not None else None
             out, h = model(x, h)
             loss = torch.nn.functional.cross_entropy(out.reshape(-1, V), y.reshape(-1))

@@ -212,6 +212,59 @@ static void check_causal(void)
     lam_ctx_destroy(ctx);
 }
 
+/* 30 AdamW steps with clipping: bitwise the same weights on 1 and 2 threads. */
+static float *train_steps(int threads, int64_t *count)
+{
+    const tf_case tc = {GPT_BLOCKS("2", ",dropout=0.1"), 1};
+    lam_ctx *ctx = make_ctx(8, threads, 0);
+    lam_model *m = build(ctx, &tc);
+    lam_optim *opt = NULL;
+    lam_optim_desc od;
+    lam_optim_desc_init(&od, LAM_OPTIM_ADAMW);
+    od.decay_bias = 0;
+    lam_param *p;
+    int np;
+    float *out = NULL;
+    if (m != NULL && lam_model_params(m, &p, &np) == LAM_OK &&
+        lam_optim_create(ctx, &od, p, np, &opt) == LAM_OK) {
+        float x[N * T];
+        int32_t labels[N * T];
+        lam_step_desc d;
+        lam_step_desc_init(&d);
+        d.x = x;
+        d.labels = labels;
+        d.n = N;
+        d.loss.kind = LAM_LOSS_SEQ_XENT;
+        d.lr = 3e-3;
+        d.clip_norm = 1.0;
+        lam_status st = LAM_OK;
+        for (int s = 0; st == LAM_OK && s < 30; s++) {
+            make_batch(&tc, 100 + (uint64_t)s, x, labels);
+            st = lam_model_train_batch(m, opt, &d, NULL);
+        }
+        T_CHECK(st == LAM_OK, "train: %s", lam_ctx_errmsg(ctx));
+        float *w, *g;
+        lam_model_param_block(m, &w, &g, count);
+        out = t_alloc_floats(*count);
+        memcpy(out, w, (size_t)*count * sizeof(float));
+    }
+    lam_optim_destroy(opt);
+    lam_model_destroy(m);
+    lam_ctx_destroy(ctx);
+    return out;
+}
+
+static void check_training_threads(void)
+{
+    int64_t n1 = 0, n2 = 0;
+    float *one = train_steps(1, &n1), *two = train_steps(2, &n2);
+    if (one != NULL && two != NULL && T_CHECK(n1 == n2, "sizes")) {
+        t_equal("GPT blocks: weights after 30 AdamW steps, 1 vs 2 threads", two, one, n1);
+    }
+    free(one);
+    free(two);
+}
+
 /* Each bad spec fails to build with an error naming the layer and the problem. */
 static void check_errors(void)
 {
@@ -259,6 +312,7 @@ int main(void)
     }
     check_tie();
     check_causal();
+    check_training_threads();
     check_errors();
     return t_exit("transformer");
 }

@@ -243,6 +243,11 @@ int main(void)
               threads, LAM_OPTIM_ADAM);
         check("gru:16,layers=2 rnn:8,out=last linear:out", 2, seq, 18, threads,
               LAM_OPTIM_SGD);
+        /* a transformer block on (T, D): positions, layer norm, attention with dropout, a
+         * residual add, tanh GELU */
+        check("linear:16 posembed:12,name=p layernorm attention:4,causal=1,dropout=0.1 "
+              "add(p, .) gelu:approx=tanh flatten linear:out", 2, seq, 10, threads,
+              LAM_OPTIM_ADAM);
     }
     return t_exit("noalloc");
 }
