@@ -229,4 +229,27 @@ check "generate: the same seed gives the same text" cmp -s "$T/out" gen1.out
 check "generate: prompt then 40 bytes and a newline" \
     test "$(head -c 2 gen1.out)" = ab -a "$(wc -c <gen1.out)" -eq 43
 
+echo "# attention models: bad shapes name the layer; a GPT generates from its window"
+GPT="embedding:vocab,8,name=wte posembed:8,name=wpe layernorm attention:2,causal=1,name=attn
+add(wpe, .) layernorm linear:vocab,bias=0,tie=wte,name=head"
+run train --model "$GPT" --data text:lm.txt --bptt 12 --epochs 1
+expect_rc "a context longer than posembed" 1
+one_error_line "a context longer than posembed" "posembed wpe): the context is 12 positions"
+run train --model "embedding:vocab,6 attention:4,name=attn linear:vocab" --data text:lm.txt \
+    --bptt 8 --epochs 1
+expect_rc "heads that do not divide the width" 1
+one_error_line "heads that do not divide the width" "attention attn): 4 heads do not divide"
+run train --model "embedding:vocab,8,name=wte linear:6,tie=wte,name=head" --data text:lm.txt \
+    --bptt 8 --epochs 1
+expect_rc "a tied layer with a mismatched shape" 1
+one_error_line "a tied layer with a mismatched shape" "linear head): tie=wte"
+run train --model "$GPT" --data text:lm.txt --batch 2 --bptt 8 --epochs 1 --save gpt.st
+expect_rc "setup: a small GPT" 0
+run generate --load gpt.st --prompt "abcab cabd abcab" --length 30 --seed 4
+cp "$T/out" gpt1.out
+run generate --load gpt.st --prompt "abcab cabd abcab" --length 30 --seed 4
+check "generate from a GPT: the same seed gives the same text, prompt longer than its window" \
+    cmp -s "$T/out" gpt1.out
+check "generate from a GPT: prompt then 30 bytes and a newline" test "$(wc -c <gpt1.out)" -eq 47
+
 finish

@@ -136,4 +136,11 @@ open(sys.argv[1], "wb").write(bytes(out[:8000]))' "$D/text.txt"
 DATA="text:$D/text.txt" JSON_KEYS="test_loss test_bpc train_loss samples" \
     resume_case lm-lstm yes ignore 89 --model "embedding:vocab,8 lstm:12,layers=2,dropout=0.1
     linear:vocab" --batch 4 --bptt 20 --optimizer adam --lr 0.01 --clip 0.5 --seed 5
+# A small GPT on the same text: attention dropout masks (keyed by the step), the tied head
+# and AdamW's state must come back.
+DATA="text:$D/text.txt" JSON_KEYS="test_loss test_bpc train_loss samples" \
+    resume_case lm-gpt yes ignore 89 --model "embedding:vocab,8,name=wte posembed:20,name=p
+    layernorm attention:2,causal=1,dropout=0.1 add(p, .) layernorm
+    linear:vocab,bias=0,tie=wte" --batch 4 --bptt 20 --optimizer adamw --lr 0.01 \
+    --weight-decay 0.1 --warmup 5 --clip 0.5 --seed 5
 finish

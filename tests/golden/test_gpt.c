@@ -20,8 +20,8 @@
 
 enum { V = 65, N = 4, T = 64, STEPS = 10 };
 enum { PARAMS = 809856, FILE_TENSORS = 53 }; /* lm_head.weight besides the 52 parameters */
-#define RTOL_OUT 1e-4  /* logits, losses */
-#define RTOL_GRAD 1e-3 /* gradients */
+#define RTOL_OUT 1e-4                        /* logits, losses */
+#define RTOL_GRAD 1e-3                       /* gradients */
 #define ATOL 1e-7
 #define LR 1e-3
 #define BETA2 0.99
@@ -129,8 +129,7 @@ static void run(const lam_st_file *st, const char *weights, lam_kernel_set kerne
     }
     const float *y = NULL;
     lam_model_zero_grad(m);
-    if (!T_CHECK(lam_model_forward(m, x, N, 1, &y) == LAM_OK, "forward: %s",
-                 lam_ctx_errmsg(ctx))) {
+    if (!T_CHECK(lam_model_forward(m, x, N, 1, &y) == LAM_OK, "forward: %s", lam_ctx_errmsg(ctx))) {
         goto done;
     }
     snprintf(what, sizeof what, "[%s] logits", label);
@@ -236,8 +235,8 @@ int main(int argc, char **argv)
     for (int k = 0; k < 2; k++) {
         run(st, argv[1], sets[k], labels[k]);
     }
-    printf("worst logits %.3e (%s)\nworst loss %.3e (%s)\nworst gradient %.3e (%s)\n",
-           g_logits.rel, g_logits.name, g_loss.rel, g_loss.name, g_grad.rel, g_grad.name);
+    printf("worst logits %.3e (%s)\nworst loss %.3e (%s)\nworst gradient %.3e (%s)\n", g_logits.rel,
+           g_logits.name, g_loss.rel, g_loss.name, g_grad.rel, g_grad.name);
     lam__st_close(ctx, st);
     lam_ctx_destroy(ctx);
     return t_exit("golden_gpt");
