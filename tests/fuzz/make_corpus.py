@@ -100,7 +100,14 @@ def main():
             "embedding:out,5 gru:4,layers=2,dropout=0.5 rnn:3,nonlinearity=relu,out=last "
             "linear:out", "lstm:4,out=last linear:out", "gru:2,bias=0 flatten linear:out",
             "embedding:3", "lstm:0", "lstm:4,layers=99", "rnn:4,nonlinearity=sigmoid",
-            "gru:4,out=first", "embedding:vocab,4 embedding:vocab,4", "char-lstm", "char-gru"]):
+            "gru:4,out=first", "embedding:vocab,4 embedding:vocab,4", "char-lstm", "char-gru",
+            # attention models: options, ties, shapes and their errors
+            "embedding:vocab,8,name=w posembed:9,std=0.02 layernorm:eps=1e-6 "
+            "attention:2,causal=1,dropout=0.1,bias=0,std=0.02,std_out=0.01 "
+            "gelu:approx=tanh linear:vocab,bias=0,tie=w",
+            "attention:3", "posembed:0", "posembed:2", "gelu:approx=fast",
+            "linear:4,tie=in", "linear:4,tie=nope", "embedding:vocab,4,name=e relu,tie=e",
+            "attention:heads=99999", "gpt-mini", "gpt-6x384"]):
         put("spec", "spec%02d" % i, spec)
 
     for i, argv in enumerate([

@@ -19,9 +19,10 @@
 #include "safetensors.h"
 
 enum { V = 65, N = 4, T = 64, STEPS = 10 };
-enum { PARAMS = 809856, FILE_TENSORS = 53 }; /* lm_head.weight besides the 52 parameters */
-#define RTOL_OUT 1e-4                        /* logits, losses */
-#define RTOL_GRAD 1e-3                       /* gradients */
+/* parameters, and the state_dict's tensors: lm_head.weight besides the 52 parameters */
+enum { PARAMS = 809856, FILE_TENSORS = 53 };
+#define RTOL_OUT 1e-4  /* logits, losses */
+#define RTOL_GRAD 1e-3 /* gradients */
 #define ATOL 1e-7
 #define LR 1e-3
 #define BETA2 0.99
