@@ -55,13 +55,20 @@ void lam__linear_bwd(int64_t n, int64_t in, int64_t out, const float *x, const f
  * does not guarantee: with OPENBLAS_CORETYPE=Haswell, OpenBLAS 0.3.21's threaded sgemm
  * differs in the last bits from its single-threaded one on every seed-CNN shape.
  *
- *   forward    y(:, c0:c1) = act(x W(c0:c1, :)^T + b(c0:c1))      blocks over `out`, or,
- *              y(r0:r1, :) = act(x(r0:r1, :) W^T + b)              for an output too narrow
- *                                                                  to split, over rows
+ *   forward    y(:, c0:c1) = act(x W(c0:c1, :)^T + b(c0:c1))      blocks over `out`, or
+ *              y(r0:r1, :) = act(x(r0:r1, :) W^T + b)              over rows
  *   backward   dy *= [y > 0] (relu; in place), then
- *              dx(:, c0:c1) = dy W(:, c0:c1)                       blocks over `in`
- *              dW(:, c0:c1) += dy^T x(:, c0:c1)                    blocks over `in`
+ *              dx(:, c0:c1) = dy W(:, c0:c1)                       blocks over `in`, or
+ *              dx(r0:r1, :) = dy(r0:r1, :) W                       over rows
+ *              dW(:, c0:c1) += dy^T x(:, c0:c1)                    blocks over `in`, or
+ *              dW(o0:o1, :) += dy(:, o0:o1)^T x                    over `out`
  *              db += sum_n dy                                      one item
+ *
+ * Each block packs the operand it shares with the other blocks again, so a product is cut
+ * along the dimension that makes the shared operand the smaller one: a GPT's layers (768
+ * rows of 128 to 512 features) split over rows, where column blocks packed x four times
+ * (OpenBLAS's copy routines were 17% of a gpt-mini step); a CNN's classifier (64 rows of
+ * 1600) keeps its column blocks. Every choice depends on the shape alone.
  */
 /* Below this many multiply-adds a pass runs on the calling thread: a fork/join costs more
  * than the work, and on a busy machine a barrier can wait a whole time slice. Results do not
@@ -80,7 +87,9 @@ typedef struct lin_pass {
     const float *x, *w, *b, *y;
     float *yo, *dy, *dx, *dw, *db;
     int64_t nbo, nbr;  /* forward: blocks over out, and over rows when out has one block */
-    int64_t nbi;       /* backward: blocks over in */
+    int64_t nbx, nbw;  /* backward: blocks of dx and of dW */
+    int dx_rows;       /* dx blocks are rows (else columns of in) */
+    int dw_out;        /* dW blocks are rows of dW, over out (else columns of in) */
 } lin_pass;
 
 /* At most 4 blocks of at least 32 columns: a power of two so 2 or 4 threads share them
@@ -134,10 +143,10 @@ static void item_fwd(const void *arg, int64_t blk, int lane)
 void lam__linear_fused_fwd(int64_t n, int64_t in, int64_t out, lam_act act, const float *x,
                            const float *w, const float *b, float *y, int nt)
 {
-    lin_pass lp = {n, in, out, act, x, w, b, NULL, y, NULL, NULL, NULL, NULL, 0, 0, 0};
-    lp.nbo = col_blocks(out);
-    /* a 10-wide classifier would otherwise be one block: one thread working, one waiting
-     * (27 us of the MLP's step at batch 256). Rows share the weights instead of the input. */
+    lin_pass lp = {n, in, out, act, x, w, b, NULL, y, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0};
+    /* more rows than outputs: blocks of rows share (and pack) W, smaller than x; a 10-wide
+     * classifier would otherwise be one block, one thread working and one waiting */
+    lp.nbo = n > out ? 1 : col_blocks(out);
     lp.nbr = lp.nbo == 1 ? col_blocks(n) : 1;
     const lam_phase ph = {item_fwd, lp.nbo * lp.nbr, 1};
     lam__run_phases(pass_threads(n, in, out, nt), &lp, &ph, 1);
@@ -156,19 +165,32 @@ static void item_bwd(const void *arg, int64_t item, int lane)
 {
     const lin_pass *lp = arg;
     (void)lane;
-    const int64_t nx = lp->dx != NULL ? lp->nbi : 0, nw = lp->dw != NULL ? lp->nbi : 0;
+    const int64_t nx = lp->dx != NULL ? lp->nbx : 0, nw = lp->dw != NULL ? lp->nbw : 0;
+    const int64_t n = lp->n, in = lp->in, out = lp->out;
     int64_t c0, c1;
-    if (item < nx) {
-        col_range(lp->in, lp->nbi, item, &c0, &c1);
+    if (item < nx && lp->dx_rows) {
+        col_range(n, lp->nbx, item, &c0, &c1);
         if (c1 > c0) {
-            (void)lam__sgemm(0, 0, lp->n, c1 - c0, lp->out, 1.0f, lp->dy, lp->out, lp->w + c0,
-                             lp->in, 0.0f, lp->dx + c0, lp->in);
+            (void)lam__sgemm(0, 0, c1 - c0, in, out, 1.0f, lp->dy + c0 * out, out, lp->w, in,
+                             0.0f, lp->dx + c0 * in, in);
+        }
+    } else if (item < nx) {
+        col_range(in, lp->nbx, item, &c0, &c1);
+        if (c1 > c0) {
+            (void)lam__sgemm(0, 0, n, c1 - c0, out, 1.0f, lp->dy, out, lp->w + c0, in, 0.0f,
+                             lp->dx + c0, in);
+        }
+    } else if (item < nx + nw && lp->dw_out) {
+        col_range(out, lp->nbw, item - nx, &c0, &c1);
+        if (c1 > c0) {
+            (void)lam__sgemm(1, 0, c1 - c0, in, n, 1.0f, lp->dy + c0, out, lp->x, in, 1.0f,
+                             lp->dw + c0 * in, in);
         }
     } else if (item < nx + nw) {
-        col_range(lp->in, lp->nbi, item - nx, &c0, &c1);
+        col_range(in, lp->nbw, item - nx, &c0, &c1);
         if (c1 > c0) {
-            (void)lam__sgemm(1, 0, lp->out, c1 - c0, lp->n, 1.0f, lp->dy, lp->out, lp->x + c0,
-                             lp->in, 1.0f, lp->dw + c0, lp->in);
+            (void)lam__sgemm(1, 0, out, c1 - c0, n, 1.0f, lp->dy, out, lp->x + c0, in, 1.0f,
+                             lp->dw + c0, in);
         }
     } else {
         /* row by row: contiguous, vectorisable, a fixed order */
@@ -185,9 +207,14 @@ void lam__linear_fused_bwd(int64_t n, int64_t in, int64_t out, lam_act act, cons
                            const float *w, const float *y, float *dy, float *dx, float *dw,
                            float *db, int nt)
 {
-    lin_pass lp = {n, in, out, act, x, w, NULL, y, NULL, dy, dx, dw, db, 0, 0, 0};
-    lp.nbi = col_blocks(in);
-    const int64_t items = (dx != NULL ? lp.nbi : 0) + (dw != NULL ? lp.nbi : 0) + (db != NULL);
+    lin_pass lp = {n, in, out, act, x, w, NULL, y, NULL, dy, dx, dw, db, 0, 0, 0, 0, 0, 0};
+    /* dx: row blocks share W (out x in), column blocks dy (n x out); dW: blocks over out
+     * share x (n x in), blocks over in share dy (n x out): the smaller shared operand */
+    lp.dx_rows = n > in;
+    lp.nbx = col_blocks(lp.dx_rows ? n : in);
+    lp.dw_out = out > in;
+    lp.nbw = col_blocks(lp.dw_out ? out : in);
+    const int64_t items = (dx != NULL ? lp.nbx : 0) + (dw != NULL ? lp.nbw : 0) + (db != NULL);
     /* the relu mask first, on this thread: one pass over dy (n x out) is cheaper than the
      * barrier a phase of its own would need before the GEMMs read all of dy */
     for (int64_t i = 0; act != LAM_ACT_NONE && i < n; i++) {

@@ -198,8 +198,10 @@ static lam_status attn_setup(lam_layer *l)
                                 (double)d->alpha, (int)d->causal);
     }
     l->out = *in;
-    /* multiply-adds x 2: the projections (4 D^2 per position), QK^T and PV (2 T D) */
-    l->flops = 2 * T * (4 * D * D + 2 * T * D);
+    /* multiply-adds x 2: the projections (4 D^2 per position), and QK^T and PV (2 D per
+     * query-key pair): all T^2 pairs, or the T(T+1)/2 a causal head computes */
+    const int64_t pairs = d->causal ? T * (T + 1) / 2 : T * T;
+    l->flops = 2 * (4 * T * D * D + 2 * pairs * D);
     lam_status st;
     if ((st = declare(l, "c_attn", 3 * D, D)) != LAM_OK ||
         (st = declare(l, "c_proj", D, D)) != LAM_OK) {
