@@ -95,5 +95,8 @@ typedef struct lam_phase {
 /* Run the phases in order in one parallel region of `threads` threads (a barrier after each
  * phase); one thread runs plain loops without any OpenMP call (core/par.c). */
 void lam__run_phases(int threads, const void *arg, const lam_phase *ph, int nph);
+/* y = a + b elementwise over n floats (y may be a or b), in blocks on up to `threads`
+ * threads when n is large (a residual stream's sum and gradient); the same bits on any. */
+void lam__add_arrays(int threads, float *y, const float *a, const float *b, int64_t n);
 
 #endif

@@ -87,3 +87,32 @@ void lam__run_phases(int threads, const void *arg, const lam_phase *ph, int nph)
         }
     }
 }
+
+/* ------------------------------------------------------------ parallel sums */
+
+/* Floats per item of lam__add_arrays, and the fewest worth a parallel region. */
+#define ADD_BLOCK 16384
+#define ADD_PARALLEL_MIN (4 * ADD_BLOCK)
+
+typedef struct add_pass {
+    float *y;
+    const float *a, *b;
+    int64_t n;
+} add_pass;
+
+static void item_add(const void *arg, int64_t blk, int lane)
+{
+    (void)lane;
+    const add_pass *p = arg;
+    const int64_t i1 = (blk + 1) * ADD_BLOCK < p->n ? (blk + 1) * ADD_BLOCK : p->n;
+    for (int64_t i = blk * ADD_BLOCK; i < i1; i++) {
+        p->y[i] = p->a[i] + p->b[i];
+    }
+}
+
+void lam__add_arrays(int threads, float *y, const float *a, const float *b, int64_t n)
+{
+    const add_pass p = {y, a, b, n};
+    const lam_phase ph = {item_add, (n + ADD_BLOCK - 1) / ADD_BLOCK, 0};
+    lam__run_phases(n >= ADD_PARALLEL_MIN ? threads : 1, &p, &ph, 1);
+}

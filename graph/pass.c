@@ -140,14 +140,6 @@ lam_status lam_model_loss(lam_model *m, const lam_loss_desc *d, const int32_t *l
     return LAM_OK;
 }
 
-/* dst[0..count) += src */
-static void add_into(float *dst, const float *src, int64_t count)
-{
-    for (int64_t i = 0; i < count; i++) {
-        dst[i] += src[i];
-    }
-}
-
 static lam_status backward_nodes(lam_model *m)
 {
     const int64_t n = m->n;
@@ -170,7 +162,8 @@ static lam_status backward_nodes(lam_model *m)
         }
         for (int k = 0; k < nd->n_in; k++) {
             if (nd->add_into[k] != NULL) {
-                add_into(nd->add_into[k], nd->dx[k], n * l->in_numel[k]);
+                lam__add_arrays(lam_ctx_threads(m->ctx), nd->add_into[k], nd->add_into[k],
+                                nd->dx[k], n * l->in_numel[k]);
             }
         }
     }

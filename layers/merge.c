@@ -9,15 +9,14 @@
 #include <string.h>
 
 /* dst = src, or dst += src when accumulate is set (dst == src: nothing to do). */
-static void put(float *dst, const float *src, int64_t count, int accumulate)
+static void put(const lam_layer *l, float *dst, const float *src, int64_t count,
+                int accumulate)
 {
     if (dst == src) {
         return;
     }
     if (accumulate) {
-        for (int64_t i = 0; i < count; i++) {
-            dst[i] += src[i];
-        }
+        lam__add_arrays(lam_ctx_threads(l->ctx), dst, dst, src, count);
     } else {
         memcpy(dst, src, (size_t)count * sizeof(float));
     }
@@ -58,11 +57,8 @@ static lam_status add_forward(lam_layer *l, const float *const *x, float *y, int
     const int64_t count = n * l->in_numel[0];
     /* y may be x[0] (in place): x[0] is read before y is written, element by element */
     if (l->n_in == 2) {
-        /* the shortcut's case, as a loop the compiler vectorises */
-        const float *a = x[0], *b = x[1];
-        for (int64_t i = 0; i < count; i++) {
-            y[i] = a[i] + b[i];
-        }
+        /* the shortcut's case: a vectorised loop, in parallel blocks when large */
+        lam__add_arrays(lam_ctx_threads(l->ctx), y, x[0], x[1], count);
         return LAM_OK;
     }
     for (int64_t i = 0; i < count; i++) {
@@ -82,7 +78,7 @@ static lam_status add_backward(lam_layer *l, const float *const *x, const float 
     (void)y;
     for (int j = 0; j < l->n_in; j++) {
         if (dx[j] != NULL) {
-            put(dx[j], dy, n * l->in_numel[0], (acc >> j) & 1u);
+            put(l, dx[j], dy, n * l->in_numel[0], (acc >> j) & 1u);
         }
     }
     return LAM_OK;
@@ -239,7 +235,7 @@ static lam_status concat_backward(lam_layer *l, const float *const *x, const flo
         const float *src = dy + b * s->out_len;
         for (int j = 0; j < l->n_in; j++) {
             if (dx[j] != NULL) {
-                put(dx[j] + b * s->len[j], src, s->len[j], (acc >> j) & 1u);
+                put(l, dx[j] + b * s->len[j], src, s->len[j], (acc >> j) & 1u);
             }
             src += s->len[j];
         }
