@@ -330,8 +330,9 @@ def main():
                      "gflop_per_image": work.get(ci), "gemm_share": gemm, "per_round": {v: results[(ci, v)]
                                                             for v in variants},
                      "target": verdict})
-    print("(images/s: for char-lstm, sequences of 64 tokens per second; tokens/s is 64 times "
-          "that. gemm: the share of lamina's step spent in GEMMs, lamina-bench's probe.)")
+    print("(images/s: for the language models, sequences per second; tokens/s is that times "
+          "the input's length (64, or 256 for gpt-6x384). gemm: the share of lamina's step "
+          "spent in GEMMs, lamina-bench's probe.)")
     print("\nper round (images/s, in run order within each round's rotation):")
     for ci, (net, inp, batch, threads, _) in enumerate(configs):
         print("  %-18s %4d %2d  " % (net + " " + inp, batch, threads) + "  ".join(

@@ -227,8 +227,9 @@ static lam_status attn_setup(lam_layer *l)
     s->datt = s->att + rows * D;
     s->p = s->datt + rows * D;
     s->keep = drop ? s->p + np : NULL;
-    snprintf(l->strategy, sizeof l->strategy, "%d heads%s", (int)d->heads,
-             d->causal ? ", causal" : "");
+    /* what backward keeps, at the largest batch: shown by lamina info */
+    snprintf(l->strategy, sizeof l->strategy, "%d heads%s, %.1f MiB for backward", (int)d->heads,
+             d->causal ? ", causal" : "", (double)l->ws_bytes / (1024.0 * 1024.0));
     return LAM_OK;
 }
 
