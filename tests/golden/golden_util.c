@@ -30,3 +30,17 @@ double golden_compare(const char *what, const float *got, const float *want, int
             (double)got[at], (double)want[at], rel, rtol);
     return finite ? rel : INFINITY;
 }
+
+lam_st_file *golden_open(const char *prog, const char *path, lam_ctx **ctx)
+{
+    lam_st_file *st = NULL;
+    *ctx = NULL;
+    if (lam_ctx_create(NULL, ctx) != LAM_OK || lam__st_open(*ctx, path, &st) != LAM_OK) {
+        fprintf(stderr, "%s: cannot read %s: %s\n", prog, path,
+                *ctx != NULL ? lam_ctx_errmsg(*ctx) : "no context");
+        lam_ctx_destroy(*ctx);
+        *ctx = NULL;
+        return NULL;
+    }
+    return st;
+}

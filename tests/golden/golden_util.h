@@ -4,6 +4,9 @@
 
 #include <stdint.h>
 
+#include "lamina.h"
+#include "safetensors.h"
+
 /* max|got - want| <= rtol * max|want| + atol over every element (a relative measure: the
  * largest reference value sets the scale, so elements near 0 are not held to their own
  * size). Prints a line (always when verbose, else on failure), fails the test with the worst
@@ -11,5 +14,9 @@
  * holds a NaN or an infinity. */
 double golden_compare(const char *what, const float *got, const float *want, int64_t n, double rtol,
                       double atol, int verbose);
+
+/* A context and the golden file at path, opened; NULL (and the context destroyed) after a
+ * one-line message naming prog and the file. The caller closes both. */
+lam_st_file *golden_open(const char *prog, const char *path, lam_ctx **ctx);
 
 #endif

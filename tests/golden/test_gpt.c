@@ -219,11 +219,8 @@ int main(int argc, char **argv)
         return 2;
     }
     lam_ctx *ctx = NULL;
-    lam_st_file *st = NULL;
-    if (lam_ctx_create(NULL, &ctx) != LAM_OK || lam__st_open(ctx, argv[2], &st) != LAM_OK) {
-        fprintf(stderr, "test_gpt: cannot read %s: %s\n", argv[2],
-                ctx != NULL ? lam_ctx_errmsg(ctx) : "no context");
-        lam_ctx_destroy(ctx);
+    lam_st_file *st = golden_open("test_gpt", argv[2], &ctx);
+    if (st == NULL) {
         return 1;
     }
     const char *vocab = lam__st_meta(st, "vocab");

@@ -178,10 +178,8 @@ int main(int argc, char **argv)
         return 2;
     }
     lam_ctx *ctx = NULL;
-    lam_st_file *st = NULL;
-    if (lam_ctx_create(NULL, &ctx) != LAM_OK || lam__st_open(ctx, argv[2], &st) != LAM_OK) {
-        fprintf(stderr, "test_resnet20: cannot read %s: %s\n", argv[2],
-                ctx != NULL ? lam_ctx_errmsg(ctx) : "no context");
+    lam_st_file *st = golden_open("test_resnet20", argv[2], &ctx);
+    if (st == NULL) {
         return 1;
     }
     run(argv[1], st, LAM_KERNELS_FAST, "fast");

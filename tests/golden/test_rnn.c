@@ -400,10 +400,8 @@ int main(int argc, char **argv)
         return 2;
     }
     lam_ctx *ctx = NULL;
-    lam_st_file *st = NULL;
-    if (lam_ctx_create(NULL, &ctx) != LAM_OK || lam__st_open(ctx, argv[1], &st) != LAM_OK) {
-        fprintf(stderr, "test_rnn: cannot read %s: %s\n", argv[1],
-                ctx != NULL ? lam_ctx_errmsg(ctx) : "no context");
+    lam_st_file *st = golden_open("test_rnn", argv[1], &ctx);
+    if (st == NULL) {
         return 1;
     }
     const lam_kernel_set sets[2] = {LAM_KERNELS_FAST, LAM_KERNELS_REF};

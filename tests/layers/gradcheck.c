@@ -72,3 +72,52 @@ double gc_model_loss(void *user)
     }
     return l;
 }
+
+lam_ctx *gc_ctx(uint64_t seed, int threads, int ref)
+{
+    lam_ctx_config cfg;
+    lam_ctx_config_init(&cfg);
+    cfg.seed = seed;
+    cfg.n_threads = threads;
+    cfg.kernels = ref ? LAM_KERNELS_REF : LAM_KERNELS_FAST;
+    lam_ctx *ctx = NULL;
+    lam_ctx_create(&cfg, &ctx);
+    return ctx;
+}
+
+void gc_check_params(const char *what, struct lam_model *m, gc_loss_fn f, void *user,
+                     double eps, int64_t max_dense, uint64_t seed)
+{
+    f(user);
+    lam_model_zero_grad(m);
+    if (!T_CHECK(lam_model_backward(m) == LAM_OK, "%s: backward fails", what)) {
+        return;
+    }
+    lam_param *p;
+    int np;
+    lam_model_params(m, &p, &np);
+    for (int i = 0; i < np; i++) {
+        float *g = t_alloc_floats(p[i].n);
+        memcpy(g, p[i].g, (size_t)p[i].n * sizeof(float));
+        char name[200];
+        snprintf(name, sizeof name, "%s d(%s)", what, p[i].name);
+        gc_check(name, f, user, p[i].w, g, p[i].n, eps, max_dense, 3, seed + (uint64_t)i);
+        free(g);
+    }
+}
+
+void gc_compare_runs(const char *what, gc_run_fn run, const void *tc)
+{
+    int64_t n1 = 0, n2 = 0, nr = 0;
+    float *one = run(tc, 1, 0, &n1), *two = run(tc, 2, 0, &n2), *ref = run(tc, 1, 1, &nr);
+    if (one != NULL && two != NULL && ref != NULL && T_CHECK(n1 == n2 && n1 == nr, "sizes")) {
+        char name[200];
+        snprintf(name, sizeof name, "%s 1 vs 2 threads", what);
+        t_equal(name, two, one, n1);
+        snprintf(name, sizeof name, "%s fast vs naive twin", what);
+        t_close(name, one, ref, n1, 1e-5, 1e-4);
+    }
+    free(one);
+    free(two);
+    free(ref);
+}

@@ -29,4 +29,17 @@ typedef struct gc_model_case {
 } gc_model_case;
 double gc_model_loss(void *user);
 
+/* A context of `threads` threads with the fast kernels or (ref = 1) the naive twins. */
+lam_ctx *gc_ctx(uint64_t seed, int threads, int ref);
+/* Evaluate f (which runs m's forward and loss), backward, then gc_check every parameter of
+ * m against central differences of step eps (dense up to max_dense elements, else 3
+ * directions). */
+void gc_check_params(const char *what, struct lam_model *m, gc_loss_fn f, void *user,
+                     double eps, int64_t max_dense, uint64_t seed);
+/* One forward/backward of case tc: outputs and gradients in one array (*count floats) that
+ * the caller frees, or NULL. */
+typedef float *(*gc_run_fn)(const void *tc, int threads, int ref, int64_t *count);
+/* 1 and 2 threads bitwise the same, and the fast kernels within (1e-5, 1e-4) of the twins. */
+void gc_compare_runs(const char *what, gc_run_fn run, const void *tc);
+
 #endif

@@ -34,23 +34,10 @@ static void check_model(const char *spec, int64_t n, uint64_t seed)
     c.x = x;
     c.labels = labels;
     lam_model_set_step(c.m, 7);
-    gc_model_loss(&c);
-    lam_model_zero_grad(c.m);
-    T_CHECK(lam_model_backward(c.m) == LAM_OK, "backward: %s", lam_ctx_errmsg(ctx));
-    lam_param *p;
-    int np;
-    lam_model_params(c.m, &p, &np);
-    for (int i = 0; i < np; i++) {
-        float *g = malloc((size_t)p[i].n * sizeof(float));
-        memcpy(g, p[i].g, (size_t)p[i].n * sizeof(float));
-        char what[96];
-        snprintf(what, sizeof what, "model d(%s)", p[i].name);
-        /* small eps: a +-eps step on every weight moves many ReLU/max-pool inputs at once, and at
-         * 1e-3 some cross a kink (seen: 0.0037 vs 0.027); 3e-4 stays clear while float32
-         * rounding of the loss (~1e-7) is still far below the 1e-3 tolerance */
-        gc_check(what, gc_model_loss, &c, p[i].w, g, p[i].n, 3e-4, 0, 3, seed + (uint64_t)i);
-        free(g);
-    }
+    /* small eps: a +-eps step on every weight moves many ReLU/max-pool inputs at once, and at
+     * 1e-3 some cross a kink (seen: 0.0037 vs 0.027); 3e-4 stays clear while float32
+     * rounding of the loss (~1e-7) is still far below the 1e-3 tolerance */
+    gc_check_params("model", c.m, gc_model_loss, &c, 3e-4, 0, seed);
     free(x);
     free(labels);
     lam_model_destroy(c.m);

@@ -12,18 +12,6 @@
 
 enum { V = 7, T = 4, N = 3 };
 
-static lam_ctx *make_ctx(uint64_t seed, int threads, int ref)
-{
-    lam_ctx_config cfg;
-    lam_ctx_config_init(&cfg);
-    cfg.seed = seed;
-    cfg.n_threads = threads;
-    cfg.kernels = ref ? LAM_KERNELS_REF : LAM_KERNELS_FAST;
-    lam_ctx *ctx = NULL;
-    lam_ctx_create(&cfg, &ctx);
-    return ctx;
-}
-
 /* A case: token ids (tokens = 1: input (T), labels per position) or floats (input (T, 3),
  * one label per sample). */
 typedef struct rnn_case {
@@ -77,7 +65,7 @@ static lam_model *build(lam_ctx *ctx, const rnn_case *rc, int64_t steps)
 
 static void check_grad(const rnn_case *rc, uint64_t seed)
 {
-    lam_ctx *ctx = make_ctx(seed, 1, 0);
+    lam_ctx *ctx = gc_ctx(seed, 1, 0);
     carry_case cc = {
         {NULL, NULL, NULL, N, {rc->tokens ? LAM_LOSS_SEQ_XENT : LAM_LOSS_SOFTMAX_XENT, 0.0f, 0.0f}},
         NULL,
@@ -103,20 +91,9 @@ static void check_grad(const rnn_case *rc, uint64_t seed)
     }
     lam_model_set_carry(cc.c.m, rc->carry);
     lam_model_set_step(cc.c.m, 7); /* fixed dropout masks */
-    carry_loss(&cc);
-    lam_model_zero_grad(cc.c.m);
-    T_CHECK(lam_model_backward(cc.c.m) == LAM_OK, "backward: %s", lam_ctx_errmsg(ctx));
-    lam_param *p;
-    int np;
-    lam_model_params(cc.c.m, &p, &np);
-    for (int i = 0; i < np; i++) {
-        float *g = t_alloc_floats(p[i].n);
-        memcpy(g, p[i].g, (size_t)p[i].n * sizeof(float));
-        char what[160];
-        snprintf(what, sizeof what, "'%s' d(%s)", rc->spec, p[i].name);
-        gc_check(what, carry_loss, &cc, p[i].w, g, p[i].n, 1e-3, 64, 3, seed + (uint64_t)i);
-        free(g);
-    }
+    char what[120];
+    snprintf(what, sizeof what, "'%.100s'", rc->spec);
+    gc_check_params(what, cc.c.m, carry_loss, &cc, 1e-3, 64, seed);
     free(cc.saved[0]);
     free(cc.saved[1]);
     lam_model_destroy(cc.c.m);
@@ -124,9 +101,10 @@ static void check_grad(const rnn_case *rc, uint64_t seed)
 }
 
 /* Output and every gradient after one forward/backward, into out (the caller frees). */
-static float *run_once(const rnn_case *rc, int threads, int ref, int64_t *count)
+static float *run_once(const void *arg, int threads, int ref, int64_t *count)
 {
-    lam_ctx *ctx = make_ctx(31, threads, ref);
+    const rnn_case *rc = arg;
+    lam_ctx *ctx = gc_ctx(31, threads, ref);
     lam_model *m = build(ctx, rc, T);
     if (m == NULL) {
         lam_ctx_destroy(ctx);
@@ -160,28 +138,11 @@ static float *run_once(const rnn_case *rc, int threads, int ref, int64_t *count)
     return out;
 }
 
-static void check_twins_and_threads(const rnn_case *rc)
-{
-    int64_t n1 = 0, n2 = 0, nr = 0;
-    float *one = run_once(rc, 1, 0, &n1), *two = run_once(rc, 2, 0, &n2);
-    float *ref = run_once(rc, 1, 1, &nr);
-    if (one != NULL && two != NULL && ref != NULL && T_CHECK(n1 == n2 && n1 == nr, "sizes")) {
-        char what[160];
-        snprintf(what, sizeof what, "'%s' 1 vs 2 threads", rc->spec);
-        t_equal(what, two, one, n1);
-        snprintf(what, sizeof what, "'%s' fast vs naive twin", rc->spec);
-        t_close(what, one, ref, n1, 1e-5, 1e-4);
-    }
-    free(one);
-    free(two);
-    free(ref);
-}
-
 /* Two forwards of T steps carrying the state equal one forward of 2T steps. */
 static void check_carry(const char *spec)
 {
     const rnn_case rc = {spec, 1, 0};
-    lam_ctx *ctx = make_ctx(5, 1, 0);
+    lam_ctx *ctx = gc_ctx(5, 1, 0);
     lam_model *whole = build(ctx, &rc, 2 * T), *half = build(ctx, &rc, T);
     if (whole == NULL || half == NULL) {
         lam_model_destroy(whole);
@@ -223,7 +184,7 @@ static void check_carry(const char *spec)
 static void check_bad_ids(void)
 {
     const rnn_case rc = {"embedding:vocab,4 linear:out", 1, 0};
-    lam_ctx *ctx = make_ctx(1, 1, 0);
+    lam_ctx *ctx = gc_ctx(1, 1, 0);
     lam_model *m = build(ctx, &rc, T);
     float x[N * T] = {0};
     const float *y;
@@ -244,7 +205,7 @@ static void check_bad_ids(void)
 static void check_sample_top_k(void)
 {
     const rnn_case rc = {"embedding:vocab,6 lstm:5 linear:vocab", 1, 0};
-    lam_ctx *ctx = make_ctx(3, 1, 0);
+    lam_ctx *ctx = gc_ctx(3, 1, 0);
     const int64_t one = 1;
     lam_model *m = NULL;
     if (!T_CHECK(lam_model_create(ctx, rc.spec, 1, &one, V, 1, &m) == LAM_OK, "create: %s",
@@ -296,7 +257,7 @@ int main(void)
     const int n = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < n; i++) {
         check_grad(&cases[i], 200 + (uint64_t)i);
-        check_twins_and_threads(&cases[i]);
+        gc_compare_runs(cases[i].spec, run_once, &cases[i]);
     }
     check_carry("embedding:vocab,6 lstm:5,layers=2 linear:vocab");
     check_carry("embedding:vocab,6 gru:5 linear:vocab");

@@ -21,18 +21,6 @@ enum { V = 7, T = 5, N = 2, F = 3 };
     "embedding:vocab,8,name=wte posembed:6,name=wpe block*2:8,name=h layernorm:name=ln_f "     \
     "linear:vocab,bias=0,tie=wte,name=head"
 
-static lam_ctx *make_ctx(uint64_t seed, int threads, int ref)
-{
-    lam_ctx_config cfg;
-    lam_ctx_config_init(&cfg);
-    cfg.seed = seed;
-    cfg.n_threads = threads;
-    cfg.kernels = ref ? LAM_KERNELS_REF : LAM_KERNELS_FAST;
-    lam_ctx *ctx = NULL;
-    lam_ctx_create(&cfg, &ctx);
-    return ctx;
-}
-
 /* A case: token ids (tokens = 1: input (T)) or floats (input (T, F)); labels per position. */
 typedef struct tf_case {
     const char *spec;
@@ -66,7 +54,7 @@ static lam_model *build(lam_ctx *ctx, const tf_case *tc)
 
 static void check_grad(const tf_case *tc, uint64_t seed)
 {
-    lam_ctx *ctx = make_ctx(seed, 1, 0);
+    lam_ctx *ctx = gc_ctx(seed, 1, 0);
     gc_model_case c = {build(ctx, tc), NULL, NULL, N, {LAM_LOSS_SEQ_XENT, 0.0f, 0.0f}};
     if (c.m == NULL) {
         lam_ctx_destroy(ctx);
@@ -78,28 +66,18 @@ static void check_grad(const tf_case *tc, uint64_t seed)
     c.x = x;
     c.labels = labels;
     lam_model_set_step(c.m, 7); /* fixed dropout masks */
-    gc_model_loss(&c);
-    lam_model_zero_grad(c.m);
-    T_CHECK(lam_model_backward(c.m) == LAM_OK, "backward: %s", lam_ctx_errmsg(ctx));
-    lam_param *p;
-    int np;
-    lam_model_params(c.m, &p, &np);
-    for (int i = 0; i < np; i++) {
-        float *g = t_alloc_floats(p[i].n);
-        memcpy(g, p[i].g, (size_t)p[i].n * sizeof(float));
-        char what[200];
-        snprintf(what, sizeof what, "'%.60s' d(%s)", tc->spec, p[i].name);
-        gc_check(what, gc_model_loss, &c, p[i].w, g, p[i].n, 1e-3, 64, 3, seed + (uint64_t)i);
-        free(g);
-    }
+    char what[80];
+    snprintf(what, sizeof what, "'%.60s'", tc->spec);
+    gc_check_params(what, c.m, gc_model_loss, &c, 1e-3, 64, seed);
     lam_model_destroy(c.m);
     lam_ctx_destroy(ctx);
 }
 
 /* Output and every gradient after one forward/backward, into out (the caller frees). */
-static float *run_once(const tf_case *tc, int threads, int ref, int64_t *count)
+static float *run_once(const void *arg, int threads, int ref, int64_t *count)
 {
-    lam_ctx *ctx = make_ctx(31, threads, ref);
+    const tf_case *tc = arg;
+    lam_ctx *ctx = gc_ctx(31, threads, ref);
     lam_model *m = build(ctx, tc);
     if (m == NULL) {
         lam_ctx_destroy(ctx);
@@ -129,30 +107,13 @@ static float *run_once(const tf_case *tc, int threads, int ref, int64_t *count)
     return out;
 }
 
-static void check_twins_and_threads(const tf_case *tc)
-{
-    int64_t n1 = 0, n2 = 0, nr = 0;
-    float *one = run_once(tc, 1, 0, &n1), *two = run_once(tc, 2, 0, &n2);
-    float *ref = run_once(tc, 1, 1, &nr);
-    if (one != NULL && two != NULL && ref != NULL && T_CHECK(n1 == n2 && n1 == nr, "sizes")) {
-        char what[200];
-        snprintf(what, sizeof what, "'%.60s' 1 vs 2 threads", tc->spec);
-        t_equal(what, two, one, n1);
-        snprintf(what, sizeof what, "'%.60s' fast vs naive twin", tc->spec);
-        t_close(what, one, ref, n1, 1e-5, 1e-4);
-    }
-    free(one);
-    free(two);
-    free(ref);
-}
-
 /* The tied head: one parameter tensor (the embedding's), the head reading the same memory,
  * and its gradient the sum of both uses: the head's alone (the embedding's rows zeroed by
  * feeding their gradient nothing) plus the embedding's alone equals the whole. */
 static void check_tie(void)
 {
     const tf_case tc = {GPT_BLOCKS("2", ""), 1};
-    lam_ctx *ctx = make_ctx(4, 1, 0);
+    lam_ctx *ctx = gc_ctx(4, 1, 0);
     lam_model *m = build(ctx, &tc);
     if (m == NULL) {
         lam_ctx_destroy(ctx);
@@ -189,7 +150,7 @@ static void check_tie(void)
 static void check_causal(void)
 {
     const tf_case tc = {GPT_BLOCKS("2", ""), 1};
-    lam_ctx *ctx = make_ctx(6, 1, 0);
+    lam_ctx *ctx = gc_ctx(6, 1, 0);
     lam_model *m = build(ctx, &tc);
     float x[N * T];
     int32_t labels[N * T];
@@ -216,7 +177,7 @@ static void check_causal(void)
 static float *train_steps(int threads, int64_t *count)
 {
     const tf_case tc = {GPT_BLOCKS("2", ",dropout=0.1"), 1};
-    lam_ctx *ctx = make_ctx(8, threads, 0);
+    lam_ctx *ctx = gc_ctx(8, threads, 0);
     lam_model *m = build(ctx, &tc);
     lam_optim *opt = NULL;
     lam_optim_desc od;
@@ -278,7 +239,7 @@ static void check_errors(void)
          {"linear head", "tie=wte"}},
         {"embedding:vocab,8,name=wte linear:9,tie=wte,name=head", {"linear head", "7x8"}},
     };
-    lam_ctx *ctx = make_ctx(1, 1, 0);
+    lam_ctx *ctx = gc_ctx(1, 1, 0);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const int64_t shape[1] = {T};
         lam_model *m = NULL;
@@ -308,7 +269,9 @@ int main(void)
     const int n = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < n; i++) {
         check_grad(&cases[i], 300 + (uint64_t)i);
-        check_twins_and_threads(&cases[i]);
+        char what[80];
+        snprintf(what, sizeof what, "'%.60s'", cases[i].spec);
+        gc_compare_runs(what, run_once, &cases[i]);
     }
     check_tie();
     check_causal();
