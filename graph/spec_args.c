@@ -186,6 +186,30 @@ int lam__spec_recurrent(lam_layer_kind k)
     return k == LAM_LAYER_RNN || k == LAM_LAYER_LSTM || k == LAM_LAYER_GRU;
 }
 
+/* A 0/1 option into *out: 1, or -1 for a bad value. */
+static int flag_arg(const char *val, size_t vlen, int32_t *out)
+{
+    int64_t v = 0;
+    const int ok = lam__spec_parse_int(val, vlen, 0, &v) && v <= 1;
+    *out = (int32_t)v;
+    return ok ? 1 : -1;
+}
+
+/* bias=0|1 */
+static int bias_arg(const char *val, size_t vlen, lam_layer_desc *d)
+{
+    int32_t b = 0;
+    const int r = flag_arg(val, vlen, &b);
+    d->bias = (int)b;
+    return r;
+}
+
+/* A probability in [0, 1) into *out (dropout): 1, or -1 for a bad value. */
+static int prob_arg(const char *val, size_t vlen, float *out)
+{
+    return lam__spec_parse_real(val, vlen, out) && *out < 1.0f ? 1 : -1;
+}
+
 /* The options of embedding and the recurrent kinds (PyTorch's constructor arguments). */
 static int recurrent_arg(lam_layer_desc *d, const char *key, size_t klen, const char *val,
                          size_t vlen, int64_t n_out)
@@ -209,17 +233,13 @@ static int recurrent_arg(lam_layer_desc *d, const char *key, size_t klen, const 
         return ok ? 1 : -1;
     }
     if (lam__spec_key_is(key, klen, "dropout", NULL)) {
-        return lam__spec_parse_real(val, vlen, &d->alpha) && d->alpha < 1.0f ? 1 : -1;
+        return prob_arg(val, vlen, &d->alpha);
     }
-    if (lam__spec_key_is(key, klen, "bidirectional", NULL) ||
-        lam__spec_key_is(key, klen, "bias", NULL)) {
-        int ok = lam__spec_parse_int(val, vlen, n_out, &v) && v <= 1;
-        if (key[1] == 'i') {
-            d->bidirectional = (int32_t)v;
-        } else {
-            d->bias = (int)v;
-        }
-        return ok ? 1 : -1;
+    if (lam__spec_key_is(key, klen, "bidirectional", NULL)) {
+        return flag_arg(val, vlen, &d->bidirectional);
+    }
+    if (lam__spec_key_is(key, klen, "bias", NULL)) {
+        return bias_arg(val, vlen, d);
     }
     if (lam__spec_key_is(key, klen, "out", NULL)) {
         d->last_only = lam__spec_is_word(val, vlen, "last");
@@ -262,17 +282,14 @@ static int transformer_arg(lam_layer_desc *d, const char *key, size_t klen, cons
         d->heads = (int32_t)v;
         return ok ? 1 : -1;
     }
-    if (lam__spec_key_is(key, klen, "causal", "bias")) {
-        int ok = lam__spec_parse_int(val, vlen, n_out, &v) && v <= 1;
-        if (key[0] == 'c') {
-            d->causal = (int32_t)v;
-        } else {
-            d->bias = (int)v;
-        }
-        return ok ? 1 : -1;
+    if (lam__spec_key_is(key, klen, "causal", NULL)) {
+        return flag_arg(val, vlen, &d->causal);
+    }
+    if (lam__spec_key_is(key, klen, "bias", NULL)) {
+        return bias_arg(val, vlen, d);
     }
     if (lam__spec_key_is(key, klen, "dropout", NULL)) {
-        return lam__spec_parse_real(val, vlen, &d->alpha) && d->alpha < 1.0f ? 1 : -1;
+        return prob_arg(val, vlen, &d->alpha);
     }
     if (lam__spec_key_is(key, klen, "std_out", NULL)) {
         return lam__spec_parse_real(val, vlen, &d->init_std_out) && d->init_std_out > 0.0f ? 1
