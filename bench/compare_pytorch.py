@@ -147,6 +147,12 @@ def worker(args):
 
 # ------------------------------------------------------------------ driver
 
+def rate(x):
+    """A rate for the table: whole numbers, with two decimals below 100 (gpt-6x384 runs at
+    8 sequences/s)."""
+    return "%.0f" % x if x >= 100 else "%.2f" % x
+
+
 def find_torch_python(explicit):
     candidates = [explicit] if explicit else [sys.executable, "/usr/bin/python3"]
     for py in candidates:
@@ -320,9 +326,10 @@ def main():
                                 "met" if r_ship >= target["shipped"] else "NOT met"))
             verdict = "; ".join(parts)
         gemm = statistics.median(share[ci]) if ci in share else float("nan")
-        print("%-18s %5d %3d | %10.0f %10.0f %10.0f | %8.2fx %8.2fx | %8.0f %8.2fx %4.0f%% | %s"
-              % (net + " " + inp, batch, threads, med["lamina"], med["shipped"], med["best"],
-                 r_ship, r_best, ceiling, ceiling / med["best"], 100 * gemm, verdict))
+        print("%-18s %5d %3d | %10s %10s %10s | %8.2fx %8.2fx | %8s %8.2fx %4.0f%% | %s"
+              % (net + " " + inp, batch, threads, rate(med["lamina"]), rate(med["shipped"]),
+                 rate(med["best"]), r_ship, r_best, rate(ceiling), ceiling / med["best"],
+                 100 * gemm, verdict))
         rows.append({"network": net, "input": inp, "batch": batch, "threads": threads,
                      "lamina": med["lamina"], "torch_shipped": med["shipped"],
                      "torch_best": med["best"], "ratio_vs_shipped": r_ship,
@@ -336,7 +343,7 @@ def main():
     print("\nper round (images/s, in run order within each round's rotation):")
     for ci, (net, inp, batch, threads, _) in enumerate(configs):
         print("  %-18s %4d %2d  " % (net + " " + inp, batch, threads) + "  ".join(
-            "%s %s" % (v, "/".join("%.0f" % x for x in results[(ci, v)])) for v in variants))
+            "%s %s" % (v, "/".join(rate(x) for x in results[(ci, v)])) for v in variants))
     if a.json:
         print(json.dumps({"torch": torch_version, "python": py, "bench": bench,
                           "rounds": a.rounds, "steps": a.steps, "warmup": a.warmup,
