@@ -436,8 +436,10 @@ void lam__gelu_tanh_bwd_avx512(int64_t n, const float *x, const float *dy, float
 /* Layer norm over rows of D floats: y = (x - mean) * rstd * w + b, rstd = 1/sqrt(var + eps)
  * (biased variance, as PyTorch), mean and rstd kept per row for backward. Backward
  * overwrites dx (NULL: skip) and adds into dw and db (NULL: skip); rows run in parallel on
- * nt threads, dw and db are summed over the rows in row order (column blocks in parallel),
- * so results do not depend on nt. */
+ * nt threads in fixed blocks, whose partial sums of dw and db (in ws, of
+ * lam__layernorm_workspace floats) are added in block order, so results do not depend on
+ * nt. The naive twin ignores ws. */
+int64_t lam__layernorm_workspace(int64_t rows, int64_t D);
 void lam__layernorm_fwd(int64_t rows, int64_t D, float eps, const float *x, const float *w,
                         const float *b, float *y, float *mean, float *rstd, int nt);
 void lam__layernorm_fwd_ref(int64_t rows, int64_t D, float eps, const float *x,
@@ -445,10 +447,10 @@ void lam__layernorm_fwd_ref(int64_t rows, int64_t D, float eps, const float *x,
                             int nt);
 void lam__layernorm_bwd(int64_t rows, int64_t D, const float *x, const float *w,
                         const float *mean, const float *rstd, const float *dy, float *dx,
-                        float *dw, float *db, int nt);
+                        float *dw, float *db, float *ws, int nt);
 void lam__layernorm_bwd_ref(int64_t rows, int64_t D, const float *x, const float *w,
                             const float *mean, const float *rstd, const float *dy, float *dx,
-                            float *dw, float *db, int nt);
+                            float *dw, float *db, float *ws, int nt);
 
 /* One (sample, head) of multi-head self-attention over a sample of T positions. qkv is the
  * sample's fused projection (T, 3D): Q in columns [0, D), K in [D, 2D), V in [2D, 3D), head
@@ -514,7 +516,7 @@ typedef struct lam_kernels {
     void (*layernorm_fwd)(int64_t, int64_t, float, const float *, const float *, const float *,
                           float *, float *, float *, int);
     void (*layernorm_bwd)(int64_t, int64_t, const float *, const float *, const float *,
-                          const float *, const float *, float *, float *, float *, int);
+                          const float *, const float *, float *, float *, float *, float *, int);
     void (*attn_head_fwd)(const lam_attn *, int64_t, const float *, float *, const float *,
                           float *, float *, int);
     void (*attn_head_bwd)(const lam_attn *, int64_t, const float *, const float *,

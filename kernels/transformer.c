@@ -2,9 +2,10 @@
  * The transformer's own kernels: layer norm over the last dimension, and one (sample, head)
  * of multi-head self-attention.
  *
- * Layer norm: rows run in parallel (each row's statistics are its own); the parameter
- * gradients are sums over rows, taken in row order by column blocks run in parallel, so
- * no thread count changes a bit.
+ * Layer norm: rows run in parallel in fixed blocks (each row's statistics are its own);
+ * the parameter gradients are sums over rows: each block sums its rows in order while it
+ * has them in cache, then column blocks add the blocks' sums in block order, so no thread
+ * count changes a bit.
  *
  * Attention: the two products of a head (S = Q K^T, then P V) and the three of its backward
  * are GEMMs through lamina's one single-threaded GEMM (lam__conv_gemm: AVX-512 where the CPU
@@ -25,6 +26,7 @@ typedef struct ln_args {
     float eps;
     const float *x, *w, *b, *mean, *rstd, *dy;
     float *y, *mean_out, *rstd_out, *dx, *dw, *db;
+    float *partial; /* backward: per row block, the partial sums of dw and db */
 } ln_args;
 
 /* Rows per work item, and columns per item of the parameter-gradient phase. */
@@ -93,15 +95,18 @@ void lam__layernorm_fwd(int64_t rows, int64_t D, float eps, const float *x, cons
     lam__run_phases(nt, &a, &ph, 1);
 }
 
-/* dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy w, xhat = (x - mean) rstd */
+/* Per block of LN_ROWS rows: dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy w, xhat =
+ * (x - mean) rstd, and the block's partial sums of dy xhat and dy (rows in order) for the
+ * parameter gradients, so x and dy are read once. */
 static void ln_bwd_rows(const void *arg, int64_t item, int lane)
 {
     (void)lane;
     const ln_args *a = arg;
     const int64_t D = a->D, r1 = (item + 1) * LN_ROWS < a->rows ? (item + 1) * LN_ROWS : a->rows;
+    float *pw = a->partial + item * 2 * D, *pb = pw + D;
+    memset(pw, 0, (size_t)(2 * D) * sizeof(float));
     for (int64_t r = item * LN_ROWS; r < r1; r++) {
         const float *x = a->x + r * D, *dy = a->dy + r * D;
-        float *dx = a->dx + r * D;
         const float m = a->mean[r], rs = a->rstd[r];
         float acc_g[8] = {0}, acc_gx[8] = {0};
         int64_t j = 0;
@@ -125,51 +130,52 @@ static void ln_bwd_rows(const void *arg, int64_t item, int lane)
         const float mg = sg / (float)D, mgx = sgx / (float)D;
         for (j = 0; j < D; j++) {
             const float xh = (x[j] - m) * rs;
-            dx[j] = rs * (dy[j] * a->w[j] - mg - xh * mgx);
+            if (a->dx != NULL) {
+                a->dx[r * D + j] = rs * (dy[j] * a->w[j] - mg - xh * mgx);
+            }
+            pw[j] += dy[j] * xh;
+            pb[j] += dy[j];
         }
     }
 }
 
-/* dw[j] += sum_r dy[r][j] xhat[r][j], db[j] += sum_r dy[r][j], rows in order */
+/* dw[j] += sum of the blocks' partial sums, blocks in order */
 static void ln_bwd_params(const void *arg, int64_t item, int lane)
 {
     (void)lane;
     const ln_args *a = arg;
     const int64_t D = a->D, j0 = item * LN_COLS, j1 = j0 + LN_COLS < D ? j0 + LN_COLS : D;
-    float sw[LN_COLS] = {0}, sb[LN_COLS] = {0};
-    for (int64_t r = 0; r < a->rows; r++) {
-        const float *x = a->x + r * D, *dy = a->dy + r * D;
-        const float m = a->mean[r], rs = a->rstd[r];
-        for (int64_t j = j0; j < j1; j++) {
-            sw[j - j0] += dy[j] * (x[j] - m) * rs;
-            sb[j - j0] += dy[j];
-        }
-    }
+    const int64_t blocks = (a->rows + LN_ROWS - 1) / LN_ROWS;
     for (int64_t j = j0; j < j1; j++) {
+        float sw = 0.0f, sb = 0.0f;
+        for (int64_t b = 0; b < blocks; b++) {
+            sw += a->partial[b * 2 * D + j];
+            sb += a->partial[b * 2 * D + D + j];
+        }
         if (a->dw != NULL) {
-            a->dw[j] += sw[j - j0];
+            a->dw[j] += sw;
         }
         if (a->db != NULL) {
-            a->db[j] += sb[j - j0];
+            a->db[j] += sb;
         }
     }
 }
 
+int64_t lam__layernorm_workspace(int64_t rows, int64_t D)
+{
+    return (rows + LN_ROWS - 1) / LN_ROWS * 2 * D;
+}
+
 void lam__layernorm_bwd(int64_t rows, int64_t D, const float *x, const float *w,
                         const float *mean, const float *rstd, const float *dy, float *dx,
-                        float *dw, float *db, int nt)
+                        float *dw, float *db, float *ws, int nt)
 {
     const ln_args a = {.rows = rows, .D = D, .x = x, .w = w, .mean = mean, .rstd = rstd,
-                       .dy = dy, .dx = dx, .dw = dw, .db = db};
-    lam_phase ph[2];
-    int nph = 0;
-    if (dx != NULL) {
-        ph[nph++] = (lam_phase){ln_bwd_rows, (rows + LN_ROWS - 1) / LN_ROWS, 0};
-    }
-    if (dw != NULL || db != NULL) {
-        ph[nph++] = (lam_phase){ln_bwd_params, (D + LN_COLS - 1) / LN_COLS, 0};
-    }
-    lam__run_phases(nt, &a, ph, nph);
+                       .dy = dy, .dx = dx, .dw = dw, .db = db, .partial = ws};
+    const lam_phase ph[2] = {{ln_bwd_rows, (rows + LN_ROWS - 1) / LN_ROWS, 0},
+                             {ln_bwd_params, dw != NULL || db != NULL ? (D + LN_COLS - 1) / LN_COLS
+                                                                      : 0, 0}};
+    lam__run_phases(nt, &a, ph, 2);
 }
 
 /* ------------------------------------------------------------------ attention */

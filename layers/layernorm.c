@@ -10,6 +10,7 @@
 typedef struct ln_state {
     int64_t rows, d;      /* rows per sample, width */
     float *mean, *rstd;   /* per row of the largest batch */
+    float *ws;            /* backward's partial sums (lam__layernorm_workspace) */
 } ln_state;
 
 static void ln_init(lam_layer *l)
@@ -38,7 +39,7 @@ static lam_status ln_backward(lam_layer *l, const float *const *x, const float *
     (void)acc;
     const ln_state *s = l->state;
     l->k->layernorm_bwd(n * s->rows, s->d, x[0], lam__param(l, 0)->w, s->mean, s->rstd, dy,
-                        dx[0], lam__param(l, 0)->g, lam__param(l, 1)->g,
+                        dx[0], lam__param(l, 0)->g, lam__param(l, 1)->g, s->ws,
                         lam_ctx_threads(l->ctx));
     return LAM_OK;
 }
@@ -77,11 +78,13 @@ static lam_status ln_setup(lam_layer *l)
     }
     s->d = d;
     s->rows = l->in_numel[0] / d;
-    s->mean = lam__layer_scratch(l, 2 * l->max_batch * s->rows);
+    const int64_t rows = l->max_batch * s->rows;
+    s->mean = lam__layer_scratch(l, 2 * rows + lam__layernorm_workspace(rows, d));
     if (s->mean == NULL) {
         return LAM_ERR_NOMEM;
     }
-    s->rstd = s->mean + l->max_batch * s->rows;
+    s->rstd = s->mean + rows;
+    s->ws = s->rstd + rows;
     return LAM_OK;
 }
 

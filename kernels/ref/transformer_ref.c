@@ -39,9 +39,9 @@ void lam__layernorm_fwd_ref(int64_t rows, int64_t D, float eps, const float *x,
 
 void lam__layernorm_bwd_ref(int64_t rows, int64_t D, const float *x, const float *w,
                             const float *mean, const float *rstd, const float *dy, float *dx,
-                            float *dw, float *db, int nt)
+                            float *dw, float *db, float *ws, int nt)
 {
-    (void)nt;
+    (void)ws, (void)nt;
     for (int64_t r = 0; r < rows && dx != NULL; r++) {
         double sg = 0.0, sgx = 0.0;
         for (int64_t j = 0; j < D; j++) {
