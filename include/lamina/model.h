@@ -15,7 +15,9 @@
  *
  * Gradients: backward ACCUMULATES (+=) parameter gradients; lam_model_zero_grad() clears
  * them. The gradient of a node that feeds several consumers is the sum of their
- * contributions, added in a fixed order, so results never depend on the thread count.
+ * contributions, added in a fixed order, so results never depend on the thread count. A
+ * tied weight (`tie=NAME`: a GPT's LM head sharing its token embedding) is one parameter
+ * whose gradient sums both uses; lam_model_params lists it once, under its owner's name.
  */
 #ifndef LAMINA_MODEL_H
 #define LAMINA_MODEL_H
@@ -33,7 +35,8 @@ typedef struct lam_model lam_model;
 /**
  * Build a model from a spec for samples of in_shape[0..in_ndim) ((D), (T,D) or (C,H,W)) and
  * batches of at most max_batch. `spec` is a built-in name ("seed-cnn", "lenet5", "mlp",
- * "resnet20") or a spec text. The word `out` in a layer's size stands for n_out (classes or
+ * "resnet20", "char-lstm", "char-gru", "gpt-mini", "gpt-6x384"; lam_model_builtin_name()
+ * lists them) or a spec text. The word `out` in a layer's size stands for n_out (classes or
  * regression targets).
  * A node that does not fit its inputs gives LAM_ERR_SHAPE with a message naming the node
  * and the shapes ("layer 2 (add): input 1 is 4x4x4 but input 0 is 4x6x6"); spec errors
