@@ -79,6 +79,35 @@ static int pass_threads(const lam_layer *l)
     return lam__gemm_outside(l->ctx) ? 1 : lam_ctx_threads(l->ctx);
 }
 
+/* y (rows, out) = x W^T + b: the linear layer's kernels, split on lamina's threads, or one
+ * GEMM that a pthreads OpenBLAS threads itself (as layers/linear.c decides). */
+static void proj_fwd(const lam_layer *l, int64_t rows, int64_t in, int64_t out, const float *x,
+                     int wi, float *y)
+{
+    const float *w = lam__param((lam_layer *)l, wi)->w;
+    const float *b = l->desc.bias ? lam__param((lam_layer *)l, wi + 1)->w : NULL;
+    if (lam__gemm_outside(l->ctx)) {
+        l->k->linear_fwd(rows, in, out, x, w, b, y);
+    } else {
+        l->k->linear_fused_fwd(rows, in, out, LAM_ACT_NONE, x, w, b, y, lam_ctx_threads(l->ctx));
+    }
+}
+
+/* dx = dy W (NULL: skip), dW += dy^T x, db += sum dy */
+static void proj_bwd(const lam_layer *l, int64_t rows, int64_t in, int64_t out, const float *x,
+                     int wi, const float *dy, float *dx)
+{
+    lam_param *w = lam__param((lam_layer *)l, wi);
+    float *db = l->desc.bias ? lam__param((lam_layer *)l, wi + 1)->g : NULL;
+    if (lam__gemm_outside(l->ctx)) {
+        l->k->linear_bwd(rows, in, out, x, w->w, dy, dx, w->g, db);
+    } else {
+        /* with no activation the kernel only reads dy: the cast drops nothing */
+        l->k->linear_fused_bwd(rows, in, out, LAM_ACT_NONE, x, w->w, NULL, (float *)(uintptr_t)dy,
+                               dx, w->g, db, lam_ctx_threads(l->ctx));
+    }
+}
+
 static void run_heads(lam_layer *l, lam_item_fn fn, const float *datt, int64_t n)
 {
     const attn_state *s = l->state;
@@ -92,21 +121,16 @@ static lam_status attn_forward(lam_layer *l, const float *const *x, float *y, in
 {
     attn_state *s = l->state;
     const int64_t D = s->a.D, rows = n * s->a.T;
-    const int nt = lam_ctx_threads(l->ctx);
-    const int bias = l->desc.bias;
     float *keep = s->keep;
     if (!train || l->desc.alpha == 0.0f) {
         s->keep = NULL;
     } else {
         draw_keep(l, n * s->a.heads * s->tt);
     }
-    l->k->linear_fused_fwd(rows, D, 3 * D, LAM_ACT_NONE, x[0], lam__param(l, 0)->w,
-                           bias ? lam__param(l, 1)->w : NULL, s->qkv, nt);
+    proj_fwd(l, rows, D, 3 * D, x[0], 0, s->qkv);
     run_heads(l, item_head_fwd, NULL, n);
     s->keep = keep;
-    const int wo = bias ? 2 : 1;
-    l->k->linear_fused_fwd(rows, D, D, LAM_ACT_NONE, s->att, lam__param(l, wo)->w,
-                           bias ? lam__param(l, wo + 1)->w : NULL, y, nt);
+    proj_fwd(l, rows, D, D, s->att, l->desc.bias ? 2 : 1, y);
     return LAM_OK;
 }
 
@@ -117,21 +141,14 @@ static lam_status attn_backward(lam_layer *l, const float *const *x, const float
     (void)acc;
     attn_state *s = l->state;
     const int64_t D = s->a.D, rows = n * s->a.T;
-    const int nt = lam_ctx_threads(l->ctx);
-    const int bias = l->desc.bias, wo = bias ? 2 : 1;
     float *keep = s->keep;
     if (l->desc.alpha == 0.0f) {
         s->keep = NULL;
     }
-    /* with no activation the kernel only reads dy: the cast drops nothing */
-    l->k->linear_fused_bwd(rows, D, D, LAM_ACT_NONE, s->att, lam__param(l, wo)->w, NULL,
-                           (float *)(uintptr_t)dy, s->datt, lam__param(l, wo)->g,
-                           bias ? lam__param(l, wo + 1)->g : NULL, nt);
+    proj_bwd(l, rows, D, D, s->att, l->desc.bias ? 2 : 1, dy, s->datt);
     run_heads(l, item_head_bwd, s->datt, n);
     s->keep = keep;
-    l->k->linear_fused_bwd(rows, D, 3 * D, LAM_ACT_NONE, x[0], lam__param(l, 0)->w, NULL,
-                           s->dqkv, dx[0], lam__param(l, 0)->g,
-                           bias ? lam__param(l, 1)->g : NULL, nt);
+    proj_bwd(l, rows, D, 3 * D, x[0], 0, s->dqkv, dx[0]);
     return LAM_OK;
 }
 

@@ -9,6 +9,8 @@
  *    enough to run in parallel, the 10-wide classifier's forward split over rows;
  *  - resnet20 on 3x8x8 at batch 8 (a graph: shortcuts, projections, batch norm), and on
  *    1x28x28 at batch 6, where the same-size convolutions run as implicit GEMMs;
+ *  - a transformer block on (12, 8) samples at batch 20 (positions, layer norm, attention
+ *    with dropout, a residual add, tanh GELU);
  * each under both conv strategies (resnet20 on 1x28x28: chunked, the implicit GEMM's only):
  *  - chunked (the OpenMP OpenBLAS): the host's OpenMP thread count follows the context's, as
  *    `lamina --threads` sets it, so with 1 thread the BLAS calls lamina makes outside any
@@ -66,7 +68,7 @@ static run_result train(const char *spec, const int64_t shape[3], int64_t batch,
         /* force the strategies a BLAS build picks (the rule picks them at create): conv
          * layers chunked or batched, linear layers split or one BLAS-threaded GEMM alike */
         ctx->gemm_strategy = strategy == LAM_CONV_BATCHED ? 1 : 2;
-        st = lam_model_create(ctx, spec, 3, shape, 10, batch, &m);
+        st = lam_model_create(ctx, spec, shape[2] > 0 ? 3 : 2, shape, 10, batch, &m);
     }
     if (st == LAM_OK) {
         st = lam_model_params(m, &p, &np);
@@ -74,7 +76,7 @@ static run_result train(const char *spec, const int64_t shape[3], int64_t batch,
     if (st == LAM_OK) {
         st = lam_optim_create(ctx, &od, p, np, &opt);
     }
-    const int64_t per = shape[0] * shape[1] * shape[2], pool = 4 * batch;
+    const int64_t per = shape[0] * shape[1] * (shape[2] > 0 ? shape[2] : 1), pool = 4 * batch;
     float *x = malloc((size_t)(pool * per) * sizeof(float));
     int32_t *y = malloc((size_t)pool * sizeof(int32_t));
     if (x == NULL || y == NULL) {
@@ -142,6 +144,7 @@ int main(void)
 {
     printf("test_determinism: seed %u, %d steps\n", SEED, STEPS);
     const int64_t fmnist[3] = {1, 28, 28}, small[3] = {3, 12, 12}, tiny[3] = {3, 8, 8};
+    const int64_t seq[3] = {12, 8, 0}; /* (T, D): a 0 ends a shape of rank 2 */
     const char *mixed = "conv:6,3,pad=1 relu conv:8,3 maxpool:2 conv:8,1 dropout:0.2 flatten "
                         "linear:24 relu linear:out";
     for (int s = 0; s <= 1; s++) {
@@ -151,6 +154,9 @@ int main(void)
         compare_threads("mlp", fmnist, 128, st);
         /* a graph: shortcuts, projections, batch norm, gradients summed over consumers */
         compare_threads("resnet20", tiny, 8, st);
+        /* a transformer block on (T, D) samples: attention's projections split or on BLAS */
+        compare_threads("linear:16 posembed:12,name=p layernorm attention:4,causal=1,"
+                        "dropout=0.1 add(p, .) gelu:approx=tanh flatten linear:out", seq, 20, st);
     }
     /* ResNet-20 at full size, where the convolutions 28 and 7 wide take the implicit GEMM
      * (the chunked strategy only), with a short last chunk (6 = 4 + 2); 20 steps, since the
