@@ -348,30 +348,6 @@ static lam_status add_arg(parser *p, const scope *sc, const item *it, void *vacc
     return LAM_OK;
 }
 
-static lam_status check_layer_args(parser *p, const scope *sc, const item *it, const args_acc *a)
-{
-    const lam_layer_kind k = a->kind->kind;
-    const int conv = k == LAM_LAYER_CONV2D;
-    if ((conv || k == LAM_LAYER_LINEAR) && a->desc.out < 1) {
-        return tok_error(p, sc, &it->tok, "output size missing, e.g. conv:32,3 linear:10");
-    }
-    if ((conv || k == LAM_LAYER_MAXPOOL || k == LAM_LAYER_AVGPOOL) && a->desc.kh < 1) {
-        return tok_error(p, sc, &it->tok, "kernel size missing, e.g. conv:32,3 maxpool:2");
-    }
-    if (k == LAM_LAYER_EMBEDDING && (a->desc.vocab < 1 || a->desc.out < 1)) {
-        return tok_error(p, sc, &it->tok, "vocabulary and width missing, e.g. "
-                         "embedding:vocab,64");
-    }
-    if (k == LAM_LAYER_POSEMBED && a->desc.out < 1) {
-        return tok_error(p, sc, &it->tok, "number of positions missing, e.g. posembed:64");
-    }
-    if (lam__spec_recurrent(k) && a->desc.out < 1) {
-        return tok_error(p, sc, &it->tok, "hidden size missing, e.g. lstm:256");
-    }
-    return LAM_OK;
-}
-
-/* Append a node; its name (if any) must be new. */
 /* Room for one more node and one more block instance. */
 static lam_status grow(parser *p, const scope *sc, const item *it)
 {
@@ -399,6 +375,7 @@ static lam_status grow(parser *p, const scope *sc, const item *it)
     return LAM_OK;
 }
 
+/* Append a node; its name (if any) must be new. */
 static lam_status push_node(parser *p, const scope *sc, const item *it, const lam_layer_desc *d,
                             const char *name, const refs_acc *in, int tie)
 {
@@ -567,8 +544,9 @@ static lam_status parse_item(parser *p, scope *sc, const spec_tok *t)
     }
     if (a.kind != NULL) {
         const lam_kind *k = lam__kind_of(a.kind->kind);
-        if ((st = check_layer_args(p, sc, &it, &a)) != LAM_OK) {
-            return st;
+        const char *missing = lam__spec_missing_arg(&a.desc);
+        if (missing != NULL) {
+            return tok_error(p, sc, t, "%s", missing);
         }
         if (in.n < k->min_in || in.n > k->max_in) {
             return tok_error(p, sc, t, "%s takes %d%s input%s, not %d%s", a.kind->name,

@@ -345,3 +345,25 @@ int lam__spec_apply_arg(lam_layer_desc *d, const char *key, size_t klen, const c
     return ok ? 1 : -1;
 }
 
+
+const char *lam__spec_missing_arg(const lam_layer_desc *d)
+{
+    const lam_layer_kind k = d->kind;
+    const int conv = k == LAM_LAYER_CONV2D;
+    if ((conv || k == LAM_LAYER_LINEAR) && d->out < 1) {
+        return "output size missing, e.g. conv:32,3 linear:10";
+    }
+    if ((conv || k == LAM_LAYER_MAXPOOL || k == LAM_LAYER_AVGPOOL) && d->kh < 1) {
+        return "kernel size missing, e.g. conv:32,3 maxpool:2";
+    }
+    if (k == LAM_LAYER_EMBEDDING && (d->vocab < 1 || d->out < 1)) {
+        return "vocabulary and width missing, e.g. embedding:vocab,64";
+    }
+    if (k == LAM_LAYER_POSEMBED && d->out < 1) {
+        return "number of positions missing, e.g. posembed:64";
+    }
+    if (lam__spec_recurrent(k) && d->out < 1) {
+        return "hidden size missing, e.g. lstm:256";
+    }
+    return NULL;
+}

@@ -33,6 +33,9 @@ int lam__spec_nth_word(const char *list, int k, char *buf, size_t size);
 int lam__spec_key_is(const char *key, size_t klen, const char *a, const char *b);
 /* rnn, lstm or gru. */
 int lam__spec_recurrent(lam_layer_kind k);
+/* What a layer's descriptor still lacks after its arguments ("hidden size missing, e.g.
+ * lstm:256"), or NULL. */
+const char *lam__spec_missing_arg(const lam_layer_desc *d);
 /* Apply one key=value of a layer to its descriptor; 0 = unknown key, -1 = bad value. */
 int lam__spec_apply_arg(lam_layer_desc *d, const char *key, size_t klen, const char *val,
                         size_t vlen, int64_t n_out);
