@@ -139,8 +139,25 @@ static lam_status check_tensor(lam_ctx *ctx, const lam_st_file *st, const lam_pt
     return LAM_OK;
 }
 
-/* Every model tensor is in the file, whole and finite; every file tensor is used, or
- * ignored by rule. */
+/* A tied tensor (tie=) may be missing from the file, its owner's tensor holding the values;
+ * when it is there, it must hold the owner's values, as in a PyTorch state_dict of a tied
+ * model (else the model could not be what the file describes). */
+static lam_status check_tied(lam_model *m, const lam_st_file *st, const lam_ptensor *mt,
+                             const lam_st_tensor *t, const char *prefix)
+{
+    const lam_st_tensor *o = file_tensor(st, mt->tied->name, prefix);
+    for (int64_t e = 0; o != NULL && e < t->numel && e < o->numel; e++) {
+        if (element(t, e) != element(o, e)) {
+            return lam__error(m->ctx, LAM_ERR_FORMAT, "%s: tensor '%s' differs from '%s' at "
+                              "element %lld, but the model ties them (tie=): one matrix",
+                              lam__st_path(st), t->name, o->name, (long long)e);
+        }
+    }
+    return LAM_OK;
+}
+
+/* Every model tensor is in the file, whole and finite (a tied one may be missing); every
+ * file tensor is used, or ignored by rule. */
 static lam_status check_all(lam_model *m, const lam_st_file *st, const lam_import_desc *d,
                             lam_import_report *rep)
 {
@@ -149,7 +166,13 @@ static lam_status check_all(lam_model *m, const lam_st_file *st, const lam_impor
         for (int j = 0; j < l->n_params + l->n_buffers; j++) {
             const lam_ptensor *mt = &l->tensors[j];
             const lam_st_tensor *t = file_tensor(st, mt->name, d->strip_prefix);
+            if (t == NULL && mt->tied != NULL) {
+                continue;
+            }
             lam_status s = check_tensor(m->ctx, st, mt, t);
+            if (s == LAM_OK && mt->tied != NULL) {
+                s = check_tied(m, st, mt, t, d->strip_prefix);
+            }
             if (s != LAM_OK) {
                 return s;
             }
@@ -205,7 +228,7 @@ lam_status lam_model_import(lam_model *m, const char *path, const lam_import_des
         for (int j = 0; j < l->n_params + l->n_buffers; j++) {
             const lam_ptensor *mt = &l->tensors[j];
             const lam_st_tensor *t = file_tensor(st, mt->name, d->strip_prefix);
-            for (int64_t e = 0; e < t->numel; e++) {
+            for (int64_t e = 0; t != NULL && e < t->numel; e++) {
                 mt->view.w[e] = element(t, e);
             }
         }

@@ -151,6 +151,13 @@ def st_variant(src, dst, kind):
         ts.append(('head.weight', 'F32', [2, 2], struct.pack('<4f', 1, 2, 3, 4)))
     elif kind == 'prefix':
         ts = [('module.' + k, d, s, r) for k, d, s, r in ts]
+    elif kind == 'untied':
+        # a GPT's state_dict without the tied head (its embedding holds the matrix)
+        ts = [t for t in ts if t[0] != 'lm_head.weight']
+    elif kind == 'mistied':
+        # the tied head's matrix differs from the embedding's in one element
+        ts = [(k, d, s, struct.pack('<f', 0.5) + r[4:]) if k == 'lm_head.weight' else
+              (k, d, s, r) for k, d, s, r in ts]
     elif kind == 'f64':
         def f64(r):
             n = len(r) // 4

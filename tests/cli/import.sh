@@ -121,6 +121,22 @@ run import --weights "$W" --model seed-cnn --input 3x32x32 --out n.st
 expect_rc "import into another model" 1
 one_error_line "import into another model" "the model's 'conv2d#0.weight' (32x3x3x3) is missing"
 
+echo "# a GPT's tied head: it may be absent from the file, and must equal the embedding"
+GW=$SRC/tests/golden/gpt_weights.safetensors
+GPT=(--model gpt-mini --input 64 --classes 65)
+run import --weights "$GW" "${GPT[@]}" --out g.st
+expect_rc "import of nanoGPT's state_dict into gpt-mini" 0
+check "gpt-mini: 53 tensors (the tied matrix under both names)" grep -q "53 tensors loaded" "$T/out"
+fixture st-variant "$GW" untied.safetensors untied
+run import --weights untied.safetensors "${GPT[@]}" --out gu.st
+expect_rc "import without the tied lm_head.weight" 0
+check "without lm_head.weight: the same checkpoint" st same gu.st g.st
+fixture st-variant "$GW" mistied.safetensors mistied
+run import --weights mistied.safetensors "${GPT[@]}" --out gm.st
+expect_rc "import with a tied tensor that differs from its owner" 1
+one_error_line "import with a tied tensor that differs from its owner" \
+    "mistied.safetensors: tensor 'lm_head.weight' differs from 'transformer.wte.weight'"
+
 echo "# what the options change"
 run import --weights extra.safetensors "${R[@]}" --out ex.st --allow-unused
 expect_rc "--allow-unused: extra.safetensors" 0
