@@ -60,16 +60,41 @@ static void item_head_bwd(const void *arg, int64_t item, int lane)
                             s->dqkv + n * T * 3 * D, scratch, scratch + s->tt, ps->isa);
 }
 
+/* Dropout scales per work item (a multiple of 4: the RNG gives four values per call). */
+#define KEEP_BLOCK 16384
+
+typedef struct keep_pass {
+    float *keep;
+    float p, scale;
+    uint64_t seed, stream;
+    int64_t count;
+} keep_pass;
+
+static void item_keep(const void *arg, int64_t blk, int lane)
+{
+    (void)lane;
+    const keep_pass *k = arg;
+    const int64_t i1 = (blk + 1) * KEEP_BLOCK < k->count ? (blk + 1) * KEEP_BLOCK : k->count;
+    for (int64_t i = blk * KEEP_BLOCK; i < i1; i += 4) {
+        float u[4];
+        lam__rng_uniform4(k->seed, k->stream, (uint64_t)i / 4, u);
+        for (int64_t c = 0; c < 4 && i + c < i1; c++) {
+            k->keep[i + c] = u[c] < k->p ? 0.0f : k->scale;
+        }
+    }
+}
+
 /* The dropout scales of the attention weights, from the counter-based RNG keyed by (seed,
- * layer stream, step) as the dropout layer's: the same on any thread count and on resume. */
+ * layer stream, step) as the dropout layer's: the same on any thread count and on resume.
+ * gpt-6x384 with dropout draws 4.7 million a layer and step: in parallel blocks. */
 static void draw_keep(lam_layer *l, int64_t count)
 {
     attn_state *s = l->state;
-    const float p = l->desc.alpha, scale = 1.0f / (1.0f - p);
-    const uint64_t seed = lam_ctx_seed(l->ctx), stream = (l->stream << 40) ^ (uint64_t)l->step;
-    for (int64_t i = 0; i < count; i++) {
-        s->keep[i] = lam_rng_uniform(seed, stream, (uint64_t)i) < p ? 0.0f : scale;
-    }
+    const float p = l->desc.alpha;
+    const keep_pass k = {s->keep, p, 1.0f / (1.0f - p), lam_ctx_seed(l->ctx),
+                         (l->stream << 40) ^ (uint64_t)l->step, count};
+    const lam_phase ph = {item_keep, (count + KEEP_BLOCK - 1) / KEEP_BLOCK, 0};
+    lam__run_phases(lam_ctx_threads(l->ctx), &k, &ph, 1);
 }
 
 static int pass_threads(const lam_layer *l)
