@@ -69,6 +69,12 @@ void lam__linear_bwd(int64_t n, int64_t in, int64_t out, const float *x, const f
  * rows of 128 to 512 features) split over rows, where column blocks packed x four times
  * (OpenBLAS's copy routines were 17% of a gpt-mini step); a CNN's classifier (64 rows of
  * 1600) keeps its column blocks. Every choice depends on the shape alone.
+ *
+ * Row blocks run on lamina's unpacked AVX-512 GEMM (lam__conv_gemm: x W^T as the NT kernel,
+ * dy W as the NN kernel with W as stored) where the CPU has it: they need no packing, and
+ * the OpenBLAS here runs its Haswell kernels, half this CPU's vector width (a gpt-mini step
+ * about 8% faster on one thread). Column blocks and dW stay on OpenBLAS (dW's long K is what
+ * its packed kernels are good at; see bench/NOTES-engine.md, sixth round).
  */
 /* Below this many multiply-adds a pass runs on the calling thread: a fork/join costs more
  * than the work, and on a busy machine a barrier can wait a whole time slice. Results do not
@@ -90,6 +96,7 @@ typedef struct lin_pass {
     int64_t nbx, nbw;  /* backward: blocks of dx and of dW */
     int dx_rows;       /* dx blocks are rows (else columns of in) */
     int dw_out;        /* dW blocks are rows of dW, over out (else columns of in) */
+    int isa;           /* of lamina's GEMM for the row-block dx products */
 } lin_pass;
 
 /* At most 4 blocks of at least 32 columns: a power of two so 2 or 4 threads share them
@@ -131,8 +138,13 @@ static void item_fwd(const void *arg, int64_t blk, int lane)
             }
         }
     }
-    (void)lam__sgemm(0, 1, r1 - r0, c1 - c0, lp->in, 1.0f, lp->x + r0 * lp->in, lp->in,
-                     lp->w + c0 * lp->in, lp->in, lp->b != NULL ? 1.0f : 0.0f, y, lp->out);
+    if (lp->nbo == 1) {
+        (void)lam__conv_gemm(lp->isa, 0, 1, r1 - r0, c1 - c0, lp->in, lp->x + r0 * lp->in, lp->in,
+                             lp->w + c0 * lp->in, lp->in, lp->b != NULL ? 1.0f : 0.0f, y, lp->out);
+    } else {
+        (void)lam__sgemm(0, 1, r1 - r0, c1 - c0, lp->in, 1.0f, lp->x + r0 * lp->in, lp->in,
+                         lp->w + c0 * lp->in, lp->in, lp->b != NULL ? 1.0f : 0.0f, y, lp->out);
+    }
     if (lp->act != LAM_ACT_NONE) {
         for (int64_t i = 0; i < r1 - r0; i++) {
             lam__act_fwd(lp->act, 0.0f, c1 - c0, y + i * lp->out, y + i * lp->out);
@@ -143,11 +155,12 @@ static void item_fwd(const void *arg, int64_t blk, int lane)
 void lam__linear_fused_fwd(int64_t n, int64_t in, int64_t out, lam_act act, const float *x,
                            const float *w, const float *b, float *y, int nt)
 {
-    lin_pass lp = {n, in, out, act, x, w, b, NULL, y, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0};
+    lin_pass lp = {n, in, out, act, x, w, b, NULL, y, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0};
     /* more rows than outputs: blocks of rows share (and pack) W, smaller than x; a 10-wide
      * classifier would otherwise be one block, one thread working and one waiting */
     lp.nbo = n > out ? 1 : col_blocks(out);
     lp.nbr = lp.nbo == 1 ? col_blocks(n) : 1;
+    lp.isa = lam__best_isa();
     const lam_phase ph = {item_fwd, lp.nbo * lp.nbr, 1};
     lam__run_phases(pass_threads(n, in, out, nt), &lp, &ph, 1);
 }
@@ -171,8 +184,10 @@ static void item_bwd(const void *arg, int64_t item, int lane)
     if (item < nx && lp->dx_rows) {
         col_range(n, lp->nbx, item, &c0, &c1);
         if (c1 > c0) {
-            (void)lam__sgemm(0, 0, c1 - c0, in, out, 1.0f, lp->dy + c0 * out, out, lp->w, in,
-                             0.0f, lp->dx + c0 * in, in);
+            /* dy W with W as it is stored (no transpose): lamina's unpacked AVX-512 kernel,
+             * where OpenBLAS runs its Haswell kernels and packs W in every block */
+            (void)lam__conv_gemm(lp->isa, 0, 0, c1 - c0, in, out, lp->dy + c0 * out, out, lp->w,
+                                 in, 0.0f, lp->dx + c0 * in, in);
         }
     } else if (item < nx) {
         col_range(in, lp->nbx, item, &c0, &c1);
@@ -207,13 +222,14 @@ void lam__linear_fused_bwd(int64_t n, int64_t in, int64_t out, lam_act act, cons
                            const float *w, const float *y, float *dy, float *dx, float *dw,
                            float *db, int nt)
 {
-    lin_pass lp = {n, in, out, act, x, w, NULL, y, NULL, dy, dx, dw, db, 0, 0, 0, 0, 0, 0};
+    lin_pass lp = {n, in, out, act, x, w, NULL, y, NULL, dy, dx, dw, db, 0, 0, 0, 0, 0, 0, 0};
     /* dx: row blocks share W (out x in), column blocks dy (n x out); dW: blocks over out
      * share x (n x in), blocks over in share dy (n x out): the smaller shared operand */
     lp.dx_rows = n > in;
     lp.nbx = col_blocks(lp.dx_rows ? n : in);
     lp.dw_out = out > in;
     lp.nbw = col_blocks(lp.dw_out ? out : in);
+    lp.isa = lam__best_isa();
     const int64_t items = (dx != NULL ? lp.nbx : 0) + (dw != NULL ? lp.nbw : 0) + (db != NULL);
     /* the relu mask first, on this thread: one pass over dy (n x out) is cheaper than the
      * barrier a phase of its own would need before the GEMMs read all of dy */
