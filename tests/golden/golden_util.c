@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "harness.h"
 
@@ -43,4 +44,25 @@ lam_st_file *golden_open(const char *prog, const char *path, lam_ctx **ctx)
         return NULL;
     }
     return st;
+}
+
+const float *golden_f32(const lam_st_file *st, const char *name, int64_t n)
+{
+    const lam_st_tensor *t = lam__st_find(st, name);
+    if (!T_CHECK(t != NULL && t->dtype == LAM_ST_F32 && t->numel == n,
+                 "fixture tensor '%s' missing, not F32 or not of %lld elements", name,
+                 (long long)n)) {
+        return NULL;
+    }
+    return t->data;
+}
+
+int golden_count_prefix(const lam_st_file *st, const char *prefix)
+{
+    const size_t len = strlen(prefix);
+    int count = 0;
+    for (int i = 0; i < lam__st_count(st); i++) {
+        count += strncmp(lam__st_at(st, i)->name, prefix, len) == 0;
+    }
+    return count;
 }

@@ -15,6 +15,11 @@
 double golden_compare(const char *what, const float *got, const float *want, int64_t n, double rtol,
                       double atol, int verbose);
 
+/* The fixture's F32 tensor `name` of n elements, or NULL after a failed check saying why. */
+const float *golden_f32(const lam_st_file *st, const char *name, int64_t n);
+/* How many of the fixture's tensors have names starting with prefix. */
+int golden_count_prefix(const lam_st_file *st, const char *prefix);
+
 /* A context and the golden file at path, opened; NULL (and the context destroyed) after a
  * one-line message naming prog and the file. The caller closes both. */
 lam_st_file *golden_open(const char *prog, const char *path, lam_ctx **ctx);

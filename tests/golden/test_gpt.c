@@ -46,28 +46,6 @@ static double compare(worst *w, const char *what, const float *got, const float 
     return rel;
 }
 
-static const float *ref_f32(const lam_st_file *st, const char *name, int64_t n)
-{
-    const lam_st_tensor *t = lam__st_find(st, name);
-    if (!T_CHECK(t != NULL && t->dtype == LAM_ST_F32 && t->numel == n,
-                 "fixture tensor '%s' missing, not F32 or not of %lld elements", name,
-                 (long long)n)) {
-        return NULL;
-    }
-    return t->data;
-}
-
-/* Fixture tensors whose names start with prefix. */
-static int count_prefix(const lam_st_file *st, const char *prefix)
-{
-    const size_t len = strlen(prefix);
-    int count = 0;
-    for (int i = 0; i < lam__st_count(st); i++) {
-        count += strncmp(lam__st_at(st, i)->name, prefix, len) == 0;
-    }
-    return count;
-}
-
 static void run(const lam_st_file *st, const char *weights, lam_kernel_set kernels,
                 const char *label)
 {
@@ -80,11 +58,11 @@ static void run(const lam_st_file *st, const char *weights, lam_kernel_set kerne
     char key[256], what[320];
     printf("gpt-mini [%s]\n", label);
 
-    const float *x = ref_f32(st, "x", N * T);
-    const float *logits_want = ref_f32(st, "logits", N * T * V);
-    const float *loss_want = ref_f32(st, "loss", 1);
-    const float *losses_want = ref_f32(st, "losses", STEPS);
-    const float *final_want = ref_f32(st, "loss_final", 1);
+    const float *x = golden_f32(st, "x", N * T);
+    const float *logits_want = golden_f32(st, "logits", N * T * V);
+    const float *loss_want = golden_f32(st, "loss", 1);
+    const float *losses_want = golden_f32(st, "losses", STEPS);
+    const float *final_want = golden_f32(st, "loss_final", 1);
     const lam_st_tensor *yt = lam__st_find(st, "y");
     int32_t labels[N * T];
     if (x == NULL || logits_want == NULL || loss_want == NULL || losses_want == NULL ||
@@ -123,7 +101,7 @@ static void run(const lam_st_file *st, const char *weights, lam_kernel_set kerne
     /* forward, loss, gradients */
     lam_param *p = NULL;
     int np = 0;
-    const int want_np = count_prefix(st, "grad.");
+    const int want_np = golden_count_prefix(st, "grad.");
     if (!T_CHECK(lam_model_params(m, &p, &np) == LAM_OK && np == want_np,
                  "lamina has %d parameter tensors, PyTorch %d", np, want_np)) {
         goto done;
@@ -150,7 +128,7 @@ static void run(const lam_st_file *st, const char *weights, lam_kernel_set kerne
     int64_t total = 0;
     for (int i = 0; i < np; i++) {
         snprintf(key, sizeof key, "grad.%s", p[i].name);
-        const float *want = ref_f32(st, key, p[i].n);
+        const float *want = golden_f32(st, key, p[i].n);
         if (want != NULL) {
             snprintf(what, sizeof what, "[%s] %s", label, key);
             compare(&wg, what, p[i].g, want, p[i].n, RTOL_GRAD, 0);

@@ -92,27 +92,6 @@ static const lam_st_tensor *ref_tensor(const lam_st_file *st, const char *name, 
     return t != NULL && t->dtype == dtype ? t : NULL;
 }
 
-static const float *ref_f32(const lam_st_file *st, const char *name, int64_t n)
-{
-    const lam_st_tensor *t = ref_tensor(st, name, LAM_ST_F32);
-    if (t == NULL || !T_CHECK(t->numel == n, "fixture tensor '%s' has %lld elements, want %lld",
-                              name, (long long)t->numel, (long long)n)) {
-        return NULL;
-    }
-    return t->data;
-}
-
-/* Fixture tensors whose names start with prefix (lam__st_at runs in name order). */
-static int count_prefix(const lam_st_file *st, const char *prefix)
-{
-    const size_t len = strlen(prefix);
-    int count = 0;
-    for (int i = 0; i < lam__st_count(st); i++) {
-        count += strncmp(lam__st_at(st, i)->name, prefix, len) == 0;
-    }
-    return count;
-}
-
 /* The fixture's (rows, n, H) state called key, checked against view v of (rows,
  * MAX_BATCH, H); NULL (and a failed check) when they do not fit. */
 static const lam_st_tensor *state_ref(const lam_st_file *st, const char *key, int64_t n,
@@ -138,7 +117,7 @@ static void compare_states(const lam_st_file *st, const char *prefix, const char
     int ns = 0;
     char key[256], what[256];
     snprintf(key, sizeof key, "%s.state.", prefix);
-    const int want_ns = count_prefix(st, key);
+    const int want_ns = golden_count_prefix(st, key);
     if (!T_CHECK(lam_model_states(m, &sv, &ns) == LAM_OK && ns == want_ns,
                  "%s: lamina has %d state views, PyTorch %d", prefix, ns, want_ns)) {
         return;
@@ -187,8 +166,8 @@ static void load_states(const lam_st_file *st, const rnn_case *c, lam_model *m)
         }
     }
     snprintf(key, sizeof key, "%s.init.", c->name);
-    T_CHECK(!c->carry || count_prefix(st, key) == ns, "%s: %d initial states for %d views", c->name,
-            count_prefix(st, key), ns);
+    T_CHECK(!c->carry || golden_count_prefix(st, key) == ns,
+            "%s: %d initial states for %d views", c->name, golden_count_prefix(st, key), ns);
 }
 
 static int64_t numel(int ndim, const int64_t *shape)
@@ -232,13 +211,13 @@ static void run_case(const lam_st_file *st, const rnn_case *c, lam_kernel_set ke
     T_CHECK(spec != NULL && strcmp(spec, c->spec) == 0, "%s: the fixture was made for '%s'",
             c->name, spec != NULL ? spec : "(no spec)");
     snprintf(key, sizeof key, "%s.x", c->name);
-    const float *x = ref_f32(st, key, N * in_n);
+    const float *x = golden_f32(st, key, N * in_n);
     snprintf(key, sizeof key, "%s.target", c->name);
-    const float *target = ref_f32(st, key, N * out_n);
+    const float *target = golden_f32(st, key, N * out_n);
     snprintf(key, sizeof key, "%s.y", c->name);
-    const float *y_want = ref_f32(st, key, N * out_n);
+    const float *y_want = golden_f32(st, key, N * out_n);
     snprintf(key, sizeof key, "%s.loss", c->name);
-    const float *loss_want = ref_f32(st, key, 1);
+    const float *loss_want = golden_f32(st, key, 1);
     if (x == NULL || target == NULL || y_want == NULL || loss_want == NULL ||
         !T_CHECK(lam_ctx_create(&cd, &ctx) == LAM_OK, "ctx") ||
         !T_CHECK(lam_model_create(ctx, c->spec, c->in_ndim, c->in_shape, c->n_out, MAX_BATCH, &m) ==
@@ -252,7 +231,7 @@ static void run_case(const lam_st_file *st, const rnn_case *c, lam_kernel_set ke
     lam_param *p = NULL;
     int np = 0;
     snprintf(key, sizeof key, "%s.param.", c->name);
-    const int want_np = count_prefix(st, key);
+    const int want_np = golden_count_prefix(st, key);
     if (!T_CHECK(lam_model_params(m, &p, &np) == LAM_OK && np == want_np,
                  "%s: lamina has %d parameter tensors, PyTorch %d", c->name, np, want_np)) {
         goto done;
@@ -260,7 +239,7 @@ static void run_case(const lam_st_file *st, const rnn_case *c, lam_kernel_set ke
     int64_t total = 0;
     for (int i = 0; i < np; i++) {
         snprintf(key, sizeof key, "%s.param.%s", c->name, p[i].name);
-        const float *w = ref_f32(st, key, p[i].n);
+        const float *w = golden_f32(st, key, p[i].n);
         if (w == NULL) {
             goto done;
         }
@@ -309,7 +288,7 @@ static void run_case(const lam_st_file *st, const rnn_case *c, lam_kernel_set ke
     worst wg = {0, ""};
     for (int i = 0; i < np; i++) {
         snprintf(key, sizeof key, "%s.grad.%s", c->name, p[i].name);
-        const float *want = ref_f32(st, key, p[i].n);
+        const float *want = golden_f32(st, key, p[i].n);
         if (want != NULL) {
             snprintf(what, sizeof what, "%s [%s] grad.%s", c->name, label, p[i].name);
             note(&wg, compare(what, p[i].g, want, p[i].n, RTOL_GRAD, 0), p[i].name);
@@ -339,9 +318,9 @@ static void run_char_lstm(const lam_st_file *st, const char *weights, const char
     T_CHECK(fixture_spec != NULL && strcmp(fixture_spec, CHAR_SPEC) == 0,
             "char_lstm: the fixture was made for '%s'",
             fixture_spec != NULL ? fixture_spec : "(no spec)");
-    const float *x = ref_f32(st, "char_lstm.x", CHAR_N * CHAR_T);
-    const float *logits_want = ref_f32(st, "char_lstm.logits", CHAR_N * CHAR_T * CHAR_V);
-    const float *loss_want = ref_f32(st, "char_lstm.loss", 1);
+    const float *x = golden_f32(st, "char_lstm.x", CHAR_N * CHAR_T);
+    const float *logits_want = golden_f32(st, "char_lstm.logits", CHAR_N * CHAR_T * CHAR_V);
+    const float *loss_want = golden_f32(st, "char_lstm.loss", 1);
     const lam_st_tensor *lt = ref_tensor(st, "char_lstm.labels", LAM_ST_I64);
     int32_t labels[CHAR_N * CHAR_T];
     if (x == NULL || logits_want == NULL || loss_want == NULL || lt == NULL ||
