@@ -84,7 +84,8 @@ static void print_memory(const lam_model *m)
     printf("  parameters and gradients   %10.1f MiB (and running statistics)\n",
            mib(mem.parameters));
     printf("  layer scratch              %10.1f MiB (im2col columns, partial gradients, "
-           "batch statistics, recurrent gates and states, attention weights)\n", mib(mem.workspace));
+           "batch statistics, recurrent gates and states, attention weights)\n",
+           mib(mem.workspace));
 }
 
 /* The model's name when its spec is a built-in's text, else the spec on one line (a

@@ -4,7 +4,8 @@
  * training step (lamina-bench --model char-lstm, 1 thread), 16 lanes bring that down to a
  * few percent.
  *
- * exp16, sigm16 and tanh16 (avx512.h) are not the portable loops' bits: the kernel tests hold both to the
+ * exp16, sigm16 and tanh16 (avx512.h) are not the portable loops' bits: the kernel tests
+ * hold both to the
  * naive twin within tolerance, and a run uses one instruction set for every step and
  * thread, so results still do not depend on the thread count. */
 #include "kernels.h"
