@@ -5,9 +5,8 @@
  * few percent.
  *
  * exp16, sigm16 and tanh16 (avx512.h) are not the portable loops' bits: the kernel tests
- * hold both to the
- * naive twin within tolerance, and a run uses one instruction set for every step and
- * thread, so results still do not depend on the thread count. */
+ * hold both to the naive twin within tolerance, and a run uses one instruction set for
+ * every step and thread, so results still do not depend on the thread count. */
 #include "kernels.h"
 
 #if defined(__GNUC__) && defined(__x86_64__)
