@@ -33,6 +33,7 @@ typedef struct attn_state {
 typedef struct head_pass {
     const lam_layer *l;
     const attn_state *s;
+    const float *keep;  /* the dropout scales of this pass, or NULL: no dropout */
     const float *datt;
     int isa;
 } head_pass;
@@ -44,7 +45,7 @@ static void item_head_fwd(const void *arg, int64_t item, int lane)
     const int64_t n = item / s->a.heads, h = item % s->a.heads, T = s->a.T, D = s->a.D;
     const int64_t pi = item * s->tt;
     ps->l->k->attn_head_fwd(&s->a, h, s->qkv + n * T * 3 * D, s->p + pi,
-                            s->keep != NULL ? s->keep + pi : NULL,
+                            ps->keep != NULL ? ps->keep + pi : NULL,
                             s->lanes + (int64_t)lane * 2 * s->tt, s->att + n * T * D, ps->isa);
 }
 
@@ -56,7 +57,7 @@ static void item_head_bwd(const void *arg, int64_t item, int lane)
     const int64_t pi = item * s->tt;
     float *scratch = s->lanes + (int64_t)lane * 2 * s->tt;
     ps->l->k->attn_head_bwd(&s->a, h, s->qkv + n * T * 3 * D, s->p + pi,
-                            s->keep != NULL ? s->keep + pi : NULL, ps->datt + n * T * D,
+                            ps->keep != NULL ? ps->keep + pi : NULL, ps->datt + n * T * D,
                             s->dqkv + n * T * 3 * D, scratch, scratch + s->tt, ps->isa);
 }
 
@@ -133,10 +134,11 @@ static void proj_bwd(const lam_layer *l, int64_t rows, int64_t in, int64_t out, 
     }
 }
 
-static void run_heads(lam_layer *l, lam_item_fn fn, const float *datt, int64_t n)
+static void run_heads(lam_layer *l, lam_item_fn fn, const float *keep, const float *datt,
+                      int64_t n)
 {
     const attn_state *s = l->state;
-    const head_pass ps = {l, s, datt, lam__best_isa()};
+    const head_pass ps = {l, s, keep, datt, lam__best_isa()};
     const lam_phase ph = {fn, n * s->a.heads, 0};
     lam__run_phases(s->threads, &ps, &ph, 1);
 }
@@ -146,15 +148,12 @@ static lam_status attn_forward(lam_layer *l, const float *const *x, float *y, in
 {
     attn_state *s = l->state;
     const int64_t D = s->a.D, rows = n * s->a.T;
-    float *keep = s->keep;
-    if (!train || l->desc.alpha == 0.0f) {
-        s->keep = NULL;
-    } else {
+    const int drop = train && l->desc.alpha > 0.0f;
+    if (drop) {
         draw_keep(l, n * s->a.heads * s->tt);
     }
     proj_fwd(l, rows, D, 3 * D, x[0], 0, s->qkv);
-    run_heads(l, item_head_fwd, NULL, n);
-    s->keep = keep;
+    run_heads(l, item_head_fwd, drop ? s->keep : NULL, NULL, n);
     proj_fwd(l, rows, D, D, s->att, l->desc.bias ? 2 : 1, y);
     return LAM_OK;
 }
@@ -166,13 +165,9 @@ static lam_status attn_backward(lam_layer *l, const float *const *x, const float
     (void)acc;
     attn_state *s = l->state;
     const int64_t D = s->a.D, rows = n * s->a.T;
-    float *keep = s->keep;
-    if (l->desc.alpha == 0.0f) {
-        s->keep = NULL;
-    }
     proj_bwd(l, rows, D, D, s->att, l->desc.bias ? 2 : 1, dy, s->datt);
-    run_heads(l, item_head_bwd, s->datt, n);
-    s->keep = keep;
+    /* keep is NULL without dropout (setup allocates it only with dropout) */
+    run_heads(l, item_head_bwd, s->keep, s->datt, n);
     proj_bwd(l, rows, D, 3 * D, x[0], 0, s->dqkv, dx[0]);
     return LAM_OK;
 }

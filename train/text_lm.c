@@ -151,9 +151,10 @@ static int32_t draw(const float *logits, int64_t V, const lam_sample_desc *d, do
     return last;
 }
 
-/* The next token's logits of a window model (no recurrent state, T positions): the last
- * min(n, T) tokens of the context at positions 0.., the rest of the window token 0. A causal
- * model's logits at position n-1 do not see the padding after it. */
+/* The next token's logits from the last min(n, T) tokens of the context, at positions 0..
+ * of the model's window and token 0 after them. A recurrent model (T = 1) sees the last
+ * token, its state carrying the rest; a causal model without state (a GPT) sees the window,
+ * and its logits at the last used position do not see the padding after it. */
 static lam_status window_logits(lam_model *m, const int32_t *context, int64_t n, int64_t T,
                                 float *x, const float **logits, int64_t V)
 {
@@ -205,14 +206,13 @@ lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *
     lam_model_set_carry(m, 1);
     lam_model_reset_state(m);
     const float *logits = NULL;
-    float x = 0.0f;
     lam_status st = LAM_OK;
     /* a recurrent model: the prompt, all but its last token, only moves the state on */
     for (int64_t i = 0; !window && st == LAM_OK && i + 1 < n_prompt; i++) {
-        x = (float)prompt[i];
+        const float x = (float)prompt[i];
         st = lam_model_forward(m, &x, 1, 0, &logits);
     }
-    /* a window model keeps the last T tokens of prompt and draws (token 0 if both empty) */
+    /* the context: the last T tokens of prompt and draws (token 0 if both are empty) */
     int64_t held = n_prompt < T ? n_prompt : T;
     if (held > 0) {
         memcpy(context, prompt + n_prompt - held, (size_t)held * sizeof(int32_t));
@@ -220,10 +220,8 @@ lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *
     if (held == 0) {
         context[held++] = 0;
     }
-    x = n_prompt > 0 ? (float)prompt[n_prompt - 1] : 0.0f;
     for (int64_t i = 0; st == LAM_OK && i < length; i++) {
-        st = window ? window_logits(m, context, held, T, sorted + V, &logits, V)
-                    : lam_model_forward(m, &x, 1, 0, &logits);
+        st = window_logits(m, context, held, T, sorted + V, &logits, V);
         if (st != LAM_OK) {
             break;
         }
@@ -237,7 +235,6 @@ lam_status lam_lm_sample(lam_model *m, const lam_sample_desc *d, const int32_t *
         if (out != NULL) {
             out[i] = tok;
         }
-        x = (float)tok;
         if (held == T) {
             memmove(context, context + 1, (size_t)(T - 1) * sizeof(int32_t));
             held--;
