@@ -182,6 +182,21 @@ int cli_model_for(lam_ctx *ctx, const char *model, int nd, const int64_t shape[3
  * own parallel loops follow it (the CLI is the host program, so this is its choice). */
 void cli_set_threads(int64_t threads);
 
+/* mpirun (cli/cli_mpi.c): begin initialises MPI when mpirun started the process (an exit
+ * code); end finalises it, aborting every rank when rc is a failure so none is left
+ * waiting. rank and size are 0 and 1 for a single process. */
+int cli_mpi_begin(void);
+void cli_mpi_end(int rc);
+int cli_mpi_rank(void);
+int cli_mpi_size(void);
+/* Attach the context to the ranks (a no-op alone). */
+lam_status cli_mpi_attach(lam_ctx *ctx);
+/* Exact sums over the ranks, in place: integers, and doubles each non-zero on one rank. */
+lam_status cli_mpi_sum_i64(int64_t *v, int n);
+lam_status cli_mpi_sum_disjoint(double *v, int n);
+/* Refuse ranks whose data differ (a checksum of train and test): 0, or error lines and -1. */
+int cli_mpi_check_data(const lam_dataset *train, const lam_dataset *test, const char *what);
+
 /* Subcommands. */
 int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);

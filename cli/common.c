@@ -179,6 +179,9 @@ int cli_check_writable(const char *flag, const char *path)
     return 0;
 }
 
+/* Under mpirun each rank evaluates its run of the blocks of max_batch samples; the block
+ * sums travel as doubles that only their rank fills, so the totals are summed in block
+ * order and are the same on any number of ranks. */
 lam_status cli_evaluate(lam_ctx *ctx, lam_model *m, const lam_dataset *ds, int64_t *confusion,
                         cli_metrics *out)
 {
@@ -190,12 +193,18 @@ lam_status cli_evaluate(lam_ctx *ctx, lam_model *m, const lam_dataset *ds, int64
     int64_t k = os[0];
     int classify = ds->task == LAM_DATA_CLASSIFY;
     lam_loss_desc ld = {classify ? LAM_LOSS_SOFTMAX_XENT : LAM_LOSS_MSE, 0.0f, 0.0f};
-    double loss_sum = 0.0, abs_sum = 0.0;
+    const int64_t nb = (ds->n + b - 1) / b, rank = cli_mpi_rank(), ranks = cli_mpi_size();
+    const int64_t b0 = nb * rank / ranks, b1 = nb * (rank + 1) / ranks;
+    double *sums = calloc((size_t)(2 * nb + 1), sizeof(double)); /* loss, abs per block */
+    if (sums == NULL) {
+        return LAM_ERR_NOMEM;
+    }
     int64_t hits = 0;
-    for (int64_t i = 0; i < ds->n; i += b) {
-        int64_t n = ds->n - i < b ? ds->n - i : b;
+    lam_status st = LAM_OK;
+    for (int64_t blk = b0; blk < b1 && st == LAM_OK; blk++) {
+        const int64_t i = blk * b, n = ds->n - i < b ? ds->n - i : b;
         const float *y = NULL;
-        lam_status st = lam_model_forward(m, ds->x + i * ds->sample_numel, n, 0, &y);
+        st = lam_model_forward(m, ds->x + i * ds->sample_numel, n, 0, &y);
         double l = 0.0;
         if (st == LAM_OK) {
             st = lam_loss_eval(ctx, &ld, n, k, y, classify ? ds->labels + i : NULL,
@@ -208,9 +217,9 @@ lam_status cli_evaluate(lam_ctx *ctx, lam_model *m, const lam_dataset *ds, int64
             }
         }
         if (st != LAM_OK) {
-            return st;
+            break;
         }
-        loss_sum += l * (double)n;
+        sums[blk] = l * (double)n;
         for (int64_t s = 0; s < n; s++) {
             const float *row = y + s * k;
             if (classify) {
@@ -225,10 +234,28 @@ lam_status cli_evaluate(lam_ctx *ctx, lam_model *m, const lam_dataset *ds, int64
                 }
             } else {
                 for (int64_t j = 0; j < k; j++) {
-                    abs_sum += fabs((double)row[j] - ds->targets[(i + s) * k + j]);
+                    sums[nb + blk] += fabs((double)row[j] - ds->targets[(i + s) * k + j]);
                 }
             }
         }
+    }
+    if (st == LAM_OK && ranks > 1) {
+        st = cli_mpi_sum_disjoint(sums, (int)(2 * nb));
+        if (st == LAM_OK) {
+            st = cli_mpi_sum_i64(&hits, 1);
+        }
+        if (st == LAM_OK && confusion != NULL) {
+            st = cli_mpi_sum_i64(confusion, (int)(k * k));
+        }
+    }
+    double loss_sum = 0.0, abs_sum = 0.0;
+    for (int64_t blk = 0; blk < nb; blk++) {
+        loss_sum += sums[blk];
+        abs_sum += sums[nb + blk];
+    }
+    free(sums);
+    if (st != LAM_OK) {
+        return st;
     }
     out->n = ds->n;
     out->loss = loss_sum / (double)ds->n;

@@ -14,6 +14,9 @@ void cli_error(const char *fmt, ...)
     va_list ap;
     error_printed = 1;
     fputs("lamina: error: ", stderr);
+    if (cli_mpi_size() > 1) {
+        fprintf(stderr, "rank %d: ", cli_mpi_rank());
+    }
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -72,7 +75,12 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(cmd, "train") == 0) {
-        return cli_train(argc, argv);
+        int rc = cli_mpi_begin();
+        if (rc == EXIT_OK) {
+            rc = cli_train(argc, argv);
+        }
+        cli_mpi_end(rc);
+        return rc;
     }
     if (strcmp(cmd, "eval") == 0) {
         return cli_eval(argc, argv);

@@ -22,6 +22,9 @@ static const char *const about =
     "again are taken from the checkpoint, except --save: a resumed run writes checkpoints\n"
     "only where --save says (it may name the file resumed from). A run whose loss goes NaN\n"
     "or infinite exits 1 (--nan-policy stop).\n"
+    "Under mpirun (built with MPI) each rank trains on its chunks of every global batch\n"
+    "(--batch); the weights are the same bits as lamina train --chunk C alone, C the chunk\n"
+    "size (default batch/ranks). Rank 0 prints and writes the files.\n"
     "Built-in recipes (any flag given overrides them): --model resnet20 trains with SGD lr\n"
     "0.1 momentum 0.9, weight decay 5e-4, cosine schedule, batch 128, 30 epochs and\n"
     "--augment crop=2,flip (bench/torch_resnet20_fmnist.py is the same in PyTorch);\n"
@@ -123,6 +126,12 @@ static void opts_default(train_opts *o)
     default_int(&o->warmup, 0);
     default_int(&o->step_size, 1);
     default_int(&o->bptt, 64);
+    default_int(&o->chunk, 0);
+    const int ranks = cli_mpi_size();
+    if (o->chunk.v == 0 && ranks > 1 && o->batch.v % ranks == 0 && !train_second_order(o)) {
+        o->chunk.v = o->batch.v / ranks; /* one chunk per rank */
+        o->chunk.set = 1;
+    }
     default_int(&o->limit_train, 0);
     default_int(&o->limit_test, 0);
     int sgd = strcmp(o->optimizer, "sgd") == 0 || strcmp(o->optimizer, "nesterov") == 0;
@@ -185,6 +194,23 @@ static int opts_check(const train_opts *o)
     }
     if (strcmp(o->optimizer, "nesterov") == 0 && o->momentum.v == 0.0) {
         cli_error("--optimizer nesterov needs a --momentum above 0");
+        return -1;
+    }
+    if (cli_mpi_size() > 1 && o->chunk.v == 0) {
+        cli_error("%d ranks: --batch %lld does not divide among them, or the optimizer is full "
+                  "batch; give --chunk C (C divides the batch; any C gives the same weights on "
+                  "any number of ranks)", cli_mpi_size(), (long long)o->batch.v);
+        return -1;
+    }
+    if (o->chunk.v > 0 && o->batch.v % o->chunk.v == 0 && o->batch.v / o->chunk.v < cli_mpi_size()) {
+        cli_error("--batch %lld in chunks of %lld makes %lld chunks, fewer than the %d ranks: use "
+                  "a smaller --chunk or a larger --batch", (long long)o->batch.v,
+                  (long long)o->chunk.v, (long long)(o->batch.v / o->chunk.v), cli_mpi_size());
+        return -1;
+    }
+    if (o->chunk.v > 0 && (o->batch.v % o->chunk.v != 0 || train_second_order(o))) {
+        cli_error("--chunk %lld must divide --batch %lld (and is for first-order optimizers)",
+                  (long long)o->chunk.v, (long long)o->batch.v);
         return -1;
     }
     if (o->save_every.set && o->save == NULL) {
@@ -333,6 +359,8 @@ static int parse_opts(int argc, char **argv, train_opts *o)
         cli_opt_real("--huber-delta", &o->delta, "X", "Huber threshold (1.0)", 0.0, 1e9,
                      CLI_OPEN_LO),
         cli_opt_int("--threads", &o->threads, "N", "threads (default: OpenMP's)", 1, 1024),
+        cli_opt_int("--chunk", &o->chunk, "N", "data-parallel chunk: the weights depend on it, "
+                    "not on ranks or threads (mpirun: batch/ranks)", 1, 65536),
         cli_opt_int("--seed", &o->seed, "N", "seed of init, shuffles and dropout (1; 0 is a "
                     "seed too)", 0, 4294967295),
         cli_opt_real("--val", &o->val, "FRACTION", "hold out this share of train for validation",
@@ -508,6 +536,12 @@ static void print_header(const train_run *r, int fine_tune)
                (long long)o->batch.v, (long long)o->epochs.v, o->epochs.v == 1 ? "" : "s",
                o->augment);
     }
+    if (o->chunk.v > 0) {
+        printf("data parallel: %d rank%s x %d thread%s, chunks of %lld (these weights on any "
+               "number of ranks: --chunk %lld), whole batches only\n", cli_mpi_size(),
+               cli_mpi_size() == 1 ? "" : "s", threads, threads == 1 ? "" : "s",
+               (long long)o->chunk.v, (long long)o->chunk.v);
+    }
     const char *saving = r->o.save != NULL ? "" : "; no --save: no checkpoint is written";
     if (fine_tune) {
         printf("fine-tuning the weights of %s from epoch 1, fresh optimizer state%s\n",
@@ -552,12 +586,19 @@ int cli_train(int argc, char **argv)
     cfg.kernels = r.o.ref ? LAM_KERNELS_REF : LAM_KERNELS_FAST;
     cli_set_threads(r.o.threads.v);
     lam_status st = lam_ctx_create(&cfg, &r.ctx);
+    if (st == LAM_OK) {
+        st = cli_mpi_attach(r.ctx);
+    }
     lam_checkpoint *ck = NULL;
     if (st == LAM_OK && resuming) {
         st = lam_checkpoint_open(r.ctx, r.o.resume, &ck);
     }
     r.hist = calloc(1, sizeof *r.hist);
-    if (st == LAM_OK && cli_is_text(r.o.data)) {
+    if (st == LAM_OK && cli_is_text(r.o.data) && cli_mpi_size() > 1) {
+        cli_error("%s: language models train on one rank: attention and recurrent layers keep "
+                  "state of every row of the batch, so they cannot run in chunks yet", r.o.data);
+        st = LAM_ERR_ARG;
+    } else if (st == LAM_OK && cli_is_text(r.o.data)) {
         rc = r.hist != NULL ? train_lm(&r, ck, fine_tune) : cli_lib_error(r.ctx, LAM_ERR_NOMEM,
                                                                             "train");
         lam_checkpoint_close(ck);
@@ -572,8 +613,11 @@ int cli_train(int argc, char **argv)
     if (st == LAM_OK) {
         st = cli_load_data(r.ctx, &da, &r.data);
     }
+    if (st == LAM_OK && cli_mpi_check_data(r.data.train, r.data.test, r.o.data) != 0) {
+        st = LAM_ERR_FORMAT; /* the lines are out */
+    }
     if (st == LAM_OK) {
-        r.steps_per_epoch = (r.data.train->n + r.o.batch.v - 1) / r.o.batch.v;
+        r.steps_per_epoch = train_epoch_steps(&r);
         r.classify = r.data.train->task == LAM_DATA_CLASSIFY;
         lam_loss_kind lk = LAM_LOSS_MSE;
         if (r.classify) {
@@ -604,8 +648,7 @@ int cli_train(int argc, char **argv)
         }
     }
     if (st == LAM_OK) {
-        int64_t steps = (r.data.train->n + r.o.batch.v - 1) / r.o.batch.v;
-        st = train_build_schedule(&r, steps * r.o.epochs.v);
+        st = train_build_schedule(&r, r.steps_per_epoch * r.o.epochs.v);
     }
     const int bad_augment = st == LAM_OK && setup_augment(&r) != 0; /* message is out */
     lam_checkpoint_close(ck);

@@ -16,7 +16,7 @@ typedef struct train_opts {
     const char *model, *data, *test, *optimizer, *schedule, *save, *resume, *metrics, *plot;
     const char *target, *task, *loss, *nan_policy, *augment;
     cli_int epochs, batch, threads, seed, save_every, warmup, step_size, limit_train,
-        limit_test, bptt;
+        limit_test, bptt, chunk;
     cli_real lr, momentum, weight_decay, gamma, val, clip, smoothing, delta;
     int json, ref;
     char *owned[11]; /* copies of the checkpoint's strings taken on --resume; freed at exit */
@@ -74,6 +74,10 @@ int train_lm(train_run *r, lam_checkpoint *ck, int fine_tune);
 /* Shared with train_lm.c: the optimizer and the schedule of the options. */
 lam_status train_build_optimizer(train_run *r);
 lam_status train_build_schedule(train_run *r, int64_t total_steps);
+
+/* Batches of an epoch: all of them, the last one short; with --chunk (data-parallel) the
+ * whole batches only, so every global batch divides into chunks alike (train_loop.c). */
+int64_t train_epoch_steps(const train_run *r);
 
 /* Save the run to path (model, optimizer, position, normalization, history, options). */
 lam_status train_save(train_run *r, const char *path);

@@ -159,13 +159,29 @@ static int epoch_outputs(train_run *r)
     return EXIT_OK;
 }
 
+int64_t train_epoch_steps(const train_run *r)
+{
+    const int64_t n = r->data.train->n, batch = r->o.batch.v;
+    return r->o.chunk.v > 0 ? n / batch : (n + batch - 1) / batch;
+}
+
 int train_run_epochs(train_run *r)
 {
     train_opts *o = &r->o;
     train_pos *p = &r->pos;
     const lam_dataset *tr = r->data.train;
-    const int64_t batch = o->batch.v;
-    int64_t steps = (tr->n + batch - 1) / batch;
+    const int64_t batch = o->batch.v, chunk = o->chunk.v;
+    int64_t steps = train_epoch_steps(r);
+    if (steps < 1) {
+        cli_error("%s: %lld training samples make no whole batch of %lld (--chunk runs use "
+                  "whole batches only)", o->data, (long long)tr->n, (long long)batch);
+        return EXIT_USAGE;
+    }
+    /* this rank's run of the chunks of every global batch (all of it alone) */
+    const int rank = cli_mpi_rank(), ranks = cli_mpi_size();
+    const int64_t k = chunk > 0 ? batch / chunk : 1;
+    const int64_t mine0 = chunk > 0 ? k * rank / ranks * chunk : 0;
+    const int64_t mine_n = chunk > 0 ? (k * (rank + 1) / ranks) * chunk - mine0 : batch;
     int64_t *perm = malloc((size_t)tr->n * sizeof *perm);
     float *xb = malloc((size_t)(batch * tr->sample_numel) * sizeof(float));
     const int augment = r->aug.crop_pad > 0 || r->aug.flip;
@@ -192,19 +208,24 @@ int train_run_epochs(train_run *r)
         for (; st == LAM_OK && p->batch < steps; p->batch++) {
             int64_t first = p->batch * batch;
             int64_t n = tr->n - first < batch ? tr->n - first : batch;
+            const int64_t ln = chunk > 0 ? mine_n : n; /* this rank's samples */
             double ts = lam_time_now();
-            st = lam_dataset_gather(tr, perm + first, n, xb, r->classify ? lb : NULL, tb);
+            st = lam_dataset_gather(tr, perm + first + mine0, ln, xb, r->classify ? lb : NULL,
+                                    tb);
             /* draws keyed by the sample's place in the run, so a resume augments alike */
             if (st == LAM_OK && augment) {
-                st = lam_augment_batch(r->ctx, &r->aug, &sample, n, xb, xa,
-                                       (uint64_t)o->seed.v, (uint64_t)(p->step * batch));
+                st = lam_augment_batch(r->ctx, &r->aug, &sample, ln, xb, xa,
+                                       (uint64_t)o->seed.v,
+                                       (uint64_t)(p->step * batch + mine0));
             }
             lam_step_desc sd;
             lam_step_desc_init(&sd);
             sd.x = augment ? xa : xb;
             sd.labels = r->classify ? lb : NULL;
             sd.targets = tb;
-            sd.n = n;
+            sd.n = ln;
+            sd.chunk = chunk;
+            sd.global_n = chunk > 0 ? n : 0;
             sd.loss = r->loss;
             sd.lr = lam_schedule_lr(&r->sched, p->step);
             sd.clip_norm = o->clip.v;

@@ -15,7 +15,7 @@
 
 /* N_STR string options, the last of which (train.save) is recorded but never restored: a
  * resumed run writes checkpoints only where its own --save says. */
-enum { N_STR = 11, N_RESTORED_STR = N_STR - 1, N_INT = 8, N_REAL = 9 };
+enum { N_STR = 11, N_RESTORED_STR = N_STR - 1, N_INT = 9, N_REAL = 9 };
 _Static_assert(sizeof((train_opts *)0)->owned / sizeof(char *) == N_STR,
                "train_opts.owned holds one copy per string option");
 
@@ -26,7 +26,8 @@ static void opt_fields(train_opts *o, const char ***s, cli_int **iv, cli_real **
                               &o->schedule,   &o->target,  &o->task, &o->loss,
                               &o->nan_policy, &o->augment, &o->save};
     cli_int *ii[N_INT] = {&o->epochs,    &o->batch,       &o->seed,       &o->warmup,
-                          &o->step_size, &o->limit_train, &o->limit_test, &o->bptt};
+                          &o->step_size, &o->limit_train, &o->limit_test, &o->bptt,
+                          &o->chunk};
     cli_real *dd[N_REAL] = {&o->lr,   &o->momentum,  &o->weight_decay, &o->gamma, &o->val,
                             &o->clip, &o->smoothing, &o->delta,        NULL};
     for (int i = 0; i < N_STR; i++) {
@@ -46,7 +47,7 @@ static const char *const str_keys[N_STR] = {"train.model",     "train.data",    
                                             "train.augment",   "train.save"};
 static const char *const int_keys[N_INT] = {
     "train.epochs",    "train.batch",       "train.seed",       "train.warmup",
-    "train.step_size", "train.limit_train", "train.limit_test", "train.bptt"};
+    "train.step_size", "train.limit_train", "train.limit_test", "train.bptt", "train.chunk"};
 static const char *const real_keys[N_REAL] = {
     "train.lr",   "train.momentum",        "train.weight_decay", "train.gamma", "train.val",
     "train.clip", "train.label_smoothing", "train.huber_delta",  NULL};
@@ -96,6 +97,9 @@ static float *hist_array(train_hist *h, int i)
 
 lam_status train_save(train_run *r, const char *path)
 {
+    if (cli_mpi_rank() != 0) {
+        return LAM_OK; /* rank 0 writes the run's files; every rank holds the same state */
+    }
     train_opts o = r->o;
     const char **s[N_STR];
     cli_int *iv[N_INT];
@@ -297,7 +301,7 @@ static int write_atomic(const char *path, const char *text, size_t len)
 
 int train_write_metrics(const train_run *r)
 {
-    if (r->o.metrics == NULL) {
+    if (r->o.metrics == NULL || cli_mpi_rank() != 0) {
         return 0;
     }
     const train_hist *h = r->hist;
@@ -328,7 +332,7 @@ int train_write_metrics(const train_run *r)
 
 int train_write_plot(const train_run *r)
 {
-    if (r->o.plot == NULL) {
+    if (r->o.plot == NULL || cli_mpi_rank() != 0) {
         return 0;
     }
     const train_hist *h = r->hist;

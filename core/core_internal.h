@@ -18,6 +18,7 @@ struct lam_ctx {
     int plan_no_share;       /* 1: models give every buffer memory of its own (no in-place,
                               * no alias, no reuse), so a test can hold the memory plan to
                               * the unshared result. Only tests set it. */
+    lam_comm comm;           /* the data-parallel hook; size 1 and no calls without one */
     char errmsg[LAM_ERRMSG_MAX];
 };
 

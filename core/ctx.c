@@ -87,6 +87,7 @@ lam_status lam_ctx_create(const lam_ctx_desc *desc, lam_ctx **out)
     }
     memset(ctx, 0, sizeof *ctx);
     ctx->cfg = c;
+    ctx->comm.size = 1;
     ctx->n_threads = c.n_threads;
     if (ctx->n_threads == 0) {
 #ifdef LAM_HAVE_OPENMP
@@ -149,4 +150,33 @@ float *lam__alloc_floats(lam_ctx *ctx, int64_t n, const char *what)
     }
     memset(p, 0, (size_t)n * sizeof(float));
     return p;
+}
+
+lam_status lam_ctx_set_comm(lam_ctx *ctx, const lam_comm *comm)
+{
+    if (ctx == NULL) {
+        return LAM_ERR_ARG;
+    }
+    if (comm == NULL) {
+        memset(&ctx->comm, 0, sizeof ctx->comm);
+        ctx->comm.size = 1;
+        return LAM_OK;
+    }
+    if (comm->alltoallv == NULL || comm->wait == NULL || comm->size < 1 || comm->rank < 0 ||
+        comm->rank >= comm->size || !lam__reserved_zero(comm->reserved, 4)) {
+        return lam__error(ctx, LAM_ERR_ARG, "communication hook: need alltoallv and wait, "
+                          "0 <= rank < size and zero reserved words");
+    }
+    ctx->comm = *comm;
+    return LAM_OK;
+}
+
+int lam_ctx_rank(const lam_ctx *ctx)
+{
+    return ctx != NULL ? ctx->comm.rank : 0;
+}
+
+int lam_ctx_ranks(const lam_ctx *ctx)
+{
+    return ctx != NULL ? ctx->comm.size : 1;
 }

@@ -17,6 +17,7 @@ const char *lam_strerror(int status)
     case LAM_ERR_NUMERIC: return "non-finite value";
     case LAM_ERR_RANGE: return "value out of range";
     case LAM_ERR_STATE: return "call out of order";
+    case LAM_ERR_COMM: return "communication failed";
     default: return "unknown status";
     }
 }

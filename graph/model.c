@@ -307,6 +307,7 @@ void lam_model_destroy(lam_model *m)
         return;
     }
     lam_ctx *ctx = m->ctx;
+    lam__model_dp_free(m);
     for (int i = 0; i < m->n_nodes; i++) {
         lam__layer_free(m->nodes[i].layer);
     }

@@ -89,6 +89,7 @@ struct lam_model {
     int have_dout;           /* the output gradient is set for the latest forward */
     int64_t step;
     lam_arena arena;
+    struct lam_model_dp *dp; /* data-parallel steps (graph/dp_pass.c); NULL until the first */
 };
 
 /* The memory plan: decide in-place outputs and gradient aliases, then place every buffer
@@ -110,6 +111,35 @@ static inline const float *lam__model_output_last(const lam_model *m)
 {
     return lam__node_output(m, m->n_nodes - 1);
 }
+
+/* The inputs of node nd in the latest forward. */
+static inline void lam__node_inputs(const lam_model *m, const lam_node *nd, const float **xs)
+{
+    for (int k = 0; k < nd->n_in; k++) {
+        xs[k] = nd->in[k] < 0 ? m->x : lam__node_output(m, nd->in[k]);
+    }
+}
+
+/* A view node (flatten): its output is its input's memory, no call. */
+static inline int lam__node_is_view(const lam_node *nd)
+{
+    return nd->span == 1 && (nd->layer->kind->flags & LAM_KIND_VIEW);
+}
+
+/* The loss over samples [s0, s0 + ns) of the latest forward, its gradient into the last
+ * node's grad rows (graph/pass.c); lam_model_loss is the whole batch. */
+lam_status lam__model_loss_range(lam_model *m, const lam_loss_desc *d, const int32_t *labels,
+                                 const float *targets, int64_t s0, int64_t ns, double *loss,
+                                 int64_t *correct);
+
+/* forward, loss and backward of a data-parallel step (graph/dp_pass.c): chunk by chunk,
+ * with the gradients, batch-norm statistics and loss summed over the global batch in the
+ * chunk tree (core/dp.h). The gradients are then the same on every rank. */
+lam_status lam__model_dp_pass(lam_model *m, const lam_step_desc *d, double *loss,
+                              int64_t *correct);
+void lam__model_dp_free(lam_model *m);
+/* Seconds this model's steps have waited on exchanges, and bytes sent (lamina-bench). */
+void lam__model_dp_stats(const lam_model *m, double *wait_s, int64_t *bytes);
 
 /* Backward from an output gradient the caller chose: dy (n, out) for the latest
  * lam_model_forward(train = 1) of n samples. Parameter gradients accumulate. */

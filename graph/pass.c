@@ -9,18 +9,6 @@
 
 #include <string.h>
 
-static void node_inputs(const lam_model *m, const lam_node *nd, const float **xs)
-{
-    for (int k = 0; k < nd->n_in; k++) {
-        xs[k] = nd->in[k] < 0 ? m->x : lam__node_output(m, nd->in[k]);
-    }
-}
-
-static int is_view(const lam_node *nd)
-{
-    return nd->span == 1 && (nd->layer->kind->flags & LAM_KIND_VIEW);
-}
-
 /* Forward every group in node order. With bad != NULL, stop at the first node whose output
  * is not finite and report it there. */
 static lam_status forward_nodes(lam_model *m, int64_t n, int train, int *bad)
@@ -33,12 +21,12 @@ static lam_status forward_nodes(lam_model *m, int64_t n, int train, int *bad)
         for (int j = h; j <= nd->tail; j++) {
             m->nodes[j].layer->step = m->step;
         }
-        if (is_view(nd)) {
+        if (lam__node_is_view(nd)) {
             continue; /* its output is its input's memory */
         }
         lam_layer *l = nd->layer;
         const float *xs[LAM_MAX_INPUTS];
-        node_inputs(m, nd, xs);
+        lam__node_inputs(m, nd, xs);
         float *y = m->nodes[nd->tail].out;
         lam_status st = nd->span == 1 ? l->kind->forward(l, xs, y, n, train)
                                       : l->kind->forward_fused(l, xs[0], y, n, train);
@@ -102,25 +90,23 @@ int lam__model_first_bad_output(lam_model *m)
     return bad;
 }
 
-lam_status lam_model_loss(lam_model *m, const lam_loss_desc *d, const int32_t *labels,
-                          const float *targets, double *loss, int64_t *correct)
+lam_status lam__model_loss_range(lam_model *m, const lam_loss_desc *d, const int32_t *labels,
+                                 const float *targets, int64_t s0, int64_t ns, double *loss,
+                                 int64_t *correct)
 {
-    if (m == NULL) {
-        return LAM_ERR_ARG;
-    }
-    if (m->n == 0) {
-        return lam__error(m->ctx, LAM_ERR_STATE, "model: loss before any forward");
-    }
-    const float *y = lam__model_output_last(m);
-    int64_t k = m->out_numel, rows = m->n;
+    int64_t k = m->out_numel, per = 1; /* classes per row, rows per sample */
     if (d != NULL && d->kind == LAM_LOSS_SEQ_XENT) {
         /* per position: rows of the last dimension */
         const lam_shape *o = &m->nodes[m->n_nodes - 1].layer->out;
         k = o->dim[o->ndim - 1];
-        rows = m->n * (m->out_numel / k);
+        per = m->out_numel / k;
     }
+    const float *y = lam__model_output_last(m) + s0 * m->out_numel;
+    const int64_t rows = ns * per;
+    labels = labels != NULL ? labels + s0 * per : NULL;
+    targets = targets != NULL ? targets + s0 * m->out_numel : NULL;
     lam_status st = lam_loss_eval(m->ctx, d, rows, k, y, labels, targets, loss,
-                                  m->nodes[m->n_nodes - 1].grad);
+                                  m->nodes[m->n_nodes - 1].grad + s0 * m->out_numel);
     if (st != LAM_OK) {
         return st;
     }
@@ -136,8 +122,23 @@ lam_status lam_model_loss(lam_model *m, const lam_loss_desc *d, const int32_t *l
         }
         *correct = hits;
     }
-    m->have_dout = 1;
     return LAM_OK;
+}
+
+lam_status lam_model_loss(lam_model *m, const lam_loss_desc *d, const int32_t *labels,
+                          const float *targets, double *loss, int64_t *correct)
+{
+    if (m == NULL) {
+        return LAM_ERR_ARG;
+    }
+    if (m->n == 0) {
+        return lam__error(m->ctx, LAM_ERR_STATE, "model: loss before any forward");
+    }
+    lam_status st = lam__model_loss_range(m, d, labels, targets, 0, m->n, loss, correct);
+    if (st == LAM_OK) {
+        m->have_dout = 1;
+    }
+    return st;
 }
 
 static lam_status backward_nodes(lam_model *m)
@@ -151,7 +152,7 @@ static lam_status backward_nodes(lam_model *m)
         lam_layer *l = nd->layer;
         const lam_node *t = &m->nodes[nd->tail];
         const float *xs[LAM_MAX_INPUTS];
-        node_inputs(m, nd, xs);
+        lam__node_inputs(m, nd, xs);
         const float *y = lam__node_output(m, nd->tail);
         lam_status st = nd->span == 1
                             ? l->kind->backward(l, xs, y, t->grad, nd->dx, nd->acc, n)

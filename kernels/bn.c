@@ -25,6 +25,12 @@
  * same order, after the region. So every sum is taken in one fixed order: results are
  * bitwise the same for any nt.
  *
+ * Synchronised batch norm (a batch spread over processes) cuts a pass between its phases:
+ * lam__bn_stats / lam__bn_bwd_sums run phase 1 and the combine of one chunk, the caller
+ * combines the chunks and gets the coefficients from lam__bn_fwd_coefs / lam__bn_bwd_coefs
+ * (the fused passes' formulas), and lam__bn_norm / lam__bn_bwd_dx run phase 2 with the
+ * coefficients given instead of combined. One chunk gives the fused passes' bits.
+ *
  * Accuracy: a block is at most BN_TILE values (while M <= BN_TILE*BN_MAX_BLOCKS), so its
  * statistics are two-pass from L1: pass A gives the block mean mb, pass B sums d = x - mb
  * and d^2. Inner loops sum in float over 16 lanes (4 SSE2 registers; double would halve the
@@ -127,7 +133,10 @@ typedef struct bn_pass {
     const lam_bn_spans *sp;  /* the span loops of this CPU */
     const float *ymask;      /* a ReLU folded after the normalisation: its output, or NULL */
     int relu;
-    const float *x, *dy, *gamma, *beta, *mean_in, *invstd_in, *scale, *shift;
+    const float *x, *dy, *gamma, *beta, *mean_in, *invstd_in;
+    /* coefficients given per channel (lam__bn_norm, lam__bn_fwd_affine, lam__bn_bwd_dx): ka
+     * (a), ks (s) or kmd (md), kb (b); ka NULL: the second phase combines the partials */
+    const float *ka, *ks, *kmd, *kb;
     float *y, *dx;
     double eps;
     double *part; /* (nb, 2, c): per block and channel, two partial statistics */
@@ -136,6 +145,11 @@ typedef struct bn_pass {
 static double *part_at(const bn_pass *ps, int64_t b, int j)
 {
     return ps->part + (b * 2 + j) * ps->g.c;
+}
+
+static double param_or(const float *p, int64_t ch, double none)
+{
+    return p != NULL ? (double)p[ch] : none;
 }
 
 /* Channel ch's statistics from its blocks' (mean_b, M2_b), in block order. */
@@ -156,18 +170,45 @@ static void fwd_combine(const bn_pass *ps, int64_t ch, double *mean, double *m2)
     *m2 = q;
 }
 
-/* The normalisation of channel ch: y = (x - mf) * a + s. */
-static void fwd_coef(const bn_pass *ps, int64_t ch, float *mf, float *a, float *s)
+/* The formulas of the forward's per-channel results, from a channel's mean mu and M2 m2 over
+ * m values (shared by lam__bn_fwd_train's two phases and lam__bn_fwd_coefs). */
+static double istd_of(double m2, double m, double eps)
 {
-    double mu, m2;
-    fwd_combine(ps, ch, &mu, &m2);
-    const double istd = 1.0 / sqrt(m2 / ps->g.m + ps->eps);
-    const double gm = ps->gamma != NULL ? ps->gamma[ch] : 1.0;
-    const double bt = ps->beta != NULL ? ps->beta[ch] : 0.0;
-    const double ad = gm * istd;
+    return 1.0 / sqrt(m2 / m + eps);
+}
+
+/* mean, invstd = 1/sqrt(var + eps) and the unbiased variance (var when m == 1) */
+static void fwd_out_of(double mu, double m2, double m, double eps, float *mean, float *invstd,
+                       float *var_unbiased)
+{
+    *mean = (float)mu;
+    *invstd = (float)istd_of(m2, m, eps);
+    *var_unbiased = (float)(m > 1.0 ? m2 / (m - 1.0) : m2 / m);
+}
+
+/* the normalisation y = (x - mf) * a + s, gm and bt the channel's gamma and beta */
+static void fwd_coef_of(double mu, double m2, double m, double eps, double gm, double bt,
+                        float *mf, float *a, float *s)
+{
+    const double ad = gm * istd_of(m2, m, eps);
     *mf = (float)mu;
     *a = (float)ad;
     *s = (float)(bt + ((double)*mf - mu) * ad); /* the mean's rounding, folded in */
+}
+
+/* The normalisation of channel ch: given (mean_in NULL: mf = 0), or from the partials. */
+static void norm_coef(const bn_pass *ps, int64_t ch, float *mf, float *a, float *s)
+{
+    if (ps->ka != NULL) {
+        *mf = ps->mean_in != NULL ? ps->mean_in[ch] : 0.0f;
+        *a = ps->ka[ch];
+        *s = ps->ks[ch];
+        return;
+    }
+    double mu, m2;
+    fwd_combine(ps, ch, &mu, &m2);
+    fwd_coef_of(mu, m2, ps->g.m, ps->eps, param_or(ps->gamma, ch, 1.0),
+                param_or(ps->beta, ch, 0.0), mf, a, s);
 }
 
 static void bwd_combine(const bn_pass *ps, int64_t ch, double *sdy, double *sdyd)
@@ -181,18 +222,42 @@ static void bwd_combine(const bn_pass *ps, int64_t ch, double *sdy, double *sdyd
     *sdyd = t;
 }
 
-/* dx = a * ((dy - md) - b*(x - mean)) for channel ch: a = gamma*invstd, md = mean dy,
- * b = invstd * mean(dy*xhat). dy - md is exact when they are close, so a dx that is small
- * against a*dy (few values per channel) keeps its digits better than a*dy - a*md would. */
-static void bwd_coef(const bn_pass *ps, int64_t ch, float *a, float *md, float *b)
+/* The backward's formulas for a channel with sums sdy = sum g and sdyd = sum g*(x - mean)
+ * (x - mean the float difference; no invstd) over m values (g: dy, masked by a folded ReLU).
+ * dx = a * ((g - md) - b*(x - mean)): a = gamma*invstd, md = mean g, b = invstd * mean(g*xhat).
+ * g - md is exact when they are close, so a dx that is small against a*g (few values per
+ * channel) keeps its digits better than a*g - a*md would. */
+static void bwd_coef_of(double sdy, double sdyd, double m, double gm, double istd, float *a,
+                        float *md, float *b)
 {
+    *a = (float)(gm * istd);
+    *md = (float)(sdy / m);
+    *b = (float)(istd * (sdyd * istd) / m);
+}
+
+/* dgamma += sum g*xhat = invstd * sdyd, dbeta += sum g (each may be NULL) */
+static void bwd_param_of(double sdy, double sdyd, float invstd, float *dgamma, float *dbeta)
+{
+    if (dgamma != NULL) {
+        *dgamma = (float)((double)*dgamma + sdyd * (double)invstd);
+    }
+    if (dbeta != NULL) {
+        *dbeta = (float)((double)*dbeta + sdy);
+    }
+}
+
+/* The backward coefficients of channel ch: given, or from the partials. */
+static void dx_coef(const bn_pass *ps, int64_t ch, float *a, float *md, float *b)
+{
+    if (ps->ka != NULL) {
+        *a = ps->ka[ch];
+        *md = ps->kmd[ch];
+        *b = ps->kb[ch];
+        return;
+    }
     double sdy, sdyd;
     bwd_combine(ps, ch, &sdy, &sdyd);
-    const double istd = ps->invstd_in[ch];
-    const double gm = ps->gamma != NULL ? ps->gamma[ch] : 1.0;
-    *a = (float)(gm * istd);
-    *md = (float)(sdy / ps->g.m);
-    *b = (float)(istd * (sdyd * istd) / ps->g.m);
+    bwd_coef_of(sdy, sdyd, ps->g.m, param_or(ps->gamma, ch, 1.0), ps->invstd_in[ch], a, md, b);
 }
 
 /* Offset of the first value of block k in row r of channel ch; rows are c*hw apart. */
@@ -226,30 +291,17 @@ static void fwd_stats_item(const void *arg, int64_t item, int lane)
     part_at(ps, b, 1)[ch] = m2 < 0.0 ? 0.0 : m2; /* rounding; a NaN stays */
 }
 
-static void fwd_norm_item(const void *arg, int64_t item, int lane)
+static void norm_item(const void *arg, int64_t item, int lane)
 {
     const bn_pass *ps = arg;
     (void)lane;
     const int64_t b = item / ps->g.c, ch = item % ps->g.c;
     const bn_block k = block_of(&ps->g, b);
     float mf, a, s;
-    fwd_coef(ps, ch, &mf, &a, &s);
+    norm_coef(ps, ch, &mf, &a, &s);
     for (int64_t r = k.r0; r < k.r1; r++) {
         const int64_t base = base_of(&ps->g, &k, r, ch);
         ps->sp->norm(ps->x + base, ps->y + base, k.len, mf, a, s, ps->relu);
-    }
-}
-
-static void affine_item(const void *arg, int64_t item, int lane)
-{
-    const bn_pass *ps = arg;
-    (void)lane;
-    const int64_t b = item / ps->g.c, ch = item % ps->g.c;
-    const bn_block k = block_of(&ps->g, b);
-    for (int64_t r = k.r0; r < k.r1; r++) {
-        const int64_t base = base_of(&ps->g, &k, r, ch);
-        ps->sp->norm(ps->x + base, ps->y + base, k.len, 0.0f, ps->scale[ch], ps->shift[ch],
-                     ps->relu);
     }
 }
 
@@ -277,7 +329,7 @@ static void bwd_dx_item(const void *arg, int64_t item, int lane)
     const int64_t b = item / ps->g.c, ch = item % ps->g.c;
     const bn_block k = block_of(&ps->g, b);
     float a, md, bb;
-    bwd_coef(ps, ch, &a, &md, &bb);
+    dx_coef(ps, ch, &a, &md, &bb);
     for (int64_t r = k.r0; r < k.r1; r++) {
         const int64_t base = base_of(&ps->g, &k, r, ch);
         ps->sp->dx(ps->x + base, ps->dy + base, ps->ymask != NULL ? ps->ymask + base : NULL,
@@ -331,7 +383,7 @@ static void vec_fwd_stats_item(const void *arg, int64_t item, int lane)
     }
 }
 
-static void vec_fwd_norm_item(const void *arg, int64_t item, int lane)
+static void vec_norm_item(const void *arg, int64_t item, int lane)
 {
     const bn_pass *ps = arg;
     (void)lane;
@@ -340,29 +392,13 @@ static void vec_fwd_norm_item(const void *arg, int64_t item, int lane)
     float mf[BN_GROUP], a[BN_GROUP], s[BN_GROUP];
     const int64_t w = v.c1 - v.c0;
     for (int64_t j = 0; j < w; j++) {
-        fwd_coef(ps, v.c0 + j, &mf[j], &a[j], &s[j]);
+        norm_coef(ps, v.c0 + j, &mf[j], &a[j], &s[j]);
     }
     for (int64_t i = v.s0; i < v.s1; i++) {
         const float *xr = ps->x + i * c + v.c0;
         float *yr = ps->y + i * c + v.c0;
         for (int64_t j = 0; j < w; j++) {
             const float t = (xr[j] - mf[j]) * a[j] + s[j];
-            yr[j] = ps->relu && t < 0.0f ? 0.0f : t;
-        }
-    }
-}
-
-static void vec_affine_item(const void *arg, int64_t item, int lane)
-{
-    const bn_pass *ps = arg;
-    (void)lane;
-    const int64_t c = ps->g.c;
-    const vec_block v = vec_of(&ps->g, item);
-    for (int64_t i = v.s0; i < v.s1; i++) {
-        const float *xr = ps->x + i * c;
-        float *yr = ps->y + i * c;
-        for (int64_t j = v.c0; j < v.c1; j++) {
-            const float t = xr[j] * ps->scale[j] + ps->shift[j];
             yr[j] = ps->relu && t < 0.0f ? 0.0f : t;
         }
     }
@@ -399,7 +435,7 @@ static void vec_bwd_dx_item(const void *arg, int64_t item, int lane)
     float a[BN_GROUP], md[BN_GROUP], b[BN_GROUP];
     const int64_t w = v.c1 - v.c0;
     for (int64_t j = 0; j < w; j++) {
-        bwd_coef(ps, v.c0 + j, &a[j], &md[j], &b[j]);
+        dx_coef(ps, v.c0 + j, &a[j], &md[j], &b[j]);
     }
     const float *mf = ps->mean_in + v.c0;
     for (int64_t i = v.s0; i < v.s1; i++) {
@@ -431,6 +467,26 @@ static double *ws_doubles(float *ws)
     return (double *)(void *)ws;
 }
 
+/* A pass over x (n, c, hw) with the span loops of this CPU. */
+static bn_pass pass_of(int64_t n, int64_t c, int64_t hw, const float *x)
+{
+    const bn_pass ps = {.g = geom(n, c, hw), .sp = lam__bn_spans(lam__best_isa()), .x = x};
+    return ps;
+}
+
+/* The phases of a pass, over the same items (hw == 1: the feature-vector ones). */
+enum { PH_STATS, PH_SUMS, PH_NORM, PH_DX };
+
+static lam_phase phase_of(const bn_pass *ps, int which)
+{
+    static const lam_item_fn fn[2][4] = {
+        {fwd_stats_item, bwd_sums_item, norm_item, bwd_dx_item},
+        {vec_fwd_stats_item, vec_bwd_sums_item, vec_norm_item, vec_bwd_dx_item}};
+    const int64_t items = which == PH_DX && ps->dx == NULL ? 0 : ps->g.items;
+    const lam_phase ph = {fn[ps->g.hw == 1][which], items, 0};
+    return ph;
+}
+
 void lam__bn_fwd_train(int64_t n, int64_t c, int64_t hw, const float *x, const float *gamma,
                        const float *beta, float eps, float *mean, float *invstd,
                        float *var_unbiased, float *y, int relu, float *ws, int nt)
@@ -439,33 +495,26 @@ void lam__bn_fwd_train(int64_t n, int64_t c, int64_t hw, const float *x, const f
         return;
     }
     assert(n > 0 && hw > 0 && eps >= 0.0f);
-    const bn_pass ps = {.g = geom(n, c, hw), .sp = lam__bn_spans(lam__best_isa()), .x = x,
-                        .gamma = gamma, .beta = beta, .y = y, .relu = relu, .eps = eps,
-                        .part = ws_doubles(ws)};
-    const int vec = hw == 1;
-    const lam_phase ph[2] = {{vec ? vec_fwd_stats_item : fwd_stats_item, ps.g.items, 0},
-                             {vec ? vec_fwd_norm_item : fwd_norm_item, ps.g.items, 0}};
+    bn_pass ps = pass_of(n, c, hw, x);
+    ps.gamma = gamma;
+    ps.beta = beta;
+    ps.y = y;
+    ps.relu = relu;
+    ps.eps = eps;
+    ps.part = ws_doubles(ws);
+    const lam_phase ph[2] = {phase_of(&ps, PH_STATS), phase_of(&ps, PH_NORM)};
     lam__run_phases(nt, &ps, ph, 2);
     for (int64_t ch = 0; ch < c; ch++) {
         double mu, m2;
         fwd_combine(&ps, ch, &mu, &m2);
-        const double var = m2 / ps.g.m;
-        mean[ch] = (float)mu;
-        invstd[ch] = (float)(1.0 / sqrt(var + ps.eps));
-        var_unbiased[ch] = (float)(ps.g.m > 1.0 ? m2 / (ps.g.m - 1.0) : var);
+        fwd_out_of(mu, m2, ps.g.m, ps.eps, &mean[ch], &invstd[ch], &var_unbiased[ch]);
     }
 }
 
 void lam__bn_fwd_affine(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale,
                         const float *shift, float *y, int relu, int nt)
 {
-    if (n <= 0 || c <= 0 || hw <= 0) {
-        return;
-    }
-    const bn_pass ps = {.g = geom(n, c, hw), .sp = lam__bn_spans(lam__best_isa()), .x = x,
-                        .scale = scale, .shift = shift, .y = y, .relu = relu};
-    const lam_phase ph = {hw == 1 ? vec_affine_item : affine_item, ps.g.items, 0};
-    lam__run_phases(nt, &ps, &ph, 1);
+    lam__bn_norm(n, c, hw, x, NULL, scale, shift, y, relu, nt);
 }
 
 void lam__bn_bwd(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
@@ -475,22 +524,136 @@ void lam__bn_bwd(int64_t n, int64_t c, int64_t hw, const float *x, const float *
     if (n <= 0 || c <= 0 || hw <= 0) {
         return;
     }
-    const bn_pass ps = {.g = geom(n, c, hw), .sp = lam__bn_spans(lam__best_isa()),
-                        .ymask = ymask, .x = x, .dy = dy, .gamma = gamma, .mean_in = mean,
-                        .invstd_in = invstd, .dx = dx, .part = ws_doubles(ws)};
-    const int vec = hw == 1;
-    const lam_phase ph[2] = {{vec ? vec_bwd_sums_item : bwd_sums_item, ps.g.items, 0},
-                             {vec ? vec_bwd_dx_item : bwd_dx_item, dx != NULL ? ps.g.items : 0,
-                              0}};
+    bn_pass ps = pass_of(n, c, hw, x);
+    ps.ymask = ymask;
+    ps.dy = dy;
+    ps.gamma = gamma;
+    ps.mean_in = mean;
+    ps.invstd_in = invstd;
+    ps.dx = dx;
+    ps.part = ws_doubles(ws);
+    const lam_phase ph[2] = {phase_of(&ps, PH_SUMS), phase_of(&ps, PH_DX)};
     lam__run_phases(nt, &ps, ph, 2);
     for (int64_t ch = 0; ch < c; ch++) {
         double sdy, sdyd;
         bwd_combine(&ps, ch, &sdy, &sdyd);
-        if (dgamma != NULL) {
-            dgamma[ch] = (float)((double)dgamma[ch] + sdyd * (double)invstd[ch]);
+        bwd_param_of(sdy, sdyd, invstd[ch], dgamma != NULL ? &dgamma[ch] : NULL,
+                     dbeta != NULL ? &dbeta[ch] : NULL);
+    }
+}
+
+/* --------------------------------------------- chunk-level pieces (synchronised batch norm) */
+
+void lam__bn_stats(int64_t n, int64_t c, int64_t hw, const float *x, double *stats, float *ws,
+                   int nt)
+{
+    if (c <= 0) {
+        return;
+    }
+    assert(n >= 0 && hw >= 0);
+    if (n == 0 || hw == 0) {
+        for (int64_t j = 0; j < 2 * c; j++) {
+            stats[j] = 0.0; /* no values: the identity of the combine */
         }
-        if (dbeta != NULL) {
-            dbeta[ch] = (float)((double)dbeta[ch] + sdy);
+        return;
+    }
+    bn_pass ps = pass_of(n, c, hw, x);
+    ps.part = ws_doubles(ws);
+    const lam_phase ph = phase_of(&ps, PH_STATS);
+    lam__run_phases(nt, &ps, &ph, 1);
+    for (int64_t ch = 0; ch < c; ch++) {
+        fwd_combine(&ps, ch, &stats[2 * ch], &stats[2 * ch + 1]);
+    }
+}
+
+void lam__bn_norm(int64_t n, int64_t c, int64_t hw, const float *x, const float *mf,
+                  const float *a, const float *s, float *y, int relu, int nt)
+{
+    if (n <= 0 || c <= 0 || hw <= 0) {
+        return;
+    }
+    assert(a != NULL && s != NULL); /* ka NULL would mean: combine the partials */
+    bn_pass ps = pass_of(n, c, hw, x);
+    ps.mean_in = mf;
+    ps.ka = a;
+    ps.ks = s;
+    ps.y = y;
+    ps.relu = relu;
+    const lam_phase ph = phase_of(&ps, PH_NORM);
+    lam__run_phases(nt, &ps, &ph, 1);
+}
+
+void lam__bn_bwd_sums(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
+                      const float *ymask, const float *mean, double *sums, float *ws, int nt)
+{
+    if (c <= 0) {
+        return;
+    }
+    assert(n >= 0 && hw >= 0);
+    if (n == 0 || hw == 0) {
+        for (int64_t j = 0; j < 2 * c; j++) {
+            sums[j] = 0.0;
         }
+        return;
+    }
+    bn_pass ps = pass_of(n, c, hw, x);
+    ps.ymask = ymask;
+    ps.dy = dy;
+    ps.mean_in = mean;
+    ps.part = ws_doubles(ws);
+    const lam_phase ph = phase_of(&ps, PH_SUMS);
+    lam__run_phases(nt, &ps, &ph, 1);
+    for (int64_t ch = 0; ch < c; ch++) {
+        bwd_combine(&ps, ch, &sums[2 * ch], &sums[2 * ch + 1]);
+    }
+}
+
+void lam__bn_bwd_dx(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
+                    const float *ymask, const float *mean, const float *a, const float *md,
+                    const float *b, float *dx, int nt)
+{
+    if (n <= 0 || c <= 0 || hw <= 0) {
+        return;
+    }
+    assert(mean != NULL && a != NULL && md != NULL && b != NULL);
+    bn_pass ps = pass_of(n, c, hw, x);
+    ps.ymask = ymask;
+    ps.dy = dy;
+    ps.mean_in = mean;
+    ps.ka = a;
+    ps.kmd = md;
+    ps.kb = b;
+    ps.dx = dx;
+    const lam_phase ph = phase_of(&ps, PH_DX);
+    lam__run_phases(nt, &ps, &ph, 1);
+}
+
+void lam__bn_fwd_coefs(int64_t c, const double *stats, double m, const float *gamma,
+                       const float *beta, float eps, float *mean, float *invstd,
+                       float *var_unbiased, float *a, float *s)
+{
+    for (int64_t ch = 0; ch < c; ch++) {
+        const double mu = stats[2 * ch], m2 = stats[2 * ch + 1];
+        float mf, t1, t2;
+        fwd_out_of(mu, m2, m, eps, mean != NULL ? &mean[ch] : &mf,
+                   invstd != NULL ? &invstd[ch] : &t1,
+                   var_unbiased != NULL ? &var_unbiased[ch] : &t2);
+        fwd_coef_of(mu, m2, m, eps, param_or(gamma, ch, 1.0), param_or(beta, ch, 0.0), &mf,
+                    a != NULL ? &a[ch] : &t1, s != NULL ? &s[ch] : &t2);
+    }
+}
+
+void lam__bn_bwd_coefs(int64_t c, const double *sums, double m, const float *gamma,
+                       const float *invstd, float *a, float *md, float *b, float *dgamma,
+                       float *dbeta)
+{
+    for (int64_t ch = 0; ch < c; ch++) {
+        const double sdy = sums[2 * ch], sdyd = sums[2 * ch + 1];
+        float t[3];
+        bwd_coef_of(sdy, sdyd, m, param_or(gamma, ch, 1.0), invstd[ch],
+                    a != NULL ? &a[ch] : &t[0], md != NULL ? &md[ch] : &t[1],
+                    b != NULL ? &b[ch] : &t[2]);
+        bwd_param_of(sdy, sdyd, invstd[ch], dgamma != NULL ? &dgamma[ch] : NULL,
+                     dbeta != NULL ? &dbeta[ch] : NULL);
     }
 }

@@ -369,6 +369,65 @@ void lam__bn_bwd_ref(int64_t n, int64_t c, int64_t hw, const float *x, const flo
                      const float *invstd, float *dgamma, float *dbeta, float *dx, float *ws,
                      int nt);
 
+/* Chunk-level pieces of the two training passes, for synchronised (data-parallel) batch
+ * norm: each process takes the statistics of its chunk of the batch, the chunks' statistics
+ * are combined elsewhere (mean and M2 with Chan's pairwise formula, sums by adding), and every
+ * process normalises with the combined coefficients. With one chunk, stats + fwd_coefs + norm
+ * give lam__bn_fwd_train's outputs and bwd_sums + bwd_coefs + bwd_dx lam__bn_bwd's, bitwise
+ * (the same blocks, combines and formulas). ws: lam__bn_workspace(n, c, hw, nt) floats; nt
+ * changes no bit; n or hw == 0 (an empty chunk) writes zeros to stats / sums, the identity of
+ * the combine (ws unused). The twins ignore ws and nt. */
+
+/* Per-channel statistics of x(n, c, hw) in double: stats[2*ch] = mean, stats[2*ch + 1] = M2
+ * (sum of squared deviations from that mean), over M = n*hw values. The same blocks and the
+ * same combine as lam__bn_fwd_train, so a stats pass followed by lam__bn_norm with the
+ * coefficients of lam__bn_fwd_coefs gives lam__bn_fwd_train's y bitwise. */
+void lam__bn_stats(int64_t n, int64_t c, int64_t hw, const float *x, double *stats, float *ws,
+                   int nt);
+void lam__bn_stats_ref(int64_t n, int64_t c, int64_t hw, const float *x, double *stats,
+                       float *ws, int nt);
+/* y(n, c, hw) = (x - mf[ch]) * a[ch] + s[ch] in float, then max(y, 0) (v < 0 ? 0 : v) when
+ * relu; overwritten, y may be x. Elementwise: the result of a value does not depend on n, c,
+ * hw or nt. mf NULL: 0 (lam__bn_fwd_affine is this with mf NULL). No workspace. */
+void lam__bn_norm(int64_t n, int64_t c, int64_t hw, const float *x, const float *mf,
+                  const float *a, const float *s, float *y, int relu, int nt);
+void lam__bn_norm_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *mf,
+                      const float *a, const float *s, float *y, int relu, int nt);
+/* Per-channel sums in double of the backward, over M = n*hw values: sums[2*ch] = sum g and
+ * sums[2*ch + 1] = sum g*(x - mean[ch]), where g = dy, or 0 where ymask (a folded ReLU's
+ * output, or NULL) is <= 0, and x - mean[ch] is the float difference (exact for x within a
+ * factor 2 of the mean) -- NOT multiplied by invstd: sum g*xhat = invstd[ch] * sums[2*ch + 1].
+ * mean(c) is the float mean of the forward. Same blocks and combine as lam__bn_bwd. */
+void lam__bn_bwd_sums(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
+                      const float *ymask, const float *mean, double *sums, float *ws, int nt);
+void lam__bn_bwd_sums_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
+                          const float *ymask, const float *mean, double *sums, float *ws,
+                          int nt);
+/* dx(n, c, hw) = a[ch] * ((g - md[ch]) - b[ch] * (x - mean[ch])) in float, g as in
+ * lam__bn_bwd_sums; overwritten, dx may be dy. Elementwise, as lam__bn_norm. No workspace. */
+void lam__bn_bwd_dx(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
+                    const float *ymask, const float *mean, const float *a, const float *md,
+                    const float *b, float *dx, int nt);
+void lam__bn_bwd_dx_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
+                        const float *ymask, const float *mean, const float *a, const float *md,
+                        const float *b, float *dx, int nt);
+/* Coefficients (pure, no twin). From each channel's combined (mean mu, M2 m2) in stats over
+ * m >= 1 values (as lam__bn_stats): mean = (float)mu (the mf of lam__bn_norm), invstd and
+ * var_unbiased, and a = gamma*invstd, s = beta + ((float)mu - mu)*a (the mean's rounding
+ * folded in), exactly as lam__bn_fwd_train computes them. gamma/beta may be NULL (1, 0); any
+ * output may be NULL (not written). */
+void lam__bn_fwd_coefs(int64_t c, const double *stats, double m, const float *gamma,
+                       const float *beta, float eps, float *mean, float *invstd,
+                       float *var_unbiased, float *a, float *s);
+/* From each channel's combined sums (as lam__bn_bwd_sums) over m >= 1 values, invstd(c) of
+ * the forward and gamma(c) (NULL: 1): a = gamma*invstd, md = sum g / m and b = invstd^2 *
+ * sums[2*ch + 1] / m of lam__bn_bwd_dx, and the parameter gradients exactly as lam__bn_bwd
+ * adds them: dgamma += invstd * sums[2*ch + 1], dbeta += sums[2*ch] (ACCUMULATE). Any output
+ * may be NULL (not written). */
+void lam__bn_bwd_coefs(int64_t c, const double *sums, double m, const float *gamma,
+                       const float *invstd, float *a, float *md, float *b, float *dgamma,
+                       float *dbeta);
+
 /* ------------------------------------------------- softmax + cross-entropy */
 /* For logits(n, k) and labels(n) in [0, k): loss = mean over n of
  * -sum_j q_j log softmax(logits)_j with q = (1-s) onehot + s/k (label smoothing s in [0,1)).
@@ -539,6 +598,13 @@ typedef struct lam_kernels {
     void (*bn_bwd)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
                    const float *, const float *, const float *, float *, float *, float *,
                    float *, int);
+    void (*bn_stats)(int64_t, int64_t, int64_t, const float *, double *, float *, int);
+    void (*bn_norm)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
+                    const float *, float *, int, int);
+    void (*bn_bwd_sums)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
+                        const float *, double *, float *, int);
+    void (*bn_bwd_dx)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
+                      const float *, const float *, const float *, const float *, float *, int);
 } lam_kernels;
 
 extern const lam_kernels lam__kernels_fast;

@@ -36,6 +36,10 @@ const lam_kernels lam__kernels_fast = {
     .bn_fwd_train = lam__bn_fwd_train,
     .bn_fwd_affine = lam__bn_fwd_affine,
     .bn_bwd = lam__bn_bwd,
+    .bn_stats = lam__bn_stats,
+    .bn_norm = lam__bn_norm,
+    .bn_bwd_sums = lam__bn_bwd_sums,
+    .bn_bwd_dx = lam__bn_bwd_dx,
 };
 
 const lam_kernels lam__kernels_ref = {
@@ -70,6 +74,10 @@ const lam_kernels lam__kernels_ref = {
     .bn_fwd_train = lam__bn_fwd_train_ref,
     .bn_fwd_affine = lam__bn_fwd_affine_ref,
     .bn_bwd = lam__bn_bwd_ref,
+    .bn_stats = lam__bn_stats_ref,
+    .bn_norm = lam__bn_norm_ref,
+    .bn_bwd_sums = lam__bn_bwd_sums_ref,
+    .bn_bwd_dx = lam__bn_bwd_dx_ref,
 };
 
 const lam_kernels *lam__kernels_for(lam_kernel_set set)

@@ -124,6 +124,7 @@ typedef struct dropout_pass {
     float p, scale;
     uint64_t seed, stream;
     int64_t count;
+    uint64_t first; /* RNG position of element 0: its place in the global batch */
 } dropout_pass;
 
 static void item_dropout(const void *arg, int64_t blk, int lane)
@@ -133,7 +134,8 @@ static void item_dropout(const void *arg, int64_t blk, int lane)
     const int64_t end = (blk + 1) * DROPOUT_BLOCK < ps->count ? (blk + 1) * DROPOUT_BLOCK
                                                               : ps->count;
     for (int64_t i = blk * DROPOUT_BLOCK; i < end; i++) {
-        ps->mask[i] = lam_rng_uniform(ps->seed, ps->stream, (uint64_t)i) < ps->p ? 0.0f
+        ps->mask[i] = lam_rng_uniform(ps->seed, ps->stream, ps->first + (uint64_t)i) < ps->p
+                          ? 0.0f
                                                                                  : ps->scale;
         ps->y[i] = ps->x[i] * ps->mask[i];
     }
@@ -153,8 +155,10 @@ static lam_status dropout_forward(lam_layer *l, const float *const *xs, float *y
         }
         return LAM_OK;
     }
-    const dropout_pass ps = {x, y, l->state, p, 1.0f / (1.0f - p), lam_ctx_seed(l->ctx),
-                             (l->stream << 40) ^ (uint64_t)l->step, count};
+    const int64_t per = l->in_numel[0];
+    const dropout_pass ps = {x, y, (float *)l->state + l->row0 * per, p, 1.0f / (1.0f - p),
+                             lam_ctx_seed(l->ctx), (l->stream << 40) ^ (uint64_t)l->step,
+                             count, (uint64_t)(l->grow0 * per)};
     const lam_phase ph = {item_dropout, (count + DROPOUT_BLOCK - 1) / DROPOUT_BLOCK, 1};
     lam__run_phases(count > DROPOUT_PARALLEL_MIN ? lam_ctx_threads(l->ctx) : 1, &ps, &ph, 1);
     return LAM_OK;
@@ -177,7 +181,7 @@ static lam_status dropout_backward(lam_layer *l, const float *const *x, const fl
         }
         return LAM_OK;
     }
-    const float *mask = l->state;
+    const float *mask = (const float *)l->state + l->row0 * l->in_numel[0];
     for (int64_t i = 0; i < count; i++) {
         dx[i] = dy[i] * mask[i];
     }

@@ -275,6 +275,7 @@ const lam_kind lam__kind_attention = {
     .name = "attention",
     .min_in = 1,
     .max_in = 1,
+    .flags = LAM_KIND_WHOLE_BATCH, /* qkv, P and the dropout scales of every row */
     .setup = attn_setup,
     .init = attn_init,
     .forward = attn_forward,

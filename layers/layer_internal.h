@@ -50,6 +50,13 @@ enum {
     LAM_KIND_ACCUMULATES = 4,
     /* backward may be called with dx[i] == dy for one input (add: an alias of the gradient) */
     LAM_KIND_PASSES_DY = 8,
+    /* keeps state of every row of the batch between calls (saved tensors, a carried
+     * recurrent state) from row 0, so it cannot run in chunks (lam_step_desc.chunk) */
+    LAM_KIND_WHOLE_BATCH = 16,
+    /* its statistics span the whole global batch (batch norm): a data-parallel step runs it
+     * once over the rank's batch with the chunk layout in l->dp, and it sums its chunks'
+     * statistics with the other ranks itself */
+    LAM_KIND_GLOBAL_BATCH = 32,
 };
 
 /* One parameter or buffer tensor: the public view and the shape PyTorch gives it. */
@@ -87,6 +94,12 @@ struct lam_layer {
     int64_t last_train_n;      /* batch of the latest forward(train=1); 0 = none */
     int carry;                 /* recurrent kinds: start from the carried state (set by the
                                 * model, lam_model_set_carry) instead of zeros */
+    /* A data-parallel step (graph/dp_pass.c) runs a layer chunk by chunk: row0 is this
+     * call's first row in the rank's batch (per-row state is kept from there), grow0 its
+     * first row in the global batch (where its random draws start). Both 0 otherwise. */
+    int64_t row0, grow0;
+    struct lam_dp *dp;         /* batch norm in a data-parallel step: the chunk layout its
+                                * statistics are summed over; NULL otherwise */
 
     lam_ptensor *tensors;      /* parameters first, then buffers */
     int n_params, n_buffers, cap_tensors;

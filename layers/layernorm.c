@@ -27,8 +27,10 @@ static lam_status ln_forward(lam_layer *l, const float *const *x, float *y, int6
 {
     (void)train;
     const ln_state *s = l->state;
+    const int64_t r0 = l->row0 * s->rows; /* a chunk's rows keep their statistics apart */
     l->k->layernorm_fwd(n * s->rows, s->d, l->desc.alpha, x[0], lam__param(l, 0)->w,
-                        lam__param(l, 1)->w, y, s->mean, s->rstd, lam_ctx_threads(l->ctx));
+                        lam__param(l, 1)->w, y, s->mean + r0, s->rstd + r0,
+                        lam_ctx_threads(l->ctx));
     return LAM_OK;
 }
 
@@ -38,8 +40,9 @@ static lam_status ln_backward(lam_layer *l, const float *const *x, const float *
     (void)y;
     (void)acc;
     const ln_state *s = l->state;
-    l->k->layernorm_bwd(n * s->rows, s->d, x[0], lam__param(l, 0)->w, s->mean, s->rstd, dy,
-                        dx[0], lam__param(l, 0)->g, lam__param(l, 1)->g, s->ws,
+    const int64_t r0 = l->row0 * s->rows;
+    l->k->layernorm_bwd(n * s->rows, s->d, x[0], lam__param(l, 0)->w, s->mean + r0,
+                        s->rstd + r0, dy, dx[0], lam__param(l, 0)->g, lam__param(l, 1)->g, s->ws,
                         lam_ctx_threads(l->ctx));
     return LAM_OK;
 }

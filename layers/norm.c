@@ -10,6 +10,7 @@
  * A model folds a ReLU that follows it (as ResNets have it): the normalisation pass writes
  * max(y, 0) and backward reads dy through relu's mask (y > 0) on the fly, so the ReLU costs
  * no pass of its own either way. */
+#include "dp.h"
 #include "layer_internal.h"
 
 #include <math.h>
@@ -18,11 +19,81 @@
 typedef struct bn_state {
     int64_t c, hw;
     float *mean, *invstd, *var_unbiased; /* of the latest training forward */
-    float *scale, *shift;                /* inference: running statistics folded in */
+    float *scale, *shift;                /* inference: running statistics folded in; the
+                                          * normalisation's a and s in a chunked step */
+    float *ba, *bmd, *bb;                /* a chunked backward's coefficients */
+    double *sums;                        /* (c, 2): statistics summed over the global batch */
     float *ws;                           /* kernel workspace for the largest batch */
     int64_t ws_n;
     int relu;                            /* a ReLU folded in by the model */
 } bn_state;
+
+/* Chan et al.'s pairwise merge of (mean, M2) per channel; arg: values per chunk. */
+static void merge_stats(void *left, const void *right, int64_t len, int64_t nl, int64_t nr,
+                        const void *arg)
+{
+    double *a = left;
+    const double *b = right;
+    const double per = *(const double *)arg, na = (double)nl * per, nb = (double)nr * per;
+    const double n = na + nb;
+    for (int64_t i = 0; i < len; i += 2) {
+        const double d = b[i] - a[i];
+        a[i] += d * nb / n;
+        a[i + 1] += b[i + 1] + d * d * na * nb / n;
+    }
+}
+
+/* Synchronised batch norm in a data-parallel step (l->dp): every chunk's statistics come
+ * from the same blocks wherever it runs; the chunks are merged in the chunk tree over all
+ * ranks, and the rank's batch is normalised with the global statistics. */
+static lam_status bn_forward_global(lam_layer *l, const float *x, float *y, int relu)
+{
+    bn_state *s = l->state;
+    lam_dp *dp = l->dp;
+    const int nt = lam_ctx_threads(l->ctx);
+    const int64_t per = dp->chunk * s->c * s->hw;
+    for (int64_t j = 0; j < dp->count; j++) {
+        l->k->bn_stats(dp->chunk, s->c, s->hw, x + j * per, dp->leaves + j * 2 * s->c, s->ws,
+                       nt);
+    }
+    const double vals = (double)(dp->chunk * s->hw);
+    lam_status st = lam__dp_allreduce(dp, dp->leaves, 2 * s->c, merge_stats, &vals, s->sums);
+    if (st != LAM_OK) {
+        return st;
+    }
+    lam__bn_fwd_coefs(s->c, s->sums, (double)(dp->global_n * s->hw), lam__param(l, 0)->w,
+                      lam__param(l, 1)->w, l->desc.alpha, s->mean, s->invstd, s->var_unbiased,
+                      s->scale, s->shift);
+    l->k->bn_norm(dp->count * dp->chunk, s->c, s->hw, x, s->mean, s->scale, s->shift, y, relu,
+                  nt);
+    return LAM_OK;
+}
+
+static lam_status bn_backward_global(lam_layer *l, const float *x, const float *ymask,
+                                     const float *dy, float *dx)
+{
+    bn_state *s = l->state;
+    lam_dp *dp = l->dp;
+    const int nt = lam_ctx_threads(l->ctx);
+    const int64_t per = dp->chunk * s->c * s->hw;
+    for (int64_t j = 0; j < dp->count; j++) {
+        l->k->bn_bwd_sums(dp->chunk, s->c, s->hw, x + j * per, dy + j * per,
+                          ymask != NULL ? ymask + j * per : NULL, s->mean,
+                          dp->leaves + j * 2 * s->c, s->ws, nt);
+    }
+    lam_status st = lam__dp_allreduce(dp, dp->leaves, 2 * s->c, lam__dp_add_f64, NULL, s->sums);
+    if (st != LAM_OK) {
+        return st;
+    }
+    lam__bn_bwd_coefs(s->c, s->sums, (double)(dp->global_n * s->hw), lam__param(l, 0)->w,
+                      s->invstd, s->ba, s->bmd, s->bb, lam__param(l, 0)->g,
+                      lam__param(l, 1)->g);
+    if (dx != NULL) {
+        l->k->bn_bwd_dx(dp->count * dp->chunk, s->c, s->hw, x, dy, ymask, s->mean, s->ba,
+                        s->bmd, s->bb, dx, nt);
+    }
+    return LAM_OK;
+}
 
 static lam_status bn_run_forward(lam_layer *l, const float *const *x, float *y, int64_t n,
                                  int train, int relu)
@@ -31,6 +102,18 @@ static lam_status bn_run_forward(lam_layer *l, const float *const *x, float *y, 
     const float *gamma = lam__param(l, 0)->w, *beta = lam__param(l, 1)->w;
     float *rmean = lam__buffer(l, 0)->w, *rvar = lam__buffer(l, 1)->w;
     const int nt = lam_ctx_threads(l->ctx);
+    if (train && l->dp != NULL) {
+        lam_status st = bn_forward_global(l, x[0], y, relu);
+        if (st != LAM_OK) {
+            return st;
+        }
+        const double mom = l->desc.momentum;
+        for (int64_t ch = 0; ch < s->c; ch++) {
+            rmean[ch] = (float)((1.0 - mom) * rmean[ch] + mom * s->mean[ch]);
+            rvar[ch] = (float)((1.0 - mom) * rvar[ch] + mom * s->var_unbiased[ch]);
+        }
+        return LAM_OK;
+    }
     if (train) {
         if (l->k->bn_workspace(n, s->c, s->hw, nt) > s->ws_n) {
             return lam__layer_error(l, LAM_ERR_STATE, "batch %lld needs more workspace",
@@ -61,12 +144,16 @@ static lam_status bn_forward(lam_layer *l, const float *const *x, float *y, int6
 }
 
 /* ymask: the folded ReLU's output, through which dy counts (NULL: none folded) */
-static void bn_run_backward(lam_layer *l, const float *x, const float *ymask, const float *dy,
-                            float *dx, int64_t n)
+static lam_status bn_run_backward(lam_layer *l, const float *x, const float *ymask,
+                                  const float *dy, float *dx, int64_t n)
 {
     bn_state *s = l->state;
+    if (l->dp != NULL) {
+        return bn_backward_global(l, x, ymask, dy, dx);
+    }
     l->k->bn_bwd(n, s->c, s->hw, x, dy, ymask, lam__param(l, 0)->w, s->mean, s->invstd,
                  lam__param(l, 0)->g, lam__param(l, 1)->g, dx, s->ws, lam_ctx_threads(l->ctx));
+    return LAM_OK;
 }
 
 static lam_status bn_backward(lam_layer *l, const float *const *x, const float *y,
@@ -74,8 +161,7 @@ static lam_status bn_backward(lam_layer *l, const float *const *x, const float *
 {
     (void)y;
     (void)acc;
-    bn_run_backward(l, x[0], NULL, dy, dx[0], n);
-    return LAM_OK;
+    return bn_run_backward(l, x[0], NULL, dy, dx[0], n);
 }
 
 static int bn_can_fuse(const lam_layer *l, lam_act act, const lam_layer *pool)
@@ -103,8 +189,7 @@ static lam_status bn_backward_fused(lam_layer *l, const float *x, const float *y
                                     float *dx, unsigned acc, int64_t n)
 {
     (void)acc;
-    bn_run_backward(l, x, ((bn_state *)l->state)->relu ? y : NULL, dy, dx, n);
-    return LAM_OK;
+    return bn_run_backward(l, x, ((bn_state *)l->state)->relu ? y : NULL, dy, dx, n);
 }
 
 static unsigned bn_reads(const lam_layer *l)
@@ -166,7 +251,7 @@ static lam_status bn_setup(lam_layer *l)
     }
     s->c = c;
     s->hw = hw;
-    s->mean = lam__layer_scratch(l, 5 * c);
+    s->mean = lam__layer_scratch(l, 8 * c + 2 * c * 2); /* 8 float rows, 2c doubles */
     s->ws_n = workspace_floats(l, c, hw);
     s->ws = s->ws_n > 0 ? lam__layer_scratch(l, s->ws_n) : NULL;
     if (s->mean == NULL || (s->ws_n > 0 && s->ws == NULL)) {
@@ -176,6 +261,10 @@ static lam_status bn_setup(lam_layer *l)
     s->var_unbiased = s->mean + 2 * c;
     s->scale = s->mean + 3 * c;
     s->shift = s->mean + 4 * c;
+    s->ba = s->mean + 5 * c;
+    s->bmd = s->mean + 6 * c;
+    s->bb = s->mean + 7 * c;
+    s->sums = (double *)(void *)(s->mean + 8 * c); /* 32c bytes in: 8-byte aligned */
     return LAM_OK;
 }
 
@@ -184,6 +273,7 @@ const lam_kind lam__kind_batchnorm = {
     .name = "batchnorm",
     .min_in = 1,
     .max_in = 1,
+    .flags = LAM_KIND_GLOBAL_BATCH,
     .setup = bn_setup,
     .init = bn_init,
     .forward = bn_forward,

@@ -16,7 +16,8 @@ lam_pool_geom *lam__maxpool_geom(lam_layer *pool)
 
 int32_t *lam__maxpool_argmax(lam_layer *pool)
 {
-    return ((pool_state *)pool->state)->argmax;
+    const pool_state *s = pool->state;
+    return s->argmax + pool->row0 * s->g.c * s->g.oh * s->g.ow;
 }
 
 static lam_pool_geom geom_for(const lam_layer *l, int64_t n)

@@ -550,7 +550,8 @@ static lam_status rnn_setup(lam_layer *l)
 
 #define RNN_KIND(ID, NAME)                                                                         \
     {                                                                                              \
-        .id = ID, .name = NAME, .min_in = 1, .max_in = 1, .setup = rnn_setup,                      \
+        .id = ID, .name = NAME, .min_in = 1, .max_in = 1, .flags = LAM_KIND_WHOLE_BATCH,         \
+        .setup = rnn_setup,                                                                        \
         .init = lam__layer_init_uniform, .forward = rnn_forward, .backward = rnn_backward,         \
         .reads = rnn_reads, .states = rnn_states, .destroy = rnn_destroy,                          \
     }

@@ -75,17 +75,39 @@ lam_status lam_model_train_batch(lam_model *m, lam_optim *opt, const lam_step_de
     }
     double l = 0.0;
     int64_t correct = 0;
+    const int ranks = lam_ctx_ranks(m->ctx);
+    const int64_t global = d->global_n > 0 ? d->global_n : d->n;
+    if (d->chunk < 0 || d->global_n < 0 || (ranks > 1 && d->chunk == 0) ||
+        (ranks == 1 && global != d->n)) {
+        return lam__error(m->ctx, LAM_ERR_ARG, "train step: chunk %lld, global_n %lld, n %lld "
+                          "on %d rank%s: %s", (long long)d->chunk, (long long)d->global_n,
+                          (long long)d->n, ranks, ranks == 1 ? "" : "s",
+                          ranks > 1 ? "a step over several ranks needs a chunk size"
+                                    : "one rank holds the whole global batch");
+    }
+    const int chunked = d->chunk > 0 && (d->chunk < global || ranks > 1);
     lam_model_zero_grad(m);
-    lam_status st = lam_model_forward(m, d->x, d->n, 1, NULL);
-    if (st == LAM_OK) {
-        st = lam_model_loss(m, &d->loss, d->labels, d->targets, &l, &correct);
+    lam_status st = LAM_OK;
+    if (chunked) {
+        if (d->x == NULL || d->n < 1) {
+            return lam__error(m->ctx, LAM_ERR_ARG, "train step: no batch (x NULL or n < 1)");
+        }
+        st = lam__model_dp_pass(m, d, &l, &correct);
+        if (st == LAM_OK && !isfinite(l)) {
+            return numeric_error(m, "loss", -1);
+        }
+    } else {
+        st = lam_model_forward(m, d->x, d->n, 1, NULL);
+        if (st == LAM_OK) {
+            st = lam_model_loss(m, &d->loss, d->labels, d->targets, &l, &correct);
+        }
     }
     if (st == LAM_ERR_NUMERIC || (st == LAM_OK && !isfinite(l))) {
         /* name the node where the non-finite values start, not just "the loss" */
         int bad = lam__model_first_bad_output(m);
         return bad >= 0 ? numeric_error(m, "output", bad) : numeric_error(m, "loss", -1);
     }
-    if (st == LAM_OK) {
+    if (st == LAM_OK && !chunked) {
         st = lam_model_backward(m);
     }
     if (st != LAM_OK) {

@@ -40,6 +40,7 @@ typedef enum lam_status {
     LAM_ERR_NUMERIC = -7, /**< NaN/Inf found where a finite value is required */
     LAM_ERR_RANGE = -8,   /**< a size or value is out of the supported range */
     LAM_ERR_STATE = -9,   /**< call out of order (e.g. backward before forward) */
+    LAM_ERR_COMM = -10,   /**< the communication hook (lam_comm) reported a failure */
 } lam_status;
 
 /** Static text for a status code; never NULL (unknown codes give "unknown status"). */
@@ -128,6 +129,46 @@ LAM_API void *lam_alloc(lam_ctx *ctx, size_t size);
 
 /** Free memory from lam_alloc(). NULL is a no-op. */
 LAM_API void lam_free(lam_ctx *ctx, void *p);
+
+/* ------------------------------------------------------- data-parallel hook */
+
+/**
+ * How a context reaches its peers in data-parallel training (liblamina_mpi fills one from an
+ * MPI communicator; a caller may write its own). lamina never sums floats in the transport:
+ * the hook only moves bytes, and every sum is taken by lamina in one tree over the chunks
+ * of the global batch, so the weights are the same bits on any number of ranks.
+ *
+ * alltoallv starts an exchange: this rank sends scounts[d] bytes from send + sdispls[d] to
+ * rank d and receives rcounts[s] bytes from rank s at recv + rdispls[s] (the send regions
+ * may overlap). It returns 0 and sets *request, or a non-zero error code. wait completes a
+ * request: done == NULL blocks; otherwise it sets *done to 1 when the exchange finished (and
+ * then the request is gone) or 0 while it runs, without blocking. The buffers stay untouched
+ * by lamina until the request completes. Every rank must make the same calls in the same
+ * order, as with MPI collectives.
+ */
+typedef struct lam_comm {
+    int rank;                /**< this rank, 0 <= rank < size */
+    int size;                /**< ranks taking part, >= 1 */
+    void *user;              /**< passed to the calls */
+    int (*alltoallv)(void *user, const void *send, const int64_t *scounts,
+                     const int64_t *sdispls, void *recv, const int64_t *rcounts,
+                     const int64_t *rdispls, void **request);
+    int (*wait)(void *user, void *request, int *done);
+    uint64_t reserved[4];    /**< must be zero */
+} lam_comm;
+
+/**
+ * Attach a communication hook to the context (copied; NULL detaches). Training steps with
+ * lam_step_desc.chunk set then take this rank's chunks of the global batch and combine the
+ * gradients, the batch-norm statistics and the loss with the other ranks.
+ * @return LAM_OK, LAM_ERR_ARG (a NULL call, size < 1, rank outside [0, size), a reserved
+ *         word not zero).
+ */
+LAM_API lam_status lam_ctx_set_comm(lam_ctx *ctx, const lam_comm *comm);
+
+/** The context's rank and rank count (0 and 1 without a hook). NULL-safe. */
+LAM_API int lam_ctx_rank(const lam_ctx *ctx);
+LAM_API int lam_ctx_ranks(const lam_ctx *ctx);
 
 /* ------------------------------------------------------------------- tensor */
 

@@ -147,7 +147,16 @@ typedef struct lam_step_desc {
     lam_loss_desc loss;
     double lr;               /**< learning rate of this step, >= 0 */
     double clip_norm;        /**< clip the global gradient norm to this; 0 = no clipping */
-    uint64_t reserved[8];    /**< must be zero */
+    /** Data-parallel steps: the global batch is cut into chunks of this many samples, and
+     *  every sum over the batch (gradients, batch-norm statistics, the loss) is taken in one
+     *  fixed tree over the chunks, so the weights depend on the chunk size only, never on
+     *  the thread or rank count. With a hook (lam_ctx_set_comm) of R ranks, rank r passes
+     *  its run of the chunks, [k*r/R, k*(r+1)/R) of k = global_n / chunk, as x (n samples).
+     *  0 = one chunk, the whole batch (the single-process step). Attention and recurrent
+     *  layers cannot run in chunks. */
+    int64_t chunk;
+    int64_t global_n;        /**< the global batch, all ranks; 0 = n */
+    uint64_t reserved[6];    /**< must be zero */
 } lam_step_desc;
 
 /** Defaults: no batch, softmax cross-entropy, lr 0.01, no clipping. NULL is a no-op. */

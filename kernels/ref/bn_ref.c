@@ -10,6 +10,8 @@
  *   backward, xhat = (x - mean) * invstd with the float mean and invstd saved by forward:
  *     dgamma += sum dy*xhat,  dbeta += sum dy
  *     dx = gamma * invstd / M * (M*dy - sum dy - xhat * sum dy*xhat)
+ *   chunk pieces: stats (mean, M2 = sum (x - mean)^2), norm y = (x - mf) * a + s,
+ *     bwd_sums (sum dy, sum dy*(x - mean)), bwd_dx = a * ((dy - md) - b*(x - mean))
  * The workspace and thread count are ignored. Each channel is read completely before any of
  * its outputs is written, so y may equal x and dx may equal dy.
  */
@@ -115,6 +117,83 @@ void lam__bn_bwd_ref(int64_t n, int64_t c, int64_t hw, const float *x, const flo
                 const int64_t k = (i * c + j) * hw + p;
                 const double xhat = (x[k] - mu) * istd;
                 dx[k] = (float)(k0 * (m * grad_at(dy, ymask, k) - sdy - xhat * sdyx));
+            }
+        }
+    }
+}
+
+/* Chunk-level pieces. stats: mean and M2 (two passes); bwd_sums: sum g and sum g*(x - mean)
+ * with the difference in double; an empty chunk (n or hw == 0) gives zeros. */
+void lam__bn_stats_ref(int64_t n, int64_t c, int64_t hw, const float *x, double *stats,
+                       float *ws, int nt)
+{
+    (void)ws, (void)nt;
+    const double m = (double)(n * hw);
+    for (int64_t j = 0; j < c; j++) {
+        double s = 0.0, s2 = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t p = 0; p < hw; p++) {
+                s += x[(i * c + j) * hw + p];
+            }
+        }
+        const double mu = m > 0.0 ? s / m : 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t p = 0; p < hw; p++) {
+                const double d = x[(i * c + j) * hw + p] - mu;
+                s2 += d * d;
+            }
+        }
+        stats[2 * j] = mu;
+        stats[2 * j + 1] = s2;
+    }
+}
+
+void lam__bn_norm_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *mf,
+                      const float *a, const float *s, float *y, int relu, int nt)
+{
+    (void)nt;
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t j = 0; j < c; j++) {
+            const double mu = mf != NULL ? mf[j] : 0.0;
+            for (int64_t p = 0; p < hw; p++) {
+                const int64_t k = (i * c + j) * hw + p;
+                y[k] = relu_of(((double)x[k] - mu) * a[j] + (double)s[j], relu);
+            }
+        }
+    }
+}
+
+void lam__bn_bwd_sums_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
+                          const float *ymask, const float *mean, double *sums, float *ws,
+                          int nt)
+{
+    (void)ws, (void)nt;
+    for (int64_t j = 0; j < c; j++) {
+        double sdy = 0.0, sdyx = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t p = 0; p < hw; p++) {
+                const int64_t k = (i * c + j) * hw + p;
+                sdy += grad_at(dy, ymask, k);
+                sdyx += grad_at(dy, ymask, k) * ((double)x[k] - mean[j]);
+            }
+        }
+        sums[2 * j] = sdy;
+        sums[2 * j + 1] = sdyx;
+    }
+}
+
+void lam__bn_bwd_dx_ref(int64_t n, int64_t c, int64_t hw, const float *x, const float *dy,
+                        const float *ymask, const float *mean, const float *a, const float *md,
+                        const float *b, float *dx, int nt)
+{
+    (void)nt;
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t j = 0; j < c; j++) {
+            for (int64_t p = 0; p < hw; p++) {
+                const int64_t k = (i * c + j) * hw + p;
+                const double g = grad_at(dy, ymask, k);
+                dx[k] = (float)((double)a[j] *
+                                ((g - md[j]) - (double)b[j] * ((double)x[k] - mean[j])));
             }
         }
     }

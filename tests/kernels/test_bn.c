@@ -100,7 +100,15 @@ typedef struct bufs {
     float *x, *y, *y1, *yr, *tmp, *gamma, *beta, *dy, *dx, *dx1, *dxr;
     float *mean, *invstd, *var, *meanr, *invstdr, *varr, *m1, *i1, *v1;
     float *dg, *db, *dgr, *dbr, *dg1, *db1, *dg0, *db0, *ws;
+    float *ka, *ks, *kmd, *kb; /* per-channel coefficients of the chunk pieces */
+    double *st, *str;          /* (2c) stats or sums, fast and twin */
 } bufs;
+
+/* Zeroed doubles (calloc'd floats: aligned for any type). */
+static double *alloc_doubles(int64_t n)
+{
+    return (double *)(void *)t_alloc_floats(2 * n);
+}
 
 static void check_forward(const bn_case *k, const bufs *b, int affine, const char *label)
 {
@@ -303,6 +311,223 @@ static void check_relu(const bn_case *k, const bufs *b, const char *label)
     equal_to("relu bwd folded == relu then bn: dgamma", label, b->dg1, b->dg, c);
 }
 
+/* Per-channel (mean, M2) pairs over m values: |d mean| <= tol (|mean| + sd) and |d M2| <=
+ * tol M2, sd = sqrt(M2 / m) (a constant channel: exact) */
+static void close_stats(const char *what, const char *label, const double *got,
+                        const double *want, int64_t c, double m, double tol)
+{
+    double worst = 0.0;
+    int64_t wj = 0;
+    for (int64_t j = 0; j < c; j++) {
+        const double mu = want[2 * j], q = want[2 * j + 1], sd = sqrt(q / m);
+        const double e = fmax(fabs(got[2 * j] - mu) / (tol * (fabs(mu) + sd) + 1e-300),
+                              fabs(got[2 * j + 1] - q) / (tol * q + 1e-300));
+        if (!(e <= worst)) {
+            worst = e;
+            wj = j;
+        }
+    }
+    if (verbose) {
+        printf("  %-26.26s %-25.25s tolerance used %5.1f%%\n", what, label, 100.0 * worst);
+    }
+    T_CHECK(worst <= 1.0, "%s %s: channel %lld mean %.17g vs %.17g, M2 %.17g vs %.17g", what,
+            label, (long long)wj, got[2 * wj], want[2 * wj], got[2 * wj + 1], want[2 * wj + 1]);
+}
+
+/* Backward sums (sum g, sum g*(x - mean)) within 1e-5 of the sums of their terms' sizes */
+static void close_sums(const char *label, const bn_case *k, const bufs *b, const float *ymask)
+{
+    const int64_t n = k->n, c = k->c, hw = k->hw;
+    int ok = 1;
+    for (int64_t j = 0; j < c; j++) {
+        double ag = 0.0, ad = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t p = 0; p < hw; p++) {
+                const int64_t t = (i * c + j) * hw + p;
+                const double g = ymask == NULL || ymask[t] > 0.0f ? b->dy[t] : 0.0;
+                ag += fabs(g);
+                ad += fabs(g * ((double)b->x[t] - b->mean[j]));
+            }
+        }
+        ok &= fabs(b->st[2 * j] - b->str[2 * j]) <= 1e-5 * ag &&
+              fabs(b->st[2 * j + 1] - b->str[2 * j + 1]) <= 1e-5 * ad;
+    }
+    T_CHECK(ok, "pieces bwd_sums vs twin %s mask %d", label, ymask != NULL);
+}
+
+/* The chunk pieces against the fused passes, bitwise: stats + fwd_coefs + norm give
+ * lam__bn_fwd_train's outputs, bwd_sums + bwd_coefs + bwd_dx lam__bn_bwd's (a folded ReLU's
+ * mask with relu), with and without gamma/beta, on 1 and 2 threads; then each piece against
+ * its twin. */
+static void check_pieces(const bn_case *k, const bufs *b, const char *label)
+{
+    const int64_t n = k->n, c = k->c, hw = k->hw, total = n * c * hw;
+    const double m = (double)(n * hw);
+    const float eps = 1e-5f;
+    for (int affine = 1; affine >= 0; affine--) {
+        for (int relu = 0; relu <= 1; relu++) {
+            for (int nt = 1; nt <= 2; nt++) {
+                const float *g = affine ? b->gamma : NULL, *be = affine ? b->beta : NULL;
+                char what[64], w[100];
+                snprintf(what, sizeof what, "pieces%s relu %d nt %d:", affine ? "" : " no-affine",
+                         relu, nt);
+                lam__bn_fwd_train(n, c, hw, b->x, g, be, eps, b->m1, b->i1, b->v1, b->y1, relu,
+                                  b->ws, nt);
+                memset(b->y, 0xff, (size_t)total * sizeof(float));
+                lam__bn_stats(n, c, hw, b->x, b->st, b->ws, nt);
+                lam__bn_fwd_coefs(c, b->st, m, g, be, eps, b->mean, b->invstd, b->var, b->ka,
+                                  b->ks);
+                lam__bn_norm(n, c, hw, b->x, b->mean, b->ka, b->ks, b->y, relu, nt);
+                snprintf(w, sizeof w, "%s y == fwd_train", what);
+                equal_to(w, label, b->y, b->y1, total);
+                snprintf(w, sizeof w, "%s mean == fwd_train", what);
+                equal_to(w, label, b->mean, b->m1, c);
+                snprintf(w, sizeof w, "%s invstd == fwd_train", what);
+                equal_to(w, label, b->invstd, b->i1, c);
+                snprintf(w, sizeof w, "%s var_unbiased == fwd_train", what);
+                equal_to(w, label, b->var, b->v1, c);
+                if (nt == 2) { /* in place */
+                    memcpy(b->tmp, b->x, (size_t)total * sizeof(float));
+                    lam__bn_norm(n, c, hw, b->tmp, b->mean, b->ka, b->ks, b->tmp, relu, nt);
+                    snprintf(w, sizeof w, "%s norm in place", what);
+                    equal_to(w, label, b->tmp, b->y1, total);
+                }
+                /* backward, through the ReLU's mask (its output y1) when relu */
+                const float *mask = relu ? b->y1 : NULL;
+                memcpy(b->dg1, b->dg0, (size_t)c * sizeof(float));
+                memcpy(b->db1, b->db0, (size_t)c * sizeof(float));
+                memcpy(b->dg, b->dg0, (size_t)c * sizeof(float));
+                memcpy(b->db, b->db0, (size_t)c * sizeof(float));
+                lam__bn_bwd(n, c, hw, b->x, b->dy, mask, g, b->m1, b->i1, b->dg1, b->db1, b->dx1,
+                            b->ws, nt);
+                memset(b->dx, 0xff, (size_t)total * sizeof(float));
+                lam__bn_bwd_sums(n, c, hw, b->x, b->dy, mask, b->m1, b->st, b->ws, nt);
+                lam__bn_bwd_coefs(c, b->st, m, g, b->i1, b->ka, b->kmd, b->kb, b->dg, b->db);
+                lam__bn_bwd_dx(n, c, hw, b->x, b->dy, mask, b->m1, b->ka, b->kmd, b->kb, b->dx,
+                               nt);
+                snprintf(w, sizeof w, "%s dx == bwd", what);
+                equal_to(w, label, b->dx, b->dx1, total);
+                snprintf(w, sizeof w, "%s dgamma == bwd", what);
+                equal_to(w, label, b->dg, b->dg1, c);
+                snprintf(w, sizeof w, "%s dbeta == bwd", what);
+                equal_to(w, label, b->db, b->db1, c);
+            }
+        }
+    }
+    /* the twins (left from the loop: gamma = beta = NULL, relu, y1 the relu'd output) */
+    lam__bn_stats(n, c, hw, b->x, b->st, b->ws, 2);
+    lam__bn_stats_ref(n, c, hw, b->x, b->str, NULL, 1);
+    close_stats("pieces stats vs twin", label, b->st, b->str, c, m, 1e-5);
+    lam__bn_fwd_coefs(c, b->str, m, b->gamma, b->beta, eps, b->mean, b->invstd, NULL, b->ka,
+                      b->ks);
+    for (int relu = 0; relu <= 1; relu++) {
+        lam__bn_norm(n, c, hw, b->x, b->mean, b->ka, b->ks, b->y, relu, 2);
+        lam__bn_norm_ref(n, c, hw, b->x, b->mean, b->ka, b->ks, b->yr, relu, 1);
+        close_to(relu ? "pieces norm relu vs twin" : "pieces norm vs twin", label, b->y, b->yr,
+                 total);
+    }
+    double ga = 0.0;
+    for (int64_t j = 0; j < c; j++) {
+        ga = fmax(ga, fabs(b->gamma[j] * b->invstd[j]));
+    }
+    for (int mk = 0; mk <= 1; mk++) {
+        const float *mask = mk ? b->y1 : NULL;
+        lam__bn_bwd_sums(n, c, hw, b->x, b->dy, mask, b->mean, b->st, b->ws, 2);
+        lam__bn_bwd_sums_ref(n, c, hw, b->x, b->dy, mask, b->mean, b->str, NULL, 1);
+        close_sums(label, k, b, mask);
+        lam__bn_bwd_coefs(c, b->str, m, b->gamma, b->invstd, b->ka, b->kmd, b->kb, NULL, NULL);
+        lam__bn_bwd_dx(n, c, hw, b->x, b->dy, mask, b->mean, b->ka, b->kmd, b->kb, b->dx, 2);
+        lam__bn_bwd_dx_ref(n, c, hw, b->x, b->dy, mask, b->mean, b->ka, b->kmd, b->kb, b->dxr,
+                           1);
+        close_scaled(mk ? "pieces bwd_dx mask vs twin" : "pieces bwd_dx vs twin", label, b->dx,
+                     b->dxr, total, ga * max_abs(b->dy, total));
+    }
+}
+
+/* Chan's pairwise combine of two chunks' (mean, M2) over ma and mb values (ma or mb may be 0) */
+static void chan(int64_t c, const double *sa, double ma, const double *sb, double mb,
+                 double *s)
+{
+    const double m = ma + mb;
+    for (int64_t j = 0; j < c; j++) {
+        const double d = sb[2 * j] - sa[2 * j];
+        s[2 * j] = sa[2 * j] + d * mb / m;
+        s[2 * j + 1] = sa[2 * j + 1] + sb[2 * j + 1] + d * d * ma * mb / m;
+    }
+}
+
+/* Synchronised batch norm over two chunks, samples [0, na) and [na, n) with na = n/2 (0 when
+ * n == 1: an empty chunk), the second shifted by +1 so the chunks' means differ (Chan's cross
+ * term is ~1/5 of M2). The twin's chunk stats combined agree with its whole-batch stats to
+ * 1e-12; the fast ones to 1e-6, the float accumulation inside the blocks of the two different
+ * cuttings (1e-12 where the chunks' blocks are the whole batch's). Then the normalisation with
+ * the combined coefficients, and dx from the added sums, against the fused whole-batch passes
+ * (rtol 1e-5, as the twins). */
+static void check_two_chunks(const bn_case *k, const bufs *b, const char *label)
+{
+    const int64_t n = k->n, c = k->c, hw = k->hw, total = n * c * hw;
+    const int64_t na = n / 2, nb = n - na, off = na * c * hw;
+    const double ma = (double)(na * hw), mb = (double)(nb * hw), m = ma + mb;
+    const float eps = 1e-5f;
+    int64_t wsn = lam__bn_workspace(n, c, hw, 1);
+    wsn = lam__bn_workspace(na, c, hw, 1) > wsn ? lam__bn_workspace(na, c, hw, 1) : wsn;
+    wsn = lam__bn_workspace(nb, c, hw, 1) > wsn ? lam__bn_workspace(nb, c, hw, 1) : wsn;
+    float *ws = t_alloc_floats(wsn), *x = b->tmp;
+    double *sa = alloc_doubles(2 * c), *sb = alloc_doubles(2 * c);
+    memcpy(x, b->x, (size_t)total * sizeof(float));
+    for (int64_t t = off; t < total; t++) {
+        x[t] += 1.0f;
+    }
+    lam__bn_stats_ref(na, c, hw, x, sa, NULL, 1);
+    lam__bn_stats_ref(nb, c, hw, x + off, sb, NULL, 1);
+    chan(c, sa, ma, sb, mb, b->st);
+    lam__bn_stats_ref(n, c, hw, x, b->str, NULL, 1);
+    close_stats("two chunks twin", label, b->st, b->str, c, m, 1e-12);
+    lam__bn_stats(na, c, hw, x, sa, ws, 2);
+    lam__bn_stats(nb, c, hw, x + off, sb, ws, 1);
+    chan(c, sa, ma, sb, mb, b->st);
+    lam__bn_stats(n, c, hw, x, b->str, ws, 2);
+    close_stats("two chunks fast", label, b->st, b->str, c, m, 1e-6);
+
+    /* forward with the combined statistics, chunk by chunk, against the fused pass */
+    lam__bn_fwd_coefs(c, b->st, m, b->gamma, b->beta, eps, b->mean, b->invstd, b->var, b->ka,
+                      b->ks);
+    lam__bn_norm(na, c, hw, x, b->mean, b->ka, b->ks, b->y, 1, 2);
+    lam__bn_norm(nb, c, hw, x + off, b->mean, b->ka, b->ks, b->y + off, 1, 1);
+    lam__bn_fwd_train(n, c, hw, x, b->gamma, b->beta, eps, b->m1, b->i1, b->v1, b->y1, 1, ws, 2);
+    close_to("two chunks y", label, b->y, b->y1, total);
+    close_to("two chunks mean", label, b->mean, b->m1, c);
+    close_to("two chunks invstd", label, b->invstd, b->i1, c);
+    close_to("two chunks var_unbiased", label, b->var, b->v1, c);
+
+    /* backward: the chunks' sums added, against the fused pass (same mean, invstd, mask) */
+    lam__bn_bwd_sums(na, c, hw, x, b->dy, b->y1, b->m1, sa, ws, 1);
+    lam__bn_bwd_sums(nb, c, hw, x + off, b->dy + off, b->y1 + off, b->m1, sb, ws, 2);
+    for (int64_t j = 0; j < 2 * c; j++) {
+        b->st[j] = sa[j] + sb[j];
+    }
+    memcpy(b->dg, b->dg0, (size_t)c * sizeof(float));
+    memcpy(b->db, b->db0, (size_t)c * sizeof(float));
+    memcpy(b->dg1, b->dg0, (size_t)c * sizeof(float));
+    memcpy(b->db1, b->db0, (size_t)c * sizeof(float));
+    lam__bn_bwd_coefs(c, b->st, m, b->gamma, b->i1, b->ka, b->kmd, b->kb, b->dg, b->db);
+    lam__bn_bwd_dx(na, c, hw, x, b->dy, b->y1, b->m1, b->ka, b->kmd, b->kb, b->dx, 2);
+    lam__bn_bwd_dx(nb, c, hw, x + off, b->dy + off, b->y1 + off, b->m1, b->ka, b->kmd, b->kb,
+                   b->dx + off, 1);
+    lam__bn_bwd(n, c, hw, x, b->dy, b->y1, b->gamma, b->m1, b->i1, b->dg1, b->db1, b->dx1, ws,
+                2);
+    double ga = 0.0;
+    for (int64_t j = 0; j < c; j++) {
+        ga = fmax(ga, fabs(b->gamma[j] * b->i1[j]));
+    }
+    close_scaled("two chunks dx", label, b->dx, b->dx1, total, ga * max_abs(b->dy, total));
+    close_to("two chunks dgamma", label, b->dg, b->dg1, c);
+    close_to("two chunks dbeta", label, b->db, b->db1, c);
+    free(ws);
+    free(sa);
+    free(sb);
+}
+
 /* The AVX-512 span loops against the portable ones, bitwise (nothing to do without AVX-512) */
 static void test_spans(void)
 {
@@ -376,6 +601,12 @@ static void run_case(const bn_case *k, size_t idx)
     for (size_t i = 0; i < sizeof per / sizeof per[0]; i++) {
         *per[i] = t_alloc_floats(c);
     }
+    float **coef[] = {&b.ka, &b.ks, &b.kmd, &b.kb};
+    for (size_t i = 0; i < sizeof coef / sizeof coef[0]; i++) {
+        *coef[i] = t_alloc_floats(c);
+    }
+    b.st = alloc_doubles(2 * c);
+    b.str = alloc_doubles(2 * c);
     b.ws = t_alloc_floats(wsn);
     const uint64_t s = 10 * (uint64_t)idx;
     fill_x(b.x, k, s + 1);
@@ -392,12 +623,19 @@ static void run_case(const bn_case *k, size_t idx)
     }
     check_affine(k, &b, label);
     check_relu(k, &b, label);
+    check_pieces(k, &b, label);
+    check_two_chunks(k, &b, label);
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         free(*all[i]);
     }
     for (size_t i = 0; i < sizeof per / sizeof per[0]; i++) {
         free(*per[i]);
     }
+    for (size_t i = 0; i < sizeof coef / sizeof coef[0]; i++) {
+        free(*coef[i]);
+    }
+    free(b.st);
+    free(b.str);
     free(b.ws);
 }
 
@@ -456,11 +694,15 @@ static void test_tables(void)
     const lam_kernels *f = lam__kernels_for(LAM_KERNELS_FAST);
     const lam_kernels *r = lam__kernels_for(LAM_KERNELS_REF);
     T_CHECK(f->bn_workspace == lam__bn_workspace && f->bn_fwd_train == lam__bn_fwd_train &&
-                f->bn_fwd_affine == lam__bn_fwd_affine && f->bn_bwd == lam__bn_bwd,
+                f->bn_fwd_affine == lam__bn_fwd_affine && f->bn_bwd == lam__bn_bwd &&
+                f->bn_stats == lam__bn_stats && f->bn_norm == lam__bn_norm &&
+                f->bn_bwd_sums == lam__bn_bwd_sums && f->bn_bwd_dx == lam__bn_bwd_dx,
             "fast table bn entries");
     T_CHECK(r->bn_workspace == lam__bn_workspace_ref &&
                 r->bn_fwd_train == lam__bn_fwd_train_ref &&
-                r->bn_fwd_affine == lam__bn_fwd_affine_ref && r->bn_bwd == lam__bn_bwd_ref,
+                r->bn_fwd_affine == lam__bn_fwd_affine_ref && r->bn_bwd == lam__bn_bwd_ref &&
+                r->bn_stats == lam__bn_stats_ref && r->bn_norm == lam__bn_norm_ref &&
+                r->bn_bwd_sums == lam__bn_bwd_sums_ref && r->bn_bwd_dx == lam__bn_bwd_dx_ref,
             "ref table bn entries");
 }
 
