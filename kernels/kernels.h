@@ -329,9 +329,9 @@ void lam__bias_grad_ref(int64_t n, int64_t c, int64_t hw, const float *dy, float
  * that order, so results are bitwise the same for every nt. The running statistics are the
  * layer's business, not these kernels'. */
 
-/* Floats of workspace lam__bn_fwd_train and lam__bn_bwd need for this shape: 4 * c * nb
- * (nb <= about 64 blocks per channel), the same for every nt (which is unused); 0 when n, c
- * or hw is 0. The twin needs none (returns 0). ws must be aligned to 8 bytes (it holds
+/* Floats of workspace lam__bn_fwd_train, lam__bn_bwd, lam__bn_stats and lam__bn_bwd_sums
+ * need for this shape: 4 * c * nb (nb <= about 64 blocks per channel), the same for every nt
+ * (which is unused); 0 when n, c or hw is 0. The twin needs none (returns 0). ws must be aligned to 8 bytes (it holds
  * doubles); any malloc'd or lamina-allocated buffer is. */
 int64_t lam__bn_workspace(int64_t n, int64_t c, int64_t hw, int nt);
 int64_t lam__bn_workspace_ref(int64_t n, int64_t c, int64_t hw, int nt);
@@ -413,8 +413,8 @@ void lam__bn_bwd_dx_ref(int64_t n, int64_t c, int64_t hw, const float *x, const 
                         const float *b, float *dx, int nt);
 /* Coefficients (pure, no twin). From each channel's combined (mean mu, M2 m2) in stats over
  * m >= 1 values (as lam__bn_stats): mean = (float)mu (the mf of lam__bn_norm), invstd and
- * var_unbiased, and a = gamma*invstd, s = beta + ((float)mu - mu)*a (the mean's rounding
- * folded in), exactly as lam__bn_fwd_train computes them. gamma/beta may be NULL (1, 0); any
+ * var_unbiased, and a = gamma/sqrt(M2/m + eps) (in double, rounded once), s = beta +
+ * ((float)mu - mu)*a (the mean's rounding folded in), exactly as lam__bn_fwd_train does. gamma/beta may be NULL (1, 0); any
  * output may be NULL (not written). */
 void lam__bn_fwd_coefs(int64_t c, const double *stats, double m, const float *gamma,
                        const float *beta, float eps, float *mean, float *invstd,
