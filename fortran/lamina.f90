@@ -165,11 +165,11 @@ module lamina
     end subroutine c_optim_destroy
 
     function c_fit(m, opt, x, xr, xc, y, yr, yc, labels, loss_kind, epochs, batch, lr, &
-        shuffle, shuffle_seed, final_loss, steps, evals, seconds) bind(c, name='lam__f_fit') &
-        result(st)
+        shuffle, shuffle_seed, chunk, final_loss, steps, evals, seconds) &
+        bind(c, name='lam__f_fit') result(st)
       import :: c_ptr, c_int, c_int64_t, c_double
       type(c_ptr), value :: m, opt, x, y, labels
-      integer(c_int64_t), value :: xr, xc, yr, yc, epochs, batch, shuffle_seed
+      integer(c_int64_t), value :: xr, xc, yr, yc, epochs, batch, shuffle_seed, chunk
       integer(c_int), value :: loss_kind, shuffle
       real(c_double), value :: lr
       real(c_double), intent(out) :: final_loss, seconds
@@ -437,7 +437,7 @@ contains
 
   ! Shared by lam_fit and lam_fit_labels: the first-order loop of lamina/fit.h.
   function fit_common(model, opt, x, yp, yr, yc, labels, loss, epochs, batch, lr, shuffle, &
-                      shuffle_seed, report) result(st)
+                      shuffle_seed, report, chunk) result(st)
     type(lam_model), intent(in) :: model
     type(lam_optim), intent(in) :: opt
     real(c_float), intent(in), target, contiguous :: x(:,:)
@@ -448,13 +448,18 @@ contains
     logical, intent(in), optional :: shuffle
     integer(c_int64_t), intent(in), optional :: shuffle_seed
     type(lam_fit_report), intent(out), optional :: report
+    integer, intent(in), optional :: chunk
     integer :: st
     type(lam_fit_report) :: rep
     integer(c_int) :: shuf
-    integer(c_int64_t) :: seed
+    integer(c_int64_t) :: seed, ck
 
     shuf = 1
     seed = 0
+    ck = 0
+    if (present(chunk)) then
+      ck = int(chunk, c_int64_t)
+    end if
     if (present(shuffle)) then
       shuf = merge(1_c_int, 0_c_int, shuffle)
     end if
@@ -463,7 +468,7 @@ contains
     end if
     st = int(c_fit(model%p, opt%p, float_ptr(x), size(x, 1, kind=c_int64_t), &
                    size(x, 2, kind=c_int64_t), yp, yr, yc, labels, int(loss, c_int), &
-                   int(epochs, c_int64_t), int(batch, c_int64_t), lr, shuf, seed, &
+                   int(epochs, c_int64_t), int(batch, c_int64_t), lr, shuf, seed, ck, &
                    rep%final_loss, rep%steps, rep%evaluations, rep%seconds))
     if (present(report)) then
       report = rep
@@ -472,9 +477,11 @@ contains
 
   ! Train on x(samples, features) against y(samples, n_out) with opt: `epochs` passes in
   ! batches of `batch` samples at learning rate lr. loss: LAM_LOSS_MSE (default), _L1 or
-  ! _HUBER. Samples are shuffled each epoch unless shuffle = .false.
+  ! _HUBER. Samples are shuffled each epoch unless shuffle = .false. chunk > 0: a
+  ! data-parallel fit over the ranks attached to the context (module lamina_mpi); every rank
+  ! passes the same arrays and the weights are the same bits on any number of ranks.
   function lam_fit(model, opt, x, y, epochs, batch, lr, loss, shuffle, shuffle_seed, &
-                   report) result(st)
+                   report, chunk) result(st)
     type(lam_model), intent(in) :: model
     type(lam_optim), intent(in) :: opt
     real(c_float), intent(in), target, contiguous :: x(:,:), y(:,:)
@@ -484,6 +491,7 @@ contains
     logical, intent(in), optional :: shuffle
     integer(c_int64_t), intent(in), optional :: shuffle_seed
     type(lam_fit_report), intent(out), optional :: report
+    integer, intent(in), optional :: chunk
     integer :: st
     integer :: lk
 
@@ -493,13 +501,13 @@ contains
     end if
     st = fit_common(model, opt, x, float_ptr(y), size(y, 1, kind=c_int64_t), &
                     size(y, 2, kind=c_int64_t), c_null_ptr, lk, epochs, batch, lr, shuffle, &
-                    shuffle_seed, report)
+                    shuffle_seed, report, chunk)
   end function lam_fit
 
   ! Train a classifier on x(samples, features) against labels(samples) in [0, n_out) with
   ! softmax cross-entropy (labels are 0-based, as in C).
   function lam_fit_labels(model, opt, x, labels, epochs, batch, lr, shuffle, shuffle_seed, &
-                          report) result(st)
+                          report, chunk) result(st)
     type(lam_model), intent(in) :: model
     type(lam_optim), intent(in) :: opt
     real(c_float), intent(in), target, contiguous :: x(:,:)
@@ -509,6 +517,7 @@ contains
     logical, intent(in), optional :: shuffle
     integer(c_int64_t), intent(in), optional :: shuffle_seed
     type(lam_fit_report), intent(out), optional :: report
+    integer, intent(in), optional :: chunk
     integer :: st
     type(c_ptr) :: lp
 
@@ -522,7 +531,8 @@ contains
       lp = c_loc(labels(1))
     end if
     st = fit_common(model, opt, x, c_null_ptr, 0_c_int64_t, 0_c_int64_t, lp, &
-                    LAM_LOSS_SOFTMAX_XENT, epochs, batch, lr, shuffle, shuffle_seed, report)
+                    LAM_LOSS_SOFTMAX_XENT, epochs, batch, lr, shuffle, shuffle_seed, report, &
+                    chunk)
   end function lam_fit_labels
 
   ! Levenberg-Marquardt on the whole set (sum-of-squares loss), at most max_iters steps and,

@@ -23,7 +23,7 @@ lam_status lam__f_optim_create(lam_ctx *ctx, lam_model *m, int kind, double lr,
 lam_status lam__f_fit(lam_model *m, lam_optim *opt, const float *x, int64_t xr, int64_t xc,
                       const float *y, int64_t yr, int64_t yc, const int32_t *labels,
                       int loss_kind, int64_t epochs, int64_t batch, double lr, int shuffle,
-                      int64_t shuffle_seed, double *final_loss, int64_t *steps,
+                      int64_t shuffle_seed, int64_t chunk, double *final_loss, int64_t *steps,
                       int64_t *evals, double *seconds);
 lam_status lam__f_fit_lm(lam_model *m, const float *x, int64_t xr, int64_t xc, const float *y,
                          int64_t yr, int64_t yc, int64_t max_iters, double max_seconds,
@@ -94,7 +94,7 @@ lam_status lam__f_optim_create(lam_ctx *ctx, lam_model *m, int kind, double lr,
 lam_status lam__f_fit(lam_model *m, lam_optim *opt, const float *x, int64_t xr, int64_t xc,
                       const float *y, int64_t yr, int64_t yc, const int32_t *labels,
                       int loss_kind, int64_t epochs, int64_t batch, double lr, int shuffle,
-                      int64_t shuffle_seed, double *final_loss, int64_t *steps,
+                      int64_t shuffle_seed, int64_t chunk, double *final_loss, int64_t *steps,
                       int64_t *evals, double *seconds)
 {
     lam_array xa = fortran_array(x, xr, xc);
@@ -107,6 +107,7 @@ lam_status lam__f_fit(lam_model *m, lam_optim *opt, const float *x, int64_t xr, 
     d.loss.kind = (lam_loss_kind)loss_kind;
     d.shuffle = shuffle;
     d.shuffle_seed = (uint64_t)shuffle_seed;
+    d.chunk = chunk;
     lam_fit_report rep;
     memset(&rep, 0, sizeof rep);
     lam_status st = lam_fit(m, opt, &d, &xa, y != NULL ? &ya : NULL, labels, &rep);

@@ -348,7 +348,20 @@ lam_status lam_fit(lam_model *m, lam_optim *opt, const lam_fit_desc *d, const la
     if (st != LAM_OK) {
         return st;
     }
-    const int64_t n_all = x->rows, b = d->batch;
+    const int64_t n_all = x->rows, b = d->batch, chunk = d->chunk;
+    /* a data-parallel fit: this rank's run of the chunks of every whole batch */
+    const int64_t k = chunk > 0 ? b / chunk : 1, rank = lam_ctx_rank(m->ctx),
+                  ranks = lam_ctx_ranks(m->ctx);
+    const int64_t off = chunk > 0 ? k * rank / ranks * chunk : 0;
+    const int64_t mine = chunk > 0 ? k * (rank + 1) / ranks * chunk - off : b;
+    const int64_t used = chunk > 0 ? n_all / b * b : n_all;
+    if (chunk < 0 || (chunk > 0 && (b % chunk != 0 || k < ranks || used == 0)) ||
+        (chunk == 0 && ranks > 1)) {
+        return lam__error(m->ctx, LAM_ERR_ARG, "fit: chunk %lld of batch %lld on %lld rank(s) "
+                          "over %lld samples: the chunk must divide the batch into at least one "
+                          "chunk per rank, and a fit over several ranks needs one",
+                          (long long)chunk, (long long)b, (long long)ranks, (long long)n_all);
+    }
     lam_fit_io io;
     st = lam__fit_io_init(m, x, y, b, &io);
     if (st != LAM_OK) {
@@ -371,29 +384,40 @@ lam_status lam_fit(lam_model *m, lam_optim *opt, const lam_fit_desc *d, const la
             }
         }
         double sum = 0.0;
-        for (int64_t first = 0; st == LAM_OK && first < n_all; first += b) {
-            int64_t n = n_all - first < b ? n_all - first : b;
-            gather_rows(x, perm + first, n, io.xb);
+        for (int64_t first = 0; st == LAM_OK && first < used; first += b) {
+            const int64_t n = used - first < b ? used - first : b;
+            const int64_t ln = chunk > 0 ? mine : n, *rows = perm + first + off;
+            gather_rows(x, rows, ln, io.xb);
             if (y != NULL) {
-                gather_rows(y, perm + first, n, io.yb);
+                gather_rows(y, rows, ln, io.yb);
             }
-            for (int64_t i = 0; lb != NULL && i < n; i++) {
-                lb[i] = labels[perm[first + i]];
+            for (int64_t i = 0; lb != NULL && i < ln; i++) {
+                lb[i] = labels[rows[i]];
             }
             /* the optimizer's step count drives the schedule, so consecutive calls go on */
             double lr = d->schedule != NULL
                             ? lam_schedule_lr(d->schedule, lam_optim_get_step(opt))
                             : d->lr;
-            double loss = 0.0;
-            st = lam_model_train_step(m, opt, &d->loss, io.xb, lb, io.yb, n, lr, d->clip_norm,
-                                      &loss, NULL);
+            lam_step_desc sd;
+            lam_step_desc_init(&sd);
+            sd.x = io.xb;
+            sd.labels = lb;
+            sd.targets = io.yb;
+            sd.n = ln;
+            sd.loss = d->loss;
+            sd.lr = lr;
+            sd.clip_norm = d->clip_norm;
+            sd.chunk = chunk;
+            sd.global_n = chunk > 0 ? n : 0;
+            lam_step_result res;
+            st = lam_model_train_batch(m, opt, &sd, &res);
             if (st == LAM_OK) {
-                sum += loss * (double)n;
+                sum += res.loss * (double)n; /* the global batch's loss */
                 steps++;
             }
         }
         if (st == LAM_OK) {
-            epoch_loss = sum / (double)n_all;
+            epoch_loss = sum / (double)used;
         }
     }
     if (rep != NULL) {

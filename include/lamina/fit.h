@@ -90,6 +90,12 @@ typedef struct lam_fit_desc {
     uint64_t shuffle_seed; /**< epoch e (0-based, per call) visits the samples in the order
                                 lam_data_permutation(shuffle_seed, e) gives */
     int shuffle;           /**< 0: samples in order */
+    /** Data-parallel fit (lam_step_desc.chunk): every rank passes the same arrays, and each
+     *  step trains on this rank's chunks of the global batch `batch`, the gradients summed
+     *  over the ranks (lam_ctx_set_comm, liblamina_mpi) in one tree over the chunks: the
+     *  weights are the same bits on any number of ranks. Only whole batches are used. 0 =
+     *  the whole batch is one chunk. */
+    int64_t chunk;
 } lam_fit_desc;
 
 /**
