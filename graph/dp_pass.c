@@ -63,6 +63,27 @@ void lam__model_dp_stats(const lam_model *m, double *wait_s, int64_t *bytes)
     *bytes = dp != NULL ? dp->comm_bytes : 0;
 }
 
+lam_status lam__model_dp_exchange_alone(lam_model *m, double *seconds)
+{
+    *seconds = 0.0;
+    if (m == NULL || m->dp == NULL) {
+        return LAM_OK;
+    }
+    const double t0 = lam_time_now();
+    for (int h = m->n_nodes - 1; h >= 0; h--) {
+        lam_dp_bucket *b = &m->dp->buckets[h];
+        lam_status st = b->len > 0 ? lam__dp_bucket_start(&m->dp->lay, b) : LAM_OK;
+        if (st == LAM_OK && b->len > 0) {
+            st = lam__dp_bucket_finish(&m->dp->lay, b);
+        }
+        if (st != LAM_OK) {
+            return st;
+        }
+    }
+    *seconds = lam_time_now() - t0;
+    return LAM_OK;
+}
+
 /* Refuse what cannot run in chunks, before anything is sized. */
 static lam_status check_model(lam_model *m)
 {

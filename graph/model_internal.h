@@ -140,6 +140,10 @@ lam_status lam__model_dp_pass(lam_model *m, const lam_step_desc *d, double *loss
 void lam__model_dp_free(lam_model *m);
 /* Seconds this model's steps have waited on exchanges, and bytes sent (lamina-bench). */
 void lam__model_dp_stats(const lam_model *m, double *wait_s, int64_t *bytes);
+/* The latest step's gradient exchanges once more, one after the other with nothing to hide
+ * behind (the gradients are left as they are): what communication alone costs, against
+ * which lamina-bench-dp shows how much of it a step hid. Every rank must call it. */
+lam_status lam__model_dp_exchange_alone(lam_model *m, double *seconds);
 
 /* Backward from an output gradient the caller chose: dy (n, out) for the latest
  * lam_model_forward(train = 1) of n samples. Parameter gradients accumulate. */
