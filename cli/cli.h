@@ -189,8 +189,9 @@ int cli_mpi_begin(void);
 void cli_mpi_end(int rc);
 int cli_mpi_rank(void);
 int cli_mpi_size(void);
-/* Attach the context to the ranks (a no-op alone). */
+/* Attach the context to the ranks (a no-op alone); detach before the context goes. */
 lam_status cli_mpi_attach(lam_ctx *ctx);
+void cli_mpi_detach(void);
 /* Exact sums over the ranks, in place: integers, and doubles each non-zero on one rank. */
 lam_status cli_mpi_sum_i64(int64_t *v, int n);
 lam_status cli_mpi_sum_disjoint(double *v, int n);

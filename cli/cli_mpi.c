@@ -54,8 +54,7 @@ void cli_mpi_end(int rc)
     if (!started) {
         return;
     }
-    lam_mpi_detach(handle);
-    handle = NULL;
+    cli_mpi_detach();
     if (rc != EXIT_OK && size_ > 1) {
         /* a rank that stops alone would leave the others waiting in an exchange */
         fflush(NULL);
@@ -64,6 +63,14 @@ void cli_mpi_end(int rc)
     MPI_Finalize();
 #else
     (void)rc;
+#endif
+}
+
+void cli_mpi_detach(void)
+{
+#ifdef LAM_HAVE_MPI
+    lam_mpi_detach(handle);
+    handle = NULL;
 #endif
 }
 

@@ -563,6 +563,7 @@ static void run_free(train_run *r)
     cli_free_data(&r->data);
     lam_norm_stats_free(r->ctx, &r->norm);
     free(r->hist);
+    cli_mpi_detach();
     lam_ctx_destroy(r->ctx);
     free_owned(&r->o);
 }

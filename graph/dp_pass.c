@@ -10,18 +10,28 @@
  *     chunks' statistics with the other ranks itself (LAM_KIND_GLOBAL_BATCH, layers/norm.c);
  *   - the loss and the hit count.
  * Everything here is sized once, at the first step of a layout: a steady step allocates
- * nothing. */
+ * nothing.
+ *
+ * Layers share a bucket until it holds LAM_DP_BUCKET_FLOATS: every exchange costs each rank
+ * 2(R-1) messages whatever its size, so at scale one bucket per layer is latency-bound
+ * (resnet20 has 22 layers with weights, most of a few thousand floats). Buckets still start
+ * as soon as their last layer is done, so the big ones overlap with backward. */
 #include "dp.h"
 #include "model_internal.h"
 
 #include <math.h>
 #include <string.h>
 
+#define LAM_DP_BUCKET_FLOATS (1 << 16) /* 256 KiB */
+
 typedef struct lam_model_dp {
     lam_dp lay;
     int64_t n, chunk;           /* what the layout was made for */
     int rank, size;
-    lam_dp_bucket *buckets;     /* per node: len > 0 for a head with parameters to exchange */
+    lam_dp_bucket *buckets;     /* per node: len > 0 at the last node (lowest index) of a
+                                 * group of layers that exchange together */
+    int *group;                 /* per node: the node holding its bucket, or -1 */
+    int64_t *offset;            /* per node: where its gradients sit in that bucket */
     float *mem;                 /* the buckets' floats */
     int64_t *counts;            /* their exchanges' count arrays */
 } lam_model_dp;
@@ -50,6 +60,8 @@ void lam__model_dp_free(lam_model *m)
     lam_ctx *ctx = m->ctx;
     lam__dp_free(&m->dp->lay);
     lam_free(ctx, m->dp->buckets);
+    lam_free(ctx, m->dp->group);
+    lam_free(ctx, m->dp->offset);
     lam_free(ctx, m->dp->mem);
     lam_free(ctx, m->dp->counts);
     lam_free(ctx, m->dp);
@@ -130,26 +142,52 @@ static lam_status prepare(lam_model *m, int64_t n, int64_t chunk)
         lam__model_dp_free(m);
         return st;
     }
-    int64_t floats = 0;
-    int nb = 0;
-    for (int h = 0; h < m->n_nodes; h++) {
-        const int64_t len = bucket_len(m, h);
-        floats += len > 0 ? lam__dp_bucket_floats(&s->lay, len) : 0;
-        nb += len > 0;
-    }
     s->buckets = lam_alloc(ctx, (size_t)m->n_nodes * sizeof *s->buckets);
-    s->mem = floats > 0 ? lam__alloc_floats(ctx, floats, "data-parallel buckets") : NULL;
-    s->counts = lam_alloc(ctx, (size_t)(4 * ctx->comm.size * (nb > 0 ? nb : 1)) *
-                                   sizeof(int64_t));
-    if (s->buckets == NULL || (floats > 0 && s->mem == NULL) || s->counts == NULL) {
+    s->group = lam_alloc(ctx, (size_t)m->n_nodes * sizeof *s->group);
+    s->offset = lam_alloc(ctx, (size_t)m->n_nodes * sizeof *s->offset);
+    if (s->buckets == NULL || s->group == NULL || s->offset == NULL) {
         lam__model_dp_free(m);
         return LAM_ERR_NOMEM;
     }
     memset(s->buckets, 0, (size_t)m->n_nodes * sizeof *s->buckets);
+    /* groups in backward order; a group's bucket sits at its last node */
+    int64_t floats = 0, total = 0;
+    int nb = 0, open = -1; /* the first node of the open group */
+    for (int h = m->n_nodes - 1; h >= 0; h--) {
+        const int64_t len = bucket_len(m, h);
+        s->group[h] = -1;
+        if (len == 0) {
+            continue;
+        }
+        open = open < 0 ? h : open;
+        s->offset[h] = total;
+        total += len;
+        int last = 1; /* the group closes here when full or no layer with weights follows */
+        for (int e = h - 1; e >= 0 && total < LAM_DP_BUCKET_FLOATS; e--) {
+            last = bucket_len(m, e) > 0 ? 0 : last;
+        }
+        if (last) {
+            for (int e = open; e >= h; e--) {
+                s->group[e] = bucket_len(m, e) > 0 ? h : -1;
+            }
+            s->buckets[h].len = total;
+            floats += lam__dp_bucket_floats(&s->lay, total);
+            nb++;
+            open = -1;
+            total = 0;
+        }
+    }
+    s->mem = floats > 0 ? lam__alloc_floats(ctx, floats, "data-parallel buckets") : NULL;
+    s->counts = lam_alloc(ctx, (size_t)(4 * ctx->comm.size * (nb > 0 ? nb : 1)) *
+                                   sizeof(int64_t));
+    if ((floats > 0 && s->mem == NULL) || s->counts == NULL) {
+        lam__model_dp_free(m);
+        return LAM_ERR_NOMEM;
+    }
     float *at = s->mem;
     int b = 0;
-    for (int h = 0; h < m->n_nodes; h++) {
-        const int64_t len = bucket_len(m, h);
+    for (int h = m->n_nodes - 1; h >= 0; h--) {
+        const int64_t len = s->buckets[h].len;
         if (len > 0) {
             lam__dp_bucket_bind(&s->lay, &s->buckets[h], len, at,
                                 s->counts + 4 * ctx->comm.size * b++);
@@ -252,7 +290,7 @@ static lam_status loss_chunks(lam_model *m, lam_dp *dp, const lam_step_desc *d, 
 
 /* Backward of node h over chunk j: its parameter gradients of this chunk alone. */
 static lam_status backward_chunk(lam_model *m, lam_node *nd, lam_dp *dp, int64_t j,
-                                 lam_dp_bucket *b)
+                                 lam_dp_bucket *b, int64_t off)
 {
     lam_layer *l = nd->layer;
     const int whole = (l->kind->flags & LAM_KIND_GLOBAL_BATCH) != 0;
@@ -280,7 +318,7 @@ static lam_status backward_chunk(lam_model *m, lam_node *nd, lam_dp *dp, int64_t
     if (st != LAM_OK || b == NULL) {
         return st;
     }
-    float *leaf = b->leaves + j * b->len;
+    float *leaf = b->leaves + j * b->len + off;
     for (int p = 0; p < l->n_params; p++) {
         const lam_param *q = lam__param(l, p);
         memcpy(leaf, q->g, (size_t)q->n * sizeof(float));
@@ -309,12 +347,11 @@ static void write_gradients(lam_model *m)
 {
     for (int pass = 0; pass < 2; pass++) {
         for (int h = m->n_nodes - 1; h >= 0; h--) {
-            const lam_dp_bucket *b = &m->dp->buckets[h];
-            if (b->len == 0) {
+            if (m->dp->group[h] < 0) {
                 continue;
             }
             lam_layer *l = m->nodes[h].layer;
-            const float *src = b->out;
+            const float *src = m->dp->buckets[m->dp->group[h]].out + m->dp->offset[h];
             for (int p = 0; p < l->n_params; p++) {
                 const lam_param *q = lam__param(l, p);
                 const int tied = l->tensors[p].tied != NULL;
@@ -340,10 +377,12 @@ static lam_status backward_chunks(lam_model *m, lam_dp *dp)
             continue;
         }
         lam_status st = poll_all(m);
-        lam_dp_bucket *b = m->dp->buckets[h].len > 0 ? &m->dp->buckets[h] : NULL;
+        const int g = m->dp->group[h];
+        lam_dp_bucket *gb = g >= 0 ? &m->dp->buckets[g] : NULL;
+        lam_dp_bucket *b = g == h ? gb : NULL; /* its group's last layer: it starts */
         const int whole = (nd->layer->kind->flags & LAM_KIND_GLOBAL_BATCH) != 0;
         for (int64_t j = 0; st == LAM_OK && j < (whole ? 1 : dp->count); j++) {
-            st = backward_chunk(m, nd, dp, j, b);
+            st = backward_chunk(m, nd, dp, j, gb, g >= 0 ? m->dp->offset[h] : 0);
         }
         for (int k = 0; st == LAM_OK && k < nd->n_in; k++) {
             if (nd->add_into[k] != NULL) {

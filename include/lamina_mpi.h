@@ -31,7 +31,8 @@ typedef struct lam_mpi lam_mpi;
 LAM_API lam_status lam_mpi_attach(lam_ctx *ctx, MPI_Comm comm, lam_mpi **out);
 /** The same from a Fortran communicator handle (MPI_Comm_c2f's integer). */
 LAM_API lam_status lam_mpi_attach_f(lam_ctx *ctx, MPI_Fint comm, lam_mpi **out);
-/** Detach the context (lam_ctx_set_comm(ctx, NULL)) and free the duplicate. NULL: no-op. */
+/** Detach the context (lam_ctx_set_comm(ctx, NULL)) and free the duplicate: before the
+ *  context is destroyed, and before MPI_Finalize. NULL: no-op. */
 LAM_API void lam_mpi_detach(lam_mpi *h);
 
 /** Exact sums of integers over the ranks, in place (evaluation counts). */

@@ -51,10 +51,13 @@ mpi 2 "$LAMINA" train --resume "$T/one.ckpt" --epochs 2 --save "$T/one.ckpt" >/d
 check "resume: 1 process then 2 ranks = 2 ranks ($("$PY" "$CMP" "$T/full.ckpt" "$T/one.ckpt"))" \
     "$PY" "$CMP" "$T/full.ckpt" "$T/one.ckpt"
 
-# a killed rank: the job ends non-zero, and the checkpoint of the last step saved loads
+# a killed rank: once the first checkpoint is out, rank 1 is killed (-9) mid-run; the job
+# ends non-zero, and the checkpoint left behind loads and evaluates
 (
     cd "$T" || exit 1
-    mpi 2 bash -c 'if [ "${OMPI_COMM_WORLD_RANK:-0}" = 1 ]; then (sleep 4; kill -9 $$) & fi
+    KILL_CKPT="$T/kill.ckpt" mpi 2 -x KILL_CKPT bash -c 'if [ "${OMPI_COMM_WORLD_RANK:-0}" = 1 ]; then
+            (while [ ! -f "$KILL_CKPT" ]; do sleep 0.1; done; sleep 1; kill -9 $$) &
+        fi
         exec "$0" "$@"' "$LAMINA" train --limit-train 960 --limit-test 100 --batch 96 \
         --threads 1 --epochs 500 --save-every 5 --save "$T/kill.ckpt" >"$T/kout" 2>"$T/kerr"
     echo $? >"$T/krc"
