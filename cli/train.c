@@ -595,9 +595,10 @@ int cli_train(int argc, char **argv)
         st = lam_checkpoint_open(r.ctx, r.o.resume, &ck);
     }
     r.hist = calloc(1, sizeof *r.hist);
-    if (st == LAM_OK && cli_is_text(r.o.data) && cli_mpi_size() > 1) {
-        cli_error("%s: language models train on one rank: attention and recurrent layers keep "
-                  "state of every row of the batch, so they cannot run in chunks yet", r.o.data);
+    if (st == LAM_OK && cli_is_text(r.o.data) && (cli_mpi_size() > 1 || r.o.chunk.v > 0)) {
+        cli_error("%s: language models train on one rank, without --chunk: attention and "
+                  "recurrent layers keep state of every row of the batch, so they cannot run "
+                  "in chunks yet", r.o.data);
         st = LAM_ERR_ARG;
     } else if (st == LAM_OK && cli_is_text(r.o.data)) {
         rc = r.hist != NULL ? train_lm(&r, ck, fine_tune) : cli_lib_error(r.ctx, LAM_ERR_NOMEM,

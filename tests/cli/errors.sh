@@ -252,4 +252,12 @@ check "generate from a GPT: the same seed gives the same text, prompt longer tha
     cmp -s "$T/out" gpt1.out
 check "generate from a GPT: prompt then 30 bytes and a newline" test "$(wc -c <gpt1.out)" -eq 47
 
+echo "# data-parallel chunks"
+run train --data "$D" "${SMALL[@]}" --epochs 1 --batch 64 --chunk 48
+expect_rc "a --chunk that does not divide --batch" 2
+one_error_line "a --chunk that does not divide --batch" "--chunk 48 must divide --batch 64"
+run train --data fortunes --model char-lstm --chunk 8 --epochs 1
+expect_rc "--chunk on a language model" 2
+one_error_line "--chunk on a language model" "cannot run in chunks"
+
 finish
