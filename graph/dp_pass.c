@@ -439,7 +439,9 @@ lam_status lam__model_dp_pass(lam_model *m, const lam_step_desc *d, double *loss
         m->trained = 1;
         st = loss_chunks(m, dp, d, loss, correct);
     }
-    if (st == LAM_OK) {
+    /* a non-finite global loss (one rank's bad label is a NaN there) stops every rank
+     * before backward alike: a rank that went on would wait for the others' exchanges */
+    if (st == LAM_OK && isfinite(*loss)) {
         m->have_dout = 1;
         st = backward_chunks(m, dp);
         m->have_dout = 0;

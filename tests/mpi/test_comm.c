@@ -2,8 +2,8 @@
  * communicators (ranks {0, 1} train together, rank 2 alone), attaches each context to its
  * communicator, and trains a model with batch norm on its chunks of a global batch. Every
  * rank also trains the same model alone on the whole batch (no hook) and checks that the
- * weights agree bit for bit, and a step with a batch that does not divide is refused with a
- * message. Prints "ok ..." lines; exit 0 when all hold. Run with mpirun -np 3. */
+ * weights agree bit for bit, a step with a batch that does not divide is refused with a
+ * message, and a bad label on one rank stops the step on every rank. Prints "ok ..." lines; exit 0 when all hold. Run with mpirun -np 3. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +119,15 @@ int main(int argc, char **argv)
     lam_status bad = train(ctx, x, y, 0, GLOBAL / size, 5, w_bad, &n_bad);
     check(bad == LAM_ERR_ARG && strstr(lam_ctx_errmsg(ctx), "does not divide") != NULL,
           lam_ctx_errmsg(ctx), world);
+    /* a bad label on the last rank only: every rank stops the step, none waits forever */
+    static int32_t y_bad[GLOBAL];
+    memcpy(y_bad, y, sizeof y_bad);
+    y_bad[GLOBAL - 1] = 99;
+    bad = train(ctx, x, y_bad, c0 * CHUNK, (c1 - c0) * CHUNK, CHUNK, w_bad, &n_bad);
+    const int holds_it = rank == size - 1;
+    check(holds_it ? bad == LAM_ERR_RANGE : bad == LAM_ERR_NUMERIC,
+          holds_it ? "the rank with a bad label: LAM_ERR_RANGE"
+                   : "the other ranks: a non-finite loss, LAM_ERR_NUMERIC", world);
     lam_mpi_detach(h);
     check(lam_ctx_ranks(ctx) == 1, "detached", world);
     lam_ctx_destroy(ctx);
