@@ -55,8 +55,7 @@ int main(int argc, char **argv)
     if (chunk == 0) {
         chunk = batch / size;
     }
-    const int64_t k = batch / chunk, c0 = k * rank / size, c1 = k * (rank + 1) / size;
-    const int64_t n = (c1 - c0) * chunk, in = c * h * w, shape[3] = {c, h, w};
+    const int64_t in = c * h * w, shape[3] = {c, h, w};
     lam_ctx_desc cd;
     lam_ctx_desc_init(&cd);
     cd.n_threads = threads;
@@ -67,11 +66,20 @@ int main(int argc, char **argv)
     lam_optim *opt = NULL;
     lam_param *p = NULL;
     int np = 0;
-    float *x = malloc((size_t)(n * in) * sizeof(float));
-    int32_t *y = malloc((size_t)n * sizeof(int32_t));
-    lam_status st = x != NULL && y != NULL ? lam_ctx_create(&cd, &ctx) : LAM_ERR_NOMEM;
+    float *x = NULL;
+    int32_t *y = NULL;
+    int64_t first = 0, n = 0; /* this rank's samples of the global batch */
+    lam_status st = lam_ctx_create(&cd, &ctx);
     if (st == LAM_OK && size > 1) {
         st = lam_mpi_attach(ctx, MPI_COMM_WORLD, &hd);
+    }
+    if (st == LAM_OK) {
+        st = lam_ctx_batch_share(ctx, batch, chunk, &first, &n);
+    }
+    if (st == LAM_OK) {
+        x = malloc((size_t)(n * in) * sizeof(float));
+        y = malloc((size_t)n * sizeof(int32_t));
+        st = x != NULL && y != NULL ? LAM_OK : LAM_ERR_NOMEM;
     }
     const char *spec = lam_model_builtin_spec(model) != NULL ? lam_model_builtin_spec(model)
                                                              : model;
@@ -89,10 +97,10 @@ int main(int argc, char **argv)
         st = lam_optim_create(ctx, &od, p, np, &opt);
     }
     for (int64_t i = 0; st == LAM_OK && i < n * in; i++) {
-        x[i] = lam_rng_normal(3, 0, (uint64_t)(c0 * chunk * in + i));
+        x[i] = lam_rng_normal(3, 0, (uint64_t)(first * in + i));
     }
     for (int64_t i = 0; st == LAM_OK && i < n; i++) {
-        y[i] = (int32_t)((c0 * chunk + i) % 10);
+        y[i] = (int32_t)((first + i) % 10);
     }
     double *t = calloc((size_t)steps, sizeof(double)), wait0 = 0.0, wait1 = 0.0;
     int64_t bytes0 = 0, bytes1 = 0;
@@ -124,7 +132,8 @@ int main(int argc, char **argv)
     }
     qsort(alone, 9, sizeof *alone, cmp_double);
     if (st != LAM_OK) {
-        fprintf(stderr, "lamina-bench-dp: rank %d: %s\n", rank, lam_ctx_errmsg(ctx));
+        fprintf(stderr, "lamina-bench-dp: rank %d: %s: %s\n", rank, lam_strerror(st),
+                lam_ctx_errmsg(ctx));
     } else if (rank == 0) {
         double med[1];
         qsort(t, (size_t)steps, sizeof *t, cmp_double);

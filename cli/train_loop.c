@@ -178,10 +178,10 @@ int train_run_epochs(train_run *r)
         return EXIT_USAGE;
     }
     /* this rank's run of the chunks of every global batch (all of it alone) */
-    const int rank = cli_mpi_rank(), ranks = cli_mpi_size();
-    const int64_t k = chunk > 0 ? batch / chunk : 1;
-    const int64_t mine0 = chunk > 0 ? k * rank / ranks * chunk : 0;
-    const int64_t mine_n = chunk > 0 ? (k * (rank + 1) / ranks) * chunk - mine0 : batch;
+    int64_t mine0 = 0, mine_n = batch;
+    if (chunk > 0) {
+        (void)lam_ctx_batch_share(r->ctx, batch, chunk, &mine0, &mine_n); /* checked: divides */
+    }
     int64_t *perm = malloc((size_t)tr->n * sizeof *perm);
     float *xb = malloc((size_t)(batch * tr->sample_numel) * sizeof(float));
     const int augment = r->aug.crop_pad > 0 || r->aug.flip;

@@ -38,6 +38,19 @@ static int64_t rank_start(int64_t k, int r, int size)
     return k * r / size;
 }
 
+lam_status lam_ctx_batch_share(const lam_ctx *ctx, int64_t n, int64_t chunk, int64_t *first,
+                               int64_t *count)
+{
+    if (first == NULL || count == NULL || chunk < 1 || n < 0 || n % chunk != 0) {
+        return LAM_ERR_ARG;
+    }
+    const int r = lam_ctx_rank(ctx), size = lam_ctx_ranks(ctx);
+    const int64_t k = n / chunk;
+    *first = rank_start(k, r, size) * chunk;
+    *count = (rank_start(k, r + 1, size) - rank_start(k, r, size)) * chunk;
+    return LAM_OK;
+}
+
 void lam__dp_free(lam_dp *dp)
 {
     if (dp != NULL && dp->ctx != NULL) {

@@ -150,27 +150,26 @@ static lam_status prepare(lam_model *m, int64_t n, int64_t chunk)
         return LAM_ERR_NOMEM;
     }
     memset(s->buckets, 0, (size_t)m->n_nodes * sizeof *s->buckets);
-    /* groups in backward order; a group's bucket sits at its last node */
+    /* groups in backward order; a group's bucket sits at its last node (lowest index),
+     * closed when full or when no layer with weights comes after it */
     int64_t floats = 0, total = 0;
-    int nb = 0, open = -1; /* the first node of the open group */
-    for (int h = m->n_nodes - 1; h >= 0; h--) {
-        const int64_t len = bucket_len(m, h);
-        s->group[h] = -1;
-        if (len == 0) {
-            continue;
+    int nb = 0, open = -1, last = -1; /* the open group's first and latest member */
+    for (int h = m->n_nodes - 1; h >= -1; h--) {
+        const int64_t len = h >= 0 ? bucket_len(m, h) : 0;
+        if (h >= 0) {
+            s->group[h] = -1;
         }
-        open = open < 0 ? h : open;
-        s->offset[h] = total;
-        total += len;
-        int last = 1; /* the group closes here when full or no layer with weights follows */
-        for (int e = h - 1; e >= 0 && total < LAM_DP_BUCKET_FLOATS; e--) {
-            last = bucket_len(m, e) > 0 ? 0 : last;
+        if (len > 0) {
+            open = open < 0 ? h : open;
+            s->offset[h] = total;
+            total += len;
+            last = h;
         }
-        if (last) {
-            for (int e = open; e >= h; e--) {
-                s->group[e] = bucket_len(m, e) > 0 ? h : -1;
+        if (open >= 0 && (h < 0 || total >= LAM_DP_BUCKET_FLOATS)) {
+            for (int e = open; e >= last; e--) {
+                s->group[e] = bucket_len(m, e) > 0 ? last : -1;
             }
-            s->buckets[h].len = total;
+            s->buckets[last].len = total;
             floats += lam__dp_bucket_floats(&s->lay, total);
             nb++;
             open = -1;

@@ -102,25 +102,19 @@ static lam_status bn_run_forward(lam_layer *l, const float *const *x, float *y, 
     const float *gamma = lam__param(l, 0)->w, *beta = lam__param(l, 1)->w;
     float *rmean = lam__buffer(l, 0)->w, *rvar = lam__buffer(l, 1)->w;
     const int nt = lam_ctx_threads(l->ctx);
-    if (train && l->dp != NULL) {
-        lam_status st = bn_forward_global(l, x[0], y, relu);
-        if (st != LAM_OK) {
-            return st;
-        }
-        const double mom = l->desc.momentum;
-        for (int64_t ch = 0; ch < s->c; ch++) {
-            rmean[ch] = (float)((1.0 - mom) * rmean[ch] + mom * s->mean[ch]);
-            rvar[ch] = (float)((1.0 - mom) * rvar[ch] + mom * s->var_unbiased[ch]);
-        }
-        return LAM_OK;
-    }
     if (train) {
-        if (l->k->bn_workspace(n, s->c, s->hw, nt) > s->ws_n) {
+        if (l->dp != NULL) {
+            lam_status st = bn_forward_global(l, x[0], y, relu); /* the global batch's */
+            if (st != LAM_OK) {
+                return st;
+            }
+        } else if (l->k->bn_workspace(n, s->c, s->hw, nt) > s->ws_n) {
             return lam__layer_error(l, LAM_ERR_STATE, "batch %lld needs more workspace",
                                     (long long)n);
+        } else {
+            l->k->bn_fwd_train(n, s->c, s->hw, x[0], gamma, beta, l->desc.alpha, s->mean,
+                               s->invstd, s->var_unbiased, y, relu, s->ws, nt);
         }
-        l->k->bn_fwd_train(n, s->c, s->hw, x[0], gamma, beta, l->desc.alpha, s->mean,
-                           s->invstd, s->var_unbiased, y, relu, s->ws, nt);
         const double mom = l->desc.momentum;
         for (int64_t ch = 0; ch < s->c; ch++) {
             rmean[ch] = (float)((1.0 - mom) * rmean[ch] + mom * s->mean[ch]);

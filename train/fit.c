@@ -348,14 +348,13 @@ lam_status lam_fit(lam_model *m, lam_optim *opt, const lam_fit_desc *d, const la
     if (st != LAM_OK) {
         return st;
     }
-    const int64_t n_all = x->rows, b = d->batch, chunk = d->chunk;
+    const int64_t n_all = x->rows, b = d->batch, chunk = d->chunk, ranks = lam_ctx_ranks(m->ctx);
     /* a data-parallel fit: this rank's run of the chunks of every whole batch */
-    const int64_t k = chunk > 0 ? b / chunk : 1, rank = lam_ctx_rank(m->ctx),
-                  ranks = lam_ctx_ranks(m->ctx);
-    const int64_t off = chunk > 0 ? k * rank / ranks * chunk : 0;
-    const int64_t mine = chunk > 0 ? k * (rank + 1) / ranks * chunk - off : b;
+    int64_t off = 0, mine = b;
     const int64_t used = chunk > 0 ? n_all / b * b : n_all;
-    if (chunk < 0 || (chunk > 0 && (b % chunk != 0 || k < ranks || used == 0)) ||
+    if (chunk < 0 ||
+        (chunk > 0 && (lam_ctx_batch_share(m->ctx, b, chunk, &off, &mine) != LAM_OK ||
+                       b / chunk < ranks || used == 0)) ||
         (chunk == 0 && ranks > 1)) {
         return lam__error(m->ctx, LAM_ERR_ARG, "fit: chunk %lld of batch %lld on %lld rank(s) "
                           "over %lld samples: the chunk must divide the batch into at least one "

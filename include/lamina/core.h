@@ -170,6 +170,15 @@ LAM_API lam_status lam_ctx_set_comm(lam_ctx *ctx, const lam_comm *comm);
 LAM_API int lam_ctx_rank(const lam_ctx *ctx);
 LAM_API int lam_ctx_ranks(const lam_ctx *ctx);
 
+/**
+ * This rank's share of a global batch of n samples cut into chunks of `chunk`: the samples
+ * [*first, *first + *count), i.e. the chunks [k*r/R, k*(r+1)/R) of k = n / chunk. What a
+ * data-parallel step (lam_step_desc.chunk) expects the rank to pass; alone, the whole batch.
+ * @return LAM_OK, LAM_ERR_ARG (NULL outputs, chunk < 1, n not a multiple of chunk).
+ */
+LAM_API lam_status lam_ctx_batch_share(const lam_ctx *ctx, int64_t n, int64_t chunk,
+                                       int64_t *first, int64_t *count);
+
 /* ------------------------------------------------------------------- tensor */
 
 #define LAM_MAX_DIM 4

@@ -151,7 +151,8 @@ typedef struct lam_step_desc {
      *  every sum over the batch (gradients, batch-norm statistics, the loss) is taken in one
      *  fixed tree over the chunks, so the weights depend on the chunk size only, never on
      *  the thread or rank count. With a hook (lam_ctx_set_comm) of R ranks, rank r passes
-     *  its run of the chunks, [k*r/R, k*(r+1)/R) of k = global_n / chunk, as x (n samples).
+     *  its run of the chunks, [k*r/R, k*(r+1)/R) of k = global_n / chunk, as x (n samples;
+     *  lam_ctx_batch_share gives them).
      *  0 = one chunk, the whole batch (the single-process step). Attention and recurrent
      *  layers cannot run in chunks. */
     int64_t chunk;

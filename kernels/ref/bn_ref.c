@@ -31,6 +31,28 @@ static double grad_at(const float *dy, const float *ymask, int64_t k)
     return ymask == NULL || ymask[k] > 0.0f ? (double)dy[k] : 0.0;
 }
 
+/* Channel j's mean and M2 = sum (x - mean)^2 over its m values, two passes (0, 0 when empty). */
+static void channel_stats(int64_t n, int64_t c, int64_t hw, const float *x, int64_t j,
+                          double *mean, double *m2)
+{
+    const double m = (double)(n * hw);
+    double s = 0.0, s2 = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t p = 0; p < hw; p++) {
+            s += x[(i * c + j) * hw + p];
+        }
+    }
+    const double mu = m > 0.0 ? s / m : 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t p = 0; p < hw; p++) {
+            const double d = x[(i * c + j) * hw + p] - mu;
+            s2 += d * d;
+        }
+    }
+    *mean = mu;
+    *m2 = s2;
+}
+
 int64_t lam__bn_workspace_ref(int64_t n, int64_t c, int64_t hw, int nt)
 {
     (void)n, (void)c, (void)hw, (void)nt;
@@ -44,19 +66,8 @@ void lam__bn_fwd_train_ref(int64_t n, int64_t c, int64_t hw, const float *x, con
     (void)ws, (void)nt;
     const double m = (double)(n * hw);
     for (int64_t j = 0; j < c; j++) {
-        double s = 0.0, s2 = 0.0;
-        for (int64_t i = 0; i < n; i++) {
-            for (int64_t p = 0; p < hw; p++) {
-                s += x[(i * c + j) * hw + p];
-            }
-        }
-        const double mu = s / m;
-        for (int64_t i = 0; i < n; i++) {
-            for (int64_t p = 0; p < hw; p++) {
-                const double d = x[(i * c + j) * hw + p] - mu;
-                s2 += d * d;
-            }
-        }
+        double mu, s2;
+        channel_stats(n, c, hw, x, j, &mu, &s2);
         const double var = s2 / m, istd = 1.0 / sqrt(var + (double)eps);
         const double g = gamma != NULL ? gamma[j] : 1.0, b = beta != NULL ? beta[j] : 0.0;
         mean[j] = (float)mu;
@@ -128,23 +139,8 @@ void lam__bn_stats_ref(int64_t n, int64_t c, int64_t hw, const float *x, double 
                        float *ws, int nt)
 {
     (void)ws, (void)nt;
-    const double m = (double)(n * hw);
     for (int64_t j = 0; j < c; j++) {
-        double s = 0.0, s2 = 0.0;
-        for (int64_t i = 0; i < n; i++) {
-            for (int64_t p = 0; p < hw; p++) {
-                s += x[(i * c + j) * hw + p];
-            }
-        }
-        const double mu = m > 0.0 ? s / m : 0.0;
-        for (int64_t i = 0; i < n; i++) {
-            for (int64_t p = 0; p < hw; p++) {
-                const double d = x[(i * c + j) * hw + p] - mu;
-                s2 += d * d;
-            }
-        }
-        stats[2 * j] = mu;
-        stats[2 * j + 1] = s2;
+        channel_stats(n, c, hw, x, j, &stats[2 * j], &stats[2 * j + 1]);
     }
 }
 
