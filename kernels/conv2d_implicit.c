@@ -52,17 +52,17 @@ void lam__conv_implicit_plan(plan *pp, int force)
     pp->wp = frame_cols(g, nimg);
     pp->plane = pp->hp * pp->wp;
     pp->np = g->oh * pp->wp;
-    /* Which passes pay (measured on the ResNet-20 shapes, bench/NOTES-engine.md). The forward
-     * trades im2col's copy, which costs about what one more output channel's FMAs do (it
-     * writes K*P floats), for the junk columns' share of the 16-column vectors: it wins
-     * where that trade is favourable (28, 32 and 7 wide) and ties or loses elsewhere (14, 16
-     * and 8 wide, where im2col's per-image 196, 256 and 64 columns fill the vectors well).
-     * The backward's weight gradient sums over the junk too, and im2col + col2im are cheap
-     * next to its GEMMs from 32 channels up: it wins where the junk is under 5% (28 and 32
-     * wide) and ties elsewhere. */
+    /* Which passes pay (measured on the ResNet-20 shapes, bench/NOTES-engine.md, sixth
+     * round). The forward trades im2col's copy for the junk columns' share of the 16-column
+     * vectors; the window GEMM, which prefetches its rows, runs the same FMAs faster than the
+     * plain one on im2col's columns, and the copy costs about what three more output
+     * channels' FMAs do. So it wins where the junk is a few vectors (28, 32, 14, 16 and 7
+     * wide) and loses at 8 wide, where im2col's 64 columns per image fill the vectors
+     * exactly. The backward pays for the junk in both of its GEMMs but saves im2col and
+     * col2im: it wins or ties up to a quarter of junk (7 wide is 18%). */
     const int64_t v_implicit = (pp->np + 15) / 16, v_im2col = nimg * ((pp->p + 15) / 16);
-    pp->implicit_fwd = force || v_implicit * g->c_out <= v_im2col * (g->c_out + 1);
-    pp->implicit_bwd = force || 20 * pp->np <= 21 * nimg * pp->p;
+    pp->implicit_fwd = force || v_implicit * g->c_out <= v_im2col * (g->c_out + 3);
+    pp->implicit_bwd = force || 4 * pp->np <= 5 * nimg * pp->p;
     if (!pp->implicit_fwd && !pp->implicit_bwd) {
         return;
     }

@@ -131,6 +131,14 @@ static ALWAYS_INLINE AVX512 void nn_tile(const int kind, const int mr, const int
         for (int64_t ch = 0; ch < w->chans; ch++) {
             for (int64_t y = 0; y < w->kh; y++) {
                 const float *row = w->base + ch * w->plane + y * w->row + j;
+                /* The next column block's piece of this row (4 lines: 48 floats and the kernel
+                 * columns' overhang). The window's rows are far apart in the frame (a row
+                 * per channel and kernel row), more streams than the hardware prefetchers
+                 * follow, so without this every tile waited on its first loads from L2:
+                 * +18-23% on the ResNet-20 window GEMMs (bench/NOTES-engine.md, sixth round). */
+                for (int l = 0; l < 4; l++) {
+                    _mm_prefetch((const char *)(row + 16 * (NN_NV + l)), _MM_HINT_T0);
+                }
                 for (int64_t x = 0; x < w->kw; x++, p++) {
                     nn_step_a(mr, nv, acc, ar, p, 0, row + x, last);
                 }
