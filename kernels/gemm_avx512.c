@@ -198,9 +198,9 @@ static ALWAYS_INLINE AVX512 void nn_tile(const int kind, const int mr, const int
 /* A column block of nv vectors for every row block: the row counts 1..8 each compiled with
  * constant bounds, so the accumulators live in registers. */
 static ALWAYS_INLINE AVX512 void nn_cols(const int kind, const int nv, const nn_args *g,
-                                         int64_t j, __mmask16 last)
+                                         int64_t i0, int64_t j, __mmask16 last)
 {
-    int64_t i = 0;
+    int64_t i = i0;
     for (; i + NN_MR <= g->m; i += NN_MR) {
         nn_tile(kind, NN_MR, nv, g, i, j, last);
     }
@@ -216,40 +216,139 @@ static ALWAYS_INLINE AVX512 void nn_cols(const int kind, const int nv, const nn_
     }
 }
 
-static ALWAYS_INLINE AVX512 void gemm_nn(const int kind, const nn_args *g)
+/* Rows [i0, m) of C. */
+static ALWAYS_INLINE AVX512 void gemm_nn(const int kind, const nn_args *g, int64_t i0)
 {
     int64_t j = 0;
     for (; j + 16 * NN_NV <= g->n; j += 16 * NN_NV) {
-        nn_cols(kind, NN_NV, g, j, 0xffff);
+        nn_cols(kind, NN_NV, g, i0, j, 0xffff);
     }
     const int64_t rest = g->n - j;
     if (rest > 32) {
-        nn_cols(kind, 3, g, j, first_bits(rest - 32));
+        nn_cols(kind, 3, g, i0, j, first_bits(rest - 32));
     } else if (rest > 16) {
-        nn_cols(kind, 2, g, j, first_bits(rest - 16));
+        nn_cols(kind, 2, g, i0, j, first_bits(rest - 16));
     } else if (rest > 0) {
-        nn_cols(kind, 1, g, j, first_bits(rest));
+        nn_cols(kind, 1, g, i0, j, first_bits(rest));
     }
 }
 
 static AVX512 void gemm_nn_plain(const nn_args *g)
 {
-    gemm_nn(NN_PLAIN, g);
+    gemm_nn(NN_PLAIN, g, 0);
 }
 
 static AVX512 void gemm_nn_plain_t(const nn_args *g)
 {
-    gemm_nn(NN_PLAIN_T, g);
+    gemm_nn(NN_PLAIN_T, g, 0);
 }
 
 static AVX512 void gemm_nn_win_b(const nn_args *g)
 {
-    gemm_nn(NN_WIN_B, g);
+    gemm_nn(NN_WIN_B, g, 0);
+}
+
+/* ------------------------------------------------- window A, three kernel columns */
+
+/* The weight gradient C(r, co) = sum_p window(r, p) B(p, co) of a window with three kernel
+ * columns. Its rows (c, y, x) for x = 0, 1, 2 are one frame row u = base_cy shifted by x, so
+ * C(c,y,x; co) = sum_q u[q] B(q - x, co): one broadcast of u[q] feeds three FMAs, against
+ * B's rows q, q-1 and q-2, which slide through registers. The generic tile broadcast once
+ * per FMA for the 16 columns of a 16-channel layer, so its loads, not its FMAs, set the
+ * pace. Each element is still one FMA chain over p in order (rows of B outside [0, k) read
+ * as zero vectors, whose products add exact zeros), the order of the generic tile. */
+#define WA_MR 6 /* (c, y) pairs per tile at most: 18 accumulators of one vector (8 pairs,
+                 * 24 of them, spilled and ran at 0.6x), 24 of two vectors (4 pairs) */
+
+static ALWAYS_INLINE AVX512 void wa3_tile(const int mr, const int nv, const nn_args *g,
+                                          int64_t cy0, int64_t j, __mmask16 last)
+{
+    const lam_window *w = g->aw;
+    const float *u[WA_MR];
+    for (int r = 0; r < mr; r++) {
+        const int64_t cy = cy0 + r;
+        u[r] = w->base + cy / w->kh * w->plane + cy % w->kh * w->row;
+    }
+    __m512 acc[WA_MR][3][2], d[3][2];
+    for (int r = 0; r < mr; r++) {
+        for (int x = 0; x < 3; x++) {
+            for (int v = 0; v < nv; v++) {
+                acc[r][x][v] = _mm512_setzero_ps();
+            }
+        }
+    }
+    for (int x = 0; x < 3; x++) {
+        for (int v = 0; v < nv; v++) {
+            d[x][v] = _mm512_setzero_ps();
+        }
+    }
+    const float *b = g->b + j;
+    for (int64_t q = 0; q < g->k + 2; q++) {
+        /* d[x] = B's row q - x */
+        for (int v = 0; v < nv; v++) {
+            d[2][v] = d[1][v];
+            d[1][v] = d[0][v];
+            const __mmask16 m = q < g->k ? (v == nv - 1 ? last : 0xffff) : 0;
+            d[0][v] = _mm512_maskz_loadu_ps(m, b + (q < g->k ? q : 0) * g->ldb + 16 * v);
+        }
+        for (int r = 0; r < mr; r++) {
+            const __m512 a = _mm512_set1_ps(u[r][q]);
+            for (int x = 0; x < 3; x++) {
+                for (int v = 0; v < nv; v++) {
+                    acc[r][x][v] = _mm512_fmadd_ps(a, d[x][v], acc[r][x][v]);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        for (int x = 0; x < 3; x++) {
+            float *cr = g->c + ((cy0 + r) * 3 + x) * g->ldc + j;
+            for (int v = 0; v < nv; v++) {
+                const __mmask16 msk = v == nv - 1 ? last : 0xffff;
+                __m512 t = acc[r][x][v];
+                if (g->add) {
+                    t = _mm512_add_ps(_mm512_maskz_loadu_ps(msk, cr + 16 * v), t);
+                }
+                _mm512_mask_storeu_ps(cr + 16 * v, msk, t);
+            }
+        }
+    }
+}
+
+/* Every (c, y) pair for the columns [j, j + 16*nv): tiles of mr pairs, then the rest. */
+static ALWAYS_INLINE AVX512 void wa3_cols(const int mr, const int nv, const nn_args *g,
+                                          int64_t j, __mmask16 last)
+{
+    const int64_t pairs = g->aw->chans * g->aw->kh;
+    int64_t cy = 0;
+    for (; cy + mr <= pairs; cy += mr) {
+        wa3_tile(mr, nv, g, cy, j, last);
+    }
+    for (; cy < pairs; cy++) {
+        wa3_tile(1, nv, g, cy, j, last);
+    }
 }
 
 static AVX512 void gemm_nn_win_a(const nn_args *g)
 {
-    gemm_nn(NN_WIN_A, g);
+    const lam_window *w = g->aw;
+    if (w->kw != 3) {
+        gemm_nn(NN_WIN_A, g, 0);
+        return;
+    }
+    /* columns in blocks of 32, a last one of up to 16 */
+    int64_t j = 0;
+    for (; j + 32 <= g->n; j += 32) {
+        wa3_cols(4, 2, g, j, 0xffff);
+    }
+    if (g->n - j > 16) {
+        wa3_cols(4, 2, g, j, first_bits(g->n - j - 16));
+    } else if (g->n > j) {
+        wa3_cols(WA_MR, 1, g, j, first_bits(g->n - j));
+    }
+    if (w->ones != NULL) {
+        gemm_nn(NN_WIN_A, g, w->chans * w->kh * w->kw); /* the ones row */
+    }
 }
 
 /* ------------------------------------------------------------------------ NT */

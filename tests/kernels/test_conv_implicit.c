@@ -39,7 +39,9 @@ static void check_window_gemms(void)
     for (int with_ones = 0; with_ones <= 1; with_ones++) {
         const lam_window win = {frame, chans, plane, wf, kh, kw, with_ones ? ones : NULL};
         const int64_t rows = chans * kh * kw + with_ones;
-        for (int64_t m = 1; m <= 17; m++) {
+        /* m: win_b's rows (up to 17), win_a's columns (up to 40: its kernel for three kernel
+         * columns works in blocks of 32 and a last block of up to 16) */
+        for (int64_t m = 1; m <= 40; m++) {
             for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
                 const int64_t n = ns[t];
                 for (int add = 0; add <= 1; add++) {
@@ -47,11 +49,13 @@ static void check_window_gemms(void)
                     /* C(m, n) = A(m, rows) * window */
                     t_fill_int(c1, 28 * ldc, -2, 2, 37, (uint64_t)(m * 100 + n));
                     memcpy(c2, c1, (size_t)(28 * ldc) * sizeof(float));
-                    lam__gemm_win_b(LAM_ISA_AVX512, m, n, a, 28, &win, c1, ldc, add);
-                    lam__gemm_win_b(LAM_ISA_SCALAR, m, n, a, 28, &win, c2, ldc, add);
-                    snprintf(what, sizeof what, "win_b m%lld n%lld ones%d add%d", (long long)m,
-                             (long long)n, with_ones, add);
-                    t_equal(what, c1, c2, 28 * ldc);
+                    if (m <= 17) {
+                        lam__gemm_win_b(LAM_ISA_AVX512, m, n, a, 28, &win, c1, ldc, add);
+                        lam__gemm_win_b(LAM_ISA_SCALAR, m, n, a, 28, &win, c2, ldc, add);
+                        snprintf(what, sizeof what, "win_b m%lld n%lld ones%d add%d",
+                                 (long long)m, (long long)n, with_ones, add);
+                        t_equal(what, c1, c2, 28 * ldc);
+                    }
                     /* C(rows, m) = window(rows, n) * B(n, m): the window's n columns summed */
                     lam__gemm_win_a(LAM_ISA_AVX512, &win, m, n, b, ldb, c1, ldc, add);
                     lam__gemm_win_a(LAM_ISA_SCALAR, &win, m, n, b, ldb, c2, ldc, add);
