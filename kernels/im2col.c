@@ -10,9 +10,9 @@
  * Speed: for each (c, ki, kj) row the range of output positions whose tap is inside the
  * image is computed once (two divisions per row, none per element), so the inner loops
  * are branch-free copies (memcpy when SW == 1) and zero fills; stride-1 'same' rows are
- * one block copy per (c, ki, kj). With AVX-512 (kernels/im2col_avx512.c), stride-1
- * columns are masked vector copies instead, and the stride-1 col2im sums its taps in
- * 16-lane registers.
+ * one block copy per (c, ki, kj). With AVX-512 (kernels/im2col_avx512.c), stride-1 and
+ * stride-2 columns are masked vector copies (and permutes) instead, and the stride-1 and
+ * stride-2 col2im sums its taps in 16-lane registers.
  */
 #include <string.h>
 
@@ -57,8 +57,8 @@ void lam__im2col_ld_isa(const lam_conv_geom *g, const float *x, int64_t c0, floa
                         int64_t ld, int isa)
 {
     isa = isa == LAM_ISA_AUTO ? lam__best_isa() : isa;
-    if (isa == LAM_ISA_AVX512 && g->sw == 1) {
-        lam__im2col_sw1_avx512(g, x, c0, col, ld);
+    if (isa == LAM_ISA_AVX512 && g->sw <= 2) {
+        lam__im2col_avx512(g, x, c0, col, ld);
         return;
     }
     const int64_t cig = g->c_in / g->groups;
@@ -176,8 +176,8 @@ void lam__col2im_ld_isa(const lam_conv_geom *g, const float *col, int64_t ld, in
     const int64_t cig = g->c_in / g->groups;
     const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow, sw = g->sw;
     isa = isa == LAM_ISA_AUTO ? lam__best_isa() : isa;
-    if (isa == LAM_ISA_AVX512 && g->sh == 1 && sw == 1 && g->kw <= 16) {
-        lam__col2im_s1_avx512(g, col, ld, c0, x);
+    if (isa == LAM_ISA_AVX512 && g->sh == sw && sw <= 2 && g->kw <= 16) {
+        lam__col2im_avx512(g, col, ld, c0, x);
         return;
     }
     if (g->sh == 1 && sw == 1 && g->dh == 1 && g->dw == 1 && g->kw == 3) {

@@ -137,18 +137,19 @@ void lam__im2col_ld(const lam_conv_geom *g, const float *x, int64_t c0, float *c
 /* ... with the instruction set chosen by the caller (LAM_ISA_*, AUTO asks lam__best_isa). */
 void lam__im2col_ld_isa(const lam_conv_geom *g, const float *x, int64_t c0, float *col,
                         int64_t ld, int isa);
-/* kernels/im2col_avx512.c: SW == 1 only, and only where lam__best_isa() gives AVX512 */
-void lam__im2col_sw1_avx512(const lam_conv_geom *g, const float *x, int64_t c0, float *col,
-                            int64_t ld);
+/* kernels/im2col_avx512.c: SW <= 2 only, and only where lam__best_isa() gives AVX512 */
+void lam__im2col_avx512(const lam_conv_geom *g, const float *x, int64_t c0, float *col,
+                        int64_t ld);
 /* col2im: x(C_in, H, W) channels c0.. += scatter-add of col. (accumulates; caller zeroes) */
 void lam__col2im(const lam_conv_geom *g, const float *col, int64_t c0, float *x);
 void lam__col2im_ref(const lam_conv_geom *g, const float *col, int64_t c0, float *x);
 void lam__col2im_ld(const lam_conv_geom *g, const float *col, int64_t ld, int64_t c0, float *x);
 void lam__col2im_ld_isa(const lam_conv_geom *g, const float *col, int64_t ld, int64_t c0,
                         float *x, int isa);
-/* kernels/im2col_avx512.c: SH == SW == 1 and KW <= 16 only, where AVX-512 is available */
-void lam__col2im_s1_avx512(const lam_conv_geom *g, const float *col, int64_t ld, int64_t c0,
-                           float *x);
+/* kernels/im2col_avx512.c: SH == SW == 1 or SH == SW == 2, and KW <= 16 only, where AVX-512
+ * is available */
+void lam__col2im_avx512(const lam_conv_geom *g, const float *col, int64_t ld, int64_t c0,
+                        float *x);
 
 /* Floats of workspace the fast conv needs with nt threads (refs need none). */
 int64_t lam__conv2d_workspace(const lam_conv_geom *g, int nt);
