@@ -34,8 +34,9 @@
  * Accuracy: a block is at most BN_TILE values (while M <= BN_TILE*BN_MAX_BLOCKS), so its
  * statistics are two-pass from L1: pass A gives the block mean mb, pass B sums d = x - mb
  * and d^2. Inner loops sum in float over 16 lanes (4 SSE2 registers; double would halve the
- * lanes and convert every value), flushed into double every SUB = 512 values, so a float
- * lane never holds more than 32 terms (rounding <= 32 ulp, typically ~4); everything beyond
+ * lanes and convert every value), flushed into double every 32 blocks of up to 16 values
+ * (kernels/bn_span.c; the runs cross the rows of a block), so a float lane never holds more
+ * than 32 terms (rounding <= 32 ulp, typically ~4); everything beyond
  * is double. Blocks are merged as (count, mean, M2) with the exact parallel formula
  * M2 = sum M2_b + n_b (mean_b - mean)^2, so a large mean (x ~ 100 + N(0, 1)) costs nothing:
  * no E[x^2] - E[x]^2 anywhere. Normalisation subtracts the float mean before scaling
@@ -274,18 +275,13 @@ static void fwd_stats_item(const void *arg, int64_t item, int lane)
     (void)lane;
     const int64_t b = item / ps->g.c, ch = item % ps->g.c;
     const bn_block k = block_of(&ps->g, b);
-    double s = 0.0;
-    for (int64_t r = k.r0; r < k.r1; r++) {
-        const int64_t base = base_of(&ps->g, &k, r, ch);
-        s += ps->sp->sum(ps->x + base, k.len);
-    }
-    const double cnt = (double)((k.r1 - k.r0) * k.len);
+    const int64_t base = base_of(&ps->g, &k, k.r0, ch), rows = k.r1 - k.r0;
+    const int64_t stride = ps->g.c * ps->g.hw;
+    const double s = ps->sp->sum(ps->x + base, rows, stride, k.len);
+    const double cnt = (double)(rows * k.len);
     const float mb = (float)(s / cnt);
     double s1 = 0.0, s2 = 0.0;
-    for (int64_t r = k.r0; r < k.r1; r++) {
-        const int64_t base = base_of(&ps->g, &k, r, ch);
-        ps->sp->dev(ps->x + base, k.len, mb, &s1, &s2);
-    }
+    ps->sp->dev(ps->x + base, rows, stride, k.len, mb, &s1, &s2);
     const double m2 = s2 - s1 * (s1 / cnt);
     part_at(ps, b, 0)[ch] = (double)mb + s1 / cnt;
     part_at(ps, b, 1)[ch] = m2 < 0.0 ? 0.0 : m2; /* rounding; a NaN stays */
@@ -312,12 +308,9 @@ static void bwd_sums_item(const void *arg, int64_t item, int lane)
     const int64_t b = item / ps->g.c, ch = item % ps->g.c;
     const bn_block k = block_of(&ps->g, b);
     double sg = 0.0, sd = 0.0;
-    for (int64_t r = k.r0; r < k.r1; r++) {
-        const int64_t base = base_of(&ps->g, &k, r, ch);
-        ps->sp->bwd_sums(ps->x + base, ps->dy + base,
-                         ps->ymask != NULL ? ps->ymask + base : NULL, k.len, ps->mean_in[ch],
-                         &sg, &sd);
-    }
+    const int64_t base = base_of(&ps->g, &k, k.r0, ch);
+    ps->sp->bwd_sums(ps->x + base, ps->dy + base, ps->ymask != NULL ? ps->ymask + base : NULL,
+                     k.r1 - k.r0, ps->g.c * ps->g.hw, k.len, ps->mean_in[ch], &sg, &sd);
     part_at(ps, b, 0)[ch] = sg;
     part_at(ps, b, 1)[ch] = sd;
 }

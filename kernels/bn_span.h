@@ -6,13 +6,15 @@
 #include "kernels.h"
 
 typedef struct lam_bn_spans {
-    /* sum x[0, n) */
-    double (*sum)(const float *x, int64_t n);
+    /* The sums run over `rows` runs of n values, `stride` apart: x[r*stride + i].
+     * sum of x */
+    double (*sum)(const float *x, int64_t rows, int64_t stride, int64_t n);
     /* *s1 += sum (x - m), *s2 += sum (x - m)^2 */
-    void (*dev)(const float *x, int64_t n, float m, double *s1, double *s2);
+    void (*dev)(const float *x, int64_t rows, int64_t stride, int64_t n, float m, double *s1,
+                double *s2);
     /* *sg += sum g, *sd += sum g (x - m); g = dy, or 0 where ymask <= 0 (ymask non-NULL) */
-    void (*bwd_sums)(const float *x, const float *dy, const float *ymask, int64_t n, float m,
-                     double *sg, double *sd);
+    void (*bwd_sums)(const float *x, const float *dy, const float *ymask, int64_t rows,
+                     int64_t stride, int64_t n, float m, double *sg, double *sd);
     /* y = (x - m) a + s, relu'd when relu (y may equal x) */
     void (*norm)(const float *x, float *y, int64_t n, float m, float a, float s, int relu);
     /* dx = a ((g - md) - b (x - m)), g as in bwd_sums (dx may equal dy) */

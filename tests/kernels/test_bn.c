@@ -536,29 +536,39 @@ static void test_spans(void)
         printf("span loops: no AVX-512 here, the portable ones only\n");
         return;
     }
+    /* one row of each length, and 1..40 rows of 49 and 50 values 53 apart (the runs that
+     * cross rows, folded after every 32 blocks) */
     const int64_t lens[] = {1, 15, 16, 17, 511, 512, 513, 1100};
-    float *x = t_alloc_floats(1100), *dy = t_alloc_floats(1100), *ym = t_alloc_floats(1100);
-    float *y1 = t_alloc_floats(1100), *y2 = t_alloc_floats(1100);
-    t_fill_uniform(x, 1100, 90.0f, 110.0f, SEED, 91);
-    t_fill_uniform(dy, 1100, -1.0f, 1.0f, SEED, 92);
-    t_fill_uniform(ym, 1100, -1.0f, 1.0f, SEED, 93);
-    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-        const int64_t n = lens[i];
-        char what[64];
-        double a1 = c->sum(x, n), a2 = v->sum(x, n);
-        snprintf(what, sizeof what, "span sum n=%lld", (long long)n);
+    const int64_t nmax = 40 * 53;
+    float *x = t_alloc_floats(nmax), *dy = t_alloc_floats(nmax), *ym = t_alloc_floats(nmax);
+    float *y1 = t_alloc_floats(nmax), *y2 = t_alloc_floats(nmax);
+    t_fill_uniform(x, nmax, 90.0f, 110.0f, SEED, 91);
+    t_fill_uniform(dy, nmax, -1.0f, 1.0f, SEED, 92);
+    t_fill_uniform(ym, nmax, -1.0f, 1.0f, SEED, 93);
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0] + 80; i++) {
+        const int64_t multi = i >= sizeof lens / sizeof lens[0];
+        const int64_t k = (int64_t)i - (int64_t)(sizeof lens / sizeof lens[0]);
+        const int64_t n = multi ? 49 + k % 2 : lens[i], rows = multi ? 1 + k / 2 : 1;
+        const int64_t stride = multi ? 53 : n;
+        char what[96];
+        double a1 = c->sum(x, rows, stride, n), a2 = v->sum(x, rows, stride, n);
+        snprintf(what, sizeof what, "span sum rows=%lld n=%lld", (long long)rows, (long long)n);
         T_CHECK(a1 == a2, "%s: %.17g vs %.17g", what, a1, a2);
         double s1[2] = {1.0, 2.0}, s2[2] = {1.0, 2.0};
-        c->dev(x, n, 100.0f, &s1[0], &s1[1]);
-        v->dev(x, n, 100.0f, &s2[0], &s2[1]);
-        T_CHECK(s1[0] == s2[0] && s1[1] == s2[1], "span dev n=%lld", (long long)n);
+        c->dev(x, rows, stride, n, 100.0f, &s1[0], &s1[1]);
+        v->dev(x, rows, stride, n, 100.0f, &s2[0], &s2[1]);
+        T_CHECK(s1[0] == s2[0] && s1[1] == s2[1], "span dev rows=%lld n=%lld", (long long)rows,
+                (long long)n);
         for (int mk = 0; mk <= 1; mk++) {
             const float *mask = mk ? ym : NULL;
             double g1[2] = {0.0, 0.0}, g2[2] = {0.0, 0.0};
-            c->bwd_sums(x, dy, mask, n, 100.0f, &g1[0], &g1[1]);
-            v->bwd_sums(x, dy, mask, n, 100.0f, &g2[0], &g2[1]);
-            T_CHECK(g1[0] == g2[0] && g1[1] == g2[1], "span bwd_sums n=%lld mask %d",
-                    (long long)n, mk);
+            c->bwd_sums(x, dy, mask, rows, stride, n, 100.0f, &g1[0], &g1[1]);
+            v->bwd_sums(x, dy, mask, rows, stride, n, 100.0f, &g2[0], &g2[1]);
+            T_CHECK(g1[0] == g2[0] && g1[1] == g2[1], "span bwd_sums rows=%lld n=%lld mask %d",
+                    (long long)rows, (long long)n, mk);
+            if (multi) {
+                continue;
+            }
             c->dx(x, dy, mask, y1, n, 100.0f, 0.7f, 0.01f, 0.3f);
             v->dx(x, dy, mask, y2, n, 100.0f, 0.7f, 0.01f, 0.3f);
             snprintf(what, sizeof what, "span dx n=%lld mask %d", (long long)n, mk);
