@@ -547,8 +547,14 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
 {
     static const kcase kc = {path_implicit, path_im2col, path_prepare, path_err, NULL,
                              path_set_batch};
-    static const int64_t stages[][3] = {{16, 28, 28}, {32, 14, 14}, {64, 7, 7},
-                                        {16, 32, 32}, {32, 16, 16}, {64, 8, 8}};
+    /* ResNet-20's 3x3 convolutions on 1x28x28 and 3x32x32, and the seed CNN's two */
+    static const struct {
+        const char *net;
+        int64_t c_in, c_out, hw;
+    } stages[] = {{"r20", 16, 16, 28}, {"r20", 32, 32, 14}, {"r20", 64, 64, 7},
+                  {"r20", 16, 16, 32}, {"r20", 32, 32, 16}, {"r20", 64, 64, 8},
+                  {"r20", 1, 16, 28},  {"r20", 3, 16, 32},
+                  {"seed", 1, 32, 28}, {"seed", 32, 64, 14}};
     if (lam__best_isa() != LAM_ISA_AVX512) {
         return; /* no implicit path to compare */
     }
@@ -559,10 +565,10 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
         if (o->quick && i > 0) {
             break;
         }
-        const int64_t c = stages[i][0];
+        const int64_t ci = stages[i].c_in, co = stages[i].c_out, hw = stages[i].hw;
         path_self s;
         memset(&s, 0, sizeof s);
-        s.g = (lam_conv_geom)GEOM(c, stages[i][1], stages[i][2], c, 3, 1);
+        s.g = (lam_conv_geom)GEOM(ci, hw, hw, co, 3, 1);
         s.g.n = batch;
         if (lam__conv_geom_init(&s.g) != LAM_OK) {
             continue;
@@ -579,25 +585,27 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
             const int64_t wk = lam__conv2d_fused_workspace(&s.g, &s.f[k], s.nt);
             ws = wk > ws ? wk : ws;
         }
-        const int64_t nx = batch * c * s.g.h * s.g.w, nw = c * c * 9;
+        const int64_t nx = batch * ci * hw * hw, ny = batch * co * hw * hw, nw = co * ci * 9;
         s.x = bench_floats(nx);
         s.w = bench_floats(nw);
-        s.dy = bench_floats(nx);
+        s.dy = bench_floats(ny);
         s.ws = bench_floats(ws);
-        s.out[0] = bench_floats(nx + nw);
-        s.out[1] = bench_floats(nx + nw);
+        const int64_t nout = ny > nx + nw ? ny : nx + nw; /* y, or dx and dW */
+        s.out[0] = bench_floats(nout);
+        s.out[1] = bench_floats(nout);
         bench_fill(s.x, nx, 41);
         bench_fill(s.w, nw, 42);
-        bench_fill(s.dy, nx, 43);
-        const double flops = 2.0 * (double)batch * c * s.g.oh * s.g.ow * c * 9;
+        bench_fill(s.dy, ny, 43);
+        const double flops = 2.0 * (double)batch * co * s.g.oh * s.g.ow * ci * 9;
         for (int bwd = 0; bwd <= 1; bwd++) {
             const char *op = bwd ? "conv_path_bwd" : "conv_path_fwd";
             if (!bench_want(o, op)) {
                 continue;
             }
             char shape[72];
-            snprintf(shape, sizeof shape, "r20 %lldx%lldx%lld n%lld impl/im2col auto:%s",
-                     (long long)c, (long long)s.g.h, (long long)s.g.w, (long long)batch,
+            snprintf(shape, sizeof shape, "%s %lld>%lldx%lldx%lld n%lld impl/im2col auto:%s",
+                     stages[i].net, (long long)ci, (long long)co, (long long)hw, (long long)hw,
+                     (long long)batch,
                      lam__conv_path_auto(&s.g, &autof, s.nt, bwd) ? "impl" : "im2col");
             s.bwd = bwd;
             if (bench_row(r, op, shape, bwd ? 2.0 * flops : flops, &kc, &s, batch, &po) != 0) {

@@ -52,17 +52,21 @@ void lam__conv_implicit_plan(plan *pp, int force)
     pp->wp = frame_cols(g, nimg);
     pp->plane = pp->hp * pp->wp;
     pp->np = g->oh * pp->wp;
-    /* Which passes pay (measured on the ResNet-20 shapes, bench/NOTES-engine.md, sixth
+    /* Which passes pay (measured on the ResNet-20 shapes, bench/NOTES-engine.md, eighth
      * round). The forward trades im2col's copy for the junk columns' share of the 16-column
      * vectors; the window GEMM, which prefetches its rows, runs the same FMAs faster than the
      * plain one on im2col's columns, and the copy costs about what three more output
      * channels' FMAs do. So it wins where the junk is a few vectors (28, 32, 14, 16 and 7
      * wide) and loses at 8 wide, where im2col's 64 columns per image fill the vectors
      * exactly. The backward pays for the junk in both of its GEMMs but saves im2col and
-     * col2im: it wins or ties up to a quarter of junk (7 wide is 18%). */
+     * col2im: it wins or ties up to a quarter of junk (7 wide is 18%). Neither pays with few
+     * taps: the frame's copies in and out cost per row of the image what the FMAs cost per
+     * tap, so a first layer on 1 or 3 channels (9 or 27 taps) ran at 0.5x and 0.8x of im2col
+     * (16 channels, 144 taps: 1.2-1.5x). */
     const int64_t v_implicit = (pp->np + 15) / 16, v_im2col = nimg * ((pp->p + 15) / 16);
-    pp->implicit_fwd = force || v_implicit * g->c_out <= v_im2col * (g->c_out + 3);
-    pp->implicit_bwd = force || 4 * pp->np <= 5 * nimg * pp->p;
+    const int taps_pay = g->c_in * g->kh * g->kw >= 64;
+    pp->implicit_fwd = force || (taps_pay && v_implicit * g->c_out <= v_im2col * (g->c_out + 3));
+    pp->implicit_bwd = force || (taps_pay && 4 * pp->np <= 5 * nimg * pp->p);
     if (!pp->implicit_fwd && !pp->implicit_bwd) {
         return;
     }

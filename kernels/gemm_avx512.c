@@ -135,7 +135,7 @@ static ALWAYS_INLINE AVX512 void nn_tile(const int kind, const int mr, const int
                  * columns' overhang). The window's rows are far apart in the frame (a row
                  * per channel and kernel row), more streams than the hardware prefetchers
                  * follow, so without this every tile waited on its first loads from L2:
-                 * +18-23% on the ResNet-20 window GEMMs (bench/NOTES-engine.md, sixth round). */
+                 * +18-23% on the ResNet-20 window GEMMs (bench/NOTES-engine.md, eighth round). */
                 for (int l = 0; l < 4; l++) {
                     _mm_prefetch((const char *)(row + 16 * (NN_NV + l)), _MM_HINT_T0);
                 }
@@ -315,7 +315,8 @@ static ALWAYS_INLINE AVX512 void wa3_tile(const int mr, const int nv, const nn_a
     }
 }
 
-/* Every (c, y) pair for the columns [j, j + 16*nv): tiles of mr pairs, then the rest. */
+/* Every (c, y) pair for the columns [j, j + 16*nv): tiles of mr pairs (at most 6), then the
+ * rest. */
 static ALWAYS_INLINE AVX512 void wa3_cols(const int mr, const int nv, const nn_args *g,
                                           int64_t j, __mmask16 last)
 {
@@ -324,8 +325,14 @@ static ALWAYS_INLINE AVX512 void wa3_cols(const int mr, const int nv, const nn_a
     for (; cy + mr <= pairs; cy += mr) {
         wa3_tile(mr, nv, g, cy, j, last);
     }
-    for (; cy < pairs; cy++) {
-        wa3_tile(1, nv, g, cy, j, last);
+    /* the rest in one tile: a 1-channel layer has 3 pairs, too few FMA chains one by one */
+    switch (pairs - cy) {
+    case 5: wa3_tile(5, nv, g, cy, j, last); break;
+    case 4: wa3_tile(4, nv, g, cy, j, last); break;
+    case 3: wa3_tile(3, nv, g, cy, j, last); break;
+    case 2: wa3_tile(2, nv, g, cy, j, last); break;
+    case 1: wa3_tile(1, nv, g, cy, j, last); break;
+    default: break;
     }
 }
 
