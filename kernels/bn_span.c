@@ -71,40 +71,22 @@ static double sum_c(const float *x, int64_t rows, int64_t stride, int64_t n)
     return t > 0 ? s + fold(a) : s;
 }
 
-/* *s1 += sum (x - m), *s2 += sum (x - m)^2 over the same values */
-static void dev_c(const float *x, int64_t rows, int64_t stride, int64_t n, float m,
-                  double *s1, double *s2)
+/* Two lane sets folded into their double sums and cleared: the end of a run of the paired
+ * sums. */
+static void flush_pair(float *a, float *q, double *sa, double *sq)
 {
-    float a[LANES] = {0.0f}, q[LANES] = {0.0f};
-    int t = 0;
-    for (int64_t r = 0; r < rows; r++) {
-        const float *p = x + r * stride;
-        for (int64_t i = 0; i < n; i += LANES) {
-            if (t == BLOCKS_PER_RUN) {
-                *s1 += fold(a);
-                *s2 += fold(q);
-                memset(a, 0, sizeof a);
-                memset(q, 0, sizeof q);
-                t = 0;
-            }
-            const int64_t len = block_len(n, i);
-            for (int64_t j = 0; j < len; j++) {
-                const float d = p[i + j] - m;
-                a[j] += d;
-                q[j] += d * d;
-            }
-            t++;
-        }
-    }
-    if (t > 0) {
-        *s1 += fold(a);
-        *s2 += fold(q);
-    }
+    *sa += fold(a);
+    *sq += fold(q);
+    memset(a, 0, LANES * sizeof(float));
+    memset(q, 0, LANES * sizeof(float));
 }
 
-/* *sg += sum g, *sd += sum g*(x - m) over the same values, g the (masked) gradient */
-static void bwd_sums_c(const float *x, const float *dy, const float *ymask, int64_t rows,
-                       int64_t stride, int64_t n, float m, double *sg, double *sd)
+/* The paired sums: *sa += sum g, *sq += sum g (x - m), with g = x - m (dev: *s1 += sum
+ * (x - m), *s2 += sum (x - m)^2) or the masked gradient (bwd_sums: *sg += sum g, *sd += sum
+ * g (x - m)) */
+static void pair_sums_c(int dev, const float *x, const float *dy, const float *ymask,
+                        int64_t rows, int64_t stride, int64_t n, float m, double *sa,
+                        double *sq)
 {
     float a[LANES] = {0.0f}, q[LANES] = {0.0f};
     int t = 0;
@@ -112,25 +94,34 @@ static void bwd_sums_c(const float *x, const float *dy, const float *ymask, int6
         const int64_t o = r * stride;
         for (int64_t i = 0; i < n; i += LANES) {
             if (t == BLOCKS_PER_RUN) {
-                *sg += fold(a);
-                *sd += fold(q);
-                memset(a, 0, sizeof a);
-                memset(q, 0, sizeof q);
+                flush_pair(a, q, sa, sq);
                 t = 0;
             }
             const int64_t len = block_len(n, i);
             for (int64_t j = 0; j < len; j++) {
-                const float g = masked(dy, ymask, o + i + j);
+                const float d = x[o + i + j] - m;
+                const float g = dev ? d : masked(dy, ymask, o + i + j);
                 a[j] += g;
-                q[j] += g * (x[o + i + j] - m);
+                q[j] += g * d;
             }
             t++;
         }
     }
     if (t > 0) {
-        *sg += fold(a);
-        *sd += fold(q);
+        flush_pair(a, q, sa, sq);
     }
+}
+
+static void dev_c(const float *x, int64_t rows, int64_t stride, int64_t n, float m,
+                  double *s1, double *s2)
+{
+    pair_sums_c(1, x, NULL, NULL, rows, stride, n, m, s1, s2);
+}
+
+static void bwd_sums_c(const float *x, const float *dy, const float *ymask, int64_t rows,
+                       int64_t stride, int64_t n, float m, double *sg, double *sd)
+{
+    pair_sums_c(0, x, dy, ymask, rows, stride, n, m, sg, sd);
 }
 
 /* y = (x - m) * a + s, then relu's v < 0 ? 0 : v (as kernels/act.c) with relu (y may equal
@@ -214,46 +205,11 @@ static AVX512 double sum_v(const float *x, int64_t rows, int64_t stride, int64_t
     return t > 0 ? s + fold_v(a) : s;
 }
 
-static AVX512 void dev_v(const float *x, int64_t rows, int64_t stride, int64_t n, float m,
-                         double *s1, double *s2)
-{
-    const __m512 mv = _mm512_set1_ps(m);
-    __m512 a = _mm512_setzero_ps(), q = _mm512_setzero_ps();
-    int t = 0;
-    for (int64_t r = 0; r < rows; r++) {
-        const float *p = x + r * stride;
-        for (int64_t i = 0; i < n;) {
-            if (t == BLOCKS_PER_RUN) {
-                *s1 += fold_v(a);
-                *s2 += fold_v(q);
-                a = q = _mm512_setzero_ps();
-                t = 0;
-            }
-            const int64_t e = run_end(i, n, t);
-            for (; i + LANES <= e; i += LANES, t++) {
-                const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(p + i), mv);
-                a = _mm512_add_ps(a, d);
-                q = _mm512_add_ps(q, _mm512_mul_ps(d, d));
-            }
-            if (i < e) {
-                const __mmask16 k = first_bits(e - i);
-                const __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, p + i), mv);
-                a = _mm512_add_ps(a, d);
-                q = _mm512_add_ps(q, _mm512_mul_ps(d, d));
-                i = e;
-                t++;
-            }
-        }
-    }
-    if (t > 0) {
-        *s1 += fold_v(a);
-        *s2 += fold_v(q);
-    }
-}
-
-static AVX512 void bwd_sums_v(const float *x, const float *dy, const float *ymask,
-                              int64_t rows, int64_t stride, int64_t n, float m, double *sg,
-                              double *sd)
+/* The paired sums: *sa += sum g, *sq += sum g (x - m), with g = x - m (dev) or the masked
+ * gradient (bwd_sums); one loop for both, the kind a constant where inlined. */
+static inline AVX512 void pair_sums_v(const int dev, const float *x, const float *dy,
+                                      const float *ymask, int64_t rows, int64_t stride,
+                                      int64_t n, float m, double *sa, double *sq)
 {
     const __m512 mv = _mm512_set1_ps(m);
     __m512 a = _mm512_setzero_ps(), q = _mm512_setzero_ps();
@@ -262,33 +218,47 @@ static AVX512 void bwd_sums_v(const float *x, const float *dy, const float *ymas
         const int64_t o = r * stride;
         for (int64_t i = 0; i < n;) {
             if (t == BLOCKS_PER_RUN) {
-                *sg += fold_v(a);
-                *sd += fold_v(q);
+                *sa += fold_v(a);
+                *sq += fold_v(q);
                 a = q = _mm512_setzero_ps();
                 t = 0;
             }
             const int64_t e = run_end(i, n, t);
             for (; i + LANES <= e; i += LANES, t++) {
-                const __m512 g = load_g(dy, ymask, o + i, 0xffff);
+                const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + o + i), mv);
+                const __m512 g = dev ? d : load_g(dy, ymask, o + i, 0xffff);
                 a = _mm512_add_ps(a, g);
-                q = _mm512_add_ps(q, _mm512_mul_ps(g, _mm512_sub_ps(_mm512_loadu_ps(x + o + i),
-                                                                    mv)));
+                q = _mm512_add_ps(q, _mm512_mul_ps(g, d));
             }
             if (i < e) {
+                /* the short block: lanes past it add exact zeros */
                 const __mmask16 k = first_bits(e - i);
-                const __m512 g = load_g(dy, ymask, o + i, k);
-                const __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + o + i), mv);
+                const __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + o + i), mv);
+                const __m512 g = dev ? d : load_g(dy, ymask, o + i, k);
                 a = _mm512_add_ps(a, g);
-                q = _mm512_add_ps(q, _mm512_maskz_mul_ps(k, g, d));
+                q = _mm512_add_ps(q, _mm512_mul_ps(g, d));
                 i = e;
                 t++;
             }
         }
     }
     if (t > 0) {
-        *sg += fold_v(a);
-        *sd += fold_v(q);
+        *sa += fold_v(a);
+        *sq += fold_v(q);
     }
+}
+
+static AVX512 void dev_v(const float *x, int64_t rows, int64_t stride, int64_t n, float m,
+                         double *s1, double *s2)
+{
+    pair_sums_v(1, x, NULL, NULL, rows, stride, n, m, s1, s2);
+}
+
+static AVX512 void bwd_sums_v(const float *x, const float *dy, const float *ymask,
+                              int64_t rows, int64_t stride, int64_t n, float m, double *sg,
+                              double *sd)
+{
+    pair_sums_v(0, x, dy, ymask, rows, stride, n, m, sg, sd);
 }
 
 static AVX512 void norm_v(const float *x, float *y, int64_t n, float m, float a, float s,
