@@ -1,8 +1,9 @@
 /*
- * The inner loops of batch normalisation (kernels/bn.c) over one contiguous span of a
- * channel: portable ones, and AVX-512 ones chosen at run time (kernels/isa.c) that give the
- * same bits. Why both: the library is built for baseline x86-64, so the portable loops run
- * 4-wide SSE2; batch norm's passes were 18% of a resnet20 step.
+ * The inner loops of batch normalisation (kernels/bn.c) over the values of one block of a
+ * channel (its sums) or one contiguous span (its elementwise passes): portable ones, and
+ * AVX-512 ones chosen at run time (kernels/isa.c) that give the same bits. Why both: the
+ * library is built for baseline x86-64, so the portable loops run 4-wide SSE2; batch norm's
+ * passes were 18% of a resnet20 step.
  *
  * Same bits: a sum runs over the rows of a block (`rows` runs of n values, `stride` apart) in
  * blocks of 16 values, each row's last block short; lane j takes element j of every block,
