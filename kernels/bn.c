@@ -36,8 +36,8 @@
  * and d^2. Inner loops sum in float over 16 lanes (4 SSE2 registers; double would halve the
  * lanes and convert every value), flushed into double every 32 blocks of up to 16 values
  * (kernels/bn_span.c; the runs cross the rows of a block), so a float lane never holds more
- * than 32 terms (rounding <= 32 ulp, typically ~4); everything beyond
- * is double. Blocks are merged as (count, mean, M2) with the exact parallel formula
+ * than 32 terms (rounding <= 32 ulp, typically ~4); everything beyond is double. Blocks are
+ * merged as (count, mean, M2) with the exact parallel formula
  * M2 = sum M2_b + n_b (mean_b - mean)^2, so a large mean (x ~ 100 + N(0, 1)) costs nothing:
  * no E[x^2] - E[x]^2 anywhere. Normalisation subtracts the float mean before scaling
  * (x - mean is exact for x within a factor 2 of it), with the rounding of the mean to float

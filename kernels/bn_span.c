@@ -41,8 +41,8 @@ static inline float masked(const float *dy, const float *ymask, int64_t i)
     return ymask == NULL || ymask[i] > 0.0f ? g : 0.0f;
 }
 
-/* The blocks of a span: for row r and block start i, the block's length is len(i). The
- * callers below run their per-lane update on every block and fold after BLOCKS_PER_RUN. */
+/* The length of a row's block that starts at value i: 16, or the row's short rest. The sums
+ * below run their per-lane update on every block and fold after BLOCKS_PER_RUN blocks. */
 static inline int64_t block_len(int64_t n, int64_t i)
 {
     return n - i < LANES ? n - i : LANES;

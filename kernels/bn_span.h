@@ -6,7 +6,8 @@
 #include "kernels.h"
 
 typedef struct lam_bn_spans {
-    /* The sums run over `rows` runs of n values, `stride` apart: x[r*stride + i].
+    /* The sums run over the values x[r*stride + i], r in [0, rows), i in [0, n) (a block's
+     * rows of one channel); dy and ymask are indexed alike.
      * sum of x */
     double (*sum)(const float *x, int64_t rows, int64_t stride, int64_t n);
     /* *s1 += sum (x - m), *s2 += sum (x - m)^2 */

@@ -3,7 +3,8 @@
  * communicator, and trains a model with batch norm on its chunks of a global batch. Every
  * rank also trains the same model alone on the whole batch (no hook) and checks that the
  * weights agree bit for bit, a step with a batch that does not divide is refused with a
- * message, and a bad label on one rank stops the step on every rank. Prints "ok ..." lines; exit 0 when all hold. Run with mpirun -np 3. */
+ * message, and a bad label on one rank stops the step on every rank. Prints "ok ..." lines;
+ * exit 0 when all hold. Run with mpirun -np 3. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
