@@ -481,15 +481,22 @@ void bench_conv_fused(bench_run *r, const bench_opts *o, int64_t batch)
 /* ------------------------------------------- implicit GEMM against im2col */
 
 /* The same-size 3x3 convolutions of ResNet-20 on 1x28x28 and 3x32x32 (C x H x W of the
- * stage), each pass with the implicit GEMM forced ("fast") and with im2col forced (in the
- * naive twin's columns, same threads): the measurements behind the per-pass choice in
- * kernels/conv2d_implicit.c. The shape says which path AUTO takes. */
+ * stage), each pass timed with two paths forced, the faster one in the "fast" column and the
+ * other in the naive twin's (same threads): the implicit GEMM against im2col, then Winograd
+ * against the implicit GEMM. These are the measurements behind the per-pass choices in
+ * kernels/conv2d_implicit.c and conv2d_winograd.c. The shape says which path AUTO takes. */
+/* Copies of x and dy the runs rotate through, so that every run reads its operands from
+ * memory as a training step does (its layers' activations are out of cache): timed on one
+ * hot copy, the paths that copy more looked up to 30% better than they do in a step. */
+#define PATH_COPIES 8
+
 typedef struct path_self {
     int bwd;
     lam_conv_geom g;
-    lam_conv_fusion f[2]; /* implicit, im2col */
+    lam_conv_fusion f[2]; /* the two paths compared: the newer one first */
     int nt;
-    float *x, *w, *dy, *ws;
+    int next;             /* the copy the next run reads */
+    float *x[PATH_COPIES], *dy[PATH_COPIES], *w, *ws;
     float *out[2];        /* forward: y; backward: dx | dw */
 } path_self;
 
@@ -506,11 +513,13 @@ static void path_run(path_self *s, int which)
 {
     const lam_conv_geom *g = &s->g;
     float *o = s->out[which];
+    const int c = s->next;
+    s->next = (c + 1) % PATH_COPIES;
     if (!s->bwd) {
-        lam__conv2d_fused_fwd(g, &s->f[which], s->x, s->w, NULL, o, NULL, s->ws, s->nt);
+        lam__conv2d_fused_fwd(g, &s->f[which], s->x[c], s->w, NULL, o, NULL, s->ws, s->nt);
         return;
     }
-    lam__conv2d_fused_bwd(g, &s->f[which], s->x, s->w, NULL, NULL, s->dy, o,
+    lam__conv2d_fused_bwd(g, &s->f[which], s->x[c], s->w, NULL, NULL, s->dy[c], o,
                           o + g->n * g->c_in * g->h * g->w, NULL, s->ws, s->nt);
 }
 
@@ -555,6 +564,9 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
                   {"r20", 16, 16, 32}, {"r20", 32, 32, 16}, {"r20", 64, 64, 8},
                   {"r20", 1, 16, 28},  {"r20", 3, 16, 32},
                   {"seed", 1, 32, 28}, {"seed", 32, 64, 14}};
+    static const lam_conv_path paths[3] = {LAM_CONV_PATH_IM2COL, LAM_CONV_PATH_IMPLICIT,
+                                           LAM_CONV_PATH_WINOGRAD};
+    static const char *const names[3] = {"im2col", "impl", "wino"};
     if (lam__best_isa() != LAM_ISA_AVX512) {
         return; /* no implicit path to compare */
     }
@@ -573,48 +585,56 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
         if (lam__conv_geom_init(&s.g) != LAM_OK) {
             continue;
         }
-        for (int k = 0; k < 2; k++) {
-            s.f[k] = (lam_conv_fusion){LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0,
-                                       k == 0 ? LAM_CONV_PATH_IMPLICIT : LAM_CONV_PATH_IM2COL};
-        }
         s.nt = r->env.threads;
         const lam_conv_fusion autof = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0,
                                        LAM_CONV_PATH_AUTO};
         int64_t ws = 0;
-        for (int k = 0; k < 2; k++) {
-            const int64_t wk = lam__conv2d_fused_workspace(&s.g, &s.f[k], s.nt);
+        for (int k = 0; k < 3; k++) {
+            const lam_conv_fusion fk = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0, paths[k]};
+            const int64_t wk = lam__conv2d_fused_workspace(&s.g, &fk, s.nt);
             ws = wk > ws ? wk : ws;
         }
         const int64_t nx = batch * ci * hw * hw, ny = batch * co * hw * hw, nw = co * ci * 9;
-        s.x = bench_floats(nx);
+        for (int c = 0; c < PATH_COPIES; c++) {
+            s.x[c] = bench_floats(nx);
+            s.dy[c] = bench_floats(ny);
+            bench_fill(s.x[c], nx, 41); /* the same values: both paths' outputs compare */
+            bench_fill(s.dy[c], ny, 43);
+        }
         s.w = bench_floats(nw);
-        s.dy = bench_floats(ny);
         s.ws = bench_floats(ws);
         const int64_t nout = ny > nx + nw ? ny : nx + nw; /* y, or dx and dW */
         s.out[0] = bench_floats(nout);
         s.out[1] = bench_floats(nout);
-        bench_fill(s.x, nx, 41);
         bench_fill(s.w, nw, 42);
-        bench_fill(s.dy, ny, 43);
         const double flops = 2.0 * (double)batch * co * s.g.oh * s.g.ow * ci * 9;
-        for (int bwd = 0; bwd <= 1; bwd++) {
-            const char *op = bwd ? "conv_path_bwd" : "conv_path_fwd";
-            if (!bench_want(o, op)) {
-                continue;
+        int failed = 0;
+        for (int pair = 0; pair < 2 && !failed; pair++) {
+            /* implicit against im2col, then Winograd against implicit */
+            for (int k = 0; k < 2; k++) {
+                s.f[k] = (lam_conv_fusion){LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0,
+                                           paths[pair + 1 - k]};
             }
-            char shape[72];
-            snprintf(shape, sizeof shape, "%s %lld>%lldx%lldx%lld n%lld impl/im2col auto:%s",
-                     stages[i].net, (long long)ci, (long long)co, (long long)hw, (long long)hw,
-                     (long long)batch,
-                     lam__conv_path_auto(&s.g, &autof, s.nt, bwd) ? "impl" : "im2col");
-            s.bwd = bwd;
-            if (bench_row(r, op, shape, bwd ? 2.0 * flops : flops, &kc, &s, batch, &po) != 0) {
-                break;
+            for (int bwd = 0; bwd <= 1 && !failed; bwd++) {
+                const char *op = bwd ? "conv_path_bwd" : "conv_path_fwd";
+                if (!bench_want(o, op)) {
+                    continue;
+                }
+                char shape[80];
+                snprintf(shape, sizeof shape, "%s %lld>%lldx%lldx%lld n%lld %s auto:%s",
+                         stages[i].net, (long long)ci, (long long)co, (long long)hw,
+                         (long long)hw, (long long)batch, pair ? "wino/impl" : "impl/im2col",
+                         names[lam__conv_path_auto(&s.g, &autof, s.nt, bwd)]);
+                s.bwd = bwd;
+                failed = bench_row(r, op, shape, bwd ? 2.0 * flops : flops, &kc, &s, batch,
+                                   &po) != 0;
             }
         }
-        free(s.x);
+        for (int c = 0; c < PATH_COPIES; c++) {
+            free(s.x[c]);
+            free(s.dy[c]);
+        }
         free(s.w);
-        free(s.dy);
         free(s.ws);
         free(s.out[0]);
         free(s.out[1]);

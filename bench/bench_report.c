@@ -133,8 +133,9 @@ static void text_kernels(const bench_run *r)
         "(~ naive time measured on a smaller batch, scaled per sample; n/a: above the "
         "naive FLOP budget. pooling counts one op per compared or routed element; im2col and\n"
         " col2im one per column element moved, on one thread, per instruction set; bn_* one per\n"
-        " byte a pass must move, so their GFLOP/s is GB/s. conv_path_*: the implicit-GEMM\n"
-        " convolution, with im2col's (same threads) in the naive columns; conv_gemm: lamina's\n"
+        " byte a pass must move, so their GFLOP/s is GB/s. conv_path_*: two paths of one\n"
+        " convolution on the same threads, x and dy out of cache: the implicit GEMM with\n"
+        " im2col in the naive columns, then Winograd with the implicit GEMM; conv_gemm: lamina's\n"
         " AVX-512 GEMM kernels, with OpenBLAS's in the naive columns, both on one thread.)\n");
 }
 

@@ -42,7 +42,10 @@
  * Implicit GEMM (kernels/conv2d_implicit.c): with AVX-512, a same-size stride-1 convolution
  * can skip im2col and col2im and let the GEMM kernels read the taps from a zero-padded frame
  * of the chunk's images; lam__conv_implicit_plan picks it per pass by the shape, and
- * lam_conv_fusion.path forces either path. The workspace layout is in conv2d_plan.h.
+ * lam_conv_fusion.path forces either path. A 3x3 "same" convolution can run its forward and
+ * its input gradient as Winograd F(2x2, 3x3) instead (kernels/conv2d_winograd.c; the weight
+ * gradient then stays implicit), where lam__conv_wino_pays says so. The workspace layout is
+ * in conv2d_plan.h.
  */
 #include <string.h>
 
@@ -112,8 +115,13 @@ void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion
     pp->wa_f = round_line(g->c_out * pp->ka);
     if (!pp->batched && f->path != LAM_CONV_PATH_IM2COL && pp->isa == LAM_ISA_AVX512 &&
         lam__conv_implicit_fits(g)) {
-        lam__conv_implicit_plan(pp, f->path == LAM_CONV_PATH_IMPLICIT);
-        if (pp->implicit_fwd && pp->implicit_bwd) {
+        const int wino = f->path == LAM_CONV_PATH_WINOGRAD && lam__conv_wino_fits(g);
+        lam__conv_implicit_plan(pp, f->path == LAM_CONV_PATH_IMPLICIT || wino);
+        if (f->path != LAM_CONV_PATH_IMPLICIT && lam__conv_wino_fits(g)) {
+            lam__conv_wino_plan(pp, wino || lam__conv_wino_pays(g, 0),
+                                (wino || lam__conv_wino_pays(g, 1)) && pp->implicit_bwd);
+        }
+        if ((pp->implicit_fwd || pp->wino_fwd) && pp->implicit_bwd) {
             return;
         }
     }
@@ -140,7 +148,7 @@ int64_t lam__conv2d_fused_workspace(const lam_conv_geom *g, const lam_conv_fusio
     if (pp.parts > INT64_MAX / 4 / pp.part) {
         return -1;
     }
-    const int64_t total = pp.wa_f + pp.ones_f + pp.parts * pp.part + pp.lanes * lane;
+    const int64_t total = pp.wa_f + pp.ones_f + pp.parts * pp.part + pp.u_f + pp.lanes * lane;
     return total <= INT64_MAX / 4 ? total : -1;
 }
 
@@ -148,6 +156,9 @@ int lam__conv_path_auto(const lam_conv_geom *g, const lam_conv_fusion *f, int nt
 {
     plan pp;
     lam__conv_plan_init(&pp, g, f, nt);
+    if (bwd ? pp.wino_bwd : pp.wino_fwd) {
+        return 2;
+    }
     return bwd ? pp.implicit_bwd : pp.implicit_fwd;
 }
 
@@ -277,14 +288,21 @@ static void item_fwd_chunk(const void *arg, int64_t ch, int lane)
     float *col = ws_col(pp, ps->ws, lane), *scr = ws_scr(pp, ps->ws, lane);
     const int64_t s0 = ch * LAM_CHUNK;
     const int64_t end = s0 + LAM_CHUNK < pp->g->n ? s0 + LAM_CHUNK : pp->g->n;
-    if (pp->implicit_fwd) {
-        /* the whole chunk in one frame; relu rides on the compaction unless a pool follows
-         * (its epilogue applies it, image by image from the scratch) */
+    if (pp->implicit_fwd || pp->wino_fwd) {
+        /* the whole chunk at once; relu rides on the last copy unless a pool follows (its
+         * epilogue applies it, image by image from the scratch) */
         const int pool = pp->pg != NULL;
         const int64_t cp = pp->g->c_out * pp->p;
-        lam__conv_implicit_fwd(pp, ps->x + s0 * pp->xs, end - s0, ps->wm, ps->lda, ps->aug,
-                               ps->ws, lane, pool ? scr : ps->yo + s0 * pp->ys,
-                               pool ? cp : pp->ys, pp->act == LAM_ACT_RELU && !pool);
+        float *t = pool ? scr : ps->yo + s0 * pp->ys;
+        const int relu = pp->act == LAM_ACT_RELU && !pool;
+        if (pp->wino_fwd) {
+            lam__conv_wino_run(pp, ps->x + s0 * pp->xs, end - s0, pp->xs, pp->g->c_in,
+                               pp->g->c_out, ps->b, ps->ws, lane, t, pool ? cp : pp->ys,
+                               relu ? LAM_OUT_RELU : LAM_OUT_COPY);
+        } else {
+            lam__conv_implicit_fwd(pp, ps->x + s0 * pp->xs, end - s0, ps->wm, ps->lda, ps->aug,
+                                   ps->ws, lane, t, pool ? cp : pp->ys, relu);
+        }
         for (int64_t s = s0; pool && s < end; s++) {
             epilogue_image(pp, scr + (s - s0) * cp, pp->p, ps->yo + s * pp->ys,
                            ps->am_out != NULL ? ps->am_out + s * pp->ys : NULL);
@@ -359,11 +377,14 @@ void lam__conv2d_fused_fwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
         return;
     }
     /* ones rows and Wa on this thread (tiny; a phase would cost a barrier), then the chunks */
-    if (pp.implicit_fwd && ps.aug) {
+    if (pp.wino_fwd) {
+        lam__conv_wino_weights(&pp, w, 0, ws);
+    } else if (pp.implicit_fwd && ps.aug) {
         build_wa(&pp, w, b, ws_wa(&pp, ws), 0, g->c_out);
         fill_ones(ws_ones(&pp, ws), pp.np);
     }
-    for (int64_t i = 0; ps.aug && !pp.implicit_fwd && i < pp.lanes + g->c_out; i++) {
+    const int im2col_aug = ps.aug && !pp.implicit_fwd && !pp.wino_fwd;
+    for (int64_t i = 0; im2col_aug && i < pp.lanes + g->c_out; i++) {
         item_setup(&ps, i, 0);
     }
     const lam_phase ph = {item_fwd_chunk, pp.parts, 1};
@@ -526,9 +547,15 @@ static void item_bwd_chunk(const void *arg, int64_t ch, int lane)
                                              scr + (s - s0) * cp, pp->p);
             src = s == s0 ? si : src;
         }
-        lam__conv_implicit_bwd(pp, ps->want_dw ? ps->x + s0 * pp->xs : NULL, src, end - s0,
-                               ps->dx != NULL ? ps->dx + s0 * pp->xs : NULL, part, ps->aug,
-                               ps->ws, lane);
+        float *dx = ps->dx != NULL ? ps->dx + s0 * pp->xs : NULL;
+        if (ps->want_dw || !pp->wino_bwd) {
+            lam__conv_implicit_bwd(pp, ps->want_dw ? ps->x + s0 * pp->xs : NULL, src, end - s0,
+                                   pp->wino_bwd ? NULL : dx, part, ps->aug, ps->ws, lane);
+        }
+        if (pp->wino_bwd && dx != NULL) {
+            lam__conv_wino_run(pp, src, end - s0, cp, g->c_out, g->c_in, NULL, ps->ws, lane, dx,
+                               pp->xs, pp->dx_acc ? LAM_OUT_ADD : LAM_OUT_COPY);
+        }
         return;
     }
     for (int64_t s = s0; s < end; s++) {
@@ -631,7 +658,9 @@ void lam__conv2d_fused_bwd(const lam_conv_geom *g, const lam_conv_fusion *f, con
         if (ps.aug && ps.want_dw) {
             fill_ones(ws_ones(&pp, ws), pp.np);
         }
-        if (dx != NULL) {
+        if (dx != NULL && pp.wino_bwd) {
+            lam__conv_wino_weights(&pp, w, 1, ws);
+        } else if (dx != NULL) {
             lam__conv_implicit_flip(&pp, w, ws);
         }
     }

@@ -94,8 +94,6 @@ static frame frame_of(const plan *pp, int64_t nimg)
     return f;
 }
 
-enum { ROW_COPY, ROW_RELU, ROW_ADD };
-
 /* d = s, relu(s) (as lam__act_fwd: v < 0 ? 0 : v) or d + s over one row of n floats: rows are
  * 7 to 32 floats here, too short for memcpy's call to pay. */
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -107,9 +105,9 @@ static AVX512 void row_op(int op, float *d, const float *s, int64_t n)
     for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 m = first_bits(n - i);
         __m512 v = _mm512_maskz_loadu_ps(m, s + i);
-        if (op == ROW_RELU) {
+        if (op == LAM_OUT_RELU) {
             v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
-        } else if (op == ROW_ADD) {
+        } else if (op == LAM_OUT_ADD) {
             v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + i), v);
         }
         _mm512_mask_storeu_ps(d + i, m, v);
@@ -120,7 +118,7 @@ static void row_op(int op, float *d, const float *s, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
         const float v = s[i];
-        d[i] = op == ROW_RELU ? (v < 0.0f ? 0.0f : v) : op == ROW_ADD ? d[i] + v : v;
+        d[i] = op == LAM_OUT_RELU ? (v < 0.0f ? 0.0f : v) : op == LAM_OUT_ADD ? d[i] + v : v;
     }
 }
 #endif
@@ -147,7 +145,7 @@ static void pad_frame(const plan *pp, const frame *f, const float *src, int64_t 
             zero(row, pw);
             for (int64_t b = 0; b < f->nimg; b++) {
                 float *at = row + pw + b * (w + pw);
-                row_op(ROW_COPY, at, src + b * stride + (c * h + r) * w, w);
+                row_op(LAM_OUT_COPY, at, src + b * stride + (c * h + r) * w, w);
                 zero(at + w, pw);
             }
         }
@@ -189,7 +187,7 @@ void lam__conv_implicit_fwd(const plan *pp, const float *x, int64_t nimg, const 
     pad_frame(pp, &f, x, pp->xs, g->c_in, xp);
     const lam_window win = frame_window(pp, &f, xp, g->c_in, aug ? ws_ones(pp, ws) : NULL);
     lam__gemm_win_b(pp->isa, g->c_out, f.np, wm, lda, &win, yq, f.np, 0);
-    unpad_frame(pp, &f, yq, g->c_out, t, ts, relu ? ROW_RELU : ROW_COPY);
+    unpad_frame(pp, &f, yq, g->c_out, t, ts, relu ? LAM_OUT_RELU : LAM_OUT_COPY);
 }
 
 void lam__conv_implicit_flip(const plan *pp, const float *w, float *ws)
@@ -208,20 +206,45 @@ void lam__conv_implicit_flip(const plan *pp, const float *w, float *ws)
     }
 }
 
+/* dy^T in the frame's columns straight from dy (nimg, C_out, P) when no frame of dy is
+ * needed (the input gradient runs elsewhere): image b's row r lands on rows
+ * r*WF + b*(W + PW) .. + OW of dyt, and the PW junk rows after each, and after the last
+ * image, are zero. */
+static void dyt_of_dy(const plan *pp, const frame *f, const float *src, float *dyt)
+{
+    const lam_conv_geom *g = pp->g;
+    const int64_t co = g->c_out, ow = g->ow, pw = (g->kw - 1) / 2, step = ow + pw;
+    for (int64_t r = 0; r < g->oh; r++) {
+        float *row = dyt + r * f->wf * co;
+        for (int64_t b = 0; b < f->nimg; b++) {
+            lam__transpose_isa(pp->isa, co, ow, src + b * co * pp->p + r * ow, pp->p,
+                               row + b * step * co, co);
+            zero(row + (b * step + ow) * co, pw * co);
+        }
+        zero(row + f->nimg * step * co, pw * co);
+    }
+}
+
 void lam__conv_implicit_bwd(const plan *pp, const float *x, const float *src, int64_t nimg,
                             float *dx, float *part, int aug, float *ws, int lane)
 {
     const lam_conv_geom *g = pp->g;
     const frame f = frame_of(pp, nimg);
     float *dyq = ws_dyq(pp, ws, lane);
-    pad_frame(pp, &f, src, g->c_out * pp->p, g->c_out, dyq);
+    if (dx != NULL) {
+        pad_frame(pp, &f, src, g->c_out * pp->p, g->c_out, dyq);
+    }
     if (x != NULL) {
         float *xp = ws_xp(pp, ws, lane), *dyt = ws_dyt(pp, ws, lane);
         pad_frame(pp, &f, x, pp->xs, g->c_in, xp);
-        /* dy in the frame's columns is dyq read from (PH, PW): its junk columns land on the
-         * gaps and the left and right padding, all zero */
-        const int64_t off = (g->kh - 1) / 2 * f.wf + (g->kw - 1) / 2;
-        lam__transpose_isa(pp->isa, g->c_out, f.np, dyq + off, f.plane, dyt, g->c_out);
+        if (dx != NULL) {
+            /* dy in the frame's columns is dyq read from (PH, PW): its junk columns land on
+             * the gaps and the left and right padding, all zero */
+            const int64_t off = (g->kh - 1) / 2 * f.wf + (g->kw - 1) / 2;
+            lam__transpose_isa(pp->isa, g->c_out, f.np, dyq + off, f.plane, dyt, g->c_out);
+        } else {
+            dyt_of_dy(pp, &f, src, dyt);
+        }
         const lam_window win = frame_window(pp, &f, xp, g->c_in, aug ? ws_ones(pp, ws) : NULL);
         lam__gemm_win_a(pp->isa, &win, g->c_out, f.np, dyt, g->c_out, part, g->c_out, 0);
     }
@@ -230,6 +253,6 @@ void lam__conv_implicit_bwd(const plan *pp, const float *x, const float *src, in
         const lam_window win = frame_window(pp, &f, dyq, g->c_out, NULL);
         lam__gemm_win_b(pp->isa, g->c_in, f.np, ws_wa(pp, ws), g->c_out * g->kh * g->kw, &win,
                         dxq, f.np, 0);
-        unpad_frame(pp, &f, dxq, g->c_in, dx, pp->xs, pp->dx_acc ? ROW_ADD : ROW_COPY);
+        unpad_frame(pp, &f, dxq, g->c_in, dx, pp->xs, pp->dx_acc ? LAM_OUT_ADD : LAM_OUT_COPY);
     }
 }

@@ -5,12 +5,14 @@
  *
  * Workspace layout (floats, each piece rounded to 64 bytes so threads never share a line):
  *   [ Wa: C_out*(K+1) ][ ones: NP (implicit, with a bias) ]
- *   [ partials: parts * ((K+1)*C_out + C_out) ]
- *   [ per lane: col | scratch | dy^T | xp | yq | dyq ], each piece present only where its
- *   path uses it:
+ *   [ partials: parts * ((K+1)*C_out + C_out) ][ U: 16*C_in*C_out (Winograd) ]
+ *   [ per lane: col | scratch | dy^T | xp | yq | dyq | V | M | transforms ], each piece
+ *   present only where its path uses it:
  *     im2col path    col (K+1, L), scratch (C_out, L), dy^T (P, C_out) (AVX-512, chunked)
  *     implicit path  scratch (C_out, P), dy^T (NP, C_out), xp and dyq (padded images of x
  *                    and of dy, C_in and C_out planes), yq (max(C_in, C_out), NP)
+ *     Winograd       V and M (16 x max(C_in, C_out) x the tiles of a group of images), the
+ *                    transforms' runs (kernels/conv2d_winograd.c)
  * with L = P and lanes = threads (CHUNKED), or L = LAM_CONV_GROUP*P and one lane (BATCHED).
  * Backward of the implicit path reuses the Wa space for the flipped weights (C_in, K').
  */
@@ -42,8 +44,14 @@ typedef struct plan {
     int64_t lane_ld;            /* columns of a lane's col/scratch */
     int64_t parts, part;        /* number and size of weight-gradient partials */
     int64_t hp, wp, plane, np;  /* implicit: frame of a whole chunk (HP x WP), NP = OH * WP */
-    int64_t lanes, wa_f, ones_f, col_f, scr_f, dyt_f, xp_f, yq_f, dyq_f;
+    int wino_fwd, wino_bwd;     /* Winograd F(2x2,3x3): forward, input gradient */
+    int64_t wth, wtw, wt1;      /* Winograd: tile rows, tile columns, tiles per image */
+    int64_t wgroup;             /* Winograd: images per GEMM */
+    int64_t lanes, wa_f, ones_f, u_f, col_f, scr_f, dyt_f, xp_f, yq_f, dyq_f, wv_f, wm_f, wr_f;
 } plan;
+
+/* What the last pass of a convolution path does with each output value. */
+enum { LAM_OUT_COPY, LAM_OUT_RELU, LAM_OUT_ADD };
 
 void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion *f, int nt);
 
@@ -65,12 +73,18 @@ static inline float *ws_part(const plan *pp, float *ws, int64_t i)
 
 static inline int64_t lane_floats(const plan *pp)
 {
-    return pp->col_f + pp->scr_f + pp->dyt_f + pp->xp_f + pp->yq_f + pp->dyq_f;
+    return pp->col_f + pp->scr_f + pp->dyt_f + pp->xp_f + pp->yq_f + pp->dyq_f + pp->wv_f +
+           pp->wm_f + pp->wr_f;
+}
+
+static inline float *ws_u(const plan *pp, float *ws)
+{
+    return ws_part(pp, ws, pp->parts);
 }
 
 static inline float *ws_col(const plan *pp, float *ws, int64_t lane)
 {
-    return ws_part(pp, ws, pp->parts) + lane * lane_floats(pp);
+    return ws_u(pp, ws) + pp->u_f + lane * lane_floats(pp);
 }
 
 static inline float *ws_scr(const plan *pp, float *ws, int64_t lane)
@@ -98,6 +112,21 @@ static inline float *ws_dyq(const plan *pp, float *ws, int64_t lane)
     return ws_yq(pp, ws, lane) + pp->yq_f;
 }
 
+static inline float *ws_wv(const plan *pp, float *ws, int64_t lane)
+{
+    return ws_dyq(pp, ws, lane) + pp->dyq_f;
+}
+
+static inline float *ws_wm(const plan *pp, float *ws, int64_t lane)
+{
+    return ws_wv(pp, ws, lane) + pp->wv_f;
+}
+
+static inline float *ws_wr(const plan *pp, float *ws, int64_t lane)
+{
+    return ws_wm(pp, ws, lane) + pp->wm_f;
+}
+
 /* kernels/conv2d_implicit.c */
 /* Whether this convolution can run on windows: stride 1, no dilation, one group, an odd
  * kernel with "same" padding, not 1x1 (which needs no im2col at all). */
@@ -119,5 +148,24 @@ void lam__conv_implicit_flip(const plan *pp, const float *w, float *ws);
  * dx != NULL, images at a pitch of xs. */
 void lam__conv_implicit_bwd(const plan *pp, const float *x, const float *src, int64_t nimg,
                             float *dx, float *part, int aug, float *ws, int lane);
+
+/* kernels/conv2d_winograd.c */
+/* Whether Winograd F(2x2, 3x3) computes this convolution: 3x3, stride 1, pad 1, no dilation,
+ * one group (and a build with the AVX-512 kernels). */
+int lam__conv_wino_fits(const lam_conv_geom *g);
+/* Whether it beats the implicit GEMM on this shape (measured: see there). */
+int lam__conv_wino_pays(const lam_conv_geom *g, int bwd);
+/* Sets wino_fwd and wino_bwd and sizes their pieces of the workspace. */
+void lam__conv_wino_plan(plan *pp, int fwd, int bwd);
+/* The 16 transformed weight matrices into the U space: U[xi](C_out, C_in) for the forward
+ * (flip 0), U[xi](C_in, C_out) of the kernels turned by 180 degrees for the input gradient
+ * (flip 1). */
+void lam__conv_wino_weights(const plan *pp, const float *w, int flip, float *ws);
+/* Image b < nimg of dst + b*ds (cout, OH, OW) = (op) the convolution of image b of
+ * x + b*xs (cin, H, W) by the transformed weights in U, plus bias[co] when bias != NULL.
+ * op: LAM_OUT_COPY, LAM_OUT_RELU or LAM_OUT_ADD (+=). */
+void lam__conv_wino_run(const plan *pp, const float *x, int64_t nimg, int64_t xs, int64_t cin,
+                        int64_t cout, const float *bias, float *ws, int lane, float *dst,
+                        int64_t ds, int op);
 
 #endif

@@ -275,6 +275,8 @@ typedef enum lam_conv_path {
     LAM_CONV_PATH_AUTO = 0,
     LAM_CONV_PATH_IM2COL = 1,
     LAM_CONV_PATH_IMPLICIT = 2,
+    LAM_CONV_PATH_WINOGRAD = 3, /* Winograd forward and input gradient where it fits (the
+                                 * weight gradient then runs implicit) */
 } lam_conv_path;
 
 /* What runs on a convolution's output while it is in cache: y = pool(act(conv(x) + b)). */
@@ -288,7 +290,8 @@ typedef struct lam_conv_fusion {
     lam_conv_path path;         /* im2col or implicit GEMM: AUTO picks per pass */
 } lam_conv_fusion;
 
-/* 1 when pass `bwd` (0 forward, 1 backward) of this conv runs the implicit GEMM. */
+/* What pass `bwd` (0 forward, 1 backward) of this conv runs: 0 im2col, 1 the implicit GEMM,
+ * 2 Winograd (the input gradient; the weight gradient then runs implicit). */
 int lam__conv_path_auto(const lam_conv_geom *g, const lam_conv_fusion *f, int nt, int bwd);
 /* Floats of workspace for a fused conv (f NULL: plain conv, chunked). */
 int64_t lam__conv2d_fused_workspace(const lam_conv_geom *g, const lam_conv_fusion *f, int nt);

@@ -131,38 +131,52 @@ static void check_pass(const shape *s, int act, int pool, int bias, int acc, int
     if (acc) {
         t_fill_case(dx0, xn, ints, 41, 4);
     }
-    outputs o[2];
-    for (int i = 0; i < 2; i++) {
+    outputs o[3];
+    for (int i = 0; i < 3; i++) {
         o[i] = (outputs){t_alloc_floats(yn), t_alloc_floats(xn), t_alloc_floats(wn),
                          t_alloc_floats(g.c_out), t_alloc_ints(yn)};
     }
-    /* two threads: the implicit path's chunks run in parallel as the real ones do */
-    run(&g, f, LAM_CONV_PATH_IMPLICIT, x, w, bias ? b : NULL, dy, dx0, &o[0], 2);
-    run(&g, f, LAM_CONV_PATH_IM2COL, x, w, bias ? b : NULL, dy, dx0, &o[1], 2);
+    /* two threads: the chunks run in parallel as the real ones do */
+    static const lam_conv_path paths[3] = {LAM_CONV_PATH_IM2COL, LAM_CONV_PATH_IMPLICIT,
+                                           LAM_CONV_PATH_WINOGRAD};
+    for (int i = 0; i < 3; i++) {
+        run(&g, f, paths[i], x, w, bias ? b : NULL, dy, dx0, &o[i], 2);
+    }
     char what[160];
     snprintf(what, sizeof what, "n%lld %lldx%lldx%lld->%lld k%lldx%lld %s%s%s%s %s",
              (long long)g.n, (long long)g.c_in, (long long)g.h, (long long)g.w,
              (long long)g.c_out, (long long)g.kh, (long long)g.kw, act ? "relu " : "",
              pool ? "pool " : "", bias ? "bias " : "", acc ? "dx+= " : "",
              ints ? "ints" : "uniform");
-    char part[200];
-    snprintf(part, sizeof part, "%s: forward", what);
-    t_equal(part, o[0].y, o[1].y, yn);
-    if (pool) {
-        int same = memcmp(o[0].am, o[1].am, (size_t)yn * sizeof(int32_t)) == 0;
-        T_CHECK(same, "%s: argmax differs", what);
+    const int wino = g.kh == 3 && g.kw == 3;
+    for (int i = 1; i < (wino ? 3 : 2); i++) {
+        char part[200];
+        const char *path = i == 1 ? "implicit" : "winograd";
+        /* the implicit forward sums the same taps in the same order as im2col: bitwise
+         * equal. Winograd's transforms add before they multiply, but on integers (kernels
+         * turned into quarters) every sum is still exact. */
+        snprintf(part, sizeof part, "%s %s: forward", path, what);
+        if (i == 1 || ints) {
+            t_equal(part, o[i].y, o[0].y, yn);
+        } else {
+            t_close(part, o[i].y, o[0].y, yn, 1e-5, 1e-5);
+        }
+        if (pool) {
+            int same = memcmp(o[i].am, o[0].am, (size_t)yn * sizeof(int32_t)) == 0;
+            T_CHECK(same || (i == 2 && !ints), "%s %s: argmax differs", path, what);
+        }
+        /* sums of up to 5 * 784 products in other orders, with cancellation */
+        const double tol = ints ? 0.0 : 1e-4;
+        snprintf(part, sizeof part, "%s %s: dx", path, what);
+        t_close(part, o[i].dx, o[0].dx, xn, tol, tol);
+        snprintf(part, sizeof part, "%s %s: dw", path, what);
+        t_close(part, o[i].dw, o[0].dw, wn, tol, tol);
+        if (bias) {
+            snprintf(part, sizeof part, "%s %s: db", path, what);
+            t_close(part, o[i].db, o[0].db, g.c_out, tol, tol);
+        }
     }
-    /* sums of up to 5 * 784 products in other orders, with cancellation */
-    const double tol = ints ? 0.0 : 1e-4;
-    snprintf(part, sizeof part, "%s: dx", what);
-    t_close(part, o[0].dx, o[1].dx, xn, tol, tol);
-    snprintf(part, sizeof part, "%s: dw", what);
-    t_close(part, o[0].dw, o[1].dw, wn, tol, tol);
-    if (bias) {
-        snprintf(part, sizeof part, "%s: db", what);
-        t_close(part, o[0].db, o[1].db, g.c_out, tol, tol);
-    }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         free(o[i].y);
         free(o[i].dx);
         free(o[i].dw);
@@ -187,6 +201,7 @@ int main(void)
     static const shape shapes[] = {
         {5, 3, 28, 28, 16, 3, 3}, {6, 16, 8, 8, 32, 3, 3}, {1, 2, 9, 6, 4, 5, 5},
         {4, 3, 6, 11, 5, 1, 3},   {3, 4, 10, 4, 8, 3, 1},  {9, 8, 7, 7, 8, 3, 3},
+        {3, 5, 9, 37, 7, 3, 3},   {2, 17, 6, 33, 3, 3, 3}, {7, 4, 1, 1, 5, 3, 3},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const shape *s = &shapes[i];
