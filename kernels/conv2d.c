@@ -119,7 +119,8 @@ void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion
         lam__conv_implicit_plan(pp, f->path == LAM_CONV_PATH_IMPLICIT || wino);
         if (f->path != LAM_CONV_PATH_IMPLICIT && lam__conv_wino_fits(g)) {
             lam__conv_wino_plan(pp, wino || lam__conv_wino_pays(g, 0),
-                                (wino || lam__conv_wino_pays(g, 1)) && pp->implicit_bwd);
+                                (wino || lam__conv_wino_pays(g, 1)) && pp->implicit_bwd,
+                                (wino || lam__conv_wino_pays(g, 2)) && pp->implicit_bwd);
         }
         if ((pp->implicit_fwd || pp->wino_fwd) && pp->implicit_bwd) {
             return;
@@ -548,9 +549,15 @@ static void item_bwd_chunk(const void *arg, int64_t ch, int lane)
             src = s == s0 ? si : src;
         }
         float *dx = ps->dx != NULL ? ps->dx + s0 * pp->xs : NULL;
-        if (ps->want_dw || !pp->wino_bwd) {
-            lam__conv_implicit_bwd(pp, ps->want_dw ? ps->x + s0 * pp->xs : NULL, src, end - s0,
-                                   pp->wino_bwd ? NULL : dx, part, ps->aug, ps->ws, lane);
+        const float *x = ps->want_dw ? ps->x + s0 * pp->xs : NULL;
+        const float *x_impl = pp->wino_dw ? NULL : x;
+        float *dx_impl = pp->wino_bwd ? NULL : dx;
+        if (x_impl != NULL || dx_impl != NULL) {
+            lam__conv_implicit_bwd(pp, x_impl, src, end - s0, dx_impl, part, ps->aug, ps->ws,
+                                   lane);
+        }
+        if (pp->wino_dw && x != NULL) {
+            lam__conv_wino_dw(pp, x, src, end - s0, part, ps->aug, ps->ws, lane);
         }
         if (pp->wino_bwd && dx != NULL) {
             lam__conv_wino_run(pp, src, end - s0, cp, g->c_out, g->c_in, NULL, ps->ws, lane, dx,

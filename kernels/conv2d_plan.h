@@ -45,9 +45,11 @@ typedef struct plan {
     int64_t parts, part;        /* number and size of weight-gradient partials */
     int64_t hp, wp, plane, np;  /* implicit: frame of a whole chunk (HP x WP), NP = OH * WP */
     int wino_fwd, wino_bwd;     /* Winograd F(2x2,3x3): forward, input gradient */
+    int wino_dw;                /* ... and weight gradient */
     int64_t wth, wtw, wt1;      /* Winograd: tile rows, tile columns, tiles per image */
     int64_t wgroup;             /* Winograd: images per GEMM */
     int64_t lanes, wa_f, ones_f, u_f, col_f, scr_f, dyt_f, xp_f, yq_f, dyq_f, wv_f, wm_f, wr_f;
+    int64_t wd_f, wq_f;
 } plan;
 
 /* What the last pass of a convolution path does with each output value. */
@@ -74,7 +76,7 @@ static inline float *ws_part(const plan *pp, float *ws, int64_t i)
 static inline int64_t lane_floats(const plan *pp)
 {
     return pp->col_f + pp->scr_f + pp->dyt_f + pp->xp_f + pp->yq_f + pp->dyq_f + pp->wv_f +
-           pp->wm_f + pp->wr_f;
+           pp->wm_f + pp->wr_f + pp->wd_f + pp->wq_f;
 }
 
 static inline float *ws_u(const plan *pp, float *ws)
@@ -127,6 +129,16 @@ static inline float *ws_wr(const plan *pp, float *ws, int64_t lane)
     return ws_wm(pp, ws, lane) + pp->wm_f;
 }
 
+static inline float *ws_wd(const plan *pp, float *ws, int64_t lane)
+{
+    return ws_wr(pp, ws, lane) + pp->wr_f;
+}
+
+static inline float *ws_wq(const plan *pp, float *ws, int64_t lane)
+{
+    return ws_wd(pp, ws, lane) + pp->wd_f;
+}
+
 /* kernels/conv2d_implicit.c */
 /* Whether this convolution can run on windows: stride 1, no dilation, one group, an odd
  * kernel with "same" padding, not 1x1 (which needs no im2col at all). */
@@ -154,9 +166,9 @@ void lam__conv_implicit_bwd(const plan *pp, const float *x, const float *src, in
  * one group (and a build with the AVX-512 kernels). */
 int lam__conv_wino_fits(const lam_conv_geom *g);
 /* Whether it beats the implicit GEMM on this shape (measured: see there). */
-int lam__conv_wino_pays(const lam_conv_geom *g, int bwd);
-/* Sets wino_fwd and wino_bwd and sizes their pieces of the workspace. */
-void lam__conv_wino_plan(plan *pp, int fwd, int bwd);
+int lam__conv_wino_pays(const lam_conv_geom *g, int pass);
+/* Sets wino_fwd, wino_bwd and wino_dw and sizes their pieces of the workspace. */
+void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw);
 /* The 16 transformed weight matrices into the U space: U[xi](C_out, C_in) for the forward
  * (flip 0), U[xi](C_in, C_out) of the kernels turned by 180 degrees for the input gradient
  * (flip 1). */
@@ -164,6 +176,10 @@ void lam__conv_wino_weights(const plan *pp, const float *w, int flip, float *ws)
 /* Image b < nimg of dst + b*ds (cout, OH, OW) = (op) the convolution of image b of
  * x + b*xs (cin, H, W) by the transformed weights in U, plus bias[co] when bias != NULL.
  * op: LAM_OUT_COPY, LAM_OUT_RELU or LAM_OUT_ADD (+=). */
+/* The weight-gradient partial of one chunk (as the im2col path's: (K, C_out), then the bias
+ * row when aug) from its images x + b*xs and their d(conv output) dy (nimg, C_out, OH, OW). */
+void lam__conv_wino_dw(const plan *pp, const float *x, const float *dy, int64_t nimg,
+                       float *part, int aug, float *ws, int lane);
 void lam__conv_wino_run(const plan *pp, const float *x, int64_t nimg, int64_t xs, int64_t cin,
                         int64_t cout, const float *bias, float *ws, int lane, float *dst,
                         int64_t ds, int op);

@@ -1,8 +1,8 @@
 /*
  * Winograd F(2x2, 3x3) for the 3x3 "same" convolutions (stride 1, pad 1, one group): the
- * forward and the input gradient, which is itself such a convolution of dy with the kernels
- * turned by 180 degrees and transposed (Lavin and Gray 2015, "Fast Algorithms for
- * Convolutional Neural Networks").
+ * forward, the input gradient, which is itself such a convolution of dy with the kernels
+ * turned by 180 degrees and transposed, and the weight gradient (Lavin and Gray 2015, "Fast
+ * Algorithms for Convolutional Neural Networks").
  *
  * Output tile (ty, tx) is the 2x2 block at (2ty, 2tx); it reads the 4x4 input block d at
  * (2ty - 1, 2tx - 1), zeros outside the image. Per tile and channel pair,
@@ -26,8 +26,15 @@
  * output row, applying relu or the += of dx there: that replaces the implicit path's pad and
  * unpad copies of x and y.
  *
+ * Weight gradient: Y is bilinear in g and d, so <dY, Y> = <G^T [(A dY A^T) . V] G, g>: per
+ * tile, dy's 2x2 block turns into a 4x4 D = A dY A^T (A = [1 0; 1 1; 1 -1; 0 -1]) and
+ *     Q[xi](C_in, C_out) = sum over tiles V[xi](C_in, T) * D[xi]^T(T, C_out)
+ * is one GEMM per xi with the tiles as its inner dimension; each pair's 3x3 gradient is then
+ * G^T Q G. That is 16 products per tile again, against 36 for the window GEMM.
+ *
  * Sums: every output is one fixed expression of its own tile (the GEMM sums over channels in
- * order), so results do not depend on the images grouped into a GEMM or on the thread count.
+ * order), so results do not depend on the images grouped into a GEMM or on the thread count;
+ * the weight gradient sums a chunk's tiles in one chain, group after group, as its partial.
  * They differ from the direct convolution's in the last bits (the transforms add before they
  * multiply); the error stays at float rounding, since the transform entries are 0, +-1 and
  * +-1/2.
@@ -49,16 +56,17 @@ int lam__conv_wino_fits(const lam_conv_geom *g)
 #endif
 }
 
-int lam__conv_wino_pays(const lam_conv_geom *g, int bwd)
+int lam__conv_wino_pays(const lam_conv_geom *g, int pass)
 {
     /* Measured against the implicit GEMM on ResNet-20's shapes at batch 64, 2 threads, with
      * the activations out of cache as in a training step (bench/NOTES-engine.md, ninth
-     * round). Forward: 0.75x the time at 7x7 and 8x8, 0.75-0.85x at 14x14 and 16x16,
-     * 0.8-0.9x at 28x28 and 32x32. Input gradient: there the implicit path's weight
-     * gradient shares its frame of dy, so Winograd only pays where its GEMMs dominate the
-     * transforms, up to 16x16 (0.85-0.95x; 1.03x at 28x28). Few input channels (the first
-     * layer) leave the transforms without enough GEMM to pay for them. */
-    return g->c_in * 9 >= 64 && (!bwd || g->oh * g->ow <= 256);
+     * round). Forward: 0.55-0.75x the time at 7x7 and 8x8, 0.7-0.85x at 14x14 and 16x16,
+     * 0.8-0.95x at 28x28 and 32x32. The backward's transforms of dy (and for the weight
+     * gradient, of x again) only pay where the GEMMs dominate them, up to 16x16: with both
+     * gradients by Winograd, 0.68-0.83x at 8x8 and 7x7, 0.87-0.96x at 16x16 and 14x14; at
+     * 28x28 and 32x32 1.0-1.35x, so those stay implicit. Few input channels (a first layer)
+     * leave the transforms without enough GEMM to pay for them (0.6-0.9x). */
+    return g->c_in * 9 >= 64 && (pass == 0 || g->oh * g->ow <= 256);
 }
 
 /* The input transform's scratch: 16 floats of slack, 4 runs of 2*T1, 48 of slack. */
@@ -67,12 +75,13 @@ static int64_t in_floats(const plan *pp)
     return round_line(16 + 8 * pp->wt1 + 48);
 }
 
-void lam__conv_wino_plan(plan *pp, int fwd, int bwd)
+void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw)
 {
     const lam_conv_geom *g = pp->g;
     pp->wino_fwd = fwd;
     pp->wino_bwd = bwd;
-    if (!fwd && !bwd) {
+    pp->wino_dw = dw;
+    if (!fwd && !bwd && !dw) {
         return;
     }
     pp->wth = (g->oh + 1) / 2;
@@ -85,6 +94,10 @@ void lam__conv_wino_plan(plan *pp, int fwd, int bwd)
     pp->u_f = round_line(16 * g->c_in * g->c_out);
     pp->wv_f = 16 * cmax * round_line(pp->wgroup * pp->wt1);
     pp->wm_f = pp->wv_f;
+    if (dw) {
+        pp->wd_f = pp->wv_f;  /* the transformed dy, transposed */
+        pp->wq_f = pp->u_f;   /* the weight gradient's 16 products */
+    }
     /* the input transform's four runs of one plane and the output transform's 4 arrays of
      * T1 (one vector of slack each for the masked tails) */
     pp->wr_f = in_floats(pp) + 4 * round_line(pp->wt1 + 16);
@@ -260,6 +273,138 @@ static AVX512 void out_avx512(const plan *pp, const float *mm, int64_t mxi, floa
     }
 }
 
+/* The weight gradient's transform of dy, A dy A^T with A = [1 0; 1 1; 1 -1; 0 -1] on the
+ * 2x2 block of each tile, in two halves as the input's: along y, tile row ty's rows 2ty and
+ * 2ty+1 (zero past OH) become the runs [r0, r0 + r1, r0 - r1, -r1] ... */
+static AVX512 void dy_cols(const plan *pp, const float *dy, float *c)
+{
+    const lam_conv_geom *g = pp->g;
+    const int64_t w = g->ow, wp = 2 * pp->wtw, th = pp->wth, cp = th * wp;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t ty = 0; ty < th; ty++) {
+        const float *r = dy + 2 * ty * w;
+        const int second = 2 * ty + 1 < g->oh;
+        for (int64_t x0 = 0; x0 < wp; x0 += 16) {
+            const __mmask16 ml = first_bits(w - x0), ms = first_bits(wp - x0);
+            const __m512 r0 = _mm512_maskz_loadu_ps(ml, r + x0);
+            const __m512 r1 = second ? _mm512_maskz_loadu_ps(ml, r + w + x0) : zero;
+            float *o = c + ty * wp + x0;
+            _mm512_mask_storeu_ps(o, ms, r0);
+            _mm512_mask_storeu_ps(o + cp, ms, _mm512_add_ps(r0, r1));
+            _mm512_mask_storeu_ps(o + 2 * cp, ms, _mm512_sub_ps(r0, r1));
+            _mm512_mask_storeu_ps(o + 3 * cp, ms, _mm512_sub_ps(zero, r1));
+        }
+    }
+}
+
+/* ... and along x the same on each tile's two columns: D[4i + j] at a pitch of dxi. */
+static AVX512 void dy_rows(const plan *pp, const float *c, float *d, int64_t dxi)
+{
+    const int64_t t1 = pp->wt1;
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                        2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5,
+                                        3, 1);
+    const __m512 zero = _mm512_setzero_ps();
+    for (int i = 0; i < 4; i++) {
+        const float *run = c + i * 2 * t1;
+        float *di = d + 4 * i * dxi;
+        for (int64_t k0 = 0; k0 < t1; k0 += 16) {
+            const __mmask16 m = first_bits(t1 - k0);
+            const __m512 lo = _mm512_loadu_ps(run + 2 * k0);
+            const __m512 hi = _mm512_loadu_ps(run + 2 * k0 + 16);
+            const __m512 e = _mm512_permutex2var_ps(lo, ev, hi);
+            const __m512 o = _mm512_permutex2var_ps(lo, od, hi);
+            _mm512_mask_storeu_ps(di + k0, m, e);
+            _mm512_mask_storeu_ps(di + dxi + k0, m, _mm512_add_ps(e, o));
+            _mm512_mask_storeu_ps(di + 2 * dxi + k0, m, _mm512_sub_ps(e, o));
+            _mm512_mask_storeu_ps(di + 3 * dxi + k0, m, _mm512_sub_ps(zero, o));
+        }
+    }
+}
+
+/* G^T along one axis of a 4-vector: [q0 + (q1 + q2)/2, (q1 - q2)/2, (q1 + q2)/2 + q3]. */
+static inline AVX512 void gt3(const __m512 q[4], __m512 out[3])
+{
+    const __m512 half = _mm512_set1_ps(0.5f);
+    const __m512 s = _mm512_mul_ps(half, _mm512_add_ps(q[1], q[2]));
+    out[0] = _mm512_add_ps(q[0], s);
+    out[1] = _mm512_mul_ps(half, _mm512_sub_ps(q[1], q[2]));
+    out[2] = _mm512_add_ps(s, q[3]);
+}
+
+/* The weight gradient of one chunk from its 16 products Q[xi](C_in, C_out): the 3x3 kernel
+ * of each pair is G^T Q G (the transpose of the forward's G g G^T), written as the im2col
+ * path's partial (K, C_out), row c*9 + tap. */
+static AVX512 void dw_out(const plan *pp, const float *q, float *part)
+{
+    const int64_t cin = pp->g->c_in, cout = pp->g->c_out, pairs = cin * cout;
+    for (int64_t ci = 0; ci < cin; ci++) {
+        for (int64_t c0 = 0; c0 < cout; c0 += 16) {
+            const __mmask16 m = first_bits(cout - c0);
+            __m512 rows[4][3];
+            for (int i = 0; i < 4; i++) {
+                __m512 qi[4];
+                for (int j = 0; j < 4; j++) {
+                    qi[j] = _mm512_maskz_loadu_ps(m, q + (i * 4 + j) * pairs + ci * cout + c0);
+                }
+                gt3(qi, rows[i]);
+            }
+            for (int v = 0; v < 3; v++) {
+                const __m512 col[4] = {rows[0][v], rows[1][v], rows[2][v], rows[3][v]};
+                __m512 out[3];
+                gt3(col, out);
+                for (int u = 0; u < 3; u++) {
+                    _mm512_mask_storeu_ps(part + (ci * 9 + u * 3 + v) * cout + c0, m, out[u]);
+                }
+            }
+        }
+    }
+}
+
+void lam__conv_wino_dw(const plan *pp, const float *x, const float *dy, int64_t nimg,
+                       float *part, int aug, float *ws, int lane)
+{
+    const lam_conv_geom *g = pp->g;
+    const int64_t cin = g->c_in, cout = g->c_out, t1 = pp->wt1;
+    const int64_t tg = round_line(pp->wgroup * t1), pin = g->h * g->w, pout = g->oh * g->ow;
+    float *v = ws_wv(pp, ws, lane), *d = ws_wm(pp, ws, lane), *dt = ws_wd(pp, ws, lane);
+    float *q = ws_wq(pp, ws, lane), *c = ws_wr(pp, ws, lane) + 16;
+    int32_t lane_tx[16];
+    for (int l = 0; l < 16; l++) {
+        lane_tx[l] = (int32_t)(l % pp->wtw);
+    }
+    for (int64_t b0 = 0; b0 < nimg; b0 += pp->wgroup) {
+        const int64_t gn = nimg - b0 < pp->wgroup ? nimg - b0 : pp->wgroup;
+        for (int64_t b = 0; b < gn; b++) {
+            for (int64_t ci = 0; ci < cin; ci++) {
+                in_cols(pp, x + (b0 + b) * pp->xs + ci * pin, c);
+                in_rows(pp, c, lane_tx, v + ci * tg + b * t1, cin * tg);
+            }
+            for (int64_t co = 0; co < cout; co++) {
+                dy_cols(pp, dy + ((b0 + b) * cout + co) * pout, c);
+                dy_rows(pp, c, d + co * tg + b * t1, cout * tg);
+            }
+        }
+        /* Q[xi](C_in, C_out) (+)= V[xi](C_in, T) * D[xi]^T(T, C_out): one chain over the
+         * chunk's tiles, group after group */
+        for (int xi = 0; xi < 16; xi++) {
+            float *dtx = dt + xi * tg * cout;
+            lam__transpose_isa(pp->isa, cout, gn * t1, d + xi * cout * tg, tg, dtx, cout);
+            (void)lam__conv_gemm(pp->isa, 0, 0, cin, cout, gn * t1, v + xi * cin * tg, tg, dtx,
+                                 cout, b0 == 0 ? 0.0f : 1.0f, q + xi * cin * cout, cout);
+        }
+    }
+    dw_out(pp, q, part);
+    if (aug) {
+        float *db = part + pp->k * cout;
+        for (int64_t co = 0; co < cout; co++) {
+            db[co] = 0.0f;
+        }
+        lam__bias_grad(nimg, cout, pout, dy, db);
+    }
+}
+
 void lam__conv_wino_weights(const plan *pp, const float *w, int flip, float *ws)
 {
     weights_avx512(pp->g, w, flip, ws_u(pp, ws));
@@ -306,6 +451,12 @@ void lam__conv_wino_run(const plan *pp, const float *x, int64_t nimg, int64_t xs
 void lam__conv_wino_weights(const plan *pp, const float *w, int flip, float *ws)
 {
     (void)pp, (void)w, (void)flip, (void)ws;
+}
+
+void lam__conv_wino_dw(const plan *pp, const float *x, const float *dy, int64_t nimg,
+                       float *part, int aug, float *ws, int lane)
+{
+    (void)pp, (void)x, (void)dy, (void)nimg, (void)part, (void)aug, (void)ws, (void)lane;
 }
 
 void lam__conv_wino_run(const plan *pp, const float *x, int64_t nimg, int64_t xs, int64_t cin,

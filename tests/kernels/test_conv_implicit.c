@@ -1,15 +1,19 @@
 /*
- * The implicit-GEMM convolution (kernels/conv2d_implicit.c) against the im2col one, each
- * forced for both passes through lam_conv_fusion.path, and the window GEMMs it rests on.
+ * The implicit-GEMM convolution (kernels/conv2d_implicit.c) and Winograd F(2x2, 3x3)
+ * (kernels/conv2d_winograd.c) against the im2col one, each forced for every pass through
+ * lam_conv_fusion.path, and the window GEMMs the implicit path rests on.
  *
  *  - Window GEMMs: lam__gemm_win_b / lam__gemm_win_a with AVX-512 against their portable
  *    loops, on small integers (every sum exact, so any indexing slip shows as a mismatch), for
  *    row counts 1..17 (every tile height and tail) and column counts across the 16-column
  *    vectors, with and without the ones row, overwriting and adding.
  *  - Whole passes: forward (+ bias, relu, 2x2 max pool), weight and bias gradients and the
- *    input gradient (= and +=), with batches that leave a short last chunk. On integers both
- *    paths must agree bitwise everywhere; on uniform data the forward must still agree bitwise
- *    (same taps, same order) and the gradients to rounding.
+ *    input gradient (= and +=), with batches that leave a short last chunk, and for 3x3
+ *    kernels widths past 32 (two vectors of Winograd tiles), odd sizes and a 1x1 image. On
+ *    integers every path must agree with im2col bitwise everywhere (Winograd's transforms turn
+ *    the kernels into quarters, still exact); on uniform data the implicit forward must still
+ *    agree bitwise (same taps, same order), Winograd's to 1e-5, and the gradients to
+ *    rounding.
  * Skips (77) on a CPU without AVX-512, where the implicit path is never taken.
  */
 #include <stdlib.h>
