@@ -273,6 +273,26 @@ static AVX512 void out_avx512(const plan *pp, const float *mm, int64_t mxi, floa
     }
 }
 
+/* The tile column of each lane of a first vector of tiles. */
+static void lane_columns(const plan *pp, int32_t lane_tx[16])
+{
+    for (int l = 0; l < 16; l++) {
+        lane_tx[l] = (int32_t)(l % pp->wtw);
+    }
+}
+
+/* V of one image xi (cin planes) into its columns v of the 16 rows of V (pitch tg per
+ * channel, cin * tg per position), through the scratch c. */
+static void image_v(const plan *pp, const float *xi, int64_t cin, const int32_t *lane_tx,
+                    float *c, float *v, int64_t tg)
+{
+    const int64_t pin = pp->g->h * pp->g->w;
+    for (int64_t ci = 0; ci < cin; ci++) {
+        in_cols(pp, xi + ci * pin, c);
+        in_rows(pp, c, lane_tx, v + ci * tg, cin * tg);
+    }
+}
+
 /* The weight gradient's transform of dy, A dy A^T with A = [1 0; 1 1; 1 -1; 0 -1] on the
  * 2x2 block of each tile, in two halves as the input's: along y, tile row ty's rows 2ty and
  * 2ty+1 (zero past OH) become the runs [r0, r0 + r1, r0 - r1, -r1] ... */
@@ -367,20 +387,15 @@ void lam__conv_wino_dw(const plan *pp, const float *x, const float *dy, int64_t 
 {
     const lam_conv_geom *g = pp->g;
     const int64_t cin = g->c_in, cout = g->c_out, t1 = pp->wt1;
-    const int64_t tg = round_line(pp->wgroup * t1), pin = g->h * g->w, pout = g->oh * g->ow;
+    const int64_t tg = round_line(pp->wgroup * t1), pout = g->oh * g->ow;
     float *v = ws_wv(pp, ws, lane), *d = ws_wm(pp, ws, lane), *dt = ws_wd(pp, ws, lane);
     float *q = ws_wq(pp, ws, lane), *c = ws_wr(pp, ws, lane) + 16;
     int32_t lane_tx[16];
-    for (int l = 0; l < 16; l++) {
-        lane_tx[l] = (int32_t)(l % pp->wtw);
-    }
+    lane_columns(pp, lane_tx);
     for (int64_t b0 = 0; b0 < nimg; b0 += pp->wgroup) {
         const int64_t gn = nimg - b0 < pp->wgroup ? nimg - b0 : pp->wgroup;
         for (int64_t b = 0; b < gn; b++) {
-            for (int64_t ci = 0; ci < cin; ci++) {
-                in_cols(pp, x + (b0 + b) * pp->xs + ci * pin, c);
-                in_rows(pp, c, lane_tx, v + ci * tg + b * t1, cin * tg);
-            }
+            image_v(pp, x + (b0 + b) * pp->xs, cin, lane_tx, c, v + b * t1, tg);
             for (int64_t co = 0; co < cout; co++) {
                 dy_cols(pp, dy + ((b0 + b) * cout + co) * pout, c);
                 dy_rows(pp, c, d + co * tg + b * t1, cout * tg);
@@ -416,21 +431,16 @@ void lam__conv_wino_run(const plan *pp, const float *x, int64_t nimg, int64_t xs
 {
     const lam_conv_geom *g = pp->g;
     const int64_t t1 = pp->wt1, tg = round_line(pp->wgroup * t1);
-    const int64_t pin = g->h * g->w, pout = g->oh * g->ow;
+    const int64_t pout = g->oh * g->ow;
     const float *u = ws_u(pp, ws);
     float *v = ws_wv(pp, ws, lane), *mm = ws_wm(pp, ws, lane), *r = ws_wr(pp, ws, lane);
     float *c = r + 16, *ys = r + in_floats(pp);
-    int32_t lane_tx[16]; /* the tile column of each lane of the first vector */
-    for (int l = 0; l < 16; l++) {
-        lane_tx[l] = (int32_t)(l % pp->wtw);
-    }
+    int32_t lane_tx[16];
+    lane_columns(pp, lane_tx);
     for (int64_t b0 = 0; b0 < nimg; b0 += pp->wgroup) {
         const int64_t gn = nimg - b0 < pp->wgroup ? nimg - b0 : pp->wgroup;
         for (int64_t b = 0; b < gn; b++) {
-            for (int64_t ci = 0; ci < cin; ci++) {
-                in_cols(pp, x + (b0 + b) * xs + ci * pin, c);
-                in_rows(pp, c, lane_tx, v + ci * tg + b * t1, cin * tg);
-            }
+            image_v(pp, x + (b0 + b) * xs, cin, lane_tx, c, v + b * t1, tg);
         }
         for (int xi = 0; xi < 16; xi++) {
             (void)lam__conv_gemm(pp->isa, 0, 0, cout, gn * t1, cin, u + xi * cout * cin, cin,
