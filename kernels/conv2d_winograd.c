@@ -61,12 +61,13 @@ int lam__conv_wino_pays(const lam_conv_geom *g, int pass)
     /* Measured against the implicit GEMM on ResNet-20's shapes at batch 64, 2 threads, with
      * the activations out of cache as in a training step (bench/NOTES-engine.md, ninth
      * round). Forward: 0.55-0.75x the time at 7x7 and 8x8, 0.7-0.85x at 14x14 and 16x16,
-     * 0.8-0.95x at 28x28 and 32x32. The backward's transforms of dy (and for the weight
-     * gradient, of x again) only pay where the GEMMs dominate them, up to 16x16: with both
-     * gradients by Winograd, 0.68-0.83x at 8x8 and 7x7, 0.87-0.96x at 16x16 and 14x14; at
-     * 28x28 and 32x32 1.0-1.35x, so those stay implicit. Few input channels (a first layer)
-     * leave the transforms without enough GEMM to pay for them (0.6-0.9x). */
-    return g->c_in * 9 >= 64 && (pass == 0 || g->oh * g->ow <= 256);
+     * about 0.7x at 28x28 and 32x32. The input gradient pays at every size (0.95-0.99x at
+     * 28x28 and 32x32 with the weight gradient implicit). The weight gradient's transforms
+     * of dy and x only pay where the GEMMs dominate them, up to 16x16 (both gradients by
+     * Winograd: 0.68-0.83x at 8x8 and 7x7, 0.87-0.96x at 16x16 and 14x14); at 28x28 and
+     * 32x32 it took 1.1-1.35x. Few input channels (a first layer) leave the transforms
+     * without enough GEMM to pay for them (0.6-0.9x). */
+    return g->c_in * 9 >= 64 && (pass < 2 || g->oh * g->ow <= 256);
 }
 
 /* The input transform's scratch: 16 floats of slack, 4 runs of 2*T1, 48 of slack. */
@@ -222,53 +223,135 @@ static AVX512 void in_rows(const plan *pp, const float *c, const int32_t *lane_t
     }
 }
 
-/* One output plane from M[xi] + co (xi at a pitch of mxi): the 2x2 of every tile into the
- * four arrays y[ab] (plus the bias), then interleaved into rows of dst. */
+/* Whether a tile row fills most of one vector: the transforms then work a tile row at a time
+ * in registers (at 8 tiles a row, half-empty vectors cost more than the second pass). */
+static int row_fits(const plan *pp)
+{
+    return pp->wtw >= 12 && pp->wtw <= 16;
+}
+
+/* Both halves of the input transform at once, where a row's tiles fit one vector
+ * (row_fits): per tile row, the four combined rows stay in registers, two vectors each,
+ * and their de-interleaved halves, shifted by one lane for the neighbours, give the 16 rows
+ * of V for that tile row. The zero padding at both ends comes free: lanes past W load as
+ * zero, and the shifts bring in zeros. */
+static AVX512 void in_fused(const plan *pp, const float *x, float *v, int64_t vxi)
+{
+    const lam_conv_geom *g = pp->g;
+    const int64_t w = g->w, tw = pp->wtw;
+    const __mmask16 ml0 = first_bits(w), ml1 = first_bits(w - 16), ms = first_bits(tw);
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                        2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5,
+                                        3, 1);
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i zi = _mm512_setzero_si512();
+    for (int64_t ty = 0; ty < pp->wth; ty++) {
+        __m512 d[4][2];
+        for (int k = 0; k < 4; k++) {
+            const int64_t y = 2 * ty - 1 + k;
+            const int inside = y >= 0 && y < g->h;
+            d[k][0] = inside ? _mm512_maskz_loadu_ps(ml0, x + y * w) : zero;
+            d[k][1] = inside ? _mm512_maskz_loadu_ps(ml1, x + y * w + 16) : zero;
+        }
+        for (int i = 0; i < 4; i++) {
+            __m512 c[2];
+            for (int h = 0; h < 2; h++) {
+                c[h] = i == 0   ? _mm512_sub_ps(d[0][h], d[2][h])
+                       : i == 1 ? _mm512_add_ps(d[1][h], d[2][h])
+                       : i == 2 ? _mm512_sub_ps(d[2][h], d[1][h])
+                                : _mm512_sub_ps(d[1][h], d[3][h]);
+            }
+            const __m512 e = _mm512_permutex2var_ps(c[0], ev, c[1]);
+            const __m512 o = _mm512_permutex2var_ps(c[0], od, c[1]);
+            /* o shifted up a lane (x[2t-1], zero at t = 0) and e down one (x[2t+2]; lane
+             * TW-1 gets e[TW], a column past W: zero) */
+            const __m512 op = _mm512_castsi512_ps(
+                _mm512_alignr_epi32(_mm512_castps_si512(o), zi, 15));
+            const __m512 en = _mm512_castsi512_ps(
+                _mm512_alignr_epi32(zi, _mm512_castps_si512(e), 1));
+            float *vi = v + 4 * i * vxi + ty * tw;
+            _mm512_mask_storeu_ps(vi, ms, _mm512_sub_ps(op, o));
+            _mm512_mask_storeu_ps(vi + vxi, ms, _mm512_add_ps(e, o));
+            _mm512_mask_storeu_ps(vi + 2 * vxi, ms, _mm512_sub_ps(o, e));
+            _mm512_mask_storeu_ps(vi + 3 * vxi, ms, _mm512_sub_ps(e, en));
+        }
+    }
+}
+
+/* The 2x2 outputs A^T M A (+ bias) of the 16 tiles at column t of M[xi] (pitch mxi), lanes
+ * m: y[2a + b] is output row a, column b of each tile. */
+static inline AVX512 void tiles_out(const float *mm, int64_t mxi, int64_t t, __mmask16 m,
+                                    __m512 bias, __m512 y[4])
+{
+    __m512 p[2][4];
+    for (int j = 0; j < 4; j++) {
+        const __m512 m0 = _mm512_maskz_loadu_ps(m, mm + (0 + j) * mxi + t);
+        const __m512 m1 = _mm512_maskz_loadu_ps(m, mm + (4 + j) * mxi + t);
+        const __m512 m2 = _mm512_maskz_loadu_ps(m, mm + (8 + j) * mxi + t);
+        const __m512 m3 = _mm512_maskz_loadu_ps(m, mm + (12 + j) * mxi + t);
+        p[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+        p[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+    }
+    for (int a = 0; a < 2; a++) {
+        const __m512 y0 = _mm512_add_ps(_mm512_add_ps(p[a][0], p[a][1]), p[a][2]);
+        const __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(p[a][1], p[a][2]), p[a][3]);
+        y[2 * a] = _mm512_add_ps(y0, bias);
+        y[2 * a + 1] = _mm512_add_ps(y1, bias);
+    }
+}
+
+/* Output columns c0 .. c0+31 of a row from 16 tiles' left (y0) and right (y1) columns,
+ * interleaved, with op applied; n columns of the row are left from c0. */
+static inline AVX512 void row_out(__m512 y0, __m512 y1, float *d, int64_t n, int op)
+{
+    const __m512i il = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i ih = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                        24, 8);
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 h[2] = {_mm512_permutex2var_ps(y0, il, y1), _mm512_permutex2var_ps(y0, ih, y1)};
+    for (int k = 0; k < 2; k++) {
+        const __mmask16 mk = first_bits(n - 16 * k);
+        if (op == LAM_OUT_RELU) {
+            h[k] = _mm512_mask_mov_ps(h[k], _mm512_cmp_ps_mask(h[k], zero, _CMP_LT_OQ), zero);
+        } else if (op == LAM_OUT_ADD) {
+            h[k] = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, d + 16 * k), h[k]);
+        }
+        _mm512_mask_storeu_ps(d + 16 * k, mk, h[k]);
+    }
+}
+
+/* One output plane from M[xi] + co (xi at a pitch of mxi). Where a row's tiles fit one
+ * vector (12 <= TW <= 16) straight from each tile row's vector; else first over whole
+ * vectors of tiles into the four arrays ys[ab], then interleaved row by row. */
 static AVX512 void out_avx512(const plan *pp, const float *mm, int64_t mxi, float bias,
                               float *ys, float *dst, int op)
 {
     const lam_conv_geom *g = pp->g;
-    const int64_t t1 = pp->wt1, tw = pp->wtw, ld = round_line(t1 + 16);
-    const __m512 b = _mm512_set1_ps(bias), zero = _mm512_setzero_ps();
-    for (int64_t t = 0; t < t1; t += 16) {
-        const __mmask16 m = first_bits(t1 - t);
-        __m512 p[2][4];
-        for (int j = 0; j < 4; j++) {
-            const __m512 m0 = _mm512_maskz_loadu_ps(m, mm + (0 + j) * mxi + t);
-            const __m512 m1 = _mm512_maskz_loadu_ps(m, mm + (4 + j) * mxi + t);
-            const __m512 m2 = _mm512_maskz_loadu_ps(m, mm + (8 + j) * mxi + t);
-            const __m512 m3 = _mm512_maskz_loadu_ps(m, mm + (12 + j) * mxi + t);
-            p[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-            p[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+    const int64_t t1 = pp->wt1, tw = pp->wtw, ow = g->ow, ld = round_line(t1 + 16);
+    const __m512 b = _mm512_set1_ps(bias);
+    __m512 y[4];
+    if (row_fits(pp)) {
+        for (int64_t ty = 0; ty < pp->wth; ty++) {
+            tiles_out(mm, mxi, ty * tw, first_bits(tw), b, y);
+            for (int64_t a = 0; a < 2 && 2 * ty + a < g->oh; a++) {
+                row_out(y[2 * a], y[2 * a + 1], dst + (2 * ty + a) * ow, ow, op);
+            }
         }
-        for (int a = 0; a < 2; a++) {
-            const __m512 y0 = _mm512_add_ps(_mm512_add_ps(p[a][0], p[a][1]), p[a][2]);
-            const __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(p[a][1], p[a][2]), p[a][3]);
-            _mm512_storeu_ps(ys + (2 * a) * ld + t, _mm512_add_ps(y0, b));
-            _mm512_storeu_ps(ys + (2 * a + 1) * ld + t, _mm512_add_ps(y1, b));
+        return;
+    }
+    for (int64_t t = 0; t < t1; t += 16) {
+        tiles_out(mm, mxi, t, first_bits(t1 - t), b, y);
+        for (int k = 0; k < 4; k++) {
+            _mm512_storeu_ps(ys + k * ld + t, y[k]);
         }
     }
-    const __m512i il = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i ih = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
-                                        24, 8);
     for (int64_t orow = 0; orow < g->oh; orow++) {
         const int64_t ty = orow / 2, a = orow % 2;
         const float *y0 = ys + (2 * a) * ld + ty * tw, *y1 = ys + (2 * a + 1) * ld + ty * tw;
-        float *d = dst + orow * g->ow;
         for (int64_t t0 = 0; t0 < tw; t0 += 16) {
-            const __m512 v0 = _mm512_loadu_ps(y0 + t0), v1 = _mm512_loadu_ps(y1 + t0);
-            __m512 h[2] = {_mm512_permutex2var_ps(v0, il, v1), _mm512_permutex2var_ps(v0, ih, v1)};
-            for (int k = 0; k < 2; k++) {
-                const int64_t c0 = 2 * t0 + 16 * k;
-                const __mmask16 mk = first_bits(g->ow - c0);
-                if (op == LAM_OUT_RELU) {
-                    h[k] = _mm512_mask_mov_ps(h[k], _mm512_cmp_ps_mask(h[k], zero, _CMP_LT_OQ),
-                                              zero);
-                } else if (op == LAM_OUT_ADD) {
-                    h[k] = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, d + c0), h[k]);
-                }
-                _mm512_mask_storeu_ps(d + c0, mk, h[k]);
-            }
+            row_out(_mm512_loadu_ps(y0 + t0), _mm512_loadu_ps(y1 + t0),
+                    dst + orow * ow + 2 * t0, ow - 2 * t0, op);
         }
     }
 }
@@ -287,7 +370,12 @@ static void image_v(const plan *pp, const float *xi, int64_t cin, const int32_t 
                     float *c, float *v, int64_t tg)
 {
     const int64_t pin = pp->g->h * pp->g->w;
+    const int fused = row_fits(pp);
     for (int64_t ci = 0; ci < cin; ci++) {
+        if (fused) {
+            in_fused(pp, xi + ci * pin, v + ci * tg, cin * tg);
+            continue;
+        }
         in_cols(pp, xi + ci * pin, c);
         in_rows(pp, c, lane_tx, v + ci * tg, cin * tg);
     }
