@@ -42,10 +42,10 @@
  * Implicit GEMM (kernels/conv2d_implicit.c): with AVX-512, a same-size stride-1 convolution
  * can skip im2col and col2im and let the GEMM kernels read the taps from a zero-padded frame
  * of the chunk's images; lam__conv_implicit_plan picks it per pass by the shape, and
- * lam_conv_fusion.path forces either path. A 3x3 "same" convolution can run its forward and
- * its input gradient as Winograd F(2x2, 3x3) instead (kernels/conv2d_winograd.c; the weight
- * gradient then stays implicit), where lam__conv_wino_pays says so. The workspace layout is
- * in conv2d_plan.h.
+ * lam_conv_fusion.path forces either path. A 3x3 "same" convolution can run any of its passes
+ * as Winograd F(2x2, 3x3) instead (kernels/conv2d_winograd.c), pass by pass where
+ * lam__conv_wino_pays says so; the implicit path's plan stays behind it for the passes that
+ * keep it. The workspace layout is in conv2d_plan.h.
  */
 #include <string.h>
 

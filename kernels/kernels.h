@@ -268,15 +268,16 @@ typedef enum lam_conv_strategy {
     LAM_CONV_BATCHED = 1, /* images folded into N, GEMMs outside parallel regions */
 } lam_conv_strategy;
 
-/* How the chunked strategy forms its GEMMs' operands (kernels/conv2d_implicit.c): AUTO
- * chooses per pass by the shape; the others force one path for both passes (tests and the
- * bench compare the two; IMPLICIT applies only where it fits and the CPU has AVX-512). */
+/* How the chunked strategy forms its GEMMs' operands (kernels/conv2d_implicit.c,
+ * conv2d_winograd.c): AUTO chooses per pass by the shape; the others force one path for
+ * every pass (tests and the bench compare them; IMPLICIT and WINOGRAD apply only where they
+ * fit and the CPU has AVX-512). */
 typedef enum lam_conv_path {
     LAM_CONV_PATH_AUTO = 0,
     LAM_CONV_PATH_IM2COL = 1,
     LAM_CONV_PATH_IMPLICIT = 2,
-    LAM_CONV_PATH_WINOGRAD = 3, /* Winograd forward and input gradient where it fits (the
-                                 * weight gradient then runs implicit) */
+    LAM_CONV_PATH_WINOGRAD = 3, /* Winograd F(2x2, 3x3) for every pass where it fits (3x3,
+                                 * stride 1, pad 1, one group) */
 } lam_conv_path;
 
 /* What runs on a convolution's output while it is in cache: y = pool(act(conv(x) + b)). */
@@ -291,7 +292,7 @@ typedef struct lam_conv_fusion {
 } lam_conv_fusion;
 
 /* What pass `bwd` (0 forward, 1 backward) of this conv runs: 0 im2col, 1 the implicit GEMM,
- * 2 Winograd (the input gradient; the weight gradient then runs implicit). */
+ * 2 Winograd (for the backward: its input gradient; the weight gradient may stay implicit). */
 int lam__conv_path_auto(const lam_conv_geom *g, const lam_conv_fusion *f, int nt, int bwd);
 /* Floats of workspace for a fused conv (f NULL: plain conv, chunked). */
 int64_t lam__conv2d_fused_workspace(const lam_conv_geom *g, const lam_conv_fusion *f, int nt);
