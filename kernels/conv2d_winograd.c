@@ -48,8 +48,10 @@
 int lam__conv_wino_fits(const lam_conv_geom *g)
 {
 #if defined(__GNUC__) && defined(__x86_64__)
+    /* the weight transform gathers taps with 32-bit indices */
     return g->groups == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 &&
-           g->dh == 1 && g->dw == 1 && g->ph == 1 && g->pw == 1;
+           g->dh == 1 && g->dw == 1 && g->ph == 1 && g->pw == 1 &&
+           g->c_in * g->c_out < INT32_MAX / 9;
 #else
     (void)g;
     return 0;
@@ -112,6 +114,16 @@ void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw)
 #if defined(__GNUC__) && defined(__x86_64__)
 #include "avx512.h"
 
+/* G applied to three values: [a, (a + b + c)/2, (a - b + c)/2, c]. */
+static inline AVX512 void g4(__m512 a, __m512 b, __m512 c, __m512 out[4])
+{
+    const __m512 half = _mm512_set1_ps(0.5f);
+    out[0] = a;
+    out[1] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(a, b), c));
+    out[2] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(a, b), c));
+    out[3] = c;
+}
+
 /* U[xi][r][c] = G g G^T for the kernel g of each (row r, column c) pair of the 16 GEMMs:
  * (r, c) = (c_out, c_in) and g as stored (forward), or (c_in, c_out) and g turned by 180
  * degrees (the input gradient). Sixteen pairs at a time, their taps gathered. */
@@ -119,7 +131,7 @@ static AVX512 void weights_avx512(const lam_conv_geom *g, const float *w, int fl
 {
     const int64_t rows = flip ? g->c_in : g->c_out, cols = flip ? g->c_out : g->c_in;
     const int64_t pairs = rows * cols;
-    const __m512 half = _mm512_set1_ps(0.5f), zero = _mm512_setzero_ps();
+    const __m512 zero = _mm512_setzero_ps();
     for (int64_t p0 = 0; p0 < pairs; p0 += 16) {
         const __mmask16 m = first_bits(pairs - p0);
         int32_t at[16];
@@ -133,20 +145,14 @@ static AVX512 void weights_avx512(const lam_conv_geom *g, const float *w, int fl
         for (int t = 0; t < 9; t++) {
             k[t] = _mm512_mask_i32gather_ps(zero, m, idx, w + (flip ? 8 - t : t), 4);
         }
-        /* G g: four rows of three */
-        __m512 gg[4][3];
+        /* G g: each column of three taps into four rows; then G along each of those */
+        __m512 gg[3][4];
         for (int v = 0; v < 3; v++) {
-            const __m512 a = k[v], b = k[3 + v], c = k[6 + v];
-            gg[0][v] = a;
-            gg[1][v] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(a, b), c));
-            gg[2][v] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(a, b), c));
-            gg[3][v] = c;
+            g4(k[v], k[3 + v], k[6 + v], gg[v]);
         }
         for (int i = 0; i < 4; i++) {
-            const __m512 a = gg[i][0], b = gg[i][1], c = gg[i][2];
-            const __m512 out[4] = {a, _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(a, b), c)),
-                                   _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(a, b), c)),
-                                   c};
+            __m512 out[4];
+            g4(gg[0][i], gg[1][i], gg[2][i], out);
             for (int j = 0; j < 4; j++) {
                 _mm512_mask_storeu_ps(u + (i * 4 + j) * pairs + p0, m, out[j]);
             }
