@@ -478,18 +478,18 @@ void bench_conv_fused(bench_run *r, const bench_opts *o, int64_t batch)
     }
 }
 
-/* ------------------------------------------- implicit GEMM against im2col */
+/* ------------------------- implicit GEMM against im2col, Winograd against both */
 
-/* The same-size 3x3 convolutions of ResNet-20 on 1x28x28 and 3x32x32 (C x H x W of the
- * stage), each pass timed with two paths forced, the faster one in the "fast" column and the
- * other in the naive twin's (same threads): the implicit GEMM against im2col, then Winograd
- * against the implicit GEMM. These are the measurements behind the per-pass choices in
- * kernels/conv2d_implicit.c and conv2d_winograd.c. The shape says which path AUTO takes. */
 /* Copies of x and dy the runs rotate through, so that every run reads its operands from
  * memory as a training step does (its layers' activations are out of cache): timed on one
  * hot copy, the paths that copy more looked up to 30% better than they do in a step. */
 #define PATH_COPIES 8
 
+/* The same-size 3x3 convolutions of ResNet-20 on 1x28x28 and 3x32x32 (C x H x W of the
+ * stage), each pass timed with two paths forced, the newer one in the "fast" column and the
+ * older in the naive twin's (same threads): the implicit GEMM against im2col, then Winograd
+ * against the implicit GEMM. These are the measurements behind the per-pass choices in
+ * kernels/conv2d_implicit.c and conv2d_winograd.c. The shape says which path AUTO takes. */
 typedef struct path_self {
     int bwd;
     lam_conv_geom g;

@@ -170,10 +170,11 @@ int main(void)
         compare_threads("linear:16 posembed:12,name=p layernorm attention:4,causal=1,"
                         "dropout=0.1 add(p, .) gelu:approx=tanh flatten linear:out", seq, 20, st);
     }
-    /* ResNet-20 at full size, where every same-size convolution but the first takes the
-     * implicit GEMM (the chunked strategy only), with a short last chunk (6 = 4 + 2); 20
-     * steps, 10 in the sanitizer build, which runs it at a fraction of the speed (it was
-     * most of CI's 20 minutes) */
+    /* ResNet-20 at full size, where every same-size convolution but the first runs its
+     * forward and input gradient by Winograd, and its weight gradient by Winograd (14 and 7
+     * wide) or the implicit GEMM (28 wide) (the chunked strategy only), with a short last
+     * chunk (6 = 4 + 2); 20 steps, 10 in the sanitizer build, which runs it at a fraction of
+     * the speed (it was most of CI's 20 minutes) */
     compare_steps("resnet20", fmnist, 6, LAM_CONV_CHUNKED, SANITIZED ? 10 : 20);
     return t_exit("determinism");
 }
