@@ -272,7 +272,8 @@ void bench_im2col(bench_run *r, const bench_opts *o, int64_t batch)
             if (!bench_want(o, op)) {
                 continue;
             }
-            for (int isa = best; isa >= LAM_ISA_SSE2;
+            /* im2col and col2im have AVX-512 loops and portable ones (no AVX2 twin) */
+            for (int isa = best == LAM_ISA_AVX512 ? best : LAM_ISA_SSE2; isa >= LAM_ISA_SSE2;
                  isa = isa == LAM_ISA_AVX512 ? LAM_ISA_SSE2 : isa - 1) {
                 char shape[72];
                 snprintf(shape, sizeof shape, "%s n%lld %lldx%lldx%lld k%lldx%lld %s",
@@ -397,7 +398,7 @@ static void fused_case(bench_run *r, const bench_opts *o, const char *name, lam_
     if (lam__pool_geom_init(&s.pg) != LAM_OK) {
         return;
     }
-    s.f = (lam_conv_fusion){LAM_ACT_RELU, &s.pg, strategy, 0, LAM_CONV_PATH_AUTO};
+    s.f = (lam_conv_fusion){LAM_ACT_RELU, &s.pg, strategy, 0, LAM_CONV_PATH_AUTO, 0};
     s.nt = r->env.threads;
     const int64_t batch = g.n, nw = fused_nw(&s);
     const int64_t nx = batch * g.c_in * g.h * g.w, ny = batch * g.c_out * s.pg.oh * s.pg.ow;
@@ -567,7 +568,8 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
     static const lam_conv_path paths[3] = {LAM_CONV_PATH_IM2COL, LAM_CONV_PATH_IMPLICIT,
                                            LAM_CONV_PATH_WINOGRAD};
     static const char *const names[3] = {"im2col", "impl", "wino"};
-    if (lam__best_isa() != LAM_ISA_AVX512) {
+    const int best = lam__best_isa();
+    if (best < LAM_ISA_AVX2) {
         return; /* no implicit path to compare */
     }
     /* both sides are fast kernels: time them on the same batch, whatever the FLOP budget */
@@ -587,10 +589,10 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
         }
         s.nt = r->env.threads;
         const lam_conv_fusion autof = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0,
-                                       LAM_CONV_PATH_AUTO};
+                                       LAM_CONV_PATH_AUTO, 0};
         int64_t ws = 0;
         for (int k = 0; k < 3; k++) {
-            const lam_conv_fusion fk = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0, paths[k]};
+            const lam_conv_fusion fk = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0, paths[k], 0};
             const int64_t wk = lam__conv2d_fused_workspace(&s.g, &fk, s.nt);
             ws = wk > ws ? wk : ws;
         }
@@ -609,11 +611,12 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
         bench_fill(s.w, nw, 42);
         const double flops = 2.0 * (double)batch * co * s.g.oh * s.g.ow * ci * 9;
         int failed = 0;
-        for (int pair = 0; pair < 2 && !failed; pair++) {
+        /* Winograd's transforms exist for AVX-512 only */
+        for (int pair = 0; pair < (best == LAM_ISA_AVX512 ? 2 : 1) && !failed; pair++) {
             /* implicit against im2col, then Winograd against implicit */
             for (int k = 0; k < 2; k++) {
                 s.f[k] = (lam_conv_fusion){LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0,
-                                           paths[pair + 1 - k]};
+                                           paths[pair + 1 - k], 0};
             }
             for (int bwd = 0; bwd <= 1 && !failed; bwd++) {
                 const char *op = bwd ? "conv_path_bwd" : "conv_path_fwd";

@@ -260,7 +260,7 @@ static const gemm_case conv_gemm_cases[] = {
 static void conv_gemm_fast(void *p)
 {
     gemm_self *s = p;
-    (void)lam__conv_gemm(LAM_ISA_AVX512, s->ta, s->tb, s->m, s->n, s->k, s->a, s->lda, s->b,
+    (void)lam__conv_gemm(lam__best_isa(), s->ta, s->tb, s->m, s->n, s->k, s->a, s->lda, s->b,
                          s->ldb, 0.0f, s->c, s->n);
 }
 
@@ -274,7 +274,8 @@ static void conv_gemm_blas(void *p)
 static void bench_conv_gemm(bench_run *r, const bench_opts *o)
 {
     static const kcase kc = {conv_gemm_fast, conv_gemm_blas, NULL, gemm_err, NULL, NULL};
-    if (lam__best_isa() != LAM_ISA_AVX512) {
+    const int isa = lam__best_isa();
+    if (isa < LAM_ISA_AVX2) {
         return; /* lam__conv_gemm is BLAS itself there */
     }
     bench_set_threads(1);
@@ -284,7 +285,8 @@ static void bench_conv_gemm(bench_run *r, const bench_opts *o)
             continue;
         }
         char shape[72];
-        gemm_shape(shape, sizeof shape, gc, " 1 thr, BLAS as naive");
+        gemm_shape(shape, sizeof shape, gc,
+                   isa == LAM_ISA_AVX512 ? " 1 thr avx512, BLAS naive" : " 1 thr avx2, BLAS naive");
         gemm_self s = gemm_operands(gc, 13);
         kern_result *k = bench_new_kern(r, "conv_gemm", shape, 2.0 * gc->m * gc->n * gc->k);
         if (k != NULL) {

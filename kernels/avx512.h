@@ -7,13 +7,9 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#define AVX512 __attribute__((target("avx512f")))
+#include "v16.h" /* first_bits */
 
-/* bits [0, n) set; none for n <= 0, all 16 for n >= 16 */
-static inline __mmask16 first_bits(int64_t n)
-{
-    return (__mmask16)(n <= 0 ? 0u : n >= 16 ? 0xffffu : (1u << n) - 1u);
-}
+#define AVX512 __attribute__((target("avx512f")))
 
 /* exp(x) = 2^n e^r with n = round(x / ln 2) and |r| <= ln 2 / 2, e^r by its Taylor
  * polynomial of degree 6 (relative error below 2e-7), 2^n by vscalefps; sigmoid(x) =

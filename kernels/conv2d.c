@@ -76,7 +76,7 @@ static int team_size(int nt, int64_t chunks)
 }
 
 static const lam_conv_fusion plain = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0,
-                                      LAM_CONV_PATH_AUTO};
+                                      LAM_CONV_PATH_AUTO, 0};
 
 void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion *f, int nt)
 {
@@ -89,6 +89,7 @@ void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion
     pp->pg = f->pool;
     /* asked once per pass, never per image or plane (see lam__best_isa) */
     pp->isa = lam__best_isa();
+    pp->isa = f->isa > 0 && f->isa < pp->isa ? f->isa : pp->isa;
     pp->batched = f->strategy == LAM_CONV_BATCHED;
     pp->pointwise = !pp->batched && is_pointwise(g);
     pp->dx_acc = f->dx_acc;
@@ -113,11 +114,13 @@ void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion
     pp->lane_ld = pp->group * pp->p;
     pp->part = round_line(g->c_out * pp->ka + g->c_out);
     pp->wa_f = round_line(g->c_out * pp->ka);
-    if (!pp->batched && f->path != LAM_CONV_PATH_IM2COL && pp->isa == LAM_ISA_AVX512 &&
+    if (!pp->batched && f->path != LAM_CONV_PATH_IM2COL && pp->isa >= LAM_ISA_AVX2 &&
         lam__conv_implicit_fits(g)) {
-        const int wino = f->path == LAM_CONV_PATH_WINOGRAD && lam__conv_wino_fits(g);
+        /* Winograd's transforms exist for AVX-512 only */
+        const int wino_fits = pp->isa == LAM_ISA_AVX512 && lam__conv_wino_fits(g);
+        const int wino = f->path == LAM_CONV_PATH_WINOGRAD && wino_fits;
         lam__conv_implicit_plan(pp, f->path == LAM_CONV_PATH_IMPLICIT || wino);
-        if (f->path != LAM_CONV_PATH_IMPLICIT && lam__conv_wino_fits(g)) {
+        if (f->path != LAM_CONV_PATH_IMPLICIT && wino_fits) {
             lam__conv_wino_plan(pp, wino || lam__conv_wino_pays(g, 0),
                                 (wino || lam__conv_wino_pays(g, 1)) && pp->implicit_bwd,
                                 (wino || lam__conv_wino_pays(g, 2)) && pp->implicit_bwd);
@@ -131,7 +134,7 @@ void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion
     /* the un-pooled output (pool), the masked gradient (relu) or the batched layout */
     int need_scr = pp->pg != NULL || pp->act == LAM_ACT_RELU || pp->batched;
     const int64_t scr = need_scr ? round_line(g->c_out * pp->lane_ld) : 0;
-    const int64_t dyt = !pp->batched && pp->isa == LAM_ISA_AVX512 ? round_line(pp->p * pp->cog) : 0;
+    const int64_t dyt = !pp->batched && pp->isa >= LAM_ISA_AVX2 ? round_line(pp->p * pp->cog) : 0;
     pp->scr_f = scr > pp->scr_f ? scr : pp->scr_f;
     pp->dyt_f = dyt > pp->dyt_f ? dyt : pp->dyt_f;
 }
@@ -431,7 +434,7 @@ static const float *prologue_image(const plan *pp, const float *dyi, const float
     return t;
 }
 
-/* dW'^T (K+aug, C_out/g) of conv group gr (+)= cm (K+aug, P) * dy_gr^T: with AVX-512 an NN
+/* dW'^T (K+aug, C_out/g) of conv group gr (+)= cm (K+aug, P) * dy_gr^T: with AVX2 or AVX-512 an NN
  * product on dy_gr transposed into dyt, else an NT call to BLAS. */
 static void dw_gemm(const plan *pp, const float *cm, int64_t ld, int64_t n, const float *dy_gr,
                     float *dyt, int aug, int first, float *part_gr)

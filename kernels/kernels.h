@@ -68,17 +68,18 @@ typedef struct lam_conv_geom {
 /* Fill oh/ow from the rest; LAM_OK or LAM_ERR_SHAPE/ARG/RANGE if inconsistent or too big. */
 lam_status lam__conv_geom_init(lam_conv_geom *g);
 
-/* Instruction sets of the run-time-dispatched kernels: the scalar loops, SSE2, AVX-512 (only
- * where lam__best_isa() says so), or AUTO, which asks lam__best_isa on every call (without
+/* Instruction sets of the run-time-dispatched kernels, in increasing order: the scalar loops,
+ * SSE2, AVX2 with FMA, AVX-512 (only where lam__best_isa() says so), or AUTO, which asks lam__best_isa on every call (without
  * glibc's CPU table that is a CPUID, which traps to the hypervisor in a VM: resolve it once
  * per pass). */
-enum { LAM_ISA_AUTO = 0, LAM_ISA_SCALAR = 1, LAM_ISA_SSE2 = 2, LAM_ISA_AVX512 = 3 };
+enum { LAM_ISA_AUTO = 0, LAM_ISA_SCALAR = 1, LAM_ISA_SSE2 = 2, LAM_ISA_AVX2 = 3, LAM_ISA_AVX512 = 4 };
 /* kernels/isa.c: the best instruction set on this CPU (no state kept). */
 int lam__best_isa(void);
 
-/* The per-image GEMMs of a convolution (kernels/gemm_avx512.c): lam__sgemm's contract with
- * alpha = 1, run by lamina's own AVX-512 kernels when isa is LAM_ISA_AVX512 (beta 0 or 1, not
- * both operands transposed), else by lam__sgemm. Single-threaded; deterministic. */
+/* The per-image GEMMs of a convolution (kernels/conv_gemm.c): lam__sgemm's contract with
+ * alpha = 1, run by lamina's own kernels when isa is LAM_ISA_AVX2 or LAM_ISA_AVX512 (beta 0
+ * or 1, not both operands transposed; the same bits with either), else by lam__sgemm.
+ * Single-threaded; deterministic. */
 lam_status lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                           const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                           float *c, int64_t ldc);
@@ -102,7 +103,7 @@ void lam__gemm_win_b(int isa, int64_t m, int64_t n, const float *a, int64_t lda,
 /* C(m, n) (+ if add)= window(m, k) * B(k, n), B row-major with pitch ldb. */
 void lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k, const float *b,
                      int64_t ldb, float *c, int64_t ldc, int add);
-/* dst(cols, rows) = src(rows, cols)^T, with AVX-512 16x16 blocks when isa says so. */
+/* dst(cols, rows) = src(rows, cols)^T, in 16x16 blocks with AVX2 or AVX-512 when isa says so. */
 void lam__transpose_isa(int isa, int64_t rows, int64_t cols, const float *src, int64_t lds,
                         float *dst, int64_t ldd);
 
@@ -289,6 +290,8 @@ typedef struct lam_conv_fusion {
     int dx_acc;                 /* backward: dx += the input gradient instead of dx = (a
                                  * model adding a second consumer's share into it) */
     lam_conv_path path;         /* im2col or implicit GEMM: AUTO picks per pass */
+    int isa;                    /* the highest LAM_ISA_* to use (a test or bench running AVX2
+                                 * on an AVX-512 CPU); 0: the CPU's best */
 } lam_conv_fusion;
 
 /* What pass `bwd` (0 forward, 1 backward) of this conv runs: 0 im2col, 1 the implicit GEMM,

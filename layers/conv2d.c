@@ -25,7 +25,7 @@ typedef struct conv_state {
 static lam_conv_fusion fusion_of(const lam_layer *l, int fused)
 {
     const conv_state *s = l->state;
-    lam_conv_fusion f = {LAM_ACT_NONE, NULL, s->strategy, 0, LAM_CONV_PATH_AUTO};
+    lam_conv_fusion f = {LAM_ACT_NONE, NULL, s->strategy, 0, LAM_CONV_PATH_AUTO, 0};
     if (fused) {
         f.act = s->fuse_act;
         f.pool = s->fuse_pool != NULL ? lam__maxpool_geom(s->fuse_pool) : NULL;

@@ -202,7 +202,7 @@ static void run_geometry(const t_conv_shape *s, int idx)
                 }
                 lam_conv_fusion f = {act ? LAM_ACT_RELU : LAM_ACT_NONE, pi > 0 ? &pg : NULL,
                                      st ? LAM_CONV_BATCHED : LAM_CONV_CHUNKED, 0,
-                                     LAM_CONV_PATH_AUTO};
+                                     LAM_CONV_PATH_AUTO, 0};
                 char label[300];
                 snprintf(label, sizeof label, "#%d %s n%lld %lldx%lld->%lldx%lld %s pool%d %s",
                          idx, s->name, (long long)g.n, (long long)g.h, (long long)g.w,

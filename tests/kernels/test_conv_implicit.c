@@ -3,7 +3,7 @@
  * (kernels/conv2d_winograd.c) against the im2col one, each forced for every pass through
  * lam_conv_fusion.path, and the window GEMMs the implicit path rests on.
  *
- *  - Window GEMMs: lam__gemm_win_b / lam__gemm_win_a with AVX-512 against their portable
+ *  - Window GEMMs: lam__gemm_win_b / lam__gemm_win_a with AVX2 and AVX-512 against their portable
  *    loops, on small integers (every sum exact, so any indexing slip shows as a mismatch), for
  *    row counts 1..17 (every tile height and tail) and column counts across the 16-column
  *    vectors, with and without the ones row, overwriting and adding.
@@ -14,7 +14,9 @@
  *    the kernels into quarters, still exact); on uniform data the implicit forward must still
  *    agree bitwise (same taps, same order), Winograd's to 1e-5, and the gradients to
  *    rounding.
- * Skips (77) on a CPU without AVX-512, where the implicit path is never taken.
+ * Every check runs with each instruction set the CPU has (lam_conv_fusion.isa: AVX2, and
+ * AVX-512; Winograd with AVX-512 only). Skips (77) on a CPU without AVX2, where the implicit
+ * path is never taken.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,7 @@
 
 /* ------------------------------------------------------------- window GEMMs */
 
-static void check_window_gemms(void)
+static void check_window_gemms(int isa)
 {
     /* a 3-channel frame of 6 x 20 with a 3x3 window: 27 rows (+ ones) and 4 x 20 columns
      * (past them the reads would leave the frame; the slack covers the last row's taps) */
@@ -54,17 +56,17 @@ static void check_window_gemms(void)
                     t_fill_int(c1, 28 * ldc, -2, 2, 37, (uint64_t)(m * 100 + n));
                     memcpy(c2, c1, (size_t)(28 * ldc) * sizeof(float));
                     if (m <= 17) {
-                        lam__gemm_win_b(LAM_ISA_AVX512, m, n, a, 28, &win, c1, ldc, add);
+                        lam__gemm_win_b(isa, m, n, a, 28, &win, c1, ldc, add);
                         lam__gemm_win_b(LAM_ISA_SCALAR, m, n, a, 28, &win, c2, ldc, add);
-                        snprintf(what, sizeof what, "win_b m%lld n%lld ones%d add%d",
-                                 (long long)m, (long long)n, with_ones, add);
+                        snprintf(what, sizeof what, "isa%d win_b m%lld n%lld ones%d add%d",
+                                 isa, (long long)m, (long long)n, with_ones, add);
                         t_equal(what, c1, c2, 28 * ldc);
                     }
                     /* C(rows, m) = window(rows, n) * B(n, m): the window's n columns summed */
-                    lam__gemm_win_a(LAM_ISA_AVX512, &win, m, n, b, ldb, c1, ldc, add);
+                    lam__gemm_win_a(isa, &win, m, n, b, ldb, c1, ldc, add);
                     lam__gemm_win_a(LAM_ISA_SCALAR, &win, m, n, b, ldb, c2, ldc, add);
-                    snprintf(what, sizeof what, "win_a rows%lld n%lld k%lld ones%d add%d",
-                             (long long)rows, (long long)m, (long long)n, with_ones, add);
+                    snprintf(what, sizeof what, "isa%d win_a rows%lld n%lld k%lld ones%d add%d",
+                             isa, (long long)rows, (long long)m, (long long)n, with_ones, add);
                     t_equal(what, c1, c2, 28 * ldc);
                 }
             }
@@ -109,7 +111,7 @@ static void run(const lam_conv_geom *g, lam_conv_fusion f, lam_conv_path path,
     free(ws);
 }
 
-static void check_pass(const shape *s, int act, int pool, int bias, int acc, int ints)
+static void check_pass(const shape *s, int act, int pool, int bias, int acc, int ints, int isa)
 {
     lam_conv_geom g = {.n = s->n, .c_in = s->c_in, .h = s->h, .w = s->w, .c_out = s->c_out,
                        .kh = s->kh, .kw = s->kw, .sh = 1, .sw = 1, .ph = (s->kh - 1) / 2,
@@ -123,7 +125,7 @@ static void check_pass(const shape *s, int act, int pool, int bias, int acc, int
         return;
     }
     const lam_conv_fusion f = {act ? LAM_ACT_RELU : LAM_ACT_NONE, pool ? &pg : NULL,
-                               LAM_CONV_CHUNKED, acc, LAM_CONV_PATH_AUTO};
+                               LAM_CONV_CHUNKED, acc, LAM_CONV_PATH_AUTO, isa};
     const int64_t xn = g.n * g.c_in * g.h * g.w, wn = g.c_out * g.c_in * g.kh * g.kw;
     const int64_t yn = pool ? g.n * g.c_out * pg.oh * pg.ow : g.n * g.c_out * g.oh * g.ow;
     float *x = t_alloc_floats(xn), *w = t_alloc_floats(wn), *b = t_alloc_floats(g.c_out);
@@ -147,12 +149,12 @@ static void check_pass(const shape *s, int act, int pool, int bias, int acc, int
         run(&g, f, paths[i], x, w, bias ? b : NULL, dy, dx0, &o[i], 2);
     }
     char what[160];
-    snprintf(what, sizeof what, "n%lld %lldx%lldx%lld->%lld k%lldx%lld %s%s%s%s %s",
-             (long long)g.n, (long long)g.c_in, (long long)g.h, (long long)g.w,
+    snprintf(what, sizeof what, "isa%d n%lld %lldx%lldx%lld->%lld k%lldx%lld %s%s%s%s %s",
+             isa, (long long)g.n, (long long)g.c_in, (long long)g.h, (long long)g.w,
              (long long)g.c_out, (long long)g.kh, (long long)g.kw, act ? "relu " : "",
              pool ? "pool " : "", bias ? "bias " : "", acc ? "dx+= " : "",
              ints ? "ints" : "uniform");
-    const int wino = g.kh == 3 && g.kw == 3;
+    const int wino = g.kh == 3 && g.kw == 3 && isa == LAM_ISA_AVX512;
     for (int i = 1; i < (wino ? 3 : 2); i++) {
         char part[200];
         const char *path = i == 1 ? "implicit" : "winograd";
@@ -196,11 +198,15 @@ static void check_pass(const shape *s, int act, int pool, int bias, int acc, int
 
 int main(void)
 {
-    if (lam__best_isa() != LAM_ISA_AVX512) {
-        printf("conv_implicit: no AVX-512 on this CPU, the implicit path is never taken\n");
+    const int best = lam__best_isa();
+    if (best < LAM_ISA_AVX2) {
+        printf("conv_implicit: no AVX2 on this CPU, the implicit path is never taken\n");
         return T_SKIP;
     }
-    check_window_gemms();
+    printf("conv_implicit: %s\n", best == LAM_ISA_AVX512 ? "AVX2 and AVX-512" : "AVX2 only");
+    for (int isa = LAM_ISA_AVX2; isa <= best; isa++) {
+        check_window_gemms(isa);
+    }
     /* ResNet stages (a short last chunk), 5x5, 1x3 and 3x1 kernels, one image, odd sizes */
     static const shape shapes[] = {
         {5, 3, 28, 28, 16, 3, 3}, {6, 16, 8, 8, 32, 3, 3}, {1, 2, 9, 6, 4, 5, 5},
@@ -216,8 +222,10 @@ int main(void)
             if (pool && !even) {
                 continue;
             }
-            check_pass(s, act, pool, bias, v == 4, 1);
-            check_pass(s, act, pool, bias, v == 4, 0);
+            for (int isa = LAM_ISA_AVX2; isa <= best; isa++) {
+                check_pass(s, act, pool, bias, v == 4, 1, isa);
+                check_pass(s, act, pool, bias, v == 4, 0, isa);
+            }
         }
     }
     return t_exit("conv_implicit");

@@ -65,7 +65,10 @@ static void gemm_case_isa(int ta, int tb, int64_t m, int64_t n, int64_t k, int64
     lam_status s2 = lam__sgemm_ref(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c2, ldc);
     char what[160];
     snprintf(what, sizeof what, "%s %c%c m=%lld n=%lld k=%lld pad=%lld %s",
-             isa < 0 ? "sgemm" : isa == LAM_ISA_AVX512 ? "conv_gemm avx512" : "conv_gemm blas",
+             isa < 0                  ? "sgemm"
+             : isa == LAM_ISA_AVX512 ? "conv_gemm avx512"
+             : isa == LAM_ISA_AVX2   ? "conv_gemm avx2"
+                                     : "conv_gemm blas",
              ta ? 'T' : 'N', tb ? 'T' : 'N', (long long)m, (long long)n, (long long)k,
              (long long)pad, ints ? "int" : "uniform");
     T_CHECK(s1 == LAM_OK && s2 == LAM_OK, "%s: status %d / %d", what, (int)s1, (int)s2);
@@ -98,11 +101,15 @@ static void gemm_case(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t p
 
 static void test_conv_gemm(void)
 {
-    const int64_t ms[] = {1, 7, 8, 9, 16, 64}, ns[] = {1, 15, 16, 17, 47, 48, 49, 100};
+    /* rows around both ISAs' tile heights (8 with AVX-512, 6 with AVX2) */
+    const int64_t ms[] = {1, 6, 7, 8, 9, 13, 16, 64}, ns[] = {1, 15, 16, 17, 47, 48, 49, 100};
     const int64_t ks[] = {1, 16, 17, 145};
-    const int isas[2] = {LAM_ISA_SSE2, lam__best_isa()};
+    const int best = lam__best_isa();
+    /* BLAS, then each of lamina's own kernels this CPU can run */
+    const int isas[3] = {LAM_ISA_SSE2, LAM_ISA_AVX2, LAM_ISA_AVX512};
+    const int n_isas = best == LAM_ISA_AVX512 ? 3 : best == LAM_ISA_AVX2 ? 2 : 1;
     const int trans[3][2] = {{0, 0}, {1, 0}, {0, 1}};
-    for (int q = 0; q < (isas[1] == LAM_ISA_AVX512 ? 2 : 1); q++) {
+    for (int q = 0; q < n_isas; q++) {
         for (int t = 0; t < 3; t++) {
             for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
                 for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++) {
@@ -116,8 +123,72 @@ static void test_conv_gemm(void)
             }
         }
     }
-    printf("conv_gemm: %s\n", isas[1] == LAM_ISA_AVX512 ? "AVX-512 kernels and BLAS"
-                                                        : "BLAS only (no AVX-512 here)");
+    printf("conv_gemm: %s\n", n_isas == 3   ? "AVX-512 and AVX2 kernels and BLAS"
+                              : n_isas == 2 ? "AVX2 kernels and BLAS (no AVX-512 here)"
+                                            : "BLAS only (no AVX2 here)");
+}
+
+/* The AVX2 and AVX-512 kernels sum every element in the same order (kernels/v16.h), so on
+ * uniform data their results are the same bits: checked where the CPU has both. */
+static void test_conv_gemm_isa_bits(void)
+{
+    if (lam__best_isa() != LAM_ISA_AVX512) {
+        printf("conv_gemm bits: no AVX-512 here, AVX2 alone\n");
+        return;
+    }
+    const int64_t m = 37, n = 53, k = 149, ld = 160;
+    float *a = t_alloc_floats(k * ld), *b = t_alloc_floats(k * ld);
+    float *c1 = t_alloc_floats(m * ld), *c2 = t_alloc_floats(m * ld);
+    fill_mat(a, k, ld, ld, 0, 4, NAN);
+    fill_mat(b, k, ld, ld, 0, 5, NAN);
+    const int trans[3][2] = {{0, 0}, {1, 0}, {0, 1}};
+    for (int t = 0; t < 3; t++) {
+        for (int add = 0; add <= 1; add++) {
+            fill_mat(c1, m, ld, ld, 0, 6, NAN);
+            memcpy(c2, c1, (size_t)(m * ld) * sizeof(float));
+            const float beta = add ? 1.0f : 0.0f;
+            (void)lam__conv_gemm(LAM_ISA_AVX2, trans[t][0], trans[t][1], m, n, k, a, ld, b, ld,
+                                 beta, c1, ld);
+            (void)lam__conv_gemm(LAM_ISA_AVX512, trans[t][0], trans[t][1], m, n, k, a, ld, b,
+                                 ld, beta, c2, ld);
+            char what[64];
+            snprintf(what, sizeof what, "conv_gemm avx2 == avx512 %c%c add%d",
+                     trans[t][0] ? 'T' : 'N', trans[t][1] ? 'T' : 'N', add);
+            t_equal(what, c1, c2, m * ld);
+        }
+    }
+    free(a);
+    free(b);
+    free(c1);
+    free(c2);
+}
+
+/* lam__transpose_isa's 16x16 blocks and their edges against the scalar loop */
+static void test_transpose(void)
+{
+    const int64_t ld = 80;
+    float *a = t_alloc_floats(ld * ld), *d1 = t_alloc_floats(ld * ld);
+    float *d2 = t_alloc_floats(ld * ld);
+    fill_mat(a, ld, ld, ld, 0, 7, NAN);
+    const int64_t sizes[] = {1, 8, 15, 16, 17, 37, 64};
+    for (int isa = LAM_ISA_AVX2; isa <= lam__best_isa(); isa++) {
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j++) {
+                memset(d1, 0, (size_t)(ld * ld) * sizeof(float));
+                memset(d2, 0, (size_t)(ld * ld) * sizeof(float));
+                lam__transpose_isa(isa, sizes[i], sizes[j], a + 3, ld, d1, ld);
+                lam__transpose_isa(LAM_ISA_SCALAR, sizes[i], sizes[j], a + 3, ld, d2, ld);
+                char what[64];
+                snprintf(what, sizeof what, "transpose %s %lldx%lld",
+                         isa == LAM_ISA_AVX512 ? "avx512" : "avx2", (long long)sizes[i],
+                         (long long)sizes[j]);
+                t_equal(what, d1, d2, ld * ld);
+            }
+        }
+    }
+    free(a);
+    free(d1);
+    free(d2);
 }
 
 static void test_grid(void)
@@ -264,6 +335,8 @@ int main(void)
     test_edges("lam__sgemm_ref", lam__sgemm_ref);
     test_grid();
     test_conv_gemm();
+    test_conv_gemm_isa_bits();
+    test_transpose();
     test_large();
     return t_exit("gemm");
 }
