@@ -1,5 +1,5 @@
-/* The span loops of batch normalisation (kernels/bn_span.c), portable and AVX-512 with the
- * same bits, for kernels/bn.c. Internal. */
+/* The span loops of batch normalisation (kernels/bn_span.c), portable, AVX2 and AVX-512 with
+ * the same bits, for kernels/bn.c. Internal. */
 #ifndef LAM_KERNELS_BN_SPAN_H
 #define LAM_KERNELS_BN_SPAN_H
 
@@ -23,7 +23,34 @@ typedef struct lam_bn_spans {
                float m, float a, float md, float b);
 } lam_bn_spans;
 
-/* The loops for an instruction set (LAM_ISA_AVX512, or the portable ones for any other). */
+/* The loops for an instruction set (LAM_ISA_AVX512, LAM_ISA_AVX2, or the portable ones for
+ * any other). */
 const lam_bn_spans *lam__bn_spans(int isa);
+/* bn_span_v16.h compiled per instruction set (x86-64 only) */
+extern const lam_bn_spans lam__bn_spans_avx512, lam__bn_spans_avx2;
+
+/* The order every loop keeps: a sum runs in blocks of LANES values, lane j taking element j
+ * of each block, folded into double after BLOCKS_PER_RUN blocks and at the end. */
+#define LANES 16
+#define BLOCKS_PER_RUN 32 /* blocks per float-accumulated run: <= 32 terms per lane */
+
+/* Fixed-order folds of the 16 float lanes (vector adds, then 4 values in double). */
+static inline double fold(float *a)
+{
+    for (int j = 0; j < 8; j++) {
+        a[j] += a[j + 8];
+    }
+    for (int j = 0; j < 4; j++) {
+        a[j] += a[j + 4];
+    }
+    return ((double)a[0] + (double)a[1]) + ((double)a[2] + (double)a[3]);
+}
+
+static inline float masked(const float *dy, const float *ymask, int64_t i)
+{
+    const float g = dy[i];
+    return ymask == NULL || ymask[i] > 0.0f ? g : 0.0f;
+}
 
 #endif
+

@@ -53,6 +53,7 @@ typedef __m512 v16f;
 #define v16_mask_mov(src, m, a) _mm512_mask_mov_ps(src, m, a)
 #define v16_maskz_mov(m, a) _mm512_maskz_mov_ps(m, a)
 #define v16_cmp_mask(a, b, pred) _mm512_cmp_ps_mask(a, b, pred)
+#define v16_maskz_sub(m, a, b) _mm512_maskz_sub_ps(m, a, b)
 
 /* lanes 0-7 plus lanes 8-15 */
 static V16_INLINE V16 __m256 v16_fold256(v16f v)
@@ -164,6 +165,11 @@ static V16_INLINE V16 v16f v16_mask_mov(v16f src, __mmask16 m, v16f a)
 static V16_INLINE V16 v16f v16_maskz_mov(__mmask16 m, v16f a)
 {
     return v16_mask_mov(v16_setzero(), m, a);
+}
+
+static V16_INLINE V16 v16f v16_maskz_sub(__mmask16 m, v16f a, v16f b)
+{
+    return v16_maskz_mov(m, v16_sub(a, b));
 }
 
 /* the comparison's result as a bit set (pred is one of _CMP_*, a constant) */

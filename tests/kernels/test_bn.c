@@ -569,14 +569,10 @@ static void check_span_passes(const lam_bn_spans *c, const lam_bn_spans *v, cons
     }
 }
 
-/* The AVX-512 span loops against the portable ones, bitwise (nothing to do without AVX-512) */
-static void test_spans(void)
+/* The AVX2 and AVX-512 span loops against the portable ones, bitwise (each one this CPU can
+ * run; nothing to do without AVX2) */
+static void test_spans_isa(const lam_bn_spans *c, const lam_bn_spans *v)
 {
-    const lam_bn_spans *c = lam__bn_spans(LAM_ISA_SSE2), *v = lam__bn_spans(lam__best_isa());
-    if (v == c) {
-        printf("span loops: no AVX-512 here, the portable ones only\n");
-        return;
-    }
     const int64_t lens[] = {1, 15, 16, 17, 511, 512, 513, 1100};
     const int64_t nmax = 40 * 53;
     float *x = t_alloc_floats(nmax), *dy = t_alloc_floats(nmax), *ym = t_alloc_floats(nmax);
@@ -600,6 +596,20 @@ static void test_spans(void)
     free(ym);
     free(y1);
     free(y2);
+}
+
+static void test_spans(void)
+{
+    const lam_bn_spans *c = lam__bn_spans(LAM_ISA_SSE2);
+    if (lam__best_isa() < LAM_ISA_AVX2) {
+        printf("span loops: no AVX2 here, the portable ones only\n");
+        return;
+    }
+    for (int isa = LAM_ISA_AVX2; isa <= lam__best_isa(); isa++) {
+        const lam_bn_spans *v = lam__bn_spans(isa);
+        T_CHECK(v != c, "isa %d has its own span loops", isa);
+        test_spans_isa(c, v);
+    }
 }
 
 static void run_case(const bn_case *k, size_t idx)
