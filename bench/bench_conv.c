@@ -611,8 +611,7 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
         bench_fill(s.w, nw, 42);
         const double flops = 2.0 * (double)batch * co * s.g.oh * s.g.ow * ci * 9;
         int failed = 0;
-        /* Winograd's transforms exist for AVX-512 only */
-        for (int pair = 0; pair < (best == LAM_ISA_AVX512 ? 2 : 1) && !failed; pair++) {
+        for (int pair = 0; pair < 2 && !failed; pair++) {
             /* implicit against im2col, then Winograd against implicit */
             for (int k = 0; k < 2; k++) {
                 s.f[k] = (lam_conv_fusion){LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0,

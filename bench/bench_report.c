@@ -136,7 +136,8 @@ static void text_kernels(const bench_run *r)
         " byte a pass must move, so their GFLOP/s is GB/s. conv_path_*: two paths of one\n"
         " convolution on the same threads, x and dy out of cache: the implicit GEMM with\n"
         " im2col in the naive columns, then Winograd with the implicit GEMM; conv_gemm: lamina's\n"
-        " AVX-512 GEMM kernels, with OpenBLAS's in the naive columns, both on one thread.)\n");
+        " GEMM kernels (AVX-512 or AVX2), with OpenBLAS's in the naive columns, both on one\n"
+        " thread.)\n");
 }
 
 static void text_train(const bench_run *r)

@@ -116,14 +116,13 @@ void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion
     pp->wa_f = round_line(g->c_out * pp->ka);
     if (!pp->batched && f->path != LAM_CONV_PATH_IM2COL && pp->isa >= LAM_ISA_AVX2 &&
         lam__conv_implicit_fits(g)) {
-        /* Winograd's transforms exist for AVX-512 only */
-        const int wino_fits = pp->isa == LAM_ISA_AVX512 && lam__conv_wino_fits(g);
+        const int wino_fits = lam__conv_wino_fits(g);
         const int wino = f->path == LAM_CONV_PATH_WINOGRAD && wino_fits;
         lam__conv_implicit_plan(pp, f->path == LAM_CONV_PATH_IMPLICIT || wino);
         if (f->path != LAM_CONV_PATH_IMPLICIT && wino_fits) {
-            lam__conv_wino_plan(pp, wino || lam__conv_wino_pays(g, 0),
-                                (wino || lam__conv_wino_pays(g, 1)) && pp->implicit_bwd,
-                                (wino || lam__conv_wino_pays(g, 2)) && pp->implicit_bwd);
+            lam__conv_wino_plan(pp, wino || lam__conv_wino_pays(g, 0, pp->isa),
+                                (wino || lam__conv_wino_pays(g, 1, pp->isa)) && pp->implicit_bwd,
+                                (wino || lam__conv_wino_pays(g, 2, pp->isa)) && pp->implicit_bwd);
         }
         if ((pp->implicit_fwd || pp->wino_fwd) && pp->implicit_bwd) {
             return;

@@ -58,6 +58,12 @@ enum { LAM_OUT_COPY, LAM_OUT_RELU, LAM_OUT_ADD };
 
 void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion *f, int nt);
 
+/* Winograd's input-transform scratch: 16 floats of slack, 4 runs of 2*T1, 48 of slack. */
+static inline int64_t lam__wino_in_floats(const plan *pp)
+{
+    return round_line(16 + 8 * pp->wt1 + 48);
+}
+
 static inline float *ws_wa(const plan *pp, float *ws)
 {
     (void)pp;
@@ -164,25 +170,37 @@ void lam__conv_implicit_bwd(const plan *pp, const float *x, const float *src, in
 
 /* kernels/conv2d_winograd.c */
 /* Whether Winograd F(2x2, 3x3) computes this convolution: 3x3, stride 1, pad 1, no dilation,
- * one group (and a build with the AVX-512 kernels). */
+ * one group (and an x86-64 build; the plan also needs AVX2 or AVX-512). */
 int lam__conv_wino_fits(const lam_conv_geom *g);
-/* Whether it beats the implicit GEMM on this shape (measured: see there). */
-int lam__conv_wino_pays(const lam_conv_geom *g, int pass);
+/* Whether it beats the implicit GEMM on this shape with this instruction set (measured: see
+ * there). */
+int lam__conv_wino_pays(const lam_conv_geom *g, int pass, int isa);
 /* Sets wino_fwd, wino_bwd and wino_dw and sizes their pieces of the workspace. */
 void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw);
 /* The 16 transformed weight matrices into the U space: U[xi](C_out, C_in) for the forward
  * (flip 0), U[xi](C_in, C_out) of the kernels turned by 180 degrees for the input gradient
  * (flip 1). */
 void lam__conv_wino_weights(const plan *pp, const float *w, int flip, float *ws);
-/* Image b < nimg of dst + b*ds (cout, OH, OW) = (op) the convolution of image b of
- * x + b*xs (cin, H, W) by the transformed weights in U, plus bias[co] when bias != NULL.
- * op: LAM_OUT_COPY, LAM_OUT_RELU or LAM_OUT_ADD (+=). */
 /* The weight-gradient partial of one chunk (as the im2col path's: (K, C_out), then the bias
  * row when aug) from its images x + b*xs and their d(conv output) dy (nimg, C_out, OH, OW). */
 void lam__conv_wino_dw(const plan *pp, const float *x, const float *dy, int64_t nimg,
                        float *part, int aug, float *ws, int lane);
+/* Image b < nimg of dst + b*ds (cout, OH, OW) = (op) the convolution of image b of
+ * x + b*xs (cin, H, W) by the transformed weights in U, plus bias[co] when bias != NULL.
+ * op: LAM_OUT_COPY, LAM_OUT_RELU or LAM_OUT_ADD (+=). */
 void lam__conv_wino_run(const plan *pp, const float *x, int64_t nimg, int64_t xs, int64_t cin,
                         int64_t cout, const float *bias, float *ws, int lane, float *dst,
                         int64_t ds, int op);
+/* The same three per instruction set (conv2d_winograd_v16.h), picked by pp->isa. */
+#define LAM_CONV_WINO_ENTRIES(sfx)                                                          \
+    void lam__conv_wino_weights_##sfx(const plan *pp, const float *w, int flip, float *ws); \
+    void lam__conv_wino_dw_##sfx(const plan *pp, const float *x, const float *dy,            \
+                                 int64_t nimg, float *part, int aug, float *ws, int lane);   \
+    void lam__conv_wino_run_##sfx(const plan *pp, const float *x, int64_t nimg, int64_t xs,  \
+                                  int64_t cin, int64_t cout, const float *bias, float *ws,   \
+                                  int lane, float *dst, int64_t ds, int op);
+LAM_CONV_WINO_ENTRIES(avx512)
+LAM_CONV_WINO_ENTRIES(avx2)
+#undef LAM_CONV_WINO_ENTRIES
 
 #endif

@@ -62,6 +62,63 @@ static V16_INLINE V16 __m256 v16_fold256(v16f v)
                          _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
 }
 
+/* The even and the odd lanes of the 32 floats lo:hi (lo first). */
+static V16_INLINE V16 v16f v16_even(v16f lo, v16f hi)
+{
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                        2, 0);
+    return _mm512_permutex2var_ps(lo, ev, hi);
+}
+
+static V16_INLINE V16 v16f v16_odd(v16f lo, v16f hi)
+{
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5,
+                                        3, 1);
+    return _mm512_permutex2var_ps(lo, od, hi);
+}
+
+/* a0 b0 a1 b1 .. a7 b7 (zip_lo) and a8 b8 .. a15 b15 (zip_hi) */
+static V16_INLINE V16 v16f v16_zip_lo(v16f a, v16f b)
+{
+    const __m512i il = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    return _mm512_permutex2var_ps(a, il, b);
+}
+
+static V16_INLINE V16 v16f v16_zip_hi(v16f a, v16f b)
+{
+    const __m512i ih = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                        24, 8);
+    return _mm512_permutex2var_ps(a, ih, b);
+}
+
+/* lane i gets v[i - 1] (lane 0: 0), or v[i + 1] (lane 15: 0) */
+static V16_INLINE V16 v16f v16_shift_up1(v16f v)
+{
+    return _mm512_castsi512_ps(
+        _mm512_alignr_epi32(_mm512_castps_si512(v), _mm512_setzero_si512(), 15));
+}
+
+static V16_INLINE V16 v16f v16_shift_down1(v16f v)
+{
+    return _mm512_castsi512_ps(
+        _mm512_alignr_epi32(_mm512_setzero_si512(), _mm512_castps_si512(v), 1));
+}
+
+/* base[idx[l]] on the lanes of m, else 0 */
+static V16_INLINE V16 v16f v16_maskz_gather(__mmask16 m, const int32_t *idx, const float *base)
+{
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_loadu_si512(idx), base, 4);
+}
+
+/* 16 int32 lanes: the few operations the Winograd transforms' tile columns need */
+typedef __m512i v16i;
+#define v16i_loadu(p) _mm512_loadu_si512(p)
+#define v16i_set1(x) _mm512_set1_epi32(x)
+#define v16i_add(a, b) _mm512_add_epi32(a, b)
+#define v16i_cmpneq_mask(a, b) _mm512_cmpneq_epi32_mask(a, b)
+#define v16i_cmpge_mask(a, b) _mm512_cmpge_epi32_mask(a, b)
+#define v16i_mask_sub(src, m, a, b) _mm512_mask_sub_epi32(src, m, a, b)
+
 #else
 
 #define V16 __attribute__((target("avx2,fma")))
@@ -180,6 +237,123 @@ static V16_INLINE V16 v16f v16_maskz_sub(__mmask16 m, v16f a, v16f b)
 static V16_INLINE V16 __m256 v16_fold256(v16f v)
 {
     return _mm256_add_ps(v.lo, v.hi);
+}
+
+/* the even (odd) lanes of a:b, 8 floats each, in order */
+static V16_INLINE V16 __m256 v16__even8(__m256 a, __m256 b)
+{
+    const __m256 s = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); /* a0 a2 b0 b2 a4 a6 b4 b6 */
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+static V16_INLINE V16 __m256 v16__odd8(__m256 a, __m256 b)
+{
+    const __m256 s = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+static V16_INLINE V16 v16f v16_even(v16f lo, v16f hi)
+{
+    return v16_pair(v16__even8(lo.lo, lo.hi), v16__even8(hi.lo, hi.hi));
+}
+
+static V16_INLINE V16 v16f v16_odd(v16f lo, v16f hi)
+{
+    return v16_pair(v16__odd8(lo.lo, lo.hi), v16__odd8(hi.lo, hi.hi));
+}
+
+/* a0 b0 .. a7 b7 from the 8-float halves a, b */
+static V16_INLINE V16 v16f v16__zip8(__m256 a, __m256 b)
+{
+    const __m256 l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);
+    return v16_pair(_mm256_permute2f128_ps(l, h, 0x20), _mm256_permute2f128_ps(l, h, 0x31));
+}
+
+static V16_INLINE V16 v16f v16_zip_lo(v16f a, v16f b)
+{
+    return v16__zip8(a.lo, b.lo);
+}
+
+static V16_INLINE V16 v16f v16_zip_hi(v16f a, v16f b)
+{
+    return v16__zip8(a.hi, b.hi);
+}
+
+static V16_INLINE V16 v16f v16_shift_up1(v16f v)
+{
+    const __m256i rot = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
+    const __m256 rl = _mm256_permutevar8x32_ps(v.lo, rot), rh = _mm256_permutevar8x32_ps(v.hi, rot);
+    return v16_pair(_mm256_blend_ps(rl, _mm256_setzero_ps(), 0x01), _mm256_blend_ps(rh, rl, 0x01));
+}
+
+static V16_INLINE V16 v16f v16_shift_down1(v16f v)
+{
+    const __m256i rot = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
+    const __m256 rl = _mm256_permutevar8x32_ps(v.lo, rot), rh = _mm256_permutevar8x32_ps(v.hi, rot);
+    return v16_pair(_mm256_blend_ps(rl, rh, 0x80), _mm256_blend_ps(rh, _mm256_setzero_ps(), 0x80));
+}
+
+static V16_INLINE V16 v16f v16_maskz_gather(__mmask16 m, const int32_t *idx, const float *base)
+{
+    const __m256 z = _mm256_setzero_ps();
+    const __m256 ml = _mm256_castsi256_ps(v16__lanes(m & 0xffu));
+    const __m256 mh = _mm256_castsi256_ps(v16__lanes((unsigned)m >> 8));
+    const __m256i il = _mm256_loadu_si256((const __m256i *)idx);
+    const __m256i ih = _mm256_loadu_si256((const __m256i *)(idx + 8));
+    return v16_pair(_mm256_mask_i32gather_ps(z, base, il, ml, 4),
+                    _mm256_mask_i32gather_ps(z, base, ih, mh, 4));
+}
+
+typedef struct v16i {
+    __m256i lo, hi;
+} v16i;
+
+static V16_INLINE V16 v16i v16i_pair(__m256i lo, __m256i hi)
+{
+    v16i r = {lo, hi};
+    return r;
+}
+
+static V16_INLINE V16 v16i v16i_loadu(const void *p)
+{
+    return v16i_pair(_mm256_loadu_si256((const __m256i *)p),
+                     _mm256_loadu_si256((const __m256i *)p + 1));
+}
+
+static V16_INLINE V16 v16i v16i_set1(int x)
+{
+    const __m256i v = _mm256_set1_epi32(x);
+    return v16i_pair(v, v);
+}
+
+static V16_INLINE V16 v16i v16i_add(v16i a, v16i b)
+{
+    return v16i_pair(_mm256_add_epi32(a.lo, b.lo), _mm256_add_epi32(a.hi, b.hi));
+}
+
+/* the bit set of the lanes where the 8+8 lane masks l, h are all ones */
+static V16_INLINE V16 __mmask16 v16__bits(__m256i l, __m256i h)
+{
+    return (__mmask16)((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(l)) |
+                       (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(h)) << 8);
+}
+
+static V16_INLINE V16 __mmask16 v16i_cmpneq_mask(v16i a, v16i b)
+{
+    return (__mmask16)~v16__bits(_mm256_cmpeq_epi32(a.lo, b.lo), _mm256_cmpeq_epi32(a.hi, b.hi));
+}
+
+static V16_INLINE V16 __mmask16 v16i_cmpge_mask(v16i a, v16i b)
+{
+    return (__mmask16)~v16__bits(_mm256_cmpgt_epi32(b.lo, a.lo), _mm256_cmpgt_epi32(b.hi, a.hi));
+}
+
+/* a - b where m is set, else src */
+static V16_INLINE V16 v16i v16i_mask_sub(v16i src, __mmask16 m, v16i a, v16i b)
+{
+    const __m256i ml = v16__lanes(m & 0xffu), mh = v16__lanes((unsigned)m >> 8);
+    return v16i_pair(_mm256_blendv_epi8(src.lo, _mm256_sub_epi32(a.lo, b.lo), ml),
+                     _mm256_blendv_epi8(src.hi, _mm256_sub_epi32(a.hi, b.hi), mh));
 }
 
 #endif

@@ -154,7 +154,7 @@ static void check_pass(const shape *s, int act, int pool, int bias, int acc, int
              (long long)g.c_out, (long long)g.kh, (long long)g.kw, act ? "relu " : "",
              pool ? "pool " : "", bias ? "bias " : "", acc ? "dx+= " : "",
              ints ? "ints" : "uniform");
-    const int wino = g.kh == 3 && g.kw == 3 && isa == LAM_ISA_AVX512;
+    const int wino = g.kh == 3 && g.kw == 3;
     for (int i = 1; i < (wino ? 3 : 2); i++) {
         char part[200];
         const char *path = i == 1 ? "implicit" : "winograd";

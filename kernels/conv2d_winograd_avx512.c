@@ -1,0 +1,13 @@
+/*
+ * Winograd F(2x2, 3x3) (conv2d_winograd_v16.h) compiled for AVX-512. Only conv2d_winograd.c
+ * calls it, by the plan's instruction set.
+ */
+#include "conv2d_plan.h"
+
+#if defined(__GNUC__) && defined(__x86_64__)
+
+#include "v16.h"
+
+#include "conv2d_winograd_v16.h"
+
+#endif
