@@ -12,8 +12,11 @@
  * they are chosen with V16_REGS and change no sum.
  *
  * Masks stay __mmask16 bit sets. AVX2 turns one into two lane masks at each masked load or
- * store; a constant full mask compiles to plain loads and stores. Masked-off lanes are not
- * read (vmaskmovps does not fault), as with AVX-512.
+ * store, but only for a half that is partly set: a full half is a plain load or store, an
+ * empty one nothing: a vmaskmovps store took 7 ns where a plain one took 0.8 on the AMD
+ * EPYC (Zen 3) this was written on (a loop of stores to one L1-resident page; a ResNet-20
+ * step did not change measurably, 0.996x, as the hot masks are mostly constant). Masked-off
+ * lanes are not read (vmaskmovps does not fault), as with AVX-512.
  *
  * Include only inside `#if defined(__GNUC__) && defined(__x86_64__)`.
  */
@@ -164,31 +167,33 @@ static V16_INLINE V16 void v16_storeu(float *p, v16f v)
     _mm256_storeu_ps(p + 8, v.hi);
 }
 
+/* 8 floats at p on the lanes of the bits m (0..255) */
+static V16_INLINE V16 __m256 v16__load8(const float *p, unsigned m)
+{
+    if (m == 0xffu) {
+        return _mm256_loadu_ps(p);
+    }
+    return m == 0 ? _mm256_setzero_ps() : _mm256_maskload_ps(p, v16__lanes(m));
+}
+
+static V16_INLINE V16 void v16__store8(float *p, unsigned m, __m256 v)
+{
+    if (m == 0xffu) {
+        _mm256_storeu_ps(p, v);
+    } else if (m != 0) {
+        _mm256_maskstore_ps(p, v16__lanes(m), v);
+    }
+}
+
 static V16_INLINE V16 v16f v16_maskz_loadu(__mmask16 m, const float *p)
 {
-    if (__builtin_constant_p(m) && m == 0xffff) {
-        return v16_loadu(p);
-    }
-    const unsigned lo = m & 0xffu, hi = (unsigned)m >> 8;
-    return v16_pair(lo == 0xffu ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, v16__lanes(lo)),
-                    _mm256_maskload_ps(p + 8, v16__lanes(hi)));
+    return v16_pair(v16__load8(p, m & 0xffu), v16__load8(p + 8, (unsigned)m >> 8));
 }
 
 static V16_INLINE V16 void v16_mask_storeu(float *p, __mmask16 m, v16f v)
 {
-    if (__builtin_constant_p(m) && m == 0xffff) {
-        v16_storeu(p, v);
-        return;
-    }
-    const unsigned lo = m & 0xffu, hi = (unsigned)m >> 8;
-    if (lo == 0xffu) {
-        _mm256_storeu_ps(p, v.lo);
-    } else {
-        _mm256_maskstore_ps(p, v16__lanes(lo), v.lo);
-    }
-    if (hi != 0) {
-        _mm256_maskstore_ps(p + 8, v16__lanes(hi), v.hi);
-    }
+    v16__store8(p, m & 0xffu, v.lo);
+    v16__store8(p + 8, (unsigned)m >> 8, v.hi);
 }
 
 static V16_INLINE V16 v16f v16_add(v16f a, v16f b)
