@@ -89,27 +89,27 @@ static V16 void in_rows(const plan *pp, const float *c, const int32_t *lane_tx, 
     const int64_t t1 = pp->wt1, tw = pp->wtw;
     const v16i tx0 = v16i_loadu(lane_tx), step = v16i_set1((int)(16 % tw));
     const v16i twv = v16i_set1((int)tw), lastv = v16i_set1((int)tw - 1), zi = v16i_set1(0);
-    for (int i = 0; i < 4; i++) {
-        const float *run = c + i * 2 * t1;
-        float *vi = v + 4 * i * vxi;
-        v16i tx = tx0;
-        for (int64_t k0 = 0; k0 < t1; k0 += 16) {
-            const __mmask16 m = first_bits(t1 - k0);
-            const float *p = run + 2 * k0;
+    v16i tx = tx0;
+    /* vectors of tiles outside, the four runs inside: the neighbour masks once per vector */
+    for (int64_t k0 = 0; k0 < t1; k0 += 16) {
+        const __mmask16 m = first_bits(t1 - k0);
+        const __mmask16 left = v16i_cmpneq_mask(tx, zi);
+        const __mmask16 right = v16i_cmpneq_mask(tx, lastv);
+        for (int i = 0; i < 4; i++) {
+            const float *p = c + i * 2 * t1 + 2 * k0;
+            float *vi = v + 4 * i * vxi + k0;
             const v16f lo = v16_loadu(p), hi = v16_loadu(p + 16);
             const v16f e = v16_even(lo, hi);
             const v16f o = v16_odd(lo, hi);
-            const __mmask16 left = v16i_cmpneq_mask(tx, zi);
-            const __mmask16 right = v16i_cmpneq_mask(tx, lastv);
             const v16f op = v16_maskz_mov(left, v16_odd(v16_loadu(p - 2), v16_loadu(p + 14)));
             const v16f en = v16_maskz_mov(right, v16_even(v16_loadu(p + 2), v16_loadu(p + 18)));
-            v16_mask_storeu(vi + k0, m, v16_sub(op, o));
-            v16_mask_storeu(vi + vxi + k0, m, v16_add(e, o));
-            v16_mask_storeu(vi + 2 * vxi + k0, m, v16_sub(o, e));
-            v16_mask_storeu(vi + 3 * vxi + k0, m, v16_sub(e, en));
-            tx = v16i_add(tx, step);
-            tx = v16i_mask_sub(tx, v16i_cmpge_mask(tx, twv), tx, twv);
+            v16_mask_storeu(vi, m, v16_sub(op, o));
+            v16_mask_storeu(vi + vxi, m, v16_add(e, o));
+            v16_mask_storeu(vi + 2 * vxi, m, v16_sub(o, e));
+            v16_mask_storeu(vi + 3 * vxi, m, v16_sub(e, en));
         }
+        tx = v16i_add(tx, step);
+        tx = v16i_mask_sub(tx, v16i_cmpge_mask(tx, twv), tx, twv);
     }
 }
 
