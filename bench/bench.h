@@ -50,7 +50,7 @@ typedef struct bench_opts {
 
 /* The header: what the numbers were measured on. */
 typedef struct bench_env {
-    char cpu[128];
+    char cpu[192];
     char compiler[160];
     char cflags[256];
     char blas_core[64];

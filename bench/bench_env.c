@@ -163,8 +163,11 @@ static void read_cpu(char *dst, size_t size)
         }
         fclose(f);
     }
-    snprintf(dst, size, "%s (%d logical CPUs%s%s%s)", model, cpus, avx2 ? ", avx2" : "",
-             fma ? ", fma" : "", avx512 ? ", avx512f" : "");
+    /* and which of lamina's run-time kernels this CPU gets (kernels/isa.c) */
+    const int isa = lam__best_isa();
+    snprintf(dst, size, "%s (%d logical CPUs%s%s%s); lamina's kernels: %s", model, cpus,
+             avx2 ? ", avx2" : "", fma ? ", fma" : "", avx512 ? ", avx512f" : "",
+             isa == LAM_ISA_AVX512 ? "avx512" : isa == LAM_ISA_AVX2 ? "avx2" : "portable");
 }
 
 static void env_or_unset(char *dst, size_t size, const char *name)
