@@ -38,6 +38,9 @@
  * They differ from the direct convolution's in the last bits (the transforms add before they
  * multiply); the error stays at float rounding, since the transform entries are 0, +-1 and
  * +-1/2.
+ *
+ * This file plans and dispatches; the transforms and the passes are conv2d_winograd_v16.h,
+ * compiled for AVX-512 and for AVX2 (kernels/v16.h).
  */
 #include "conv2d_plan.h"
 
@@ -78,7 +81,6 @@ int lam__conv_wino_pays(const lam_conv_geom *g, int pass, int isa)
     const int small = g->oh * g->ow <= 256;
     return g->c_in * 9 >= 64 && (pass == 0 || small || (pass == 1 && isa == LAM_ISA_AVX512));
 }
-
 
 void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw)
 {
