@@ -153,7 +153,7 @@ void lam__maxpool_plane_fwd_isa(const lam_pool_geom *g, const float *x, int relu
         if (isa == LAM_ISA_AVX512) {
             lam__maxpool_2x2_fwd_avx512(g, x, relu, y, argmax);
         } else {
-            plane_fwd_2x2(g, x, relu, y, argmax, isa == LAM_ISA_SSE2);
+            plane_fwd_2x2(g, x, relu, y, argmax, isa >= LAM_ISA_SSE2);
         }
         return;
     }
@@ -252,7 +252,7 @@ void lam__maxpool_plane_bwd_isa(const lam_pool_geom *g, const float *dy, const i
         if (isa == LAM_ISA_AVX512) {
             lam__maxpool_2x2_bwd_avx512(g, dy, argmax, ymask, dx);
         } else {
-            plane_bwd_2x2(g, dy, argmax, ymask, dx, isa == LAM_ISA_SSE2);
+            plane_bwd_2x2(g, dy, argmax, ymask, dx, isa >= LAM_ISA_SSE2);
         }
         return;
     }
