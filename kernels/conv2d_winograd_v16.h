@@ -389,9 +389,9 @@ V16 void V16_NAME(lam__conv_wino_weights)(const plan *pp, const float *w, int fl
     weights_v16(pp->g, w, flip, ws_u(pp, ws));
 }
 
-V16 void V16_NAME(lam__conv_wino_run)(const plan *pp, const float *x, int64_t nimg, int64_t xs, int64_t cin,
-                        int64_t cout, const float *bias, float *ws, int lane, float *dst,
-                        int64_t ds, int op)
+V16 void V16_NAME(lam__conv_wino_run)(const plan *pp, const float *x, int64_t nimg, int64_t xs,
+                                      int64_t cin, int64_t cout, const float *bias, float *ws,
+                                      int lane, float *dst, int64_t ds, int op)
 {
     const lam_conv_geom *g = pp->g;
     const int64_t t1 = pp->wt1, tg = round_line(pp->wgroup * t1);

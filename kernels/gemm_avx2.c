@@ -1,6 +1,7 @@
 /*
- * The convolution GEMM tiles (gemm_v16.h) compiled for AVX2 + FMA (each 16-float vector is two ymm halves). Only conv_gemm.c calls
- * them, and only where lam__best_isa() allows.
+ * The convolution GEMM tiles (gemm_v16.h) compiled for AVX2 + FMA (each 16-float vector is
+ * two ymm halves, the same bits). Only conv_gemm.c calls them, and only where lam__best_isa()
+ * allows.
  */
 #define LAM_V16_AVX2 1
 #include "kernels.h"

@@ -69,10 +69,17 @@ typedef struct lam_conv_geom {
 lam_status lam__conv_geom_init(lam_conv_geom *g);
 
 /* Instruction sets of the run-time-dispatched kernels, in increasing order: the scalar loops,
- * SSE2, AVX2 with FMA, AVX-512 (only where lam__best_isa() says so), or AUTO, which asks lam__best_isa on every call (without
- * glibc's CPU table that is a CPUID, which traps to the hypervisor in a VM: resolve it once
- * per pass). */
-enum { LAM_ISA_AUTO = 0, LAM_ISA_SCALAR = 1, LAM_ISA_SSE2 = 2, LAM_ISA_AVX2 = 3, LAM_ISA_AVX512 = 4 };
+ * SSE2, AVX2 with FMA, AVX-512 (each only where lam__best_isa() says so), or AUTO, which asks
+ * lam__best_isa on every call (without glibc's CPU table that is a CPUID, which traps to the
+ * hypervisor in a VM: resolve it once per pass). A kernel without a loop for the level given
+ * runs the next lower one it has: compare with >=, not ==. */
+enum {
+    LAM_ISA_AUTO = 0,
+    LAM_ISA_SCALAR = 1,
+    LAM_ISA_SSE2 = 2,
+    LAM_ISA_AVX2 = 3,
+    LAM_ISA_AVX512 = 4
+};
 /* kernels/isa.c: the best instruction set on this CPU (no state kept). */
 int lam__best_isa(void);
 
