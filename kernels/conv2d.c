@@ -88,8 +88,8 @@ void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion
     pp->act = f->act == LAM_ACT_RELU ? LAM_ACT_RELU : LAM_ACT_NONE;
     pp->pg = f->pool;
     /* asked once per pass, never per image or plane (see lam__best_isa) */
-    pp->isa = lam__best_isa();
-    pp->isa = f->isa > 0 && f->isa < pp->isa ? f->isa : pp->isa;
+    const int best = lam__best_isa();
+    pp->isa = f->isa > 0 && f->isa < best ? f->isa : best;
     pp->batched = f->strategy == LAM_CONV_BATCHED;
     pp->pointwise = !pp->batched && is_pointwise(g);
     pp->dx_acc = f->dx_acc;

@@ -191,16 +191,16 @@ void lam__conv_wino_dw(const plan *pp, const float *x, const float *dy, int64_t 
 void lam__conv_wino_run(const plan *pp, const float *x, int64_t nimg, int64_t xs, int64_t cin,
                         int64_t cout, const float *bias, float *ws, int lane, float *dst,
                         int64_t ds, int op);
-/* The same three per instruction set (conv2d_winograd_v16.h), picked by pp->isa. */
-#define LAM_CONV_WINO_ENTRIES(sfx)                                                          \
-    void lam__conv_wino_weights_##sfx(const plan *pp, const float *w, int flip, float *ws); \
-    void lam__conv_wino_dw_##sfx(const plan *pp, const float *x, const float *dy,            \
-                                 int64_t nimg, float *part, int aug, float *ws, int lane);   \
-    void lam__conv_wino_run_##sfx(const plan *pp, const float *x, int64_t nimg, int64_t xs,  \
-                                  int64_t cin, int64_t cout, const float *bias, float *ws,   \
-                                  int lane, float *dst, int64_t ds, int op);
-LAM_CONV_WINO_ENTRIES(avx512)
-LAM_CONV_WINO_ENTRIES(avx2)
-#undef LAM_CONV_WINO_ENTRIES
+/* The same three for one instruction set (conv2d_winograd_v16.h, compiled per ISA on
+ * x86-64), picked by pp->isa. */
+typedef struct lam_conv_wino_ops {
+    void (*weights)(const plan *pp, const float *w, int flip, float *ws);
+    void (*dw)(const plan *pp, const float *x, const float *dy, int64_t nimg, float *part,
+               int aug, float *ws, int lane);
+    void (*run)(const plan *pp, const float *x, int64_t nimg, int64_t xs, int64_t cin,
+                int64_t cout, const float *bias, float *ws, int lane, float *dst, int64_t ds,
+                int op);
+} lam_conv_wino_ops;
+extern const lam_conv_wino_ops lam__conv_wino_ops_avx512, lam__conv_wino_ops_avx2;
 
 #endif

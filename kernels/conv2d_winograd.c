@@ -117,25 +117,28 @@ void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw)
 
 #if defined(__GNUC__) && defined(__x86_64__)
 
+/* the plan's ISA is AVX2 or AVX-512 (lam__conv_plan_init plans Winograd for no other) */
+static const lam_conv_wino_ops *ops_of(const plan *pp)
+{
+    return pp->isa == LAM_ISA_AVX512 ? &lam__conv_wino_ops_avx512 : &lam__conv_wino_ops_avx2;
+}
+
 void lam__conv_wino_weights(const plan *pp, const float *w, int flip, float *ws)
 {
-    (pp->isa == LAM_ISA_AVX512 ? lam__conv_wino_weights_avx512
-                               : lam__conv_wino_weights_avx2)(pp, w, flip, ws);
+    ops_of(pp)->weights(pp, w, flip, ws);
 }
 
 void lam__conv_wino_dw(const plan *pp, const float *x, const float *dy, int64_t nimg,
                        float *part, int aug, float *ws, int lane)
 {
-    (pp->isa == LAM_ISA_AVX512 ? lam__conv_wino_dw_avx512
-                               : lam__conv_wino_dw_avx2)(pp, x, dy, nimg, part, aug, ws, lane);
+    ops_of(pp)->dw(pp, x, dy, nimg, part, aug, ws, lane);
 }
 
 void lam__conv_wino_run(const plan *pp, const float *x, int64_t nimg, int64_t xs, int64_t cin,
                         int64_t cout, const float *bias, float *ws, int lane, float *dst,
                         int64_t ds, int op)
 {
-    (pp->isa == LAM_ISA_AVX512 ? lam__conv_wino_run_avx512 : lam__conv_wino_run_avx2)(
-        pp, x, nimg, xs, cin, cout, bias, ws, lane, dst, ds, op);
+    ops_of(pp)->run(pp, x, nimg, xs, cin, cout, bias, ws, lane, dst, ds, op);
 }
 
 #else

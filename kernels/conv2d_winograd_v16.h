@@ -1,8 +1,9 @@
 /*
  * Winograd F(2x2, 3x3)'s transforms and its passes (see conv2d_winograd.c for the method),
  * written once on 16-float vectors (v16.h) and compiled per instruction set by
- * conv2d_winograd_avx512.c and conv2d_winograd_avx2.c: the entry points end in _avx512 and
- * _avx2, and conv2d_winograd.c picks one by the plan's ISA. The GEMMs are lam__conv_gemm's.
+ * conv2d_winograd_avx512.c and conv2d_winograd_avx2.c: the tables lam__conv_wino_ops_avx512
+ * and _avx2 at the end, of which conv2d_winograd.c picks one by the plan's ISA. The GEMMs
+ * are lam__conv_gemm's.
  * Include only inside `#if defined(__GNUC__) && defined(__x86_64__)`, after v16.h.
  */
 #include "conv2d_plan.h"
@@ -346,8 +347,8 @@ static V16 void dw_out(const plan *pp, const float *q, float *part)
     }
 }
 
-V16 void V16_NAME(lam__conv_wino_dw)(const plan *pp, const float *x, const float *dy, int64_t nimg,
-                       float *part, int aug, float *ws, int lane)
+static V16 void wino_dw(const plan *pp, const float *x, const float *dy, int64_t nimg,
+                        float *part, int aug, float *ws, int lane)
 {
     const lam_conv_geom *g = pp->g;
     const int64_t cin = g->c_in, cout = g->c_out, t1 = pp->wt1;
@@ -384,14 +385,14 @@ V16 void V16_NAME(lam__conv_wino_dw)(const plan *pp, const float *x, const float
     }
 }
 
-V16 void V16_NAME(lam__conv_wino_weights)(const plan *pp, const float *w, int flip, float *ws)
+static V16 void wino_weights(const plan *pp, const float *w, int flip, float *ws)
 {
     weights_v16(pp->g, w, flip, ws_u(pp, ws));
 }
 
-V16 void V16_NAME(lam__conv_wino_run)(const plan *pp, const float *x, int64_t nimg, int64_t xs,
-                                      int64_t cin, int64_t cout, const float *bias, float *ws,
-                                      int lane, float *dst, int64_t ds, int op)
+static V16 void wino_run(const plan *pp, const float *x, int64_t nimg, int64_t xs, int64_t cin,
+                         int64_t cout, const float *bias, float *ws, int lane, float *dst,
+                         int64_t ds, int op)
 {
     const lam_conv_geom *g = pp->g;
     const int64_t t1 = pp->wt1, tg = round_line(pp->wgroup * t1);
@@ -419,3 +420,5 @@ V16 void V16_NAME(lam__conv_wino_run)(const plan *pp, const float *x, int64_t ni
         }
     }
 }
+
+const lam_conv_wino_ops V16_NAME(lam__conv_wino_ops) = {wino_weights, wino_dw, wino_run};

@@ -21,13 +21,20 @@
  */
 #include "conv_gemm.h"
 
+#if defined(__GNUC__) && defined(__x86_64__)
+/* isa is AVX2 or AVX-512 */
+static const lam_conv_gemm_tiles *tiles_of(int isa)
+{
+    return isa == LAM_ISA_AVX512 ? &lam__conv_gemm_tiles_avx512 : &lam__conv_gemm_tiles_avx2;
+}
+#endif
+
 void lam__transpose_isa(int isa, int64_t rows, int64_t cols, const float *src, int64_t lds,
                         float *dst, int64_t ldd)
 {
 #if defined(__GNUC__) && defined(__x86_64__)
     if (isa >= LAM_ISA_AVX2) {
-        (isa == LAM_ISA_AVX512 ? lam__transpose_avx512 : lam__transpose_avx2)(rows, cols, src,
-                                                                              lds, dst, ldd);
+        tiles_of(isa)->transpose(rows, cols, src, lds, dst, ldd);
         return;
     }
 #else
@@ -48,17 +55,17 @@ lam_status lam__conv_gemm(int isa, int trans_a, int trans_b, int64_t m, int64_t 
     const int add = beta == 1.0f;
     if (isa >= LAM_ISA_AVX2 && (beta == 0.0f || add) && k > 0 && m > 0 && n > 0 &&
         !(trans_a && trans_b)) {
-        const int w = isa == LAM_ISA_AVX512;
+        const lam_conv_gemm_tiles *t = tiles_of(isa);
         if (trans_b) {
-            (w ? lam__gemm_nt_avx512 : lam__gemm_nt_avx2)(m, n, k, a, lda, b, ldb, c, ldc, add);
+            t->nt(m, n, k, a, lda, b, ldb, c, ldc, add);
         } else {
             const nn_args g = {.m = m, .n = n, .k = k, .a = a, .ars = trans_a ? 1 : lda,
                                .acs = trans_a ? lda : 1, .b = b, .ldb = ldb, .c = c,
                                .ldc = ldc, .add = add};
             if (trans_a) {
-                (w ? lam__gemm_nn_plain_t_avx512 : lam__gemm_nn_plain_t_avx2)(&g);
+                t->nn_plain_t(&g);
             } else {
-                (w ? lam__gemm_nn_plain_avx512 : lam__gemm_nn_plain_avx2)(&g);
+                t->nn_plain(&g);
             }
         }
         return LAM_OK;
@@ -102,7 +109,7 @@ void lam__gemm_win_b(int isa, int64_t m, int64_t n, const float *a, int64_t lda,
     if (isa >= LAM_ISA_AVX2) {
         const nn_args g = {.m = m, .n = n, .k = k, .a = a, .ars = lda, .acs = 1, .bw = wb,
                            .c = c, .ldc = ldc, .add = add};
-        (isa == LAM_ISA_AVX512 ? lam__gemm_nn_win_b_avx512 : lam__gemm_nn_win_b_avx2)(&g);
+        tiles_of(isa)->nn_win_b(&g);
         return;
     }
 #else
@@ -119,7 +126,7 @@ void lam__gemm_win_a(int isa, const lam_window *wa, int64_t n, int64_t k, const 
     if (isa >= LAM_ISA_AVX2) {
         const nn_args g = {.m = m, .n = n, .k = k, .aw = wa, .b = b, .ldb = ldb, .c = c,
                            .ldc = ldc, .add = add};
-        (isa == LAM_ISA_AVX512 ? lam__gemm_nn_win_a_avx512 : lam__gemm_nn_win_a_avx2)(&g);
+        tiles_of(isa)->nn_win_a(&g);
         return;
     }
 #else

@@ -35,19 +35,21 @@ typedef struct nn_args {
     int add;
 } nn_args;
 
-/* NN with A as given, NN with A transposed (ars = 1), window B, window A; NT; transpose
- * (lam__transpose_isa's contract). Each exists as _avx512 and _avx2. */
-#define LAM_CONV_GEMM_ENTRIES(sfx)                                                          \
-    void lam__gemm_nn_plain_##sfx(const nn_args *g);                                        \
-    void lam__gemm_nn_plain_t_##sfx(const nn_args *g);                                      \
-    void lam__gemm_nn_win_b_##sfx(const nn_args *g);                                        \
-    void lam__gemm_nn_win_a_##sfx(const nn_args *g);                                        \
-    void lam__gemm_nt_##sfx(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,   \
-                            const float *b, int64_t ldb, float *c, int64_t ldc, int add);   \
-    void lam__transpose_##sfx(int64_t rows, int64_t cols, const float *src, int64_t lds,    \
-                              float *dst, int64_t ldd);
-LAM_CONV_GEMM_ENTRIES(avx512)
-LAM_CONV_GEMM_ENTRIES(avx2)
-#undef LAM_CONV_GEMM_ENTRIES
+/* The tiles of one instruction set (as lam_bn_spans for batch norm): NN with A as given, NN
+ * with A transposed (ars = 1), window B, window A; NT; transpose (lam__transpose_isa's
+ * contract). */
+typedef struct lam_conv_gemm_tiles {
+    void (*nn_plain)(const nn_args *g);
+    void (*nn_plain_t)(const nn_args *g);
+    void (*nn_win_b)(const nn_args *g);
+    void (*nn_win_a)(const nn_args *g);
+    void (*nt)(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+               int64_t ldb, float *c, int64_t ldc, int add);
+    void (*transpose)(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst,
+                      int64_t ldd);
+} lam_conv_gemm_tiles;
+
+/* gemm_v16.h compiled per instruction set (x86-64 only) */
+extern const lam_conv_gemm_tiles lam__conv_gemm_tiles_avx512, lam__conv_gemm_tiles_avx2;
 
 #endif

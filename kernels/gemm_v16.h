@@ -1,8 +1,8 @@
 /*
  * The GEMM tiles of the convolutions (see conv_gemm.c for what each computes and why they
  * are not BLAS), written once on 16-float vectors (v16.h) and compiled once per instruction
- * set: gemm_avx512.c and gemm_avx2.c include this file. Every entry point's name ends in its
- * instruction set (V16_NAME).
+ * set: gemm_avx512.c and gemm_avx2.c include this file. Its entry points are the table
+ * lam__conv_gemm_tiles_avx512 (or _avx2) at the end.
  *
  * NN/TN: tiles of NN_MR rows x NN_NV vectors of 16 columns, no packing. For each k, the
  * vectors of B's row k and NN_MR broadcasts of A's column k: with AVX-512, 24 FMAs for 11
@@ -206,17 +206,17 @@ static ALWAYS_INLINE V16 void gemm_nn(const int kind, const nn_args *g, int64_t 
     }
 }
 
-V16 void V16_NAME(lam__gemm_nn_plain)(const nn_args *g)
+static V16 void nn_plain(const nn_args *g)
 {
     gemm_nn(NN_PLAIN, g, 0);
 }
 
-V16 void V16_NAME(lam__gemm_nn_plain_t)(const nn_args *g)
+static V16 void nn_plain_t(const nn_args *g)
 {
     gemm_nn(NN_PLAIN_T, g, 0);
 }
 
-V16 void V16_NAME(lam__gemm_nn_win_b)(const nn_args *g)
+static V16 void nn_win_b(const nn_args *g)
 {
     gemm_nn(NN_WIN_B, g, 0);
 }
@@ -316,7 +316,7 @@ static ALWAYS_INLINE V16 void wa3_cols(const int mr, const int nv, const nn_args
     }
 }
 
-V16 void V16_NAME(lam__gemm_nn_win_a)(const nn_args *g)
+static V16 void nn_win_a(const nn_args *g)
 {
     const lam_window *w = g->aw;
     if (w->kw != 3) {
@@ -411,8 +411,8 @@ static ALWAYS_INLINE V16 void nt_rows(const int mr, int64_t n, int64_t k, const 
     }
 }
 
-V16 void V16_NAME(lam__gemm_nt)(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                           const float *b, int64_t ldb, float *c, int64_t ldc, int add)
+static V16 void gemm_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float *c, int64_t ldc, int add)
 {
     int64_t i = 0;
     for (; i + 4 <= m; i += 4) {
@@ -499,8 +499,8 @@ static V16 void transpose16(const float *src, int64_t lds, float *dst, int64_t l
 
 #endif
 
-V16 void V16_NAME(lam__transpose)(int64_t rows, int64_t cols, const float *src, int64_t lds,
-                                  float *dst, int64_t ldd)
+static V16 void transpose(int64_t rows, int64_t cols, const float *src, int64_t lds,
+                          float *dst, int64_t ldd)
 {
     const int64_t r16 = rows / 16 * 16, c16 = cols / 16 * 16;
     for (int64_t i = 0; i < r16; i += 16) {
@@ -514,3 +514,6 @@ V16 void V16_NAME(lam__transpose)(int64_t rows, int64_t cols, const float *src, 
         }
     }
 }
+
+const lam_conv_gemm_tiles V16_NAME(lam__conv_gemm_tiles) = {nn_plain, nn_plain_t, nn_win_b,
+                                                            nn_win_a, gemm_nt, transpose};

@@ -234,10 +234,16 @@ static V16_INLINE V16 v16f v16_maskz_sub(__mmask16 m, v16f a, v16f b)
     return v16_maskz_mov(m, v16_sub(a, b));
 }
 
+/* the bit set of the lanes whose sign bits are set in l (lanes 0-7) and h (8-15): the lanes
+ * of two lane masks */
+static V16_INLINE V16 __mmask16 v16__bits(__m256 l, __m256 h)
+{
+    return (__mmask16)((unsigned)_mm256_movemask_ps(l) | (unsigned)_mm256_movemask_ps(h) << 8);
+}
+
 /* the comparison's result as a bit set (pred is one of _CMP_*, a constant) */
 #define v16_cmp_mask(a, b, pred)                                                            \
-    ((__mmask16)((unsigned)_mm256_movemask_ps(_mm256_cmp_ps((a).lo, (b).lo, pred)) |        \
-                 (unsigned)_mm256_movemask_ps(_mm256_cmp_ps((a).hi, (b).hi, pred)) << 8))
+    v16__bits(_mm256_cmp_ps((a).lo, (b).lo, pred), _mm256_cmp_ps((a).hi, (b).hi, pred))
 
 static V16_INLINE V16 __m256 v16_fold256(v16f v)
 {
@@ -336,21 +342,20 @@ static V16_INLINE V16 v16i v16i_add(v16i a, v16i b)
     return v16i_pair(_mm256_add_epi32(a.lo, b.lo), _mm256_add_epi32(a.hi, b.hi));
 }
 
-/* the bit set of the lanes where the 8+8 lane masks l, h are all ones */
-static V16_INLINE V16 __mmask16 v16__bits(__m256i l, __m256i h)
+/* v16__bits of two int lane masks */
+static V16_INLINE V16 __mmask16 v16__ibits(__m256i l, __m256i h)
 {
-    return (__mmask16)((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(l)) |
-                       (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(h)) << 8);
+    return v16__bits(_mm256_castsi256_ps(l), _mm256_castsi256_ps(h));
 }
 
 static V16_INLINE V16 __mmask16 v16i_cmpneq_mask(v16i a, v16i b)
 {
-    return (__mmask16)~v16__bits(_mm256_cmpeq_epi32(a.lo, b.lo), _mm256_cmpeq_epi32(a.hi, b.hi));
+    return (__mmask16)~v16__ibits(_mm256_cmpeq_epi32(a.lo, b.lo), _mm256_cmpeq_epi32(a.hi, b.hi));
 }
 
 static V16_INLINE V16 __mmask16 v16i_cmpge_mask(v16i a, v16i b)
 {
-    return (__mmask16)~v16__bits(_mm256_cmpgt_epi32(b.lo, a.lo), _mm256_cmpgt_epi32(b.hi, a.hi));
+    return (__mmask16)~v16__ibits(_mm256_cmpgt_epi32(b.lo, a.lo), _mm256_cmpgt_epi32(b.hi, a.hi));
 }
 
 /* a - b where m is set, else src */
