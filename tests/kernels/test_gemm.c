@@ -101,8 +101,10 @@ static void gemm_case(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t p
 
 static void test_conv_gemm(void)
 {
-    /* rows around both ISAs' tile heights (8 with AVX-512, 6 with AVX2) */
-    const int64_t ms[] = {1, 6, 7, 8, 9, 13, 16, 64}, ns[] = {1, 15, 16, 17, 47, 48, 49, 100};
+    /* rows around both ISAs' tile heights (8 with AVX-512, 6 with AVX2); column tails of
+     * whose partial 8-float half has each length 1..7 (AVX2 stores it as 4 + 2 + 1 floats) */
+    const int64_t ms[] = {1, 6, 7, 8, 9, 13, 16, 64};
+    const int64_t ns[] = {1, 6, 15, 16, 17, 18, 19, 21, 35, 47, 48, 49, 100};
     const int64_t ks[] = {1, 16, 17, 145};
     const int best = lam__best_isa();
     /* BLAS, then each of lamina's own kernels this CPU can run */
