@@ -100,7 +100,7 @@ void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw)
     const int64_t cmax = g->c_in > g->c_out ? g->c_in : g->c_out;
     pp->u_f = round_line(16 * g->c_in * g->c_out);
     pp->wv_f = 16 * cmax * round_line(pp->wgroup * pp->wt1);
-    pp->wm_f = pp->wv_f;
+    pp->wm_f = pp->wv_f + 16; /* the output transform's whole loads read past the tiles */
     if (dw) {
         pp->wd_f = pp->wv_f;  /* the transformed dy, transposed */
         pp->wq_f = pp->u_f;   /* the weight gradient's 16 products */

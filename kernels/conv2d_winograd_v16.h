@@ -114,32 +114,105 @@ static V16 void in_rows(const plan *pp, const float *c, const int32_t *lane_tx, 
     }
 }
 
-/* Whether a tile row fills most of one vector: the transforms then work a tile row at a time
- * in registers (at 8 tiles a row, half-empty vectors cost more than the second pass). */
-static int row_fits(const plan *pp)
+/* Tile rows per vector where the transforms keep a group of tile rows in registers (the
+ * packed layout): R rows of TW tiles, each in L = 16/R lanes, tile (ty0 + s, tx) on lane
+ * s*L + tx. R = 1 where a row's 12..16 tiles fill most of a vector (W 23..32), 2 for 6..8
+ * (W 11..16) and 4 for 4 (W 7 and 8); 0 elsewhere, where the transforms take two passes
+ * over whole vectors of tiles (in_cols and in_rows; out_v16's second half). With one row
+ * per vector at 7 and 4 tiles (the 14x14 and 7x7 stages), the two passes cost 1.8x the
+ * packed transform's time per pixel (perf on a ResNet-20 step, AVX2). */
+static int pack_rows(const plan *pp)
 {
-    return pp->wtw >= 12 && pp->wtw <= 16;
+    const int64_t tw = pp->wtw;
+    return tw >= 12 && tw <= 16 ? 1 : tw >= 6 && tw <= 8 ? 2 : tw == 4 ? 4 : 0;
 }
 
-/* Both halves of the input transform at once, where a row's tiles fit one vector
- * (row_fits): per tile row, the four combined rows stay in registers, two vectors each,
- * and their de-interleaved halves, shifted by one lane for the neighbours, give the 16 rows
- * of V for that tile row. The zero padding at both ends comes free: lanes past W load as
- * zero, and the shifts bring in zeros. */
-static V16 void in_fused(const plan *pp, const float *x, float *v, int64_t vxi)
+/* Where the group of tile rows from ty0 sits in a run of tiles (a row of V or M): lanes 0-7
+ * from tile t[0], lanes 8-15 from t[1], on the lanes returned. Only two rows of fewer than
+ * 8 tiles leave a gap between the halves. */
+static __mmask16 group_at(const plan *pp, int r, int64_t ty0, int64_t t[2])
 {
+    const int64_t tw = pp->wtw, rows = pp->wth - ty0 < r ? pp->wth - ty0 : r;
+    t[0] = ty0 * tw;
+    if (r == 2) {
+        t[1] = (ty0 + 1) * tw;
+        return (__mmask16)(first_bits(tw) | (rows > 1 ? first_bits(tw) << 8 : 0));
+    }
+    t[1] = t[0] + 8;
+    return first_bits(rows * tw);
+}
+
+/* The lanes of a packed vector but each row's first tile (first) or last (!first): where a
+ * tile has a left or right neighbour in the image. */
+static __mmask16 inner_lanes(int r, int64_t tw, int first)
+{
+    unsigned m = 0;
+    for (int s = 0; s < r; s++) {
+        m |= 1u << (s * (16 / r) + (first ? 0 : (int)tw - 1));
+    }
+    return (__mmask16)~m;
+}
+
+/* Half q (8 floats) of vector h of a packed pair of rows: the pair (32 floats) holds R
+ * pieces of 2L floats, one per tile row s of the group, image row 2*(ty0 + s) + dy (or, for
+ * the output, dy = a with rows of OW). Returns the half's lane bits (0 where the row is
+ * outside the image or the group) and its first float. */
+static unsigned half_at(const plan *pp, int r, int64_t ty0, int h, int q, int64_t dy,
+                        int64_t rows, int64_t cols, int64_t *at)
+{
+    const int64_t f = 16 * h + 8 * q, piece = 32 / r, s = f / piece, c = f % piece;
+    const int64_t y = 2 * (ty0 + s) + dy;
+    *at = 0;
+    if (ty0 + s >= pp->wth || y < 0 || y >= rows) {
+        return 0;
+    }
+    *at = y * cols + c;
+    return first_bits(cols - c) & 0xffu;
+}
+
+/* Vector h of the packed pair of image rows 2*ty - 1 + k over the group's tile rows ty, on
+ * the lanes mh (the columns inside W, the same for every group): a row outside the image or
+ * the group is read from zeros, so that the lanes, and AVX2's lane masks made of them, stay
+ * constant through the loop. */
+static V16_INLINE V16 v16f rows_in(const plan *pp, int r, const float *x, int64_t ty0, int k,
+                                   int h, __mmask16 mh)
+{
+    static const float zeros[32];
     const lam_conv_geom *g = pp->g;
-    const int64_t w = g->w, tw = pp->wtw;
-    const __mmask16 ml0 = first_bits(w), ml1 = first_bits(w - 16), ms = first_bits(tw);
-    const v16f zero = v16_setzero();
-    for (int64_t ty = 0; ty < pp->wth; ty++) {
+    int64_t a0, a1;
+    const unsigned m0 = half_at(pp, r, ty0, h, 0, k - 1, g->h, g->w, &a0);
+    const unsigned m1 = half_at(pp, r, ty0, h, 1, k - 1, g->h, g->w, &a1);
+    /* a half outside reads zeros from its column's offset (under 32 floats) */
+    const float *p0 = m0 != 0 ? x + a0 : zeros + (16 * h) % (32 / r);
+    const float *p1 = m1 != 0 ? x + a1 : zeros + (16 * h + 8) % (32 / r);
+    return v16_maskz_loadu2(mh, p0, p1);
+}
+
+/* The lanes of vector h of a packed pair of rows that hold columns inside the image. */
+static __mmask16 cols_in(int r, int64_t w, int h)
+{
+    const int64_t piece = 32 / r, c0 = (16 * h) % piece, c1 = (16 * h + 8) % piece;
+    return (__mmask16)((first_bits(w - c0) & 0xffu) | (first_bits(w - c1) & 0xffu) << 8);
+}
+
+/* Both halves of the input transform at once, a group of R tile rows at a time (pack_rows):
+ * the four combined rows stay in registers, two vectors each, and their de-interleaved
+ * halves, shifted by one lane for the neighbours, give the 16 rows of V for the group. The
+ * zero padding comes from lanes past W, which load as zero, and from the first and last
+ * tile of each row, whose outer neighbour is masked to zero. */
+static V16_INLINE V16 void in_packed(const plan *pp, const int r, const float *x, float *v,
+                                     int64_t vxi)
+{
+    const __mmask16 left = inner_lanes(r, pp->wtw, 1), right = inner_lanes(r, pp->wtw, 0);
+    const __mmask16 m0 = cols_in(r, pp->g->w, 0), m1 = cols_in(r, pp->g->w, 1);
+    for (int64_t ty0 = 0; ty0 < pp->wth; ty0 += r) {
         v16f d[4][2];
         for (int k = 0; k < 4; k++) {
-            const int64_t y = 2 * ty - 1 + k;
-            const int inside = y >= 0 && y < g->h;
-            d[k][0] = inside ? v16_maskz_loadu(ml0, x + y * w) : zero;
-            d[k][1] = inside ? v16_maskz_loadu(ml1, x + y * w + 16) : zero;
+            d[k][0] = rows_in(pp, r, x, ty0, k, 0, m0);
+            d[k][1] = rows_in(pp, r, x, ty0, k, 1, m1);
         }
+        int64_t t[2];
+        const __mmask16 ms = group_at(pp, r, ty0, t);
         for (int i = 0; i < 4; i++) {
             v16f c[2];
             for (int h = 0; h < 2; h++) {
@@ -150,32 +223,36 @@ static V16 void in_fused(const plan *pp, const float *x, float *v, int64_t vxi)
             }
             const v16f e = v16_even(c[0], c[1]);
             const v16f o = v16_odd(c[0], c[1]);
-            /* o shifted up a lane (x[2t-1], zero at t = 0) and e down one (x[2t+2]; lane
-             * TW-1 gets e[TW], a column past W: zero) */
-            const v16f op = v16_shift_up1(o);
-            const v16f en = v16_shift_down1(e);
-            float *vi = v + 4 * i * vxi + ty * tw;
-            v16_mask_storeu(vi, ms, v16_sub(op, o));
-            v16_mask_storeu(vi + vxi, ms, v16_add(e, o));
-            v16_mask_storeu(vi + 2 * vxi, ms, v16_sub(o, e));
-            v16_mask_storeu(vi + 3 * vxi, ms, v16_sub(e, en));
+            /* o shifted up a lane (column 2tx - 1) and e down one (column 2tx + 2); with one
+             * tile row per vector the shifts bring in the zeros themselves */
+            const v16f op = r == 1 ? v16_shift_up1(o) : v16_maskz_mov(left, v16_shift_up1(o));
+            const v16f en = r == 1 ? v16_shift_down1(e)
+                                   : v16_maskz_mov(right, v16_shift_down1(e));
+            float *vi = v + 4 * i * vxi;
+            v16_mask_storeu2(vi + t[0], vi + t[1], ms, v16_sub(op, o));
+            v16_mask_storeu2(vi + vxi + t[0], vi + vxi + t[1], ms, v16_add(e, o));
+            v16_mask_storeu2(vi + 2 * vxi + t[0], vi + 2 * vxi + t[1], ms, v16_sub(o, e));
+            v16_mask_storeu2(vi + 3 * vxi + t[0], vi + 3 * vxi + t[1], ms, v16_sub(e, en));
         }
     }
 }
 
-/* The 2x2 outputs A^T M A (+ bias) of the 16 tiles at column t of M[xi] (pitch mxi), lanes
- * m: y[2a + b] is output row a, column b of each tile. */
-static inline V16 void tiles_out(const float *mm, int64_t mxi, int64_t t, __mmask16 m,
-                                    v16f bias, v16f y[4])
+/* The 2x2 outputs A^T M A (+ bias) of the 16 tiles of M[xi] (pitch mxi) at t[0] (lanes 0-7)
+ * and t[1] (lanes 8-15): y[2a + b] is output row a, column b of each tile. The loads are
+ * whole: lanes past the tiles read what follows them in M (its buffer has a vector of
+ * slack) and are never stored. */
+static inline V16 void tiles_out(const float *mm, int64_t mxi, const int64_t t[2], v16f bias,
+                                 v16f y[4])
 {
     v16f p[2][4];
     for (int j = 0; j < 4; j++) {
-        const v16f m0 = v16_maskz_loadu(m, mm + (0 + j) * mxi + t);
-        const v16f m1 = v16_maskz_loadu(m, mm + (4 + j) * mxi + t);
-        const v16f m2 = v16_maskz_loadu(m, mm + (8 + j) * mxi + t);
-        const v16f m3 = v16_maskz_loadu(m, mm + (12 + j) * mxi + t);
-        p[0][j] = v16_add(v16_add(m0, m1), m2);
-        p[1][j] = v16_sub(v16_sub(m1, m2), m3);
+        v16f q[4];
+        for (int i = 0; i < 4; i++) {
+            const float *row = mm + (4 * i + j) * mxi;
+            q[i] = v16_loadu2(row + t[0], row + t[1]);
+        }
+        p[0][j] = v16_add(v16_add(q[0], q[1]), q[2]);
+        p[1][j] = v16_sub(v16_sub(q[1], q[2]), q[3]);
     }
     for (int a = 0; a < 2; a++) {
         const v16f y0 = v16_add(v16_add(p[a][0], p[a][1]), p[a][2]);
@@ -185,44 +262,69 @@ static inline V16 void tiles_out(const float *mm, int64_t mxi, int64_t t, __mmas
     }
 }
 
-/* Output columns c0 .. c0+31 of a row from 16 tiles' left (y0) and right (y1) columns,
- * interleaved, with op applied; n columns of the row are left from c0. */
-static inline V16 void row_out(v16f y0, v16f y1, float *d, int64_t n, int op)
+/* 16 output floats, lanes 0-7 at d0 and 8-15 at d1, on the lanes of m, with op applied. */
+static inline V16 void piece_out(v16f h, float *d0, float *d1, __mmask16 m, int op)
 {
-    const v16f zero = v16_setzero();
-    v16f h[2] = {v16_zip_lo(y0, y1), v16_zip_hi(y0, y1)};
-    for (int k = 0; k < 2; k++) {
-        const __mmask16 mk = first_bits(n - 16 * k);
-        if (op == LAM_OUT_RELU) {
-            h[k] = v16_mask_mov(h[k], v16_cmp_mask(h[k], zero, _CMP_LT_OQ), zero);
-        } else if (op == LAM_OUT_ADD) {
-            h[k] = v16_add(v16_maskz_loadu(mk, d + 16 * k), h[k]);
+    if (op == LAM_OUT_RELU) {
+        h = v16_mask_mov(h, v16_cmp_mask(h, v16_setzero(), _CMP_LT_OQ), v16_setzero());
+    } else if (op == LAM_OUT_ADD) {
+        h = v16_add(v16_maskz_loadu2(m, d0, d1), h);
+    }
+    v16_mask_storeu2(d0, d1, m, h);
+}
+
+/* The output rows of a packed group of tile rows from its y (tiles_out): for each a, the
+ * tiles' left and right columns interleaved are the pair of vectors whose pieces are the
+ * group's output rows 2*(ty0 + s) + a. */
+static V16_INLINE V16 void group_out(const plan *pp, const int r, int64_t ty0, const v16f y[4],
+                                     float *dst, int op)
+{
+    const lam_conv_geom *g = pp->g;
+    for (int a = 0; a < 2; a++) {
+        const v16f h[2] = {v16_zip_lo(y[2 * a], y[2 * a + 1]),
+                           v16_zip_hi(y[2 * a], y[2 * a + 1])};
+        for (int k = 0; k < 2; k++) {
+            int64_t a0, a1;
+            const unsigned m0 = half_at(pp, r, ty0, k, 0, a, g->oh, g->ow, &a0);
+            const unsigned m1 = half_at(pp, r, ty0, k, 1, a, g->oh, g->ow, &a1);
+            if ((m0 | m1) != 0) {
+                piece_out(h[k], dst + a0, dst + a1, (__mmask16)(m0 | m1 << 8), op);
+            }
         }
-        v16_mask_storeu(d + 16 * k, mk, h[k]);
     }
 }
 
-/* One output plane from M[xi] + co (xi at a pitch of mxi). Where a row's tiles fit one
- * vector (12 <= TW <= 16) straight from each tile row's vector; else first over whole
- * vectors of tiles into the four arrays ys[ab], then interleaved row by row. */
-static V16 void out_v16(const plan *pp, const float *mm, int64_t mxi, float bias,
-                              float *ys, float *dst, int op)
+static V16_INLINE V16 void out_packed(const plan *pp, const int r, const float *mm,
+                                      int64_t mxi, v16f bias, float *dst, int op)
+{
+    for (int64_t ty0 = 0; ty0 < pp->wth; ty0 += r) {
+        int64_t t[2];
+        (void)group_at(pp, r, ty0, t);
+        v16f y[4];
+        tiles_out(mm, mxi, t, bias, y);
+        group_out(pp, r, ty0, y, dst, op);
+    }
+}
+
+/* One output plane from M[xi] + co (xi at a pitch of mxi): packed (pack_rows) straight from
+ * each group's vectors; else first over whole vectors of tiles into the four arrays ys[ab],
+ * then interleaved row by row. */
+static V16 void out_v16(const plan *pp, const float *mm, int64_t mxi, float bias, float *ys,
+                        float *dst, int op)
 {
     const lam_conv_geom *g = pp->g;
     const int64_t t1 = pp->wt1, tw = pp->wtw, ow = g->ow, ld = round_line(t1 + 16);
     const v16f b = v16_set1(bias);
-    v16f y[4];
-    if (row_fits(pp)) {
-        for (int64_t ty = 0; ty < pp->wth; ty++) {
-            tiles_out(mm, mxi, ty * tw, first_bits(tw), b, y);
-            for (int64_t a = 0; a < 2 && 2 * ty + a < g->oh; a++) {
-                row_out(y[2 * a], y[2 * a + 1], dst + (2 * ty + a) * ow, ow, op);
-            }
-        }
-        return;
+    switch (pack_rows(pp)) {
+    case 1: out_packed(pp, 1, mm, mxi, b, dst, op); return;
+    case 2: out_packed(pp, 2, mm, mxi, b, dst, op); return;
+    case 4: out_packed(pp, 4, mm, mxi, b, dst, op); return;
+    default: break;
     }
+    v16f y[4];
     for (int64_t t = 0; t < t1; t += 16) {
-        tiles_out(mm, mxi, t, first_bits(t1 - t), b, y);
+        const int64_t at[2] = {t, t + 8};
+        tiles_out(mm, mxi, at, b, y);
         for (int k = 0; k < 4; k++) {
             v16_storeu(ys + k * ld + t, y[k]);
         }
@@ -231,8 +333,11 @@ static V16 void out_v16(const plan *pp, const float *mm, int64_t mxi, float bias
         const int64_t ty = orow / 2, a = orow % 2;
         const float *y0 = ys + (2 * a) * ld + ty * tw, *y1 = ys + (2 * a + 1) * ld + ty * tw;
         for (int64_t t0 = 0; t0 < tw; t0 += 16) {
-            row_out(v16_loadu(y0 + t0), v16_loadu(y1 + t0),
-                    dst + orow * ow + 2 * t0, ow - 2 * t0, op);
+            const v16f y0v = v16_loadu(y0 + t0), y1v = v16_loadu(y1 + t0);
+            float *d = dst + orow * ow + 2 * t0;
+            const int64_t n = ow - 2 * t0;
+            piece_out(v16_zip_lo(y0v, y1v), d, d + 8, first_bits(n), op);
+            piece_out(v16_zip_hi(y0v, y1v), d + 16, d + 24, first_bits(n - 16), op);
         }
     }
 }
@@ -247,18 +352,23 @@ static void lane_columns(const plan *pp, int32_t lane_tx[16])
 
 /* V of one image xi (cin planes) into its columns v of the 16 rows of V (pitch tg per
  * channel, cin * tg per position), through the scratch c. */
-static void image_v(const plan *pp, const float *xi, int64_t cin, const int32_t *lane_tx,
-                    float *c, float *v, int64_t tg)
+static V16 void image_v(const plan *pp, const float *xi, int64_t cin, const int32_t *lane_tx,
+                        float *c, float *v, int64_t tg)
 {
     const int64_t pin = pp->g->h * pp->g->w;
-    const int fused = row_fits(pp);
+    const int r = pack_rows(pp);
     for (int64_t ci = 0; ci < cin; ci++) {
-        if (fused) {
-            in_fused(pp, xi + ci * pin, v + ci * tg, cin * tg);
-            continue;
+        const float *x = xi + ci * pin;
+        float *vc = v + ci * tg;
+        switch (r) {
+        case 1: in_packed(pp, 1, x, vc, cin * tg); break;
+        case 2: in_packed(pp, 2, x, vc, cin * tg); break;
+        case 4: in_packed(pp, 4, x, vc, cin * tg); break;
+        default:
+            in_cols(pp, x, c);
+            in_rows(pp, c, lane_tx, vc, cin * tg);
+            break;
         }
-        in_cols(pp, xi + ci * pin, c);
-        in_rows(pp, c, lane_tx, v + ci * tg, cin * tg);
     }
 }
 

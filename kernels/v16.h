@@ -61,6 +61,36 @@ typedef __m512 v16f;
 #define v16_cmp_mask(a, b, pred) _mm512_cmp_ps_mask(a, b, pred)
 #define v16_maskz_sub(m, a, b) _mm512_maskz_sub_ps(m, a, b)
 
+/* Lanes 0-7 from p0 and 8-15 from p1 (rows of tiles that a vector packs with a gap between
+ * them), all of them or those of m; p1 == p0 + 8 is the plain load or store. */
+static V16_INLINE V16 v16f v16_loadu2(const float *p0, const float *p1)
+{
+    if (p1 == p0 + 8) {
+        return _mm512_loadu_ps(p0);
+    }
+    const __m512d lo = _mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(p0)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(lo, _mm256_castps_pd(_mm256_loadu_ps(p1)), 1));
+}
+
+static V16_INLINE V16 v16f v16_maskz_loadu2(__mmask16 m, const float *p0, const float *p1)
+{
+    if (p1 == p0 + 8) {
+        return _mm512_maskz_loadu_ps(m, p0);
+    }
+    const v16f lo = _mm512_maskz_loadu_ps(m & 0xffu, p0);
+    return _mm512_mask_loadu_ps(lo, m & 0xff00u, p1 - 8);
+}
+
+static V16_INLINE V16 void v16_mask_storeu2(float *p0, float *p1, __mmask16 m, v16f v)
+{
+    if (p1 == p0 + 8) {
+        _mm512_mask_storeu_ps(p0, m, v);
+        return;
+    }
+    _mm512_mask_storeu_ps(p0, m & 0xffu, v);
+    _mm512_mask_storeu_ps(p1 - 8, m & 0xff00u, v);
+}
+
 /* lanes 0-7 plus lanes 8-15 */
 static V16_INLINE V16 __m256 v16_fold256(v16f v)
 {
@@ -217,6 +247,22 @@ static V16_INLINE V16 void v16_mask_storeu(float *p, __mmask16 m, v16f v)
 {
     v16__store8(p, m & 0xffu, v.lo);
     v16__store8(p + 8, (unsigned)m >> 8, v.hi);
+}
+
+static V16_INLINE V16 v16f v16_loadu2(const float *p0, const float *p1)
+{
+    return v16_pair(_mm256_loadu_ps(p0), _mm256_loadu_ps(p1));
+}
+
+static V16_INLINE V16 v16f v16_maskz_loadu2(__mmask16 m, const float *p0, const float *p1)
+{
+    return v16_pair(v16__load8(p0, m & 0xffu), v16__load8(p1, (unsigned)m >> 8));
+}
+
+static V16_INLINE V16 void v16_mask_storeu2(float *p0, float *p1, __mmask16 m, v16f v)
+{
+    v16__store8(p0, m & 0xffu, v.lo);
+    v16__store8(p1, (unsigned)m >> 8, v.hi);
 }
 
 static V16_INLINE V16 v16f v16_add(v16f a, v16f b)

@@ -15,7 +15,7 @@
  *    agree bitwise (same taps, same order), Winograd's to 1e-5, and the gradients to
  *    rounding.
  * Every check runs with each instruction set the CPU has (lam_conv_fusion.isa: AVX2, and
- * AVX-512; Winograd with AVX-512 only). Skips (77) on a CPU without AVX2, where the implicit
+ * AVX-512), Winograd included. Skips (77) on a CPU without AVX2, where the implicit
  * path is never taken.
  */
 #include <stdlib.h>
@@ -213,6 +213,10 @@ int main(void)
         {4, 3, 6, 11, 5, 1, 3},   {3, 4, 10, 4, 8, 3, 1},  {9, 8, 7, 7, 8, 3, 3},
         {3, 5, 9, 37, 7, 3, 3},   {2, 17, 6, 33, 3, 3, 3}, {7, 4, 1, 1, 5, 3, 3},
         {2, 6, 7, 25, 5, 3, 3},
+        /* Winograd's packed groups of two tile rows (6..8 tiles a row) and of four (4 tiles),
+         * each with a short last group */
+        {3, 4, 14, 14, 6, 3, 3},  {2, 3, 5, 16, 4, 3, 3},  {2, 3, 6, 11, 5, 3, 3},
+        {3, 3, 9, 7, 4, 3, 3},    {2, 3, 5, 8, 4, 3, 3},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const shape *s = &shapes[i];
