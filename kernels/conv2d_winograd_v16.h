@@ -118,9 +118,10 @@ static V16 void in_rows(const plan *pp, const float *c, const int32_t *lane_tx, 
  * packed layout): R rows of TW tiles, each in L = 16/R lanes, tile (ty0 + s, tx) on lane
  * s*L + tx. R = 1 where a row's 12..16 tiles fill most of a vector (W 23..32), 2 for 6..8
  * (W 11..16) and 4 for 4 (W 7 and 8); 0 elsewhere, where the transforms take two passes
- * over whole vectors of tiles (in_cols and in_rows; out_v16's second half). With one row
- * per vector at 7 and 4 tiles (the 14x14 and 7x7 stages), the two passes cost 1.8x the
- * packed transform's time per pixel (perf on a ResNet-20 step, AVX2). */
+ * over whole vectors of tiles (in_cols and in_rows; out_v16's second half). Before the
+ * groups of 2 and 4, the 14x14 and 7x7 stages took those two passes, at about 1.8x the
+ * one-row transform's share of a ResNet-20 step per pixel (perf, AVX2; bench/NOTES-engine.md,
+ * eleventh round). */
 static int pack_rows(const plan *pp)
 {
     const int64_t tw = pp->wtw;
