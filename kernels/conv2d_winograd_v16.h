@@ -154,46 +154,55 @@ static __mmask16 inner_lanes(int r, int64_t tw, int first)
     return (__mmask16)~m;
 }
 
-/* Half q (8 floats) of vector h of a packed pair of rows: the pair (32 floats) holds R
- * pieces of 2L floats, one per tile row s of the group, image row 2*(ty0 + s) + dy (or, for
- * the output, dy = a with rows of OW). Returns the half's lane bits (0 where the row is
- * outside the image or the group) and its first float. */
-static unsigned half_at(const plan *pp, int r, int64_t ty0, int h, int q, int64_t dy,
-                        int64_t rows, int64_t cols, int64_t *at)
+/* A packed pair of vectors (32 floats) holds R pieces of 2L floats, one per tile row s of
+ * the group: half q (8 floats) of vector h is the piece of row (16h + 8q) / 2L, from its
+ * column (16h + 8q) % 2L. Both are constants where r is. */
+static inline int half_row(int r, int h, int q)
 {
-    const int64_t f = 16 * h + 8 * q, piece = 32 / r, s = f / piece, c = f % piece;
-    const int64_t y = 2 * (ty0 + s) + dy;
-    *at = 0;
-    if (ty0 + s >= pp->wth || y < 0 || y >= rows) {
-        return 0;
+    return (16 * h + 8 * q) / (32 / r);
+}
+
+static inline int half_col(int r, int h, int q)
+{
+    return (16 * h + 8 * q) % (32 / r);
+}
+
+/* The lanes of vector h of a packed pair that hold columns inside a row of n. */
+static __mmask16 cols_in(int r, int64_t n, int h)
+{
+    return (__mmask16)((first_bits(n - half_col(r, h, 0)) & 0xffu) |
+                       (first_bits(n - half_col(r, h, 1)) & 0xffu) << 8);
+}
+
+/* Where the image rows 2*(ty0 + s) + dy of a group's tile rows s start (rows of n floats),
+ * or -1 for a row outside the image or the group. */
+static inline void group_rows(const plan *pp, int r, int64_t ty0, int64_t dy, int64_t rows,
+                              int64_t n, int64_t at[4])
+{
+    for (int s = 0; s < r; s++) {
+        const int64_t y = 2 * (ty0 + s) + dy;
+        at[s] = ty0 + s < pp->wth && y >= 0 && y < rows ? y * n : -1;
     }
-    *at = y * cols + c;
-    return first_bits(cols - c) & 0xffu;
 }
 
-/* Vector h of the packed pair of image rows 2*ty - 1 + k over the group's tile rows ty, on
- * the lanes mh (the columns inside W, the same for every group): a row outside the image or
- * the group is read from zeros, so that the lanes, and AVX2's lane masks made of them, stay
+/* The packed pair of image rows 2*ty - 1 + k over the group's tile rows ty, on the lanes
+ * m[h] (the columns inside W, the same for every group): a row outside the image or the
+ * group is read from zeros, so that the lanes, and AVX2's lane masks made of them, stay
  * constant through the loop. */
-static V16_INLINE V16 v16f rows_in(const plan *pp, int r, const float *x, int64_t ty0, int k,
-                                   int h, __mmask16 mh)
+static V16_INLINE V16 void rows_in(const plan *pp, int r, const float *x, int64_t ty0, int k,
+                                   const __mmask16 m[2], v16f d[2])
 {
-    static const float zeros[32];
-    const lam_conv_geom *g = pp->g;
-    int64_t a0, a1;
-    const unsigned m0 = half_at(pp, r, ty0, h, 0, k - 1, g->h, g->w, &a0);
-    const unsigned m1 = half_at(pp, r, ty0, h, 1, k - 1, g->h, g->w, &a1);
-    /* a half outside reads zeros from its column's offset (under 32 floats) */
-    const float *p0 = m0 != 0 ? x + a0 : zeros + (16 * h) % (32 / r);
-    const float *p1 = m1 != 0 ? x + a1 : zeros + (16 * h + 8) % (32 / r);
-    return v16_maskz_loadu2(mh, p0, p1);
-}
-
-/* The lanes of vector h of a packed pair of rows that hold columns inside the image. */
-static __mmask16 cols_in(int r, int64_t w, int h)
-{
-    const int64_t piece = 32 / r, c0 = (16 * h) % piece, c1 = (16 * h + 8) % piece;
-    return (__mmask16)((first_bits(w - c0) & 0xffu) | (first_bits(w - c1) & 0xffu) << 8);
+    static const float zeros[32]; /* a half outside reads from its column: under 32 */
+    int64_t at[4];
+    group_rows(pp, r, ty0, k - 1, pp->g->h, pp->g->w, at);
+    const float *row[4];
+    for (int s = 0; s < r; s++) {
+        row[s] = at[s] >= 0 ? x + at[s] : zeros;
+    }
+    for (int h = 0; h < 2; h++) {
+        d[h] = v16_maskz_loadu2(m[h], row[half_row(r, h, 0)] + half_col(r, h, 0),
+                                row[half_row(r, h, 1)] + half_col(r, h, 1));
+    }
 }
 
 /* Both halves of the input transform at once, a group of R tile rows at a time (pack_rows):
@@ -205,12 +214,11 @@ static V16_INLINE V16 void in_packed(const plan *pp, const int r, const float *x
                                      int64_t vxi)
 {
     const __mmask16 left = inner_lanes(r, pp->wtw, 1), right = inner_lanes(r, pp->wtw, 0);
-    const __mmask16 m0 = cols_in(r, pp->g->w, 0), m1 = cols_in(r, pp->g->w, 1);
+    const __mmask16 m[2] = {cols_in(r, pp->g->w, 0), cols_in(r, pp->g->w, 1)};
     for (int64_t ty0 = 0; ty0 < pp->wth; ty0 += r) {
         v16f d[4][2];
         for (int k = 0; k < 4; k++) {
-            d[k][0] = rows_in(pp, r, x, ty0, k, 0, m0);
-            d[k][1] = rows_in(pp, r, x, ty0, k, 1, m1);
+            rows_in(pp, r, x, ty0, k, m, d[k]);
         }
         int64_t t[2];
         const __mmask16 ms = group_at(pp, r, ty0, t);
@@ -278,18 +286,23 @@ static inline V16 void piece_out(v16f h, float *d0, float *d1, __mmask16 m, int 
  * tiles' left and right columns interleaved are the pair of vectors whose pieces are the
  * group's output rows 2*(ty0 + s) + a. */
 static V16_INLINE V16 void group_out(const plan *pp, const int r, int64_t ty0, const v16f y[4],
-                                     float *dst, int op)
+                                     const __mmask16 mo[2], float *dst, int op)
 {
     const lam_conv_geom *g = pp->g;
     for (int a = 0; a < 2; a++) {
         const v16f h[2] = {v16_zip_lo(y[2 * a], y[2 * a + 1]),
                            v16_zip_hi(y[2 * a], y[2 * a + 1])};
+        int64_t at[4];
+        group_rows(pp, r, ty0, a, g->oh, g->ow, at);
         for (int k = 0; k < 2; k++) {
-            int64_t a0, a1;
-            const unsigned m0 = half_at(pp, r, ty0, k, 0, a, g->oh, g->ow, &a0);
-            const unsigned m1 = half_at(pp, r, ty0, k, 1, a, g->oh, g->ow, &a1);
-            if ((m0 | m1) != 0) {
-                piece_out(h[k], dst + a0, dst + a1, (__mmask16)(m0 | m1 << 8), op);
+            const int64_t a0 = at[half_row(r, k, 0)], a1 = at[half_row(r, k, 1)];
+            /* the lanes of the rows inside; a half outside writes nothing (at the other's
+             * address, to keep the pointer inside dst) */
+            const unsigned m = (a0 >= 0 ? mo[k] & 0xffu : 0u) | (a1 >= 0 ? mo[k] & 0xff00u : 0u);
+            if (m != 0) {
+                float *d0 = dst + (a0 >= 0 ? a0 + half_col(r, k, 0) : a1);
+                float *d1 = dst + (a1 >= 0 ? a1 + half_col(r, k, 1) : a0);
+                piece_out(h[k], d0, d1, (__mmask16)m, op);
             }
         }
     }
@@ -298,12 +311,13 @@ static V16_INLINE V16 void group_out(const plan *pp, const int r, int64_t ty0, c
 static V16_INLINE V16 void out_packed(const plan *pp, const int r, const float *mm,
                                       int64_t mxi, v16f bias, float *dst, int op)
 {
+    const __mmask16 mo[2] = {cols_in(r, pp->g->ow, 0), cols_in(r, pp->g->ow, 1)};
     for (int64_t ty0 = 0; ty0 < pp->wth; ty0 += r) {
         int64_t t[2];
         (void)group_at(pp, r, ty0, t);
         v16f y[4];
         tiles_out(mm, mxi, t, bias, y);
-        group_out(pp, r, ty0, y, dst, op);
+        group_out(pp, r, ty0, y, mo, dst, op);
     }
 }
 
