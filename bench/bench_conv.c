@@ -565,9 +565,10 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
                   {"r20", 16, 16, 32}, {"r20", 32, 32, 16}, {"r20", 64, 64, 8},
                   {"r20", 1, 16, 28},  {"r20", 3, 16, 32},
                   {"seed", 1, 32, 28}, {"seed", 32, 64, 14}};
-    static const lam_conv_path paths[3] = {LAM_CONV_PATH_IM2COL, LAM_CONV_PATH_IMPLICIT,
-                                           LAM_CONV_PATH_WINOGRAD};
-    static const char *const names[3] = {"im2col", "impl", "wino"};
+    static const lam_conv_path paths[4] = {LAM_CONV_PATH_IM2COL, LAM_CONV_PATH_IMPLICIT,
+                                           LAM_CONV_PATH_WINOGRAD, LAM_CONV_PATH_WINOGRAD4};
+    static const char *const names[4] = {"im2col", "impl", "wino", "wino4"};
+    static const char *const pairs[3] = {"impl/im2col", "wino/impl", "wino4/wino"};
     const int best = lam__best_isa();
     if (best < LAM_ISA_AVX2) {
         return; /* no implicit path to compare */
@@ -591,7 +592,7 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
         const lam_conv_fusion autof = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0,
                                        LAM_CONV_PATH_AUTO, 0};
         int64_t ws = 0;
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 4; k++) {
             const lam_conv_fusion fk = {LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0, paths[k], 0};
             const int64_t wk = lam__conv2d_fused_workspace(&s.g, &fk, s.nt);
             ws = wk > ws ? wk : ws;
@@ -611,8 +612,8 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
         bench_fill(s.w, nw, 42);
         const double flops = 2.0 * (double)batch * co * s.g.oh * s.g.ow * ci * 9;
         int failed = 0;
-        for (int pair = 0; pair < 2 && !failed; pair++) {
-            /* implicit against im2col, then Winograd against implicit */
+        for (int pair = 0; pair < 3 && !failed; pair++) {
+            /* implicit against im2col, Winograd against implicit, F(4x4) against F(2x2) */
             for (int k = 0; k < 2; k++) {
                 s.f[k] = (lam_conv_fusion){LAM_ACT_NONE, NULL, LAM_CONV_CHUNKED, 0,
                                            paths[pair + 1 - k], 0};
@@ -625,7 +626,7 @@ void bench_conv_path(bench_run *r, const bench_opts *o, int64_t batch)
                 char shape[80];
                 snprintf(shape, sizeof shape, "%s %lld>%lldx%lldx%lld n%lld %s auto:%s",
                          stages[i].net, (long long)ci, (long long)co, (long long)hw,
-                         (long long)hw, (long long)batch, pair ? "wino/impl" : "impl/im2col",
+                         (long long)hw, (long long)batch, pairs[pair],
                          names[lam__conv_path_auto(&s.g, &autof, s.nt, bwd)]);
                 s.bwd = bwd;
                 failed = bench_row(r, op, shape, bwd ? 2.0 * flops : flops, &kc, &s, batch,

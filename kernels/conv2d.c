@@ -117,12 +117,15 @@ void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion
     if (!pp->batched && f->path != LAM_CONV_PATH_IM2COL && pp->isa >= LAM_ISA_AVX2 &&
         lam__conv_implicit_fits(g)) {
         const int wino_fits = lam__conv_wino_fits(g);
-        const int wino = f->path == LAM_CONV_PATH_WINOGRAD && wino_fits;
+        const int wino = (f->path == LAM_CONV_PATH_WINOGRAD ||
+                          f->path == LAM_CONV_PATH_WINOGRAD4) && wino_fits;
         lam__conv_implicit_plan(pp, f->path == LAM_CONV_PATH_IMPLICIT || wino);
         if (f->path != LAM_CONV_PATH_IMPLICIT && wino_fits) {
             lam__conv_wino_plan(pp, wino || lam__conv_wino_pays(g, 0, pp->isa),
                                 (wino || lam__conv_wino_pays(g, 1, pp->isa)) && pp->implicit_bwd,
-                                (wino || lam__conv_wino_pays(g, 2, pp->isa)) && pp->implicit_bwd);
+                                (wino || lam__conv_wino_pays(g, 2, pp->isa)) && pp->implicit_bwd,
+                                wino ? f->path == LAM_CONV_PATH_WINOGRAD4
+                                     : lam__conv_wino4_pays(g, pp->isa));
         }
         if ((pp->implicit_fwd || pp->wino_fwd) && pp->implicit_bwd) {
             return;
@@ -160,7 +163,7 @@ int lam__conv_path_auto(const lam_conv_geom *g, const lam_conv_fusion *f, int nt
     plan pp;
     lam__conv_plan_init(&pp, g, f, nt);
     if (bwd ? pp.wino_bwd : pp.wino_fwd) {
-        return 2;
+        return pp.wino4 ? 3 : 2;
     }
     return bwd ? pp.implicit_bwd : pp.implicit_fwd;
 }

@@ -49,6 +49,8 @@ typedef struct plan {
     int wino_dw;                /* ... and weight gradient */
     int64_t wth, wtw, wt1;      /* Winograd: tile rows, tile columns, tiles per image */
     int64_t wgroup;             /* Winograd: images per GEMM */
+    int wino4;                  /* the forward and input gradient by F(4x4,3x3) */
+    int64_t w4th, w4tw, w4t1, w4group; /* ... its tiles and images per GEMM */
     int64_t lanes, wa_f, ones_f, u_f, col_f, scr_f, dyt_f, xp_f, yq_f, dyq_f, wv_f, wm_f, wr_f;
     int64_t wd_f, wq_f;
 } plan;
@@ -62,6 +64,33 @@ void lam__conv_plan_init(plan *pp, const lam_conv_geom *g, const lam_conv_fusion
 static inline int64_t lam__wino_in_floats(const plan *pp)
 {
     return round_line(16 + 8 * pp->wt1 + 48);
+}
+
+/* Floats per channel of a row of V or M (the tiles of a group of images): a vector of slack
+ * past the last image, where the packed input transforms store whole halves (their lanes
+ * past a row of tiles land on tiles stored after them, or here). */
+static inline int64_t lam__wino_pitch(int64_t group, int64_t t1)
+{
+    return round_line(group * t1 + 16);
+}
+
+/* F(4x4,3x3)'s input-transform scratch (conv2d_winograd4_v16.h): 16 floats of slack, then
+ * six runs of 4*T1 at this pitch, with the slack their 16-tile loads read past them (4
+ * floats before a vector, 68 after)... */
+static inline int64_t lam__wino4_run_pitch(const plan *pp)
+{
+    return round_line(4 * pp->w4t1 + 16 * 4 + 16);
+}
+
+static inline int64_t lam__wino4_in_floats(const plan *pp)
+{
+    return 16 + 6 * lam__wino4_run_pitch(pp);
+}
+
+/* ... and its output transform's four row runs, 4*T1 each and a vector of slack */
+static inline int64_t lam__wino4_out_pitch(const plan *pp)
+{
+    return round_line(4 * pp->w4t1 + 64);
 }
 
 static inline float *ws_wa(const plan *pp, float *ws)
@@ -176,7 +205,8 @@ int lam__conv_wino_fits(const lam_conv_geom *g);
  * there). */
 int lam__conv_wino_pays(const lam_conv_geom *g, int pass, int isa);
 /* Sets wino_fwd, wino_bwd and wino_dw and sizes their pieces of the workspace. */
-void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw);
+void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw, int f4);
+int lam__conv_wino4_pays(const lam_conv_geom *g, int isa);
 /* The 16 transformed weight matrices into the U space: U[xi](C_out, C_in) for the forward
  * (flip 0), U[xi](C_in, C_out) of the kernels turned by 180 degrees for the input gradient
  * (flip 1). */

@@ -79,38 +79,75 @@ int lam__conv_wino_pays(const lam_conv_geom *g, int pass, int isa)
      * stays implicit too. A ResNet-20 step on 1x28x28 ran 0.96x as fast with the AVX-512
      * rule and 1.10x with this one (against no Winograd). */
     const int small = g->oh * g->ow <= 256;
-    return g->c_in * 9 >= 64 && (pass == 0 || small || (pass == 1 && isa == LAM_ISA_AVX512));
+    const int dx = pass == 1 && (isa == LAM_ISA_AVX512 || lam__conv_wino4_pays(g, isa));
+    return g->c_in * 9 >= 64 && (pass == 0 || small || dx);
 }
 
-void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw)
+static int64_t chunk_of(const lam_conv_geom *g)
+{
+    return g->n < LAM_CHUNK ? g->n : LAM_CHUNK;
+}
+
+int lam__conv_wino4_pays(const lam_conv_geom *g, int isa)
+{
+    /* F(4x4, 3x3) where its transforms run packed, 4 to 16 tiles a row (W 13..64: the
+     * ResNet stages of 14x14 and up). One chunk's forward (4 images) at 28x28 and 14x14 ran
+     * in 0.78x and 0.71x the time of F(2x2, 3x3)'s (AVX2, one thread), and with it the input
+     * gradient pays at 28x28 and 32x32 too (bench/NOTES-engine.md, twelfth round). At 7x7
+     * and 8x8, 4 tiles an image leave its GEMMs 16 columns and its transforms two passes:
+     * 1.3x F(2x2, 3x3)'s time. */
+    (void)isa;
+    const int64_t tw = (g->ow + 3) / 4;
+    return tw >= 4 && tw <= 16;
+}
+
+/* Images per GEMM of a plane of t1 tiles, at most a chunk. */
+static int64_t group_of(const lam_conv_geom *g, int64_t t1)
+{
+    const int64_t chunk = chunk_of(g);
+    const int64_t grp = (WINO_COLS + t1 - 1) / t1;
+    return grp < chunk ? grp : chunk;
+}
+
+void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw, int f4)
 {
     const lam_conv_geom *g = pp->g;
     pp->wino_fwd = fwd;
     pp->wino_bwd = bwd;
     pp->wino_dw = dw;
+    pp->wino4 = f4 && (fwd || bwd);
     if (!fwd && !bwd && !dw) {
         return;
     }
     pp->wth = (g->oh + 1) / 2;
     pp->wtw = (g->ow + 1) / 2;
     pp->wt1 = pp->wth * pp->wtw;
-    const int64_t chunk = g->n < LAM_CHUNK ? g->n : LAM_CHUNK;
-    int64_t grp = (WINO_COLS + pp->wt1 - 1) / pp->wt1;
-    pp->wgroup = grp < chunk ? grp : chunk;
+    pp->wgroup = group_of(g, pp->wt1);
     const int64_t cmax = g->c_in > g->c_out ? g->c_in : g->c_out;
     pp->u_f = round_line(16 * g->c_in * g->c_out);
-    pp->wv_f = 16 * cmax * round_line(pp->wgroup * pp->wt1);
-    pp->wm_f = pp->wv_f + 16; /* the output transform's whole loads read past the tiles */
-    if (dw) {
-        pp->wd_f = pp->wv_f;  /* the transformed dy, transposed */
-        pp->wq_f = pp->u_f;   /* the weight gradient's 16 products */
-    }
+    pp->wv_f = 16 * cmax * lam__wino_pitch(pp->wgroup, pp->wt1);
     /* the input transform's four runs of one plane and the output transform's 4 arrays of
      * T1 (one vector of slack each for the masked tails) */
     pp->wr_f = lam__wino_in_floats(pp) + 4 * round_line(pp->wt1 + 16);
+    if (pp->wino4) {
+        pp->w4th = (g->oh + 3) / 4;
+        pp->w4tw = (g->ow + 3) / 4;
+        pp->w4t1 = pp->w4th * pp->w4tw;
+        pp->w4group = group_of(g, pp->w4t1);
+        pp->u_f = round_line(36 * g->c_in * g->c_out);
+        const int64_t v4 = 36 * cmax * lam__wino_pitch(pp->w4group, pp->w4t1);
+        pp->wv_f = v4 > pp->wv_f ? v4 : pp->wv_f;
+        const int64_t r4 = lam__wino4_in_floats(pp) + 4 * lam__wino4_out_pitch(pp);
+        pp->wr_f = r4 > pp->wr_f ? r4 : pp->wr_f;
+    }
+    pp->wm_f = pp->wv_f + 16; /* the output transform's whole loads read past the tiles */
+    if (dw) {
+        pp->wd_f = 16 * cmax * lam__wino_pitch(pp->wgroup, pp->wt1); /* dy transformed, as V */
+        pp->wq_f = round_line(16 * g->c_in * g->c_out); /* the weight gradient's products */
+    }
     if (fwd && pp->pg != NULL) {
         /* the un-pooled outputs of a whole chunk, as the implicit forward keeps them */
-        const int64_t scr = round_line(chunk * g->c_out * pp->p);
+        const int64_t scr = round_line(chunk_of(g) * g->c_out * pp->p);
         pp->scr_f = scr > pp->scr_f ? scr : pp->scr_f;
     }
 }

@@ -129,18 +129,12 @@ static int pack_rows(const plan *pp)
 }
 
 /* Where the group of tile rows from ty0 sits in a run of tiles (a row of V or M): lanes 0-7
- * from tile t[0], lanes 8-15 from t[1], on the lanes returned. Only two rows of fewer than
- * 8 tiles leave a gap between the halves. */
-static __mmask16 group_at(const plan *pp, int r, int64_t ty0, int64_t t[2])
+ * from tile t[0], lanes 8-15 from t[1]. Only two rows of fewer than 8 tiles leave a gap
+ * between the halves. */
+static void group_at(int64_t tw, int r, int64_t ty0, int64_t t[2])
 {
-    const int64_t tw = pp->wtw, rows = pp->wth - ty0 < r ? pp->wth - ty0 : r;
     t[0] = ty0 * tw;
-    if (r == 2) {
-        t[1] = (ty0 + 1) * tw;
-        return (__mmask16)(first_bits(tw) | (rows > 1 ? first_bits(tw) << 8 : 0));
-    }
-    t[1] = t[0] + 8;
-    return first_bits(rows * tw);
+    t[1] = r == 2 ? (ty0 + 1) * tw : t[0] + 8;
 }
 
 /* The lanes of a packed vector but each row's first tile (first) or last (!first): where a
@@ -220,8 +214,10 @@ static V16_INLINE V16 void in_packed(const plan *pp, const int r, const float *x
         for (int k = 0; k < 4; k++) {
             rows_in(pp, r, x, ty0, k, m, d[k]);
         }
+        /* whole halves: lanes past a row land on tiles stored after them, or in V's
+         * slack (lam__wino_pitch) */
         int64_t t[2];
-        const __mmask16 ms = group_at(pp, r, ty0, t);
+        group_at(pp->wtw, r, ty0, t);
         for (int i = 0; i < 4; i++) {
             v16f c[2];
             for (int h = 0; h < 2; h++) {
@@ -238,10 +234,10 @@ static V16_INLINE V16 void in_packed(const plan *pp, const int r, const float *x
             const v16f en = r == 1 ? v16_shift_down1(e)
                                    : v16_maskz_mov(right, v16_shift_down1(e));
             float *vi = v + 4 * i * vxi;
-            v16_mask_storeu2(vi + t[0], vi + t[1], ms, v16_sub(op, o));
-            v16_mask_storeu2(vi + vxi + t[0], vi + vxi + t[1], ms, v16_add(e, o));
-            v16_mask_storeu2(vi + 2 * vxi + t[0], vi + 2 * vxi + t[1], ms, v16_sub(o, e));
-            v16_mask_storeu2(vi + 3 * vxi + t[0], vi + 3 * vxi + t[1], ms, v16_sub(e, en));
+            v16_storeu2(vi + t[0], vi + t[1], v16_sub(op, o));
+            v16_storeu2(vi + vxi + t[0], vi + vxi + t[1], v16_add(e, o));
+            v16_storeu2(vi + 2 * vxi + t[0], vi + 2 * vxi + t[1], v16_sub(o, e));
+            v16_storeu2(vi + 3 * vxi + t[0], vi + 3 * vxi + t[1], v16_sub(e, en));
         }
     }
 }
@@ -314,7 +310,7 @@ static V16_INLINE V16 void out_packed(const plan *pp, const int r, const float *
     const __mmask16 mo[2] = {cols_in(r, pp->g->ow, 0), cols_in(r, pp->g->ow, 1)};
     for (int64_t ty0 = 0; ty0 < pp->wth; ty0 += r) {
         int64_t t[2];
-        (void)group_at(pp, r, ty0, t);
+        group_at(pp->wtw, r, ty0, t);
         v16f y[4];
         tiles_out(mm, mxi, t, bias, y);
         group_out(pp, r, ty0, y, mo, dst, op);
@@ -365,23 +361,23 @@ static void lane_columns(const plan *pp, int32_t lane_tx[16])
     }
 }
 
-/* V of one image xi (cin planes) into its columns v of the 16 rows of V (pitch tg per
- * channel, cin * tg per position), through the scratch c. */
+/* V of one image xi (cin planes) into its columns v of the 16 rows of V, channel ci's
+ * position xi at v + ci*cs + xi*ps, through the scratch c. */
 static V16 void image_v(const plan *pp, const float *xi, int64_t cin, const int32_t *lane_tx,
-                        float *c, float *v, int64_t tg)
+                        float *c, float *v, int64_t cs, int64_t ps)
 {
     const int64_t pin = pp->g->h * pp->g->w;
     const int r = pack_rows(pp);
     for (int64_t ci = 0; ci < cin; ci++) {
         const float *x = xi + ci * pin;
-        float *vc = v + ci * tg;
+        float *vc = v + ci * cs;
         switch (r) {
-        case 1: in_packed(pp, 1, x, vc, cin * tg); break;
-        case 2: in_packed(pp, 2, x, vc, cin * tg); break;
-        case 4: in_packed(pp, 4, x, vc, cin * tg); break;
+        case 1: in_packed(pp, 1, x, vc, ps); break;
+        case 2: in_packed(pp, 2, x, vc, ps); break;
+        case 4: in_packed(pp, 4, x, vc, ps); break;
         default:
             in_cols(pp, x, c);
-            in_rows(pp, c, lane_tx, vc, cin * tg);
+            in_rows(pp, c, lane_tx, vc, ps);
             break;
         }
     }
@@ -477,7 +473,7 @@ static V16 void wino_dw(const plan *pp, const float *x, const float *dy, int64_t
 {
     const lam_conv_geom *g = pp->g;
     const int64_t cin = g->c_in, cout = g->c_out, t1 = pp->wt1;
-    const int64_t tg = round_line(pp->wgroup * t1), pout = g->oh * g->ow;
+    const int64_t tg = lam__wino_pitch(pp->wgroup, t1), pout = g->oh * g->ow;
     float *v = ws_wv(pp, ws, lane), *d = ws_wm(pp, ws, lane), *dt = ws_wd(pp, ws, lane);
     float *q = ws_wq(pp, ws, lane), *c = ws_wr(pp, ws, lane) + 16;
     int32_t lane_tx[16];
@@ -485,7 +481,7 @@ static V16 void wino_dw(const plan *pp, const float *x, const float *dy, int64_t
     for (int64_t b0 = 0; b0 < nimg; b0 += pp->wgroup) {
         const int64_t gn = nimg - b0 < pp->wgroup ? nimg - b0 : pp->wgroup;
         for (int64_t b = 0; b < gn; b++) {
-            image_v(pp, x + (b0 + b) * pp->xs, cin, lane_tx, c, v + b * t1, tg);
+            image_v(pp, x + (b0 + b) * pp->xs, cin, lane_tx, c, v + b * t1, tg, cin * tg);
             for (int64_t co = 0; co < cout; co++) {
                 dy_cols(pp, dy + ((b0 + b) * cout + co) * pout, c);
                 dy_rows(pp, c, d + co * tg + b * t1, cout * tg);
@@ -510,37 +506,59 @@ static V16 void wino_dw(const plan *pp, const float *x, const float *dy, int64_t
     }
 }
 
+#include "conv2d_winograd4_v16.h"
+
 static V16 void wino_weights(const plan *pp, const float *w, int flip, float *ws)
 {
-    weights_v16(pp->g, w, flip, ws_u(pp, ws));
+    if (pp->wino4) {
+        weights4_v16(pp->g, w, flip, ws_u(pp, ws));
+    } else {
+        weights_v16(pp->g, w, flip, ws_u(pp, ws));
+    }
 }
 
+/* The forward or the input gradient (x its input, dst its output) by F(4x4, 3x3) where the
+ * plan says so (wino4), else F(2x2, 3x3): per group of images, their V, the GEMMs of the
+ * positions, and their output planes. */
 static V16 void wino_run(const plan *pp, const float *x, int64_t nimg, int64_t xs, int64_t cin,
                          int64_t cout, const float *bias, float *ws, int lane, float *dst,
                          int64_t ds, int op)
 {
     const lam_conv_geom *g = pp->g;
-    const int64_t t1 = pp->wt1, tg = round_line(pp->wgroup * t1);
-    const int64_t pout = g->oh * g->ow;
+    const int f4 = pp->wino4, nxi = f4 ? 36 : 16;
+    const int64_t t1 = f4 ? pp->w4t1 : pp->wt1, group = f4 ? pp->w4group : pp->wgroup;
+    const int64_t tg = lam__wino_pitch(group, t1), pout = g->oh * g->ow;
+    /* V channel-major for F(4x4, 3x3) (a channel's 36 rows written as one block), position-
+     * major for F(2x2, 3x3) (its GEMMs ran 1.3x slower with the rows of B 16 apart) */
+    const int64_t vcs = f4 ? nxi * tg : tg, vps = f4 ? tg : cin * tg;
     const float *u = ws_u(pp, ws);
     float *v = ws_wv(pp, ws, lane), *mm = ws_wm(pp, ws, lane), *r = ws_wr(pp, ws, lane);
-    float *c = r + 16, *ys = r + lam__wino_in_floats(pp);
+    float *c = r + 16, *ys = r + (f4 ? lam__wino4_in_floats(pp) : lam__wino_in_floats(pp));
     int32_t lane_tx[16];
     lane_columns(pp, lane_tx);
-    for (int64_t b0 = 0; b0 < nimg; b0 += pp->wgroup) {
-        const int64_t gn = nimg - b0 < pp->wgroup ? nimg - b0 : pp->wgroup;
+    for (int64_t b0 = 0; b0 < nimg; b0 += group) {
+        const int64_t gn = nimg - b0 < group ? nimg - b0 : group;
         for (int64_t b = 0; b < gn; b++) {
-            image_v(pp, x + (b0 + b) * xs, cin, lane_tx, c, v + b * t1, tg);
+            if (f4) {
+                image_v4(pp, x + (b0 + b) * xs, cin, c, v + b * t1, vcs, vps);
+            } else {
+                image_v(pp, x + (b0 + b) * xs, cin, lane_tx, c, v + b * t1, vcs, vps);
+            }
         }
-        for (int xi = 0; xi < 16; xi++) {
+        for (int xi = 0; xi < nxi; xi++) {
             (void)lam__conv_gemm(pp->isa, 0, 0, cout, gn * t1, cin, u + xi * cout * cin, cin,
-                                 v + xi * cin * tg, tg, 0.0f, mm + xi * cout * tg, tg);
+                                 v + xi * vps, vcs, 0.0f, mm + xi * tg, nxi * tg);
         }
         for (int64_t b = 0; b < gn; b++) {
             for (int64_t co = 0; co < cout; co++) {
-                out_v16(pp, mm + co * tg + b * t1, cout * tg,
-                           bias != NULL ? bias[co] : 0.0f, ys,
-                           dst + (b0 + b) * ds + co * pout, op);
+                const float bc = bias != NULL ? bias[co] : 0.0f;
+                float *d = dst + (b0 + b) * ds + co * pout;
+                const float *mc = mm + co * nxi * tg + b * t1;
+                if (f4) {
+                    out4_v16(pp, mc, tg, bc, ys, d, op);
+                } else {
+                    out_v16(pp, mc, tg, bc, ys, d, op);
+                }
             }
         }
     }

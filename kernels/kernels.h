@@ -286,6 +286,7 @@ typedef enum lam_conv_path {
     LAM_CONV_PATH_IMPLICIT = 2,
     LAM_CONV_PATH_WINOGRAD = 3, /* Winograd F(2x2, 3x3) for every pass where it fits (3x3,
                                  * stride 1, pad 1, one group) */
+    LAM_CONV_PATH_WINOGRAD4 = 4, /* ... with the forward and input gradient F(4x4, 3x3) */
 } lam_conv_path;
 
 /* What runs on a convolution's output while it is in cache: y = pool(act(conv(x) + b)). */
@@ -302,7 +303,8 @@ typedef struct lam_conv_fusion {
 } lam_conv_fusion;
 
 /* What pass `bwd` (0 forward, 1 backward) of this conv runs: 0 im2col, 1 the implicit GEMM,
- * 2 Winograd (for the backward: its input gradient; the weight gradient may stay implicit). */
+ * 2 Winograd F(2x2, 3x3), 3 F(4x4, 3x3) (for the backward: its input gradient; the weight
+ * gradient may stay implicit, and is never F(4x4, 3x3)). */
 int lam__conv_path_auto(const lam_conv_geom *g, const lam_conv_fusion *f, int nt, int bwd);
 /* Floats of workspace for a fused conv (f NULL: plain conv, chunked). */
 int64_t lam__conv2d_fused_workspace(const lam_conv_geom *g, const lam_conv_fusion *f, int nt);

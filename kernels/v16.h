@@ -91,6 +91,17 @@ static V16_INLINE V16 void v16_mask_storeu2(float *p0, float *p1, __mmask16 m, v
     _mm512_mask_storeu_ps(p1 - 8, m & 0xff00u, v);
 }
 
+/* Lanes 0-7 at p0, then 8-15 at p1: where the two overlap, p1's. */
+static V16_INLINE V16 void v16_storeu2(float *p0, float *p1, v16f v)
+{
+    if (p1 == p0 + 8) {
+        _mm512_storeu_ps(p0, v);
+        return;
+    }
+    _mm256_storeu_ps(p0, _mm512_castps512_ps256(v));
+    _mm256_storeu_ps(p1, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
 /* lanes 0-7 plus lanes 8-15 */
 static V16_INLINE V16 __m256 v16_fold256(v16f v)
 {
@@ -263,6 +274,12 @@ static V16_INLINE V16 void v16_mask_storeu2(float *p0, float *p1, __mmask16 m, v
 {
     v16__store8(p0, m & 0xffu, v.lo);
     v16__store8(p1, (unsigned)m >> 8, v.hi);
+}
+
+static V16_INLINE V16 void v16_storeu2(float *p0, float *p1, v16f v)
+{
+    _mm256_storeu_ps(p0, v.lo);
+    _mm256_storeu_ps(p1, v.hi);
 }
 
 static V16_INLINE V16 v16f v16_add(v16f a, v16f b)

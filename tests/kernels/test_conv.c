@@ -67,11 +67,15 @@ static void bufs_free(bufs *B)
     }
 }
 
-/* Exact compare on integer data, tolerance compare otherwise. */
+/* Exact compare on integer data (ints 1), tolerance compare otherwise. ints 2: integers
+ * through Winograd F(4x4, 3x3), whose sixths are inexact: within 1e-2, where a slip in the
+ * taps costs whole units. */
 static void compare(const char *what, const float *got, const float *want, int64_t n, int ints,
                     int64_t red_len)
 {
-    if (ints) {
+    if (ints == 2) {
+        t_close(what, got, want, n, 1e-2, 0.0);
+    } else if (ints) {
         t_equal(what, got, want, n);
     } else {
         t_close(what, got, want, n, 1e-5 * sqrt((double)(red_len > 0 ? red_len : 1)), 1e-4);
@@ -129,15 +133,18 @@ static void test_passes(const lam_conv_geom *g, bufs *B, const char *label, int 
     const int64_t cig = g->c_in / g->groups, cog = g->c_out / g->groups;
     const char *kind = ints ? "int" : "uniform";
 
+    const int f4y = ints && lam__conv_path_auto(g, NULL, 2, 0) == 3;
+    const int f4x = ints && lam__conv_path_auto(g, NULL, 2, 1) == 3;
+
     lam__conv2d_fwd(g, B->x, B->w, B->b, B->y1, B->ws, 2);
     lam__conv2d_fwd_ref(g, B->x, B->w, B->b, B->y2, NULL, 1);
     snprintf(what, sizeof what, "conv fwd %s %s", kind, label);
-    compare(what, B->y1, B->y2, B->yn, ints, cig * g->kh * g->kw + 1);
+    compare(what, B->y1, B->y2, B->yn, ints + f4y, cig * g->kh * g->kw + 1);
 
     lam__conv2d_bwd_data(g, B->dy, B->w, B->dx1, B->ws, 2);
     lam__conv2d_bwd_data_ref(g, B->dy, B->w, B->dx2, NULL, 1);
     snprintf(what, sizeof what, "conv bwd_data %s %s", kind, label);
-    compare(what, B->dx1, B->dx2, B->xn, ints, cog * g->kh * g->kw);
+    compare(what, B->dx1, B->dx2, B->xn, ints + f4x, cog * g->kh * g->kw);
 
     memcpy(B->dw1, B->dw0, (size_t)B->wn * sizeof(float));
     memcpy(B->dw2, B->dw0, (size_t)B->wn * sizeof(float));
@@ -188,7 +195,7 @@ static void test_null_bias_and_accumulation(const lam_conv_geom *g, bufs *B, con
     lam__conv2d_fwd(g, B->x, B->w, NULL, B->y1, B->ws, 2);
     lam__conv2d_fwd_ref(g, B->x, B->w, NULL, B->y2, NULL, 1);
     snprintf(what, sizeof what, "conv fwd b=NULL %s", label);
-    t_equal(what, B->y1, B->y2, B->yn);
+    compare(what, B->y1, B->y2, B->yn, 1 + (lam__conv_path_auto(g, NULL, 2, 0) == 3), 0);
 
     memset(B->dw1, 0, (size_t)B->wn * sizeof(float));
     memset(B->dw2, 0, (size_t)B->wn * sizeof(float));

@@ -26,11 +26,15 @@
 
 #define SEED 20261203u
 
-/* Integers: exact up to the sign of zero (relu(-0) and max over zeros may differ in it). */
+/* Integers (ints 1): exact up to the sign of zero (relu(-0) and max over zeros may differ in
+ * it). ints 2: integers through Winograd F(4x4, 3x3), whose sixths are inexact: within
+ * 1e-2, where a slip in the taps costs whole units. */
 static void compare(const char *what, const float *got, const float *want, int64_t n, int ints,
                     int64_t red_len)
 {
-    if (ints) {
+    if (ints == 2) {
+        t_close(what, got, want, n, 1e-2, 0.0);
+    } else if (ints) {
         t_close(what, got, want, n, 0.0, 0.0);
     } else {
         t_close(what, got, want, n, 1e-5 * sqrt((double)(red_len > 0 ? red_len : 1)), 1e-4);
@@ -100,11 +104,14 @@ static void fast_and_ref(const lam_conv_geom *g, const lam_conv_fusion *f, bufs 
     char what[360];
     const int64_t cig = g->c_in / g->groups, cog = g->c_out / g->groups;
     const int64_t k = cig * g->kh * g->kw;
+    const int f4y = ints && lam__conv_path_auto(g, f, 2, 0) == 3;
+    const int f4x = ints && lam__conv_path_auto(g, f, 2, 1) == 3;
     lam__conv2d_fused_fwd(g, f, B->x, B->w, B->b, B->y1, B->a1, B->ws, 2);
     lam__conv2d_fused_fwd_ref(g, f, B->x, B->w, B->b, B->y2, B->a2, B->wsr, 1);
     snprintf(what, sizeof what, "fused fwd %s", label);
-    compare(what, B->y1, B->y2, B->yn, ints, k + 1);
-    if (ints && f->pool != NULL) {
+    compare(what, B->y1, B->y2, B->yn, ints + f4y, k + 1);
+    /* (F(4x4, 3x3)'s last bits break the integers' ties in other places) */
+    if (ints && !f4y && f->pool != NULL) {
         int64_t bad = -1;
         for (int64_t i = 0; i < B->yn && bad < 0; i++) {
             bad = B->y1[i] > 0.0f && B->a1[i] != B->a2[i] ? i : -1;
@@ -119,7 +126,7 @@ static void fast_and_ref(const lam_conv_geom *g, const lam_conv_fusion *f, bufs 
     lam__conv2d_fused_bwd_ref(g, f, B->x, B->w, B->y1, B->a1, B->dy, B->dx2, B->dw2, B->db2,
                               B->wsr, 1);
     snprintf(what, sizeof what, "fused bwd dx %s", label);
-    compare(what, B->dx1, B->dx2, B->xn, ints, cog * g->kh * g->kw);
+    compare(what, B->dx1, B->dx2, B->xn, ints + f4x, cog * g->kh * g->kw);
     snprintf(what, sizeof what, "fused bwd dw %s", label);
     compare(what, B->dw1, B->dw2, B->wn, ints, g->n * g->oh * g->ow + 1);
     snprintf(what, sizeof what, "fused bwd db %s", label);
@@ -134,7 +141,7 @@ static void fast_and_ref(const lam_conv_geom *g, const lam_conv_fusion *f, bufs 
     lam__conv2d_fused_bwd_ref(g, &fa, B->x, B->w, B->y1, B->a1, B->dy, B->dx2, NULL, NULL,
                               B->wsr, 1);
     snprintf(what, sizeof what, "fused bwd dx += %s", label);
-    compare(what, B->dx1, B->dx2, B->xn, ints, cog * g->kh * g->kw + 1);
+    compare(what, B->dx1, B->dx2, B->xn, ints + f4x, cog * g->kh * g->kw + 1);
 
     /* first layer: no dx; and the bias gradient alone */
     reset_grads(g, B);
