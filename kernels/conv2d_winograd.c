@@ -77,10 +77,15 @@ int lam__conv_wino_pays(const lam_conv_geom *g, int pass, int isa)
      * Winograd's: 1.0-1.2x at 28x28 and 32x32, 1.0-1.3x at 14x14 and 16x16, 1.4-1.9x at 7x7
      * and 8x8), but the backward lost at 28x28 and 32x32 (0.9x): there its input gradient
      * stays implicit too. A ResNet-20 step on 1x28x28 ran 0.96x as fast with the AVX-512
-     * rule and 1.10x with this one (against no Winograd). */
-    const int small = g->oh * g->ow <= 256;
-    const int dx = pass == 1 && (isa == LAM_ISA_AVX512 || lam__conv_wino4_pays(g, isa));
-    return g->c_in * 9 >= 64 && (pass == 0 || small || dx);
+     * rule and 1.10x with this one (against no Winograd).
+     * With F(4x4, 3x3) where it applies (lam__conv_wino4_pays), AVX2's input gradient pays at
+     * 28x28 and 32x32 too (steps 1.02x and 1.05x), and then so does the weight gradient by
+     * F(2x2, 3x3) (1.03x and 1.07x; the implicit path's frames no longer shared with dx):
+     * bench/NOTES-engine.md, twelfth round. */
+    const int small = g->oh * g->ow <= 256, f4 = lam__conv_wino4_pays(g, isa);
+    const int dx = pass == 1 && (isa == LAM_ISA_AVX512 || f4);
+    const int dw = pass == 2 && isa == LAM_ISA_AVX2 && f4;
+    return g->c_in * 9 >= 64 && (pass == 0 || small || dx || dw);
 }
 
 static int64_t chunk_of(const lam_conv_geom *g)
