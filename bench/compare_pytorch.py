@@ -18,7 +18,8 @@ each ratio as the median over rounds of that round's ratio.
 The "ceiling" column is the images/s of a step whose every FLOP ran at the sgemm peak that
 lamina-bench measures (2048^3, before and after the rounds, the higher one), using the
 step's FLOPs from lam_model_train_flops; "ceil/best" is that over PyTorch at its best, the
-largest ratio any engine bound by this machine's sgemm could reach.
+largest ratio any engine bound by this machine's sgemm could reach with the direct
+convolution's FLOPs (Winograd's multiplies are fewer, so lamina can pass it).
 
     bench/compare_pytorch.py --bench build/bench/lamina-bench [--rounds 3] [--all] [--json]
 

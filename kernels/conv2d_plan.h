@@ -5,15 +5,16 @@
  *
  * Workspace layout (floats, each piece rounded to 64 bytes so threads never share a line):
  *   [ Wa: C_out*(K+1) ][ ones: NP (implicit, with a bias) ]
- *   [ partials: parts * ((K+1)*C_out + C_out) ][ U: 16*C_in*C_out (Winograd) ]
+ *   [ partials: parts * ((K+1)*C_out + C_out) ][ U: 16 or 36 *C_in*C_out (Winograd) ]
  *   [ per lane: col | scratch | dy^T | xp | yq | dyq | V | M | transforms | D^T | Q ],
  *   each piece present only where its path uses it:
  *     im2col path    col (K+1, L), scratch (C_out, L), dy^T (P, C_out) (AVX-512, chunked)
  *     implicit path  scratch (C_out, P), dy^T (NP, C_out), xp and dyq (padded images of x
  *                    and of dy, C_in and C_out planes), yq (max(C_in, C_out), NP)
- *     Winograd       V and M (16 x max(C_in, C_out) x the tiles of a group of images), the
- *                    transforms' runs, and for the weight gradient the transformed dy
- *                    transposed (as V) and its 16 products Q (as U) (conv2d_winograd.c)
+ *     Winograd       V and M (16, or 36 for F(4x4, 3x3), x max(C_in, C_out) x the tiles
+ *                    of a group of images and a vector of slack), the transforms' runs, and
+ *                    for the weight gradient (F(2x2, 3x3)) the transformed dy transposed
+ *                    and its 16 products Q (conv2d_winograd.c)
  * with L = P and lanes = threads (CHUNKED), or L = LAM_CONV_GROUP*P and one lane (BATCHED).
  * Backward of the implicit path reuses the Wa space for the flipped weights (C_in, K').
  */

@@ -39,6 +39,10 @@
  * multiply); the error stays at float rounding, since the transform entries are 0, +-1 and
  * +-1/2.
  *
+ * F(4x4, 3x3) (conv2d_winograd4_v16.h) takes the forward and the input gradient where
+ * lam__conv_wino4_pays says so: 4x4 output tiles, 36 GEMMs of a 6x6 transform, 2.25
+ * products per output where F(2x2, 3x3) has 4; the weight gradient is always F(2x2, 3x3).
+ *
  * This file plans and dispatches; the transforms and the passes are conv2d_winograd_v16.h,
  * compiled for AVX-512 and for AVX2 (kernels/v16.h).
  */

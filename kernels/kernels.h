@@ -279,7 +279,7 @@ typedef enum lam_conv_strategy {
 /* How the chunked strategy forms its GEMMs' operands (kernels/conv2d_implicit.c,
  * conv2d_winograd.c): AUTO chooses per pass by the shape; the others force one path for
  * every pass (tests and the bench compare them; IMPLICIT and WINOGRAD apply only where they
- * fit and the CPU has AVX-512). */
+ * fit and the CPU has AVX2 or AVX-512). */
 typedef enum lam_conv_path {
     LAM_CONV_PATH_AUTO = 0,
     LAM_CONV_PATH_IM2COL = 1,
