@@ -42,37 +42,6 @@ static inline V16 void g6(v16f a, v16f b, v16f c, v16f out[6])
     out[5] = c;
 }
 
-/* U[xi] = G g G^T of every pair, as weights_v16 does for F(2x2, 3x3) (36 positions). */
-static V16 void weights4_v16(const lam_conv_geom *g, const float *w, int flip, float *u)
-{
-    const int64_t rows = flip ? g->c_in : g->c_out, cols = flip ? g->c_out : g->c_in;
-    const int64_t pairs = rows * cols;
-    for (int64_t p0 = 0; p0 < pairs; p0 += 16) {
-        const __mmask16 m = first_bits(pairs - p0);
-        int32_t at[16];
-        for (int l = 0; l < 16; l++) {
-            const int64_t p = p0 + l < pairs ? p0 + l : p0;
-            const int64_t r = p / cols, c = p % cols;
-            at[l] = (int32_t)(9 * (flip ? c * g->c_in + r : r * g->c_in + c));
-        }
-        v16f k[9];
-        for (int t = 0; t < 9; t++) {
-            k[t] = v16_maskz_gather(m, at, w + (flip ? 8 - t : t));
-        }
-        v16f gg[3][6];
-        for (int v = 0; v < 3; v++) {
-            g6(k[v], k[3 + v], k[6 + v], gg[v]);
-        }
-        for (int i = 0; i < 6; i++) {
-            v16f out[6];
-            g6(gg[0][i], gg[1][i], gg[2][i], out);
-            for (int j = 0; j < 6; j++) {
-                v16_mask_storeu(u + (i * 6 + j) * pairs + p0, m, out[j]);
-            }
-        }
-    }
-}
-
 /* B^T applied to six values. */
 static inline V16 void bt6(const v16f d[6], v16f o[6])
 {
@@ -239,27 +208,6 @@ static V16_INLINE V16 void in4_packed(const plan *pp, const int r, const float *
             for (int j = 0; j < 6; j++) {
                 v16_storeu2(vi + j * vxi + t[0], vi + j * vxi + t[1], o[j]);
             }
-        }
-    }
-}
-
-/* V of one image (cin planes), as image_v does for F(2x2, 3x3). */
-static V16 void image_v4(const plan *pp, const float *xi, int64_t cin, float *c, float *v,
-                         int64_t cs, int64_t ps)
-{
-    const int64_t pin = pp->g->h * pp->g->w;
-    const int r = pack4_rows(pp);
-    for (int64_t ci = 0; ci < cin; ci++) {
-        const float *x = xi + ci * pin;
-        float *vc = v + ci * cs;
-        switch (r) {
-        case 1: in4_packed(pp, 1, x, vc, ps); break;
-        case 2: in4_packed(pp, 2, x, vc, ps); break;
-        case 4: in4_packed(pp, 4, x, vc, ps); break;
-        default:
-            in4_cols(pp, x, c);
-            in4_rows(pp, c, vc, ps);
-            break;
         }
     }
 }

@@ -18,40 +18,6 @@ static inline V16 void g4(v16f a, v16f b, v16f c, v16f out[4])
     out[3] = c;
 }
 
-/* U[xi][r][c] = G g G^T for the kernel g of each (row r, column c) pair of the 16 GEMMs:
- * (r, c) = (c_out, c_in) and g as stored (forward), or (c_in, c_out) and g turned by 180
- * degrees (the input gradient). Sixteen pairs at a time, their taps gathered. */
-static V16 void weights_v16(const lam_conv_geom *g, const float *w, int flip, float *u)
-{
-    const int64_t rows = flip ? g->c_in : g->c_out, cols = flip ? g->c_out : g->c_in;
-    const int64_t pairs = rows * cols;
-    for (int64_t p0 = 0; p0 < pairs; p0 += 16) {
-        const __mmask16 m = first_bits(pairs - p0);
-        int32_t at[16];
-        for (int l = 0; l < 16; l++) {
-            const int64_t p = p0 + l < pairs ? p0 + l : p0;
-            const int64_t r = p / cols, c = p % cols;
-            at[l] = (int32_t)(9 * (flip ? c * g->c_in + r : r * g->c_in + c));
-        }
-        v16f k[9];
-        for (int t = 0; t < 9; t++) {
-            k[t] = v16_maskz_gather(m, at, w + (flip ? 8 - t : t));
-        }
-        /* G g: each column of three taps into four rows; then G along each of those */
-        v16f gg[3][4];
-        for (int v = 0; v < 3; v++) {
-            g4(k[v], k[3 + v], k[6 + v], gg[v]);
-        }
-        for (int i = 0; i < 4; i++) {
-            v16f out[4];
-            g4(gg[0][i], gg[1][i], gg[2][i], out);
-            for (int j = 0; j < 4; j++) {
-                v16_mask_storeu(u + (i * 4 + j) * pairs + p0, m, out[j]);
-            }
-        }
-    }
-}
-
 /* The along-y half of the input transform of one plane (H x W): for tile row ty and every
  * column x, c[i][ty][x] = (B^T d)[i] of the column's four rows 2ty-1 .. 2ty+2, rows of WP =
  * 2*TW columns (a zero column past W when W is odd), so that each c[i] is one run of 2*T1
@@ -361,23 +327,30 @@ static void lane_columns(const plan *pp, int32_t lane_tx[16])
     }
 }
 
-/* V of one image xi (cin planes) into its columns v of the 16 rows of V, channel ci's
- * position xi at v + ci*cs + xi*ps, through the scratch c. */
-static V16 void image_v(const plan *pp, const float *xi, int64_t cin, const int32_t *lane_tx,
-                        float *c, float *v, int64_t cs, int64_t ps)
+#include "conv2d_winograd4_v16.h"
+
+/* V of one image xi (cin planes) into its columns v of the rows of V (16, or 36 with f4),
+ * channel ci's position xi at v + ci*cs + xi*ps, through the scratch c. */
+static V16 void image_v(const plan *pp, int f4, const float *xi, int64_t cin,
+                        const int32_t *lane_tx, float *c, float *v, int64_t cs, int64_t ps)
 {
     const int64_t pin = pp->g->h * pp->g->w;
-    const int r = pack_rows(pp);
+    const int r = f4 ? pack4_rows(pp) : pack_rows(pp);
     for (int64_t ci = 0; ci < cin; ci++) {
         const float *x = xi + ci * pin;
         float *vc = v + ci * cs;
         switch (r) {
-        case 1: in_packed(pp, 1, x, vc, ps); break;
-        case 2: in_packed(pp, 2, x, vc, ps); break;
-        case 4: in_packed(pp, 4, x, vc, ps); break;
+        case 1: f4 ? in4_packed(pp, 1, x, vc, ps) : in_packed(pp, 1, x, vc, ps); break;
+        case 2: f4 ? in4_packed(pp, 2, x, vc, ps) : in_packed(pp, 2, x, vc, ps); break;
+        case 4: f4 ? in4_packed(pp, 4, x, vc, ps) : in_packed(pp, 4, x, vc, ps); break;
         default:
-            in_cols(pp, x, c);
-            in_rows(pp, c, lane_tx, vc, ps);
+            if (f4) {
+                in4_cols(pp, x, c);
+                in4_rows(pp, c, vc, ps);
+            } else {
+                in_cols(pp, x, c);
+                in_rows(pp, c, lane_tx, vc, ps);
+            }
             break;
         }
     }
@@ -481,7 +454,7 @@ static V16 void wino_dw(const plan *pp, const float *x, const float *dy, int64_t
     for (int64_t b0 = 0; b0 < nimg; b0 += pp->wgroup) {
         const int64_t gn = nimg - b0 < pp->wgroup ? nimg - b0 : pp->wgroup;
         for (int64_t b = 0; b < gn; b++) {
-            image_v(pp, x + (b0 + b) * pp->xs, cin, lane_tx, c, v + b * t1, tg, cin * tg);
+            image_v(pp, 0, x + (b0 + b) * pp->xs, cin, lane_tx, c, v + b * t1, tg, cin * tg);
             for (int64_t co = 0; co < cout; co++) {
                 dy_cols(pp, dy + ((b0 + b) * cout + co) * pout, c);
                 dy_rows(pp, c, d + co * tg + b * t1, cout * tg);
@@ -506,15 +479,52 @@ static V16 void wino_dw(const plan *pp, const float *x, const float *dy, int64_t
     }
 }
 
-#include "conv2d_winograd4_v16.h"
+/* U[xi][r][c] = G g G^T for the kernel g of each (row r, column c) pair of the GEMMs, n x n
+ * positions (n = 4: F(2x2, 3x3), g4; n = 6: F(4x4, 3x3), g6): (r, c) = (c_out, c_in) and g
+ * as stored (forward), or (c_in, c_out) and g turned by 180 degrees (the input gradient).
+ * Sixteen pairs at a time, their taps gathered. */
+static V16 void weights_v16(const lam_conv_geom *g, const float *w, int flip, int n, float *u)
+{
+    const int64_t rows = flip ? g->c_in : g->c_out, cols = flip ? g->c_out : g->c_in;
+    const int64_t pairs = rows * cols;
+    for (int64_t p0 = 0; p0 < pairs; p0 += 16) {
+        const __mmask16 m = first_bits(pairs - p0);
+        int32_t at[16];
+        for (int l = 0; l < 16; l++) {
+            const int64_t p = p0 + l < pairs ? p0 + l : p0;
+            const int64_t r = p / cols, c = p % cols;
+            at[l] = (int32_t)(9 * (flip ? c * g->c_in + r : r * g->c_in + c));
+        }
+        v16f k[9];
+        for (int t = 0; t < 9; t++) {
+            k[t] = v16_maskz_gather(m, at, w + (flip ? 8 - t : t));
+        }
+        /* G g: each column of three taps into n rows; then G along each of those */
+        v16f gg[3][6];
+        for (int v = 0; v < 3; v++) {
+            if (n == 4) {
+                g4(k[v], k[3 + v], k[6 + v], gg[v]);
+            } else {
+                g6(k[v], k[3 + v], k[6 + v], gg[v]);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            v16f out[6];
+            if (n == 4) {
+                g4(gg[0][i], gg[1][i], gg[2][i], out);
+            } else {
+                g6(gg[0][i], gg[1][i], gg[2][i], out);
+            }
+            for (int j = 0; j < n; j++) {
+                v16_mask_storeu(u + (i * n + j) * pairs + p0, m, out[j]);
+            }
+        }
+    }
+}
 
 static V16 void wino_weights(const plan *pp, const float *w, int flip, float *ws)
 {
-    if (pp->wino4) {
-        weights4_v16(pp->g, w, flip, ws_u(pp, ws));
-    } else {
-        weights_v16(pp->g, w, flip, ws_u(pp, ws));
-    }
+    weights_v16(pp->g, w, flip, pp->wino4 ? 6 : 4, ws_u(pp, ws));
 }
 
 /* The forward or the input gradient (x its input, dst its output) by F(4x4, 3x3) where the
@@ -539,11 +549,7 @@ static V16 void wino_run(const plan *pp, const float *x, int64_t nimg, int64_t x
     for (int64_t b0 = 0; b0 < nimg; b0 += group) {
         const int64_t gn = nimg - b0 < group ? nimg - b0 : group;
         for (int64_t b = 0; b < gn; b++) {
-            if (f4) {
-                image_v4(pp, x + (b0 + b) * xs, cin, c, v + b * t1, vcs, vps);
-            } else {
-                image_v(pp, x + (b0 + b) * xs, cin, lane_tx, c, v + b * t1, vcs, vps);
-            }
+            image_v(pp, f4, x + (b0 + b) * xs, cin, lane_tx, c, v + b * t1, vcs, vps);
         }
         for (int xi = 0; xi < nxi; xi++) {
             (void)lam__conv_gemm(pp->isa, 0, 0, cout, gn * t1, cin, u + xi * cout * cin, cin,
