@@ -205,12 +205,14 @@ int lam__conv_wino_fits(const lam_conv_geom *g);
 /* Whether it beats the implicit GEMM on this shape with this instruction set (measured: see
  * there). */
 int lam__conv_wino_pays(const lam_conv_geom *g, int pass, int isa);
-/* Sets wino_fwd, wino_bwd and wino_dw and sizes their pieces of the workspace. */
+/* Sets wino_fwd, wino_bwd and wino_dw, and wino4 (the first two by F(4x4, 3x3)) where f4
+ * and either runs, and sizes their pieces of the workspace. */
 void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw, int f4);
+/* Whether F(4x4, 3x3) pays for the forward and the input gradient of this shape. */
 int lam__conv_wino4_pays(const lam_conv_geom *g, int isa);
-/* The 16 transformed weight matrices into the U space: U[xi](C_out, C_in) for the forward
- * (flip 0), U[xi](C_in, C_out) of the kernels turned by 180 degrees for the input gradient
- * (flip 1). */
+/* The 16 (36 with wino4) transformed weight matrices into the U space: U[xi](C_out, C_in)
+ * for the forward (flip 0), U[xi](C_in, C_out) of the kernels turned by 180 degrees for the
+ * input gradient (flip 1). */
 void lam__conv_wino_weights(const plan *pp, const float *w, int flip, float *ws);
 /* The weight-gradient partial of one chunk (as the im2col path's: (K, C_out), then the bias
  * row when aug) from its images x + b*xs and their d(conv output) dy (nimg, C_out, OH, OW). */

@@ -101,7 +101,7 @@ int lam__conv_wino4_pays(const lam_conv_geom *g, int isa)
 {
     /* F(4x4, 3x3) where its transforms run packed, 4 to 16 tiles a row (W 13..64: the
      * ResNet stages of 14x14 and up). One chunk's forward (4 images) at 28x28 and 14x14 ran
-     * in 0.78x and 0.71x the time of F(2x2, 3x3)'s (AVX2, one thread), and with it the input
+     * in 0.77x and 0.71x the time of F(2x2, 3x3)'s (AVX2, one thread), and with it the input
      * gradient pays at 28x28 and 32x32 too (bench/NOTES-engine.md, twelfth round). At 7x7
      * and 8x8, 4 tiles an image leave its GEMMs 16 columns and its transforms two passes:
      * 1.3x F(2x2, 3x3)'s time. */
