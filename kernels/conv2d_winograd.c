@@ -134,7 +134,8 @@ void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw, int f4)
     pp->wgroup = group_of(g, pp->wt1);
     const int64_t cmax = g->c_in > g->c_out ? g->c_in : g->c_out;
     pp->u_f = round_line(16 * g->c_in * g->c_out);
-    pp->wv_f = 16 * cmax * lam__wino_pitch(pp->wgroup, pp->wt1);
+    const int64_t v2 = 16 * cmax * lam__wino_pitch(pp->wgroup, pp->wt1);
+    pp->wv_f = v2;
     /* the input transform's four runs of one plane and the output transform's 4 arrays of
      * T1 (one vector of slack each for the masked tails) */
     pp->wr_f = lam__wino_in_floats(pp) + 4 * round_line(pp->wt1 + 16);
@@ -151,7 +152,7 @@ void lam__conv_wino_plan(plan *pp, int fwd, int bwd, int dw, int f4)
     }
     pp->wm_f = pp->wv_f + 16; /* the output transform's whole loads read past the tiles */
     if (dw) {
-        pp->wd_f = 16 * cmax * lam__wino_pitch(pp->wgroup, pp->wt1); /* dy transformed, as V */
+        pp->wd_f = v2; /* dy transformed, as F(2x2, 3x3)'s V */
         pp->wq_f = round_line(16 * g->c_in * g->c_out); /* the weight gradient's products */
     }
     if (fwd && pp->pg != NULL) {

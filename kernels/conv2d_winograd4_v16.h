@@ -111,15 +111,13 @@ static inline V16 void phases4_at(const float *p, v16f ph[4])
     phases4(a, ph);
 }
 
-/* The along-x half: V[6i + j] (pitch vxi) from run i, 16 tiles at a time. A tile's halo
- * columns are its neighbours' last and first, on the lanes where the tile has them. */
-static V16 void in4_rows(const plan *pp, const float *c, float *v, int64_t vxi)
+/* The along-x half: V[6i + j] (pitch vxi) from run i, 16 tiles at a time (lane_tx: the
+ * tile column of each lane of the first vector, lane_columns). A tile's halo columns are its
+ * neighbours' last and first, on the lanes where the tile has them. */
+static V16 void in4_rows(const plan *pp, const float *c, const int32_t *lane_tx, float *v,
+                         int64_t vxi)
 {
     const int64_t t1 = pp->w4t1, tw = pp->w4tw, rl = lam__wino4_run_pitch(pp);
-    int32_t lane_tx[16];
-    for (int l = 0; l < 16; l++) {
-        lane_tx[l] = (int32_t)(l % tw);
-    }
     const v16i step = v16i_set1((int)(16 % tw)), twv = v16i_set1((int)tw);
     const v16i lastv = v16i_set1((int)tw - 1), zi = v16i_set1(0);
     v16i tx = v16i_loadu(lane_tx);

@@ -319,18 +319,19 @@ static V16 void out_v16(const plan *pp, const float *mm, int64_t mxi, float bias
     }
 }
 
-/* The tile column of each lane of a first vector of tiles. */
-static void lane_columns(const plan *pp, int32_t lane_tx[16])
+/* The tile column of each lane of a first vector of tiles, tw tiles a row. */
+static void lane_columns(int64_t tw, int32_t lane_tx[16])
 {
     for (int l = 0; l < 16; l++) {
-        lane_tx[l] = (int32_t)(l % pp->wtw);
+        lane_tx[l] = (int32_t)(l % tw);
     }
 }
 
 #include "conv2d_winograd4_v16.h"
 
 /* V of one image xi (cin planes) into its columns v of the rows of V (16, or 36 with f4),
- * channel ci's position xi at v + ci*cs + xi*ps, through the scratch c. */
+ * channel ci's position xi at v + ci*cs + xi*ps, through the scratch c (lane_tx: lane_columns
+ * of the tile size's tile columns). */
 static V16 void image_v(const plan *pp, int f4, const float *xi, int64_t cin,
                         const int32_t *lane_tx, float *c, float *v, int64_t cs, int64_t ps)
 {
@@ -346,7 +347,7 @@ static V16 void image_v(const plan *pp, int f4, const float *xi, int64_t cin,
         default:
             if (f4) {
                 in4_cols(pp, x, c);
-                in4_rows(pp, c, vc, ps);
+                in4_rows(pp, c, lane_tx, vc, ps);
             } else {
                 in_cols(pp, x, c);
                 in_rows(pp, c, lane_tx, vc, ps);
@@ -450,7 +451,7 @@ static V16 void wino_dw(const plan *pp, const float *x, const float *dy, int64_t
     float *v = ws_wv(pp, ws, lane), *d = ws_wm(pp, ws, lane), *dt = ws_wd(pp, ws, lane);
     float *q = ws_wq(pp, ws, lane), *c = ws_wr(pp, ws, lane) + 16;
     int32_t lane_tx[16];
-    lane_columns(pp, lane_tx);
+    lane_columns(pp->wtw, lane_tx);
     for (int64_t b0 = 0; b0 < nimg; b0 += pp->wgroup) {
         const int64_t gn = nimg - b0 < pp->wgroup ? nimg - b0 : pp->wgroup;
         for (int64_t b = 0; b < gn; b++) {
@@ -545,7 +546,7 @@ static V16 void wino_run(const plan *pp, const float *x, int64_t nimg, int64_t x
     float *v = ws_wv(pp, ws, lane), *mm = ws_wm(pp, ws, lane), *r = ws_wr(pp, ws, lane);
     float *c = r + 16, *ys = r + (f4 ? lam__wino4_in_floats(pp) : lam__wino_in_floats(pp));
     int32_t lane_tx[16];
-    lane_columns(pp, lane_tx);
+    lane_columns(f4 ? pp->w4tw : pp->wtw, lane_tx);
     for (int64_t b0 = 0; b0 < nimg; b0 += group) {
         const int64_t gn = nimg - b0 < group ? nimg - b0 : group;
         for (int64_t b = 0; b < gn; b++) {
